@@ -1,0 +1,218 @@
+"""Typed settings for models and training, with one place for precedence.
+
+Defaults live in the dataclasses below. A YAML file (``--config run.yaml``)
+overrides the defaults, and flags given on the command line override the
+file: ``resolve_train_settings`` is the only function that applies that rule.
+YAML keys are the option names, with ``-`` or ``_`` (``hidden_size`` or
+``hidden-size``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rnncli.errors import UsageError
+
+CELLS = ("lstm", "gru", "rnn", "rnn-relu")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+# Upper bounds that protect us from absurd values, typed or read from an
+# untrusted checkpoint, before anything is allocated from them.
+MAX_VOCAB = 2_000_000
+MAX_WIDTH = 65_536
+MAX_LAYERS = 64
+
+
+@dataclass
+class ModelConfig:
+    """The shape of a language model; ``vocab_size`` comes from the data."""
+
+    cell: str = "lstm"
+    vocab_size: int = 0
+    embed_size: int = 64
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.0
+
+    def validate(self, *, where: str | None = None) -> None:
+        _choice(self.cell, CELLS, _label("cell", where))
+        _int_range(self.vocab_size, 1, MAX_VOCAB, _label("vocab_size", where))
+        _int_range(self.embed_size, 1, MAX_WIDTH, _label("embed_size", where))
+        _int_range(self.hidden_size, 1, MAX_WIDTH, _label("hidden_size", where))
+        _int_range(self.num_layers, 1, MAX_LAYERS, _label("num_layers", where))
+        _float_range(self.dropout, 0.0, 1.0, _label("dropout", where), high_open=True)
+
+
+@dataclass
+class TrainConfig:
+    """How to train: windows, optimiser, budget and bookkeeping."""
+
+    seq_len: int = 128
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    clip: float = 1.0
+    steps: int | None = None
+    epochs: float | None = None
+    eval_every: int = 200
+    eval_batches: int = 50
+    val_frac: float = 0.1
+    seed: int = 1337
+    device: str = "auto"
+
+    def validate(self) -> None:
+        _int_range(self.seq_len, 1, 1_000_000, "--seq-len")
+        _int_range(self.batch_size, 1, 1_000_000, "--batch-size")
+        _float_range(self.lr, 0.0, 10.0, "--lr", low_open=True)
+        _float_range(self.weight_decay, 0.0, 10.0, "--weight-decay")
+        _float_range(self.clip, 0.0, 1e9, "--clip")
+        if self.steps is not None:
+            _int_range(self.steps, 1, 10**12, "--steps")
+        if self.epochs is not None:
+            _float_range(self.epochs, 0.0, 1e6, "--epochs", low_open=True)
+        if self.steps is not None and self.epochs is not None:
+            raise UsageError("give either --steps or --epochs, not both")
+        _int_range(self.eval_every, 1, 10**12, "--eval-every")
+        _int_range(self.eval_batches, 1, 10**9, "--eval-batches")
+        _float_range(self.val_frac, 0.0, 0.5, "--val-frac", high_open=False)
+        _choice(self.device, DEVICES, "--device")
+
+
+@dataclass
+class RunConfig:
+    """Everything ``rnn train`` needs, as saved in ``config.yaml``."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": dataclasses.asdict(self.model), "train": dataclasses.asdict(self.train)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, where: str = "config") -> "RunConfig":
+        model = _build(ModelConfig, data.get("model", {}), where=f"{where}: model")
+        train = _build(TrainConfig, data.get("train", {}), where=f"{where}: train")
+        return cls(model=model, train=train)
+
+
+def model_config_from_dict(data: Any, *, where: str) -> ModelConfig:
+    """Build and validate a ModelConfig read from untrusted input."""
+    config = _build(ModelConfig, data, where=where)
+    config.validate(where=where)
+    return config
+
+
+def resolve_train_settings(overrides: dict[str, Any], config_file: Path | None) -> RunConfig:
+    """Defaults, then the YAML file, then the flags the user actually typed.
+
+    ``overrides`` maps option names to values; ``None`` means "not given".
+    """
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(load_yaml_settings(config_file))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    run = RunConfig()
+    sections = {f.name: run.model for f in fields(ModelConfig)}
+    sections.update({f.name: run.train for f in fields(TrainConfig)})
+    for key, value in values.items():
+        setattr(sections[key], key, value)
+    run.train.validate()
+    return run
+
+
+def load_yaml_settings(path: Path) -> dict[str, Any]:
+    """Read a flat YAML mapping of option names, checking names and types."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{path}:{line} is not valid YAML; check indentation and quoting") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a mapping of option names to values")
+    types = {f.name: f.type for f in fields(ModelConfig) + fields(TrainConfig)}
+    types.pop("vocab_size")  # always measured from the data
+    settings: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = str(raw_key).replace("-", "_")
+        if key not in types:
+            valid = ", ".join(sorted(types))
+            raise UsageError(f"{path}: unknown key '{raw_key}' (valid keys: {valid})")
+        settings[key] = _coerce(value, types[key], f"{path}: key '{raw_key}'")
+    return settings
+
+
+def _build(cls, data: Any, *, where: str):
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: expected a mapping")
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in known:
+            raise UsageError(f"{where}: unknown key '{key}'")
+        kwargs[key] = _coerce(value, known[key].type, f"{where}: key '{key}'")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, type_name: Any, where: str) -> Any:
+    """Check a YAML/JSON value against a dataclass field's annotation."""
+    name = str(type_name)
+    optional = "None" in name
+    if value is None:
+        if optional:
+            return None
+        raise UsageError(f"{where} must not be empty")
+    if name.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"{where} must be a whole number, got {value!r}")
+        return value
+    if name.startswith("float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if name.startswith("str"):
+        if not isinstance(value, str):
+            raise UsageError(f"{where} must be text, got {value!r}")
+        return value
+    if name.startswith("bool"):
+        if not isinstance(value, bool):
+            raise UsageError(f"{where} must be true or false, got {value!r}")
+        return value
+    raise UsageError(f"{where} has an unsupported type")
+
+
+def _label(name: str, where: str | None) -> str:
+    """``--hidden-size`` for a flag, ``run.safetensors: model hidden_size`` for a file."""
+    return f"--{name.replace('_', '-')}" if where is None else f"{where} {name}"
+
+
+def _choice(value: str, choices: tuple[str, ...], name: str) -> None:
+    if value not in choices:
+        raise UsageError(f"{name}: unknown value '{value}' (choose one of: {', '.join(choices)})")
+
+
+def _int_range(value: int, low: int, high: int, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UsageError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+
+
+def _float_range(value: float, low: float, high: float, name: str, *,
+                 low_open: bool = False, high_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise UsageError(f"{name} must be in {left}{low}, {high}{right}, got {value!r}")

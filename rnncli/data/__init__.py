@@ -1,0 +1,1 @@
+"""Data layers: text corpora (``text``) and, later, CSV time series."""

@@ -1,0 +1,83 @@
+"""The language-model jobs behind ``rnn train`` and ``rnn eval``.
+
+Each function goes from paths and settings to results, and reports progress
+through a callback; none of them prints.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+import rnncli
+from rnncli.checkpoint import Checkpoint
+from rnncli.config import RunConfig
+from rnncli.data.text import Corpus, read_corpus, split_train_val
+from rnncli.devices import resolve_device
+from rnncli.errors import DataError
+from rnncli.metrics import bits_per_char, mean_loss, perplexity
+from rnncli.models import build_model
+from rnncli.tokenizers import CharTokenizer
+from rnncli.training import History, TrainEvent, Trainer
+
+TASK_LM = "language-model"
+
+
+@dataclass
+class PreparedText:
+    corpus: Corpus
+    tokenizer: CharTokenizer
+    ids: torch.Tensor
+
+
+def prepare_text(data: str) -> PreparedText:
+    """Read a corpus and tokenise it once into a flat tensor of ids."""
+    corpus = read_corpus(data)
+    tokenizer = CharTokenizer.train(corpus.text)
+    ids = torch.tensor(tokenizer.encode(corpus.text), dtype=torch.long)
+    return PreparedText(corpus=corpus, tokenizer=tokenizer, ids=ids)
+
+
+def versions() -> dict[str, str]:
+    return {"rnncli": rnncli.__version__, "torch": torch.__version__, "python": platform.python_version()}
+
+
+def train_text(prepared: PreparedText, run: RunConfig, *, out_dir: Path,
+               on_event: Callable[[TrainEvent], None] | None = None,
+               command: list[str] | None = None) -> History:
+    """Train a character language model on a prepared corpus and write its run folder."""
+    torch.manual_seed(run.train.seed)
+    run.model.vocab_size = prepared.tokenizer.vocab_size
+    run.model.validate()
+    train_ids, val_ids = split_train_val(prepared.ids, run.train.val_frac)
+    corpus = prepared.corpus
+    meta: dict[str, Any] = {
+        "task": TASK_LM,
+        "tokenizer": prepared.tokenizer.to_dict(),
+        "data": {"source": corpus.source, "sha256": corpus.sha256, "num_bytes": corpus.num_bytes,
+                 "num_chars": len(corpus.text), "num_tokens": len(prepared.ids)},
+        "versions": versions(),
+        "command": command if command is not None else sys.argv,
+    }
+    trainer = Trainer(build_model(run.model), run, train_ids=train_ids, val_ids=val_ids,
+                      out_dir=out_dir, meta=meta, device=resolve_device(run.train.device),
+                      chars_per_token=len(corpus.text) / len(prepared.ids), on_event=on_event)
+    return trainer.fit()
+
+
+def evaluate_text(ckpt: Checkpoint, data: str) -> dict[str, Any]:
+    """Loss, perplexity and bits per character of a checkpoint on a text."""
+    corpus = read_corpus(data)
+    ids = torch.tensor(ckpt.tokenizer.encode(corpus.text), dtype=torch.long)
+    if len(ids) < 2:
+        raise DataError(f"{corpus.source}: needs at least two characters to evaluate")
+    loss = mean_loss(ckpt.model, ids)
+    predicted = len(ids) - 1
+    return {"data": corpus.source, "tokens": predicted, "chars": len(corpus.text), "loss": loss,
+            "perplexity": perplexity(loss),
+            "bpc": bits_per_char(loss, tokens=predicted, chars=len(corpus.text) - 1)}
