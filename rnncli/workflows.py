@@ -20,6 +20,7 @@ from rnncli.config import RunConfig
 from rnncli.data.text import Corpus, read_corpus, split_train_val
 from rnncli.devices import resolve_device
 from rnncli.errors import DataError
+from rnncli.lm_task import LanguageModelTask
 from rnncli.metrics import bits_per_char, mean_loss, perplexity
 from rnncli.models import build_model
 from rnncli.tokenizers import CharTokenizer
@@ -64,9 +65,13 @@ def train_text(prepared: PreparedText, run: RunConfig, *, out_dir: Path,
         "versions": versions(),
         "command": command if command is not None else sys.argv,
     }
-    trainer = Trainer(build_model(run.model), run, train_ids=train_ids, val_ids=val_ids,
-                      out_dir=out_dir, meta=meta, device=resolve_device(run.train.device),
-                      chars_per_token=len(corpus.text) / len(prepared.ids), on_event=on_event)
+    task = LanguageModelTask(train_ids, val_ids, batch_size=run.train.batch_size, seq_len=run.train.seq_len,
+                             eval_batches=run.train.eval_batches, source=corpus.source,
+                             chars_per_token=len(corpus.text) / len(prepared.ids))
+    config = run.to_dict()
+    meta.update(config)
+    trainer = Trainer(build_model(run.model), task, run.train, out_dir=out_dir, meta=meta, config=config,
+                      device=resolve_device(run.train.device), on_event=on_event)
     return trainer.fit()
 
 
