@@ -13,12 +13,14 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
 
 import typer
 
 from rnncli import console
+from rnncli.config import DEFAULT_STEPS
 from rnncli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, RnnError
 
 app = typer.Typer(
@@ -97,28 +99,39 @@ def _flush_quietly() -> None:
         _silence_stdout()
 
 
+def _with_default(text: str, name: str) -> str:
+    """Help text that shows the default from config.py, the one place defaults live."""
+    from rnncli.config import ModelConfig, TrainConfig
+
+    for section in (ModelConfig, TrainConfig):
+        default = section.__dataclass_fields__[name].default if name in section.__dataclass_fields__ else None
+        if default is not None:
+            return f"{text} [default: {default}]"
+    return text
+
+
 @app.command()
 @user_errors
 def train(
     data: Annotated[str, typer.Argument(help="A UTF-8 text file, or - for stdin.")],
-    cell: Annotated[Optional[str], typer.Option(help="lstm, gru, rnn (tanh) or rnn-relu. [default: lstm]")] = None,
-    hidden_size: Annotated[Optional[int], typer.Option(help="Units per recurrent layer. [default: 256]")] = None,
-    num_layers: Annotated[Optional[int], typer.Option(help="Stacked recurrent layers. [default: 2]")] = None,
-    embed_size: Annotated[Optional[int], typer.Option(help="Size of the token embedding. [default: 64]")] = None,
-    dropout: Annotated[Optional[float], typer.Option(help="Dropout between layers and before the head. [default: 0]")] = None,
-    seq_len: Annotated[Optional[int], typer.Option(help="Window length for truncated BPTT. [default: 128]")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Parallel streams per batch. [default: 32]")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="AdamW learning rate. [default: 0.002]")] = None,
-    weight_decay: Annotated[Optional[float], typer.Option(help="AdamW weight decay. [default: 0.01]")] = None,
-    clip: Annotated[Optional[float], typer.Option(help="Clip the gradient norm to this; 0 turns it off. [default: 1.0]")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Optimizer steps to train. [default: 2000]")] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Passes over the training text (instead of --steps).")] = None,
-    eval_every: Annotated[Optional[int], typer.Option(help="Validate and save every N steps. [default: 200]")] = None,
-    val_frac: Annotated[Optional[float], typer.Option(help="Last fraction of the text kept for validation. [default: 0.1]")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed, for repeatable runs. [default: 1337]")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or mps. [default: auto]")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="YAML file of options; flags override it.")] = None,
-    out: Annotated[Optional[str], typer.Option(help="Run folder. [default: runs/<data name>]")] = None,
+    cell: Annotated[str | None, typer.Option(help=_with_default("lstm, gru, rnn (tanh) or rnn-relu.", "cell"))] = None,
+    hidden_size: Annotated[int | None, typer.Option(help=_with_default("Units per recurrent layer.", "hidden_size"))] = None,
+    num_layers: Annotated[int | None, typer.Option(help=_with_default("Stacked recurrent layers.", "num_layers"))] = None,
+    embed_size: Annotated[int | None, typer.Option(help=_with_default("Size of the token embedding.", "embed_size"))] = None,
+    dropout: Annotated[float | None, typer.Option(help=_with_default("Dropout between layers and before the head.", "dropout"))] = None,
+    seq_len: Annotated[int | None, typer.Option(help=_with_default("Window length for truncated BPTT.", "seq_len"))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=_with_default("Parallel streams per batch.", "batch_size"))] = None,
+    lr: Annotated[float | None, typer.Option(help=_with_default("AdamW learning rate.", "lr"))] = None,
+    weight_decay: Annotated[float | None, typer.Option(help=_with_default("AdamW weight decay.", "weight_decay"))] = None,
+    clip: Annotated[float | None, typer.Option(help=_with_default("Clip the gradient norm to this; 0 turns it off.", "clip"))] = None,
+    steps: Annotated[int | None, typer.Option(help=f"Optimizer steps to train. [default: {DEFAULT_STEPS} unless --epochs]")] = None,
+    epochs: Annotated[float | None, typer.Option(help="Passes over the training text (instead of --steps).")] = None,
+    eval_every: Annotated[int | None, typer.Option(help=_with_default("Validate and save every N steps.", "eval_every"))] = None,
+    val_frac: Annotated[float | None, typer.Option(help=_with_default("Last fraction of the text kept for validation.", "val_frac"))] = None,
+    seed: Annotated[int | None, typer.Option(help=_with_default("Random seed, for repeatable runs.", "seed"))] = None,
+    device: Annotated[str | None, typer.Option(help=_with_default("auto, cpu, cuda or mps.", "device"))] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML file of options; flags override it.")] = None,
+    out: Annotated[str | None, typer.Option(help=_with_default("Run folder.", "out"))] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.")] = False,
     quiet: Quiet = False,
 ) -> None:
@@ -165,7 +178,7 @@ def sample(
     length: Annotated[int, typer.Option(help="Tokens (characters, for a char model) to generate.")] = 500,
     temp: Annotated[float, typer.Option(help="Sampling temperature; 0 always picks the likeliest.")] = 1.0,
     prime: Annotated[str, typer.Option(help="Text to start from (fed through the model, not printed).")] = "",
-    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same text.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same text.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     quiet: Quiet = False,
 ) -> None:

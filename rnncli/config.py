@@ -19,6 +19,7 @@ import yaml
 
 from rnncli.errors import UsageError
 
+DEFAULT_STEPS = 2000  # the budget when neither --steps nor --epochs is given
 CELLS = ("lstm", "gru", "rnn", "rnn-relu")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -95,7 +96,7 @@ class RunConfig:
         return {"model": dataclasses.asdict(self.model), "train": dataclasses.asdict(self.train)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, where: str = "config") -> "RunConfig":
+    def from_dict(cls, data: dict[str, Any], *, where: str = "config") -> RunConfig:
         model = _build(ModelConfig, data.get("model", {}), where=f"{where}: model")
         train = _build(TrainConfig, data.get("train", {}), where=f"{where}: train")
         return cls(model=model, train=train)

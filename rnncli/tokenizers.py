@@ -43,7 +43,7 @@ class CharTokenizer:
         self.index = {c: i for i, c in enumerate(self.chars)}
 
     @classmethod
-    def train(cls, text: str) -> "CharTokenizer":
+    def train(cls, text: str) -> CharTokenizer:
         return cls(sorted(set(text)))
 
     @property
@@ -74,7 +74,7 @@ class CharTokenizer:
         return {"kind": self.kind, "chars": "".join(self.chars)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CharTokenizer":
+    def from_dict(cls, data: dict[str, Any]) -> CharTokenizer:
         chars = data.get("chars")
         if not isinstance(chars, str) or not chars or len(chars) > MAX_TOKENIZER_VOCAB:
             raise CheckpointError("tokenizer 'chars' must be a non-empty string")

@@ -11,19 +11,18 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import torch
 import yaml
 from torch import nn
 
 from rnncli.checkpoint import LAST_FILE, MODEL_FILE, atomic_write_bytes, save_checkpoint
-from rnncli.config import TrainConfig
+from rnncli.config import DEFAULT_STEPS, TrainConfig
 from rnncli.errors import RuntimeFailure
-
-DEFAULT_STEPS = 2000
 
 
 @dataclass

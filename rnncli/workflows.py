@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -24,7 +25,7 @@ from rnncli.lm_task import LanguageModelTask
 from rnncli.metrics import bits_per_char, mean_loss, perplexity
 from rnncli.models import build_model
 from rnncli.tokenizers import CharTokenizer
-from rnncli.training import History, TrainEvent, Trainer
+from rnncli.training import History, Trainer, TrainEvent
 
 TASK_LM = "language-model"
 

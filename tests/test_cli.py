@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPETITIVE
 from typer.testing import CliRunner
 
-from conftest import REPETITIVE
 from rnncli.cli import app
 
 runner = CliRunner()

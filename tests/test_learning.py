@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from conftest import tiny_run_config
+
 from rnncli.workflows import prepare_text, train_text
 
 
