@@ -213,7 +213,7 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     tensors: dict[str, torch.Tensor] = {}
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
-            for name in handle:
+            for name in handle.keys():  # noqa: SIM118 (safe_open is not iterable)
                 tensors[name] = handle.get_tensor(name)
     except Exception as exc:  # the library raises its own error types for damaged files
         raise CheckpointError(f"{path}: damaged checkpoint ({_first_line(exc)})") from None
