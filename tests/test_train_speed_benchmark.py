@@ -1,0 +1,19 @@
+"""The training benchmark keeps working (a tiny run; the numbers themselves are not asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_train_speed_benchmark_runs_and_prints_a_ratio_per_cell():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--quick",
+                           "--threads", "1", "--cells", "lstm,gru"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith(("lstm", "gru"))]
+    assert [row[0] for row in rows] == ["lstm", "gru"]
+    assert all(float(row[-1]) > 0 for row in rows)
