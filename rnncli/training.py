@@ -27,7 +27,7 @@ import torch
 import yaml
 from torch import nn
 
-from rnncli.checkpoint import LAST_FILE, MODEL_FILE, atomic_write_bytes, encode_checkpoint, save_checkpoint
+from rnncli.checkpoint import LAST_FILE, MODEL_FILE, atomic_write_bytes, encode_checkpoint
 from rnncli.config import DEFAULT_STEPS, TrainConfig
 from rnncli.distributed import Distributed
 from rnncli.errors import EXIT_INTERRUPTED, CheckpointError, RnnError, RuntimeFailure, UsageError
