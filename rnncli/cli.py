@@ -189,13 +189,12 @@ def train(
 
                 where = out_dir / "last.safetensors"
                 saved = f"saved {where} and its state" if exc.step > 0 else "nothing to save yet"
-                console.error(f"interrupted at step {exc.step}; {saved}; resume with: "
-                              f"rnn train --resume {shlex.quote(str(out_dir))}")
-                raise typer.Exit(exc.exit_code) from None
+                raise TrainingInterrupted(f"interrupted at step {exc.step}; {saved}; resume with: "
+                                          f"rnn train --resume {shlex.quote(str(out_dir))}", step=exc.step) from None
             except KeyboardInterrupt:
                 progress.stop()
-                console.error(f"interrupted; the latest saved weights are in {out_dir / 'last.safetensors'}")
-                raise typer.Exit(EXIT_INTERRUPTED) from None
+                raise RnnError(f"interrupted; the latest saved weights are in {out_dir / 'last.safetensors'}",
+                               exit_code=EXIT_INTERRUPTED) from None
     finally:
         dist.stop()
     best = history.best_val_loss
