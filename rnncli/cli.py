@@ -172,10 +172,10 @@ def train(
         if data is None:
             raise UsageError("missing DATA: give a text file (or - for stdin), or --resume RUN_FOLDER")
         run, out_dir, state = _fresh_settings(overrides, config, data, out=out, force=force)
+    prepared = prepare_text(data)
     shown = run.to_dict()
     shown["model"].pop("vocab_size")  # measured from the data
     console.info("config:\n  " + yaml.safe_dump(shown, sort_keys=False).rstrip().replace("\n", "\n  "))
-    prepared = prepare_text(data)
     console.info(f"{prepared.corpus.source}: {len(prepared.corpus.text):,} characters, "
                  f"vocabulary of {prepared.tokenizer.vocab_size} symbols")
     try:
