@@ -197,10 +197,12 @@ def train(
                                exit_code=EXIT_INTERRUPTED) from None
     finally:
         dist.stop()
-    best = history.best_val_loss
     why = {"time": "the --time budget is spent; ", "patience": "no improvement for --patience evaluations; "}
-    console.info(f"{why.get(history.stop_reason or '', '')}saved {out_dir}/ (best loss {best:.4f} at step "
-                 f"{history.best_step}); try: rnn sample {out_dir} --temp 0.8")
+    if history.best_val_loss is None:
+        console.info(f"{why.get(history.stop_reason or '', '')}stopped before the first step; nothing saved")
+        return
+    console.info(f"{why.get(history.stop_reason or '', '')}saved {out_dir}/ (best loss {history.best_val_loss:.4f} "
+                 f"at step {history.best_step}); try: rnn sample {out_dir} --temp 0.8")
 
 
 def _fresh_settings(overrides: dict[str, Any], config: Path | None, data: str, *, out: str | None, force: bool):

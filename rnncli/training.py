@@ -129,8 +129,9 @@ class StopSignals:
     signal stops at once (KeyboardInterrupt).
     """
 
-    def __init__(self):
+    def __init__(self, *, escalate: bool = True):
         self.received: str | None = None
+        self.escalate = escalate  # off under torchrun, which forwards the user's Ctrl-C a second time
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopSignals:
@@ -144,7 +145,7 @@ class StopSignals:
             signal.signal(sig, handler)
 
     def _handle(self, signum, frame) -> None:
-        if self.received is not None:
+        if self.received is not None and self.escalate:
             raise KeyboardInterrupt
         self.received = signal.Signals(signum).name
 
@@ -203,7 +204,7 @@ class Trainer:
         items_since, clock = 0, t0
         last_loss, grad_norm = None, None
         try:
-            with StopSignals() as signals:
+            with StopSignals(escalate=not self.dist.active) as signals:
                 while self.total_steps is None or self.history.step < self.total_steps:
                     out_of_time = budget_s is not None and time.perf_counter() - t0 >= budget_s
                     why = self.dist.most(2 if signals.received else 1 if out_of_time else 0)

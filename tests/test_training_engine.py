@@ -176,3 +176,17 @@ def test_fp16_on_cpu_is_refused(repetitive_file, tmp_path):
     with pytest.raises(UsageError, match="fp16 needs a CUDA device"):
         train_text(prepare_text(str(repetitive_file)), tiny_run_config(precision="fp16"),
                    out_dir=tmp_path / "run", command=["test"])
+
+
+def test_tensorboard_without_the_package_names_it(repetitive_file, tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "torch.utils.tensorboard", None)  # as if not installed
+    with pytest.raises(UsageError, match="pip install tensorboard"):
+        train_text(prepare_text(str(repetitive_file)), tiny_run_config(tensorboard=True),
+                   out_dir=tmp_path / "run", command=["test"])
+
+
+def test_tensorboard_writes_events_where_installed(repetitive_file, tmp_path):
+    pytest.importorskip("tensorboard")
+    run = tiny_run_config(steps=10, eval_every=5, tensorboard=True)
+    train_text(prepare_text(str(repetitive_file)), run, out_dir=tmp_path / "run", command=["test"])
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
