@@ -113,24 +113,32 @@ def _with_default(text: str, name: str) -> str:
 @app.command()
 @user_errors
 def train(
-    data: Annotated[str, typer.Argument(help="A UTF-8 text file, or - for stdin.")],
+    data: Annotated[str | None, typer.Argument(help="A UTF-8 text file, or - for stdin (with --resume: the run's own data).")] = None,
     cell: Annotated[str | None, typer.Option(help=_with_default("lstm, gru, rnn (tanh) or rnn-relu.", "cell"))] = None,
     hidden_size: Annotated[int | None, typer.Option(help=_with_default("Units per recurrent layer.", "hidden_size"))] = None,
     num_layers: Annotated[int | None, typer.Option(help=_with_default("Stacked recurrent layers.", "num_layers"))] = None,
     embed_size: Annotated[int | None, typer.Option(help=_with_default("Size of the token embedding.", "embed_size"))] = None,
     dropout: Annotated[float | None, typer.Option(help=_with_default("Dropout between layers and before the head.", "dropout"))] = None,
     seq_len: Annotated[int | None, typer.Option(help=_with_default("Window length for truncated BPTT.", "seq_len"))] = None,
-    batch_size: Annotated[int | None, typer.Option(help=_with_default("Parallel streams per batch.", "batch_size"))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=_with_default("Parallel streams per batch (all processes together).", "batch_size"))] = None,
     lr: Annotated[float | None, typer.Option(help=_with_default("AdamW learning rate.", "lr"))] = None,
     weight_decay: Annotated[float | None, typer.Option(help=_with_default("AdamW weight decay.", "weight_decay"))] = None,
     clip: Annotated[float | None, typer.Option(help=_with_default("Clip the gradient norm to this; 0 turns it off.", "clip"))] = None,
-    steps: Annotated[int | None, typer.Option(help=f"Optimizer steps to train. [default: {DEFAULT_STEPS} unless --epochs]")] = None,
+    lr_schedule: Annotated[str | None, typer.Option(help=_with_default("constant or cosine (decays to 0.1 x --lr).", "lr_schedule"))] = None,
+    warmup: Annotated[int | None, typer.Option(help=_with_default("Steps of linear learning-rate warm-up.", "warmup"))] = None,
+    steps: Annotated[int | None, typer.Option(help=f"Optimizer steps to train, in total (also when resuming). [default: {DEFAULT_STEPS} unless --epochs or --time]")] = None,
     epochs: Annotated[float | None, typer.Option(help="Passes over the training text (instead of --steps).")] = None,
+    time_budget: Annotated[str | None, typer.Option("--time", help="Wall-clock budget (90s, 10m, 2h): then validate, save and stop.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Stop after N evaluations without a better validation loss.")] = None,
     eval_every: Annotated[int | None, typer.Option(help=_with_default("Validate and save every N steps.", "eval_every"))] = None,
+    keep: Annotated[int | None, typer.Option(help=_with_default("Also keep the N latest step checkpoints (the best one always stays).", "keep"))] = None,
     val_frac: Annotated[float | None, typer.Option(help=_with_default("Last fraction of the text kept for validation.", "val_frac"))] = None,
     seed: Annotated[int | None, typer.Option(help=_with_default("Random seed, for repeatable runs.", "seed"))] = None,
     device: Annotated[str | None, typer.Option(help=_with_default("auto, cpu, cuda or mps.", "device"))] = None,
+    precision: Annotated[str | None, typer.Option(help=_with_default("fp32, bf16 or fp16 (fp16: CUDA only).", "precision"))] = None,
+    tensorboard: Annotated[bool | None, typer.Option("--tensorboard/--no-tensorboard", help="Also write TensorBoard events (needs tensorboard).", show_default=False)] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file of options; flags override it.")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder exactly where it stopped.")] = None,
     out: Annotated[str | None, typer.Option(help=_with_default("Run folder.", "out"))] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.")] = False,
     quiet: Quiet = False,
@@ -139,36 +147,95 @@ def train(
 
     Example: rnn train sample_data/tinyworld.txt --cell lstm --steps 2000
     """
-    from rnncli.config import resolve_train_settings
+    import yaml
+
+    from rnncli.distributed import Distributed
+    from rnncli.errors import UsageError
     from rnncli.progress import TrainProgress
-    from rnncli.runs import choose_run_dir
+    from rnncli.training import TrainingInterrupted
     from rnncli.workflows import prepare_text, train_text
 
-    console.set_quiet(quiet)
+    dist = Distributed.from_env()
+    console.set_quiet(quiet or not dist.is_main)
     overrides = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, embed_size=embed_size,
                      dropout=dropout, seq_len=seq_len, batch_size=batch_size, lr=lr,
-                     weight_decay=weight_decay, clip=clip, steps=steps, epochs=epochs,
-                     eval_every=eval_every, val_frac=val_frac, seed=seed, device=device)
+                     weight_decay=weight_decay, clip=clip, lr_schedule=lr_schedule, warmup=warmup,
+                     steps=steps, epochs=epochs, time=time_budget, patience=patience, eval_every=eval_every,
+                     keep=keep, val_frac=val_frac, seed=seed, device=device, precision=precision,
+                     tensorboard=tensorboard)
+    if resume is not None:
+        if out is not None or force:
+            raise UsageError("--resume continues the run in its own folder; leave out --out and --force")
+        run, data, state = _resume_settings(resume, overrides, config, data)
+        out_dir = resume
+    else:
+        if data is None:
+            raise UsageError("missing DATA: give a text file (or - for stdin), or --resume RUN_FOLDER")
+        run, out_dir, state = _fresh_settings(overrides, config, data, out=out, force=force)
+    prepared = prepare_text(data)
+    shown = run.to_dict()
+    shown["model"].pop("vocab_size")  # measured from the data
+    console.info("config:\n  " + yaml.safe_dump(shown, sort_keys=False).rstrip().replace("\n", "\n  "))
+    console.info(f"{prepared.corpus.source}: {len(prepared.corpus.text):,} characters, "
+                 f"vocabulary of {prepared.tokenizer.vocab_size} symbols")
+    try:
+        with TrainProgress(console.stderr) as progress:
+            try:
+                history = train_text(prepared, run, out_dir=out_dir, on_event=progress.update,
+                                     command=["rnn", *sys.argv[1:]], resume=state, dist=dist)
+            except TrainingInterrupted as exc:
+                progress.stop()
+                import shlex
+
+                where = out_dir / "last.safetensors"
+                saved = f"saved {where} and its state" if exc.step > 0 else "nothing to save yet"
+                raise TrainingInterrupted(f"interrupted at step {exc.step}; {saved}; resume with: "
+                                          f"rnn train --resume {shlex.quote(str(out_dir))}", step=exc.step) from None
+            except KeyboardInterrupt:
+                progress.stop()
+                raise RnnError(f"interrupted; the latest saved weights are in {out_dir / 'last.safetensors'}",
+                               exit_code=EXIT_INTERRUPTED) from None
+    finally:
+        dist.stop()
+    why = {"time": "the --time budget is spent; ", "patience": "no improvement for --patience evaluations; "}
+    if history.best_val_loss is None:
+        console.info(f"{why.get(history.stop_reason or '', '')}stopped before the first step; nothing saved")
+        return
+    console.info(f"{why.get(history.stop_reason or '', '')}saved {out_dir}/ (best loss {history.best_val_loss:.4f} "
+                 f"at step {history.best_step}); try: rnn sample {out_dir} --temp 0.8")
+
+
+def _fresh_settings(overrides: dict[str, Any], config: Path | None, data: str, *, out: str | None, force: bool):
+    from rnncli.config import resolve_train_settings
+    from rnncli.runs import choose_run_dir
+
     run = resolve_train_settings(overrides, config)
     run.model.vocab_size = 1  # validated for real once the data is read
     run.model.validate()
     out_dir, note = choose_run_dir(out, data, force=force)
     if note:
         console.info(note)
-    prepared = prepare_text(data)
-    console.info(f"{prepared.corpus.source}: {len(prepared.corpus.text):,} characters, "
-                 f"vocabulary of {prepared.tokenizer.vocab_size} symbols")
-    with TrainProgress(console.stderr) as progress:
-        try:
-            history = train_text(prepared, run, out_dir=out_dir, on_event=progress.update,
-                                 command=["rnn", *sys.argv[1:]])
-        except KeyboardInterrupt:
-            progress.stop()
-            console.error(f"interrupted; the latest weights are in {out_dir / 'last.safetensors'}")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-    best = history.best_val_loss
-    console.info(f"saved {out_dir}/ (best loss {best:.4f} at step {history.best_step}); "
-                 f"try: rnn sample {out_dir} --temp 0.8")
+    return run, out_dir, None
+
+
+def _resume_settings(folder: Path, overrides: dict[str, Any], config: Path | None, data: str | None):
+    """The saved run's settings (validated) with the budget changes the user asked for."""
+    from rnncli.config import RunConfig, resolve_resume_settings
+    from rnncli.errors import UsageError
+    from rnncli.train_state import STATE_FILE, load_train_state
+
+    if not folder.is_dir():
+        raise UsageError(f"--resume {folder}: not a run folder; give the folder that holds {STATE_FILE}")
+    state = load_train_state(folder / STATE_FILE)
+    saved_meta = state.meta.get("checkpoint", {})
+    saved = RunConfig.from_dict({"model": saved_meta.get("model", {}), "train": saved_meta.get("train", {})},
+                                where=str(folder / STATE_FILE))
+    run = resolve_resume_settings(saved, overrides, config)
+    if data is None:
+        data = saved_meta.get("data", {}).get("source")
+        if not isinstance(data, str) or data == "-":
+            raise UsageError(f"--resume {folder}: the run read its text from stdin; give DATA (- for stdin) again")
+    return run, data, state
 
 
 @app.command()

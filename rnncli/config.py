@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,13 @@ from rnncli.errors import UsageError
 DEFAULT_STEPS = 2000  # the budget when neither --steps nor --epochs is given
 CELLS = ("lstm", "gru", "rnn", "rnn-relu")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16")
+LR_SCHEDULES = ("constant", "cosine")
+# Options that may change when a run is resumed: budgets and bookkeeping. The
+# rest (model shape, windows, optimiser, seed, data split) would make the
+# resumed run a different run, so ``--resume`` refuses to change them.
+RESUMABLE_OPTIONS = ("steps", "epochs", "time", "eval_every", "eval_batches", "patience", "keep",
+                     "device", "precision", "tensorboard")
 
 # Upper bounds that protect us from absurd values, typed or read from an
 # untrusted checkpoint, before anything is allocated from them.
@@ -66,6 +74,18 @@ class TrainConfig:
     val_frac: float = 0.1
     seed: int = 1337
     device: str = "auto"
+    time: str | None = None
+    lr_schedule: str = "constant"
+    warmup: int = 0
+    patience: int | None = None
+    keep: int = 0
+    precision: str = "fp32"
+    tensorboard: bool = False
+
+    @property
+    def time_budget_s(self) -> float | None:
+        """``--time`` in seconds, or None without a wall-clock budget."""
+        return parse_duration(self.time, "--time") if self.time is not None else None
 
     def validate(self) -> None:
         _int_range(self.seq_len, 1, 1_000_000, "--seq-len")
@@ -83,6 +103,15 @@ class TrainConfig:
         _int_range(self.eval_batches, 1, 10**9, "--eval-batches")
         _float_range(self.val_frac, 0.0, 0.5, "--val-frac", high_open=False)
         _choice(self.device, DEVICES, "--device")
+        _ = self.time_budget_s
+        _choice(self.lr_schedule, LR_SCHEDULES, "--lr-schedule")
+        _int_range(self.warmup, 0, 10**12, "--warmup")
+        if self.patience is not None:
+            _int_range(self.patience, 1, 10**9, "--patience")
+        _int_range(self.keep, 0, 10**6, "--keep")
+        _choice(self.precision, PRECISIONS, "--precision")
+        if self.lr_schedule == "cosine" and self.steps is None and self.epochs is None and self.time is not None:
+            raise UsageError("--lr-schedule cosine needs a step budget to decay over: add --steps or --epochs")
 
 
 @dataclass
@@ -127,6 +156,49 @@ def resolve_train_settings(overrides: dict[str, Any], config_file: Path | None) 
     return run
 
 
+def resolve_resume_settings(saved: RunConfig, overrides: dict[str, Any], config_file: Path | None) -> RunConfig:
+    """A saved run's settings, with the changes that keep a resume meaningful.
+
+    Budgets and bookkeeping may change (``RESUMABLE_OPTIONS``); any other
+    option given with a value other than the saved one is refused.
+    """
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(load_yaml_settings(config_file))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    run = RunConfig(model=dataclasses.replace(saved.model), train=dataclasses.replace(saved.train))
+    for key, value in values.items():
+        section = run.model if key in ModelConfig.__dataclass_fields__ else run.train
+        current = getattr(section, key)
+        if key in RESUMABLE_OPTIONS:
+            setattr(section, key, value)
+        elif value != current:
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(f"{flag} cannot change when resuming (this run was trained with {current!r}); "
+                             "leave it out, or start a new run with --out")
+    if "steps" in values and "epochs" not in values:
+        run.train.epochs = None
+    if "epochs" in values and "steps" not in values:
+        run.train.steps = None
+    run.train.validate()
+    return run
+
+
+def parse_duration(text: str, name: str) -> float:
+    """Seconds in ``90``, ``90s``, ``10m``, ``1.5h``, ``1h30m`` or ``2d``."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    cleaned = str(text).strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", cleaned):
+        seconds = float(cleaned)
+    elif re.fullmatch(r"(\d+(\.\d+)?[smhd])+", cleaned):
+        seconds = sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)([smhd])", cleaned))
+    else:
+        raise UsageError(f"{name}: cannot read {text!r} as a duration; write e.g. 90s, 10m, 1h30m or 2d")
+    if not seconds > 0:
+        raise UsageError(f"{name} must be more than zero, got {text!r}")
+    return seconds
+
+
 def load_yaml_settings(path: Path) -> dict[str, Any]:
     """Read a flat YAML mapping of option names, checking names and types."""
     try:
@@ -151,6 +223,8 @@ def load_yaml_settings(path: Path) -> dict[str, Any]:
         if key not in types:
             valid = ", ".join(sorted(types))
             raise UsageError(f"{path}: unknown key '{raw_key}' (valid keys: {valid})")
+        if key == "time" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # a bare number of seconds
         settings[key] = _coerce(value, types[key], f"{path}: key '{raw_key}'")
     return settings
 

@@ -7,10 +7,13 @@ window to the next (truncated BPTT), detached, and resets it each epoch.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch.nn import functional as F
 
 from rnncli.data.text import WindowStream
+from rnncli.errors import UsageError
 from rnncli.metrics import LN2
 from rnncli.models import LanguageModel, State, detach_state
 
@@ -19,12 +22,22 @@ class LanguageModelTask:
     """Next-token prediction over a token stream laid out as parallel streams.
 
     ``chars_per_token`` converts nats per token into bits per character of the
-    raw text, so models with different tokenizers can be compared.
+    raw text, so models with different tokenizers can be compared. With
+    several processes (``world_size``), rank ``r`` trains on its own share of
+    the ``batch_size`` streams, so the processes together see exactly the
+    windows one process would.
     """
 
     def __init__(self, train_ids: torch.Tensor, val_ids: torch.Tensor, *, batch_size: int,
-                 seq_len: int, eval_batches: int, chars_per_token: float = 1.0, source: str = "data"):
+                 seq_len: int, eval_batches: int, chars_per_token: float = 1.0, source: str = "data",
+                 rank: int = 0, world_size: int = 1):
         self.train = WindowStream(train_ids, batch_size=batch_size, seq_len=seq_len, source=source)
+        if world_size > 1:
+            if batch_size % world_size:
+                raise UsageError(f"--batch-size {batch_size} must be a multiple of the number of "
+                                 f"processes ({world_size}): each takes an equal share of the streams")
+            share = batch_size // world_size
+            self.train.streams = self.train.streams[rank * share:(rank + 1) * share]
         self.val = (WindowStream.for_validation(val_ids, batch_size=batch_size, seq_len=seq_len, source=source)
                     if len(val_ids) > 0 else None)
         self.eval_batches = eval_batches
@@ -44,11 +57,23 @@ class LanguageModelTask:
         """Bits per character of the raw text for a mean loss in nats per token."""
         return loss_nats / self.chars_per_token / LN2
 
+    def state_dict(self) -> dict[str, Any]:
+        """What resuming needs: the stream position and the carried state (tensors)."""
+        saved: dict[str, Any] = {"position": self.train.position}
+        for i, tensor in enumerate(self.state or ()):
+            saved[f"state.{i}"] = tensor.detach()
+        return saved
+
+    def load_state_dict(self, saved: dict[str, Any], device: torch.device) -> None:
+        self.train.position = int(saved["position"])
+        parts = sorted((k for k in saved if k.startswith("state.")), key=lambda k: int(k.split(".")[1]))
+        self.state = tuple(saved[k].to(device) for k in parts) if parts else None
+
     def train_loss(self, model: LanguageModel, device: torch.device) -> torch.Tensor:
         x, y, new_epoch = self.train.next()
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)  # (B, T)
         if self.state is None or new_epoch:
-            self.state = model.init_state(x.shape[0], device)
+            self.state = getattr(model, "module", model).init_state(x.shape[0], device)  # DDP wraps it
         logits, state = model(x, detach_state(self.state))  # (B, T, V)
         self.state = state
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))

@@ -46,11 +46,16 @@ class TrainProgress:
                 self.task = self.progress.add_task("train", total=event.total_steps, start=True,
                                                    loss="loss -", val=self.val_text, rate="")
             return
+        if event.kind == "rollback":
+            self.console.print(f"rnn: warning: {event.note}; learning rate now {event.lr:.3g}",
+                               markup=False, style="yellow")
+            return
         if event.kind == "eval":
             self.val_text = f"val {event.val_loss:.4f}" if event.val_loss is not None else "val -"
             if not self.live:
                 bpc = f" bpc {event.val_bpc:.3f}" if event.val_bpc is not None else ""
-                self.console.print(f"step {event.step}/{event.total_steps} loss {event.train_loss:.4f} "
+                total = event.total_steps if event.total_steps is not None else "?"
+                self.console.print(f"step {event.step}/{total} loss {event.train_loss:.4f} "
                                    f"{self.val_text}{bpc} {event.tokens_per_s:,.0f} tok/s", markup=False)
         if self.live and self.task is not None and event.kind in ("step", "eval"):
             rate = f"{event.tokens_per_s:,.0f} tok/s" if event.tokens_per_s else ""

@@ -20,11 +20,13 @@ from rnncli.checkpoint import Checkpoint
 from rnncli.config import RunConfig
 from rnncli.data.text import Corpus, read_corpus, split_train_val
 from rnncli.devices import resolve_device
-from rnncli.errors import DataError
+from rnncli.distributed import Distributed
+from rnncli.errors import DataError, UsageError
 from rnncli.lm_task import LanguageModelTask
 from rnncli.metrics import bits_per_char, mean_loss, perplexity
 from rnncli.models import build_model
 from rnncli.tokenizers import CharTokenizer
+from rnncli.train_state import TrainState
 from rnncli.training import History, Trainer, TrainEvent
 
 TASK_LM = "language-model"
@@ -51,13 +53,22 @@ def versions() -> dict[str, str]:
 
 def train_text(prepared: PreparedText, run: RunConfig, *, out_dir: Path,
                on_event: Callable[[TrainEvent], None] | None = None,
-               command: list[str] | None = None) -> History:
-    """Train a character language model on a prepared corpus and write its run folder."""
+               command: list[str] | None = None, resume: TrainState | None = None,
+               dist: Distributed | None = None) -> History:
+    """Train a character language model on a prepared corpus and write its run folder.
+
+    With ``resume`` (a run's saved state) training continues exactly where it
+    stopped; with ``dist`` this process is one rank of several.
+    """
+    dist = dist or Distributed()
+    device = dist.start(resolve_device(run.train.device))
     torch.manual_seed(run.train.seed)
     run.model.vocab_size = prepared.tokenizer.vocab_size
     run.model.validate()
     train_ids, val_ids = split_train_val(prepared.ids, run.train.val_frac)
     corpus = prepared.corpus
+    if resume is not None:
+        _check_same_data(resume, corpus)
     meta: dict[str, Any] = {
         "task": TASK_LM,
         "tokenizer": prepared.tokenizer.to_dict(),
@@ -68,12 +79,26 @@ def train_text(prepared: PreparedText, run: RunConfig, *, out_dir: Path,
     }
     task = LanguageModelTask(train_ids, val_ids, batch_size=run.train.batch_size, seq_len=run.train.seq_len,
                              eval_batches=run.train.eval_batches, source=corpus.source,
-                             chars_per_token=len(corpus.text) / len(prepared.ids))
+                             chars_per_token=len(corpus.text) / len(prepared.ids),
+                             rank=dist.rank, world_size=dist.world_size)
     config = run.to_dict()
     meta.update(config)
-    trainer = Trainer(build_model(run.model), task, run.train, out_dir=out_dir, meta=meta, config=config,
-                      device=resolve_device(run.train.device), on_event=on_event)
+    model = build_model(run.model)
+    if dist.rank > 0:
+        torch.manual_seed(run.train.seed + dist.rank)  # its own dropout masks; weights come from rank 0
+    trainer = Trainer(model, task, run.train, out_dir=out_dir, meta=meta, config=config,
+                      device=device, on_event=on_event, dist=dist)
+    if resume is not None:
+        trainer.restore(resume)
     return trainer.fit()
+
+
+def _check_same_data(resume: TrainState, corpus: Corpus) -> None:
+    saved = resume.meta.get("checkpoint", {}).get("data", {})
+    if saved.get("sha256") != corpus.sha256:
+        raise UsageError(f"{corpus.source}: not the text this run was trained on "
+                         f"({saved.get('source', '?')}, sha256 {str(saved.get('sha256'))[:12]}...); "
+                         "resume with the same data")
 
 
 def evaluate_text(ckpt: Checkpoint, data: str) -> dict[str, Any]:
