@@ -20,7 +20,9 @@ import yaml
 from rnncli.errors import UsageError
 
 DEFAULT_STEPS = 2000  # the budget when neither --steps nor --epochs is given
-CELLS = ("lstm", "gru", "rnn", "rnn-relu")
+CELLS = ("lstm", "gru", "rnn", "rnn-relu", "gru-textbook")
+IMPLS = ("fused", "reference")
+REFERENCE_ONLY_CELLS = ("gru-textbook",)  # no fused twin in PyTorch or cuDNN
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # Upper bounds that protect us from absurd values, typed or read from an
@@ -40,9 +42,12 @@ class ModelConfig:
     hidden_size: int = 256
     num_layers: int = 2
     dropout: float = 0.0
+    impl: str = "fused"
 
     def validate(self, *, where: str | None = None) -> None:
         _choice(self.cell, CELLS, _label("cell", where))
+        _choice(self.impl, IMPLS, _label("impl", where))
+        check_impl(self.cell, self.impl, label=_label("impl", where))
         _int_range(self.vocab_size, 1, MAX_VOCAB, _label("vocab_size", where))
         _int_range(self.embed_size, 1, MAX_WIDTH, _label("embed_size", where))
         _int_range(self.hidden_size, 1, MAX_WIDTH, _label("hidden_size", where))
@@ -102,6 +107,13 @@ class RunConfig:
         return cls(model=model, train=train)
 
 
+def check_impl(cell: str, impl: str, *, label: str = "--impl") -> None:
+    """Refuse a fused implementation for a cell that only exists as reference cells."""
+    if impl == "fused" and cell in REFERENCE_ONLY_CELLS:
+        raise UsageError(f"{label} fused: cell {cell} has no fused implementation "
+                         "(PyTorch and cuDNN compute a different GRU); use --impl reference")
+
+
 def model_config_from_dict(data: Any, *, where: str) -> ModelConfig:
     """Build and validate a ModelConfig read from untrusted input."""
     config = _build(ModelConfig, data, where=where)
@@ -123,6 +135,8 @@ def resolve_train_settings(overrides: dict[str, Any], config_file: Path | None) 
     sections.update({f.name: run.train for f in fields(TrainConfig)})
     for key, value in values.items():
         setattr(sections[key], key, value)
+    if run.model.cell in REFERENCE_ONLY_CELLS and "impl" not in values:
+        run.model.impl = "reference"  # the only implementation it has; an explicit --impl fused is refused
     run.train.validate()
     return run
 
