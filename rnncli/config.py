@@ -46,7 +46,6 @@ class ModelConfig:
 
     def validate(self, *, where: str | None = None) -> None:
         _choice(self.cell, CELLS, _label("cell", where))
-        _choice(self.impl, IMPLS, _label("impl", where))
         check_impl(self.cell, self.impl, label=_label("impl", where))
         _int_range(self.vocab_size, 1, MAX_VOCAB, _label("vocab_size", where))
         _int_range(self.embed_size, 1, MAX_WIDTH, _label("embed_size", where))
@@ -108,7 +107,8 @@ class RunConfig:
 
 
 def check_impl(cell: str, impl: str, *, label: str = "--impl") -> None:
-    """Refuse a fused implementation for a cell that only exists as reference cells."""
+    """``impl`` must be one of IMPLS, and not ``fused`` for a cell that only exists as reference cells."""
+    _choice(impl, IMPLS, label)
     if impl == "fused" and cell in REFERENCE_ONLY_CELLS:
         raise UsageError(f"{label} fused: cell {cell} has no fused implementation "
                          "(PyTorch and cuDNN compute a different GRU); use --impl reference")

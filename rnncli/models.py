@@ -77,11 +77,16 @@ class LanguageModel(nn.Module):
         if state is None:
             state = self.init_state(x.shape[0], x.device)
         emb = self.embedding(x)  # (B, T, E)
+        out, new_state = self.recurrent(emb, state)  # (B, T, H)
+        logits = self.head(self.drop(out))  # (B, T, V)
+        return logits, new_state
+
+    def recurrent(self, emb: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Run the recurrent stack on embeddings (B, T, E), state in and out as a tuple."""
         packed = state if len(state) == 2 else state[0]
         out, new_state = self.rnn(emb, packed)  # (B, T, H)
-        logits = self.head(self.drop(out))  # (B, T, V)
         new_state = tuple(new_state) if isinstance(new_state, tuple) else (new_state,)
-        return logits, new_state
+        return out, new_state
 
 
 def build_model(config: ModelConfig) -> LanguageModel:
