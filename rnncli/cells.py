@@ -235,7 +235,7 @@ class ReferenceRecurrent(nn.Module):
         return [tuple(p[k] for p in parts) for k in range(self.num_layers)]
 
     def _join_state(self, finals: list[State]):
-        joined = tuple(torch.stack(parts, dim=0) for parts in zip(*finals))  # each (L, B, H)
+        joined = tuple(torch.stack(parts, dim=0) for parts in zip(*finals, strict=True))  # each (L, B, H)
         return joined if self.cell == "lstm" else joined[0]
 
     def extra_repr(self) -> str:
