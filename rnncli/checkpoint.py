@@ -10,6 +10,7 @@ before any tensor is allocated from them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import struct
@@ -22,7 +23,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from rnncli.config import ModelConfig, model_config_from_dict
+from rnncli.config import ModelConfig, check_impl, model_config_from_dict
 from rnncli.errors import CheckpointError, RuntimeFailure
 from rnncli.models import LanguageModel, build_model
 from rnncli.tokenizers import Tokenizer, tokenizer_from_dict
@@ -164,12 +165,18 @@ def read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
-def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> Checkpoint:
-    """Load and validate a checkpoint; every failure is a ``CheckpointError``."""
+def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", impl: str | None = None) -> Checkpoint:
+    """Load and validate a checkpoint; every failure is a ``CheckpointError``.
+
+    ``impl`` (``fused`` or ``reference``) runs the weights on another
+    implementation than the one recorded; both read the same tensors.
+    """
     path = resolve_checkpoint_path(path)
     meta = read_meta(path)
     listed = meta.pop("_tensors")
     config = model_config_from_dict(meta.get("model"), where=f"{path}: model")
+    if impl is not None:
+        config = _with_impl(config, impl)
     tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
     if tokenizer.vocab_size != config.vocab_size:
         raise CheckpointError(f"{path}: tokenizer has {tokenizer.vocab_size} symbols but the model "
@@ -185,6 +192,12 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
     model.to(device)
     model.eval()
     return Checkpoint(path=path, model=model, tokenizer=tokenizer, meta=meta)
+
+
+def _with_impl(config: ModelConfig, impl: str) -> ModelConfig:
+    """The stored config with the implementation the user asked for, validated again."""
+    check_impl(config.cell, impl)
+    return dataclasses.replace(config, impl=impl)
 
 
 def _numel(shape: tuple[int, ...]) -> int:

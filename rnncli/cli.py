@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from rnncli import console
-from rnncli.config import DEFAULT_STEPS
+from rnncli.config import DEFAULT_STEPS, REFERENCE_ONLY_CELLS
 from rnncli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, RnnError
 
 app = typer.Typer(
@@ -35,6 +35,8 @@ app = typer.Typer(
 _debug = {"on": os.environ.get("RNN_DEBUG", "") not in ("", "0")}
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages on stderr.")]
+ImplOverride = Annotated[str | None, typer.Option(
+    "--impl", help="Run on fused or reference cells instead of what the checkpoint records.")]
 
 
 def _version(value: bool) -> None:
@@ -114,7 +116,8 @@ def _with_default(text: str, name: str) -> str:
 @user_errors
 def train(
     data: Annotated[str | None, typer.Argument(help="A UTF-8 text file, or - for stdin (with --resume: the run's own data).")] = None,
-    cell: Annotated[str | None, typer.Option(help=_with_default("lstm, gru, rnn (tanh) or rnn-relu.", "cell"))] = None,
+    cell: Annotated[str | None, typer.Option(help=_with_default("lstm, gru, rnn (tanh), rnn-relu or gru-textbook (reference only).", "cell"))] = None,
+    impl: Annotated[str | None, typer.Option(help=_with_default("fused (PyTorch's kernels) or reference (the cells of rnncli/cells.py).", "impl"))] = None,
     hidden_size: Annotated[int | None, typer.Option(help=_with_default("Units per recurrent layer.", "hidden_size"))] = None,
     num_layers: Annotated[int | None, typer.Option(help=_with_default("Stacked recurrent layers.", "num_layers"))] = None,
     embed_size: Annotated[int | None, typer.Option(help=_with_default("Size of the token embedding.", "embed_size"))] = None,
@@ -157,7 +160,7 @@ def train(
 
     dist = Distributed.from_env()
     console.set_quiet(quiet or not dist.is_main)
-    overrides = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, embed_size=embed_size,
+    overrides = dict(cell=cell, impl=impl, hidden_size=hidden_size, num_layers=num_layers, embed_size=embed_size,
                      dropout=dropout, seq_len=seq_len, batch_size=batch_size, lr=lr,
                      weight_decay=weight_decay, clip=clip, lr_schedule=lr_schedule, warmup=warmup,
                      steps=steps, epochs=epochs, time=time_budget, patience=patience, eval_every=eval_every,
@@ -212,6 +215,8 @@ def _fresh_settings(overrides: dict[str, Any], config: Path | None, data: str, *
     run = resolve_train_settings(overrides, config)
     run.model.vocab_size = 1  # validated for real once the data is read
     run.model.validate()
+    if run.model.cell in REFERENCE_ONLY_CELLS and overrides.get("impl") is None:
+        console.info(f"{run.model.cell} has no fused kernel: training with --impl reference")
     out_dir, note = choose_run_dir(out, data, force=force)
     if note:
         console.info(note)
@@ -247,6 +252,7 @@ def sample(
     prime: Annotated[str, typer.Option(help="Text to start from (fed through the model, not printed).")] = "",
     seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same text.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
+    impl: ImplOverride = None,
     quiet: Quiet = False,
 ) -> None:
     """Generate text from a trained model, streamed to stdout.
@@ -266,7 +272,7 @@ def sample(
         raise UsageError(f"--temp must be 0 or more, got {temp}")
     if device not in DEVICES:
         raise UsageError(f"--device: unknown value '{device}' (choose one of: {', '.join(DEVICES)})")
-    ckpt = load_checkpoint(checkpoint, device=resolve_device(device))
+    ckpt = load_checkpoint(checkpoint, device=resolve_device(device), impl=impl)
     tokenizer = ckpt.tokenizer
     prime_ids = tokenizer.encode(prime)
     newline = tokenizer.index.get("\n") if hasattr(tokenizer, "index") else None
@@ -287,6 +293,7 @@ def evaluate(
     data: Annotated[str, typer.Argument(help="A UTF-8 text file, or - for stdin.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
+    impl: ImplOverride = None,
 ) -> None:
     """Loss, perplexity and bits per character of a model on a text.
 
@@ -296,7 +303,7 @@ def evaluate(
     from rnncli.devices import resolve_device
     from rnncli.workflows import evaluate_text
 
-    result = evaluate_text(load_checkpoint(checkpoint, device=resolve_device(device)), data)
+    result = evaluate_text(load_checkpoint(checkpoint, device=resolve_device(device), impl=impl), data)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -310,13 +317,46 @@ def evaluate(
 @app.command()
 @user_errors
 def inspect(
-    path: Annotated[str, typer.Argument(help="A run folder or a .safetensors checkpoint.")],
+    path: Annotated[str | None, typer.Argument(help="A run folder or a .safetensors checkpoint (leave out with --grad-flow --cell ... for an untrained model).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    grad_flow: Annotated[bool, typer.Option("--grad-flow", help="Show the norm of d loss_T / d h_{T-k} for each distance k back.")] = False,
+    data: Annotated[str | None, typer.Option(help="Text to measure --grad-flow on [default: the run's validation text; random tokens for an untrained model].")] = None,
+    steps_back: Annotated[int, typer.Option(help="How many steps back --grad-flow follows the gradient.")] = 100,
+    windows: Annotated[int, typer.Option(help="Windows of text the --grad-flow norms are averaged over.")] = 16,
+    seed: Annotated[int, typer.Option(help="Seed for the --grad-flow windows and the untrained model.")] = 0,
+    plot: Annotated[Path | None, typer.Option(help="Write the --grad-flow curve as a log-scale PNG (needs matplotlib: pip install 'rnncli[plot]').")] = None,
+    impl: Annotated[str | None, typer.Option(help="fused or reference: the implementation to run --grad-flow on.")] = None,
+    cell: Annotated[str | None, typer.Option(help="Untrained model for --grad-flow: lstm, gru, rnn, rnn-relu or gru-textbook.")] = None,
+    hidden_size: Annotated[int | None, typer.Option(help="Untrained model for --grad-flow: units per layer.")] = None,
+    num_layers: Annotated[int | None, typer.Option(help="Untrained model for --grad-flow: stacked layers.")] = None,
+    embed_size: Annotated[int | None, typer.Option(help="Untrained model for --grad-flow: embedding size.")] = None,
 ) -> None:
-    """Explain what a checkpoint holds.
+    """Explain what a checkpoint holds, or how far back its gradients reach.
 
     Example: rnn inspect runs/tinyworld
+    Example: rnn inspect runs/tinyworld --grad-flow --plot grad.png
+    Example: rnn inspect --grad-flow --cell rnn --hidden-size 128 --data sample_data/tinyworld.txt
     """
+    from rnncli.errors import UsageError
+
+    shape = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, embed_size=embed_size)
+    given = [f"--{k.replace('_', '-')}" for k, v in shape.items() if v is not None]
+    if not grad_flow:
+        for flag, value in (("--data", data), ("--plot", plot), ("--impl", impl)):
+            if value is not None:
+                raise UsageError(f"{flag} applies to --grad-flow; add --grad-flow")
+        if given:
+            raise UsageError(f"{given[0]} describes an untrained model for --grad-flow; add --grad-flow")
+        if path is None:
+            raise UsageError("give a checkpoint PATH, or --grad-flow --cell CELL for an untrained model")
+        return _inspect_checkpoint(path, as_json=as_json)
+    if path is not None and given:
+        raise UsageError(f"{given[0]} describes an untrained model; leave it out when inspecting {path}")
+    _inspect_grad_flow(path, shape, data=data, impl=impl, as_json=as_json, plot=plot,
+                       steps_back=steps_back, windows=windows, seed=seed)
+
+
+def _inspect_checkpoint(path: str, *, as_json: bool) -> None:
     from rnncli.checkpoint import load_checkpoint
     from rnncli.render import print_checkpoint_summary
     from rnncli.report import checkpoint_summary
@@ -326,6 +366,49 @@ def inspect(
         typer.echo(json.dumps(summary, indent=2))
     else:
         print_checkpoint_summary(summary)
+
+
+def _inspect_grad_flow(path: str | None, shape: dict[str, Any], *, data: str | None, impl: str | None,
+                       as_json: bool, plot: Path | None, steps_back: int, windows: int, seed: int) -> None:
+    from rnncli import gradflow
+    from rnncli.checkpoint import load_checkpoint
+    from rnncli.errors import UsageError
+    from rnncli.render import print_grad_flow, write_grad_flow_plot
+
+    if not 1 <= steps_back <= 10_000:
+        raise UsageError(f"--steps-back must be a whole number from 1 to 10000, got {steps_back}")
+    if not 1 <= windows <= 10_000:
+        raise UsageError(f"--windows must be a whole number from 1 to 10000, got {windows}")
+    if path is not None:
+        ckpt = load_checkpoint(path, impl=impl)
+        ids, source = gradflow.checkpoint_text(ckpt, data)
+        model, trained = ckpt.model, True
+    else:
+        model, ids, source = gradflow.untrained_model(_untrained_config(shape, impl), data, seed=seed)
+        trained = False
+    result = gradflow.report(model, ids, source=source, steps_back=steps_back, windows=windows,
+                             seed=seed, trained=trained)
+    result["checkpoint"] = str(ckpt.path) if path is not None else None
+    if plot is not None:
+        write_grad_flow_plot([result], plot)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        print_grad_flow(result)
+        if plot is not None:
+            console.info(f"wrote {plot}")
+
+
+def _untrained_config(shape: dict[str, Any], impl: str | None):
+    """Defaults of config.py, the shape flags given, and the only implementation gru-textbook has."""
+    from rnncli.config import ModelConfig
+
+    config = ModelConfig(**{k: v for k, v in shape.items() if v is not None})
+    if impl is not None:
+        config.impl = impl
+    elif config.cell in REFERENCE_ONLY_CELLS:
+        config.impl = "reference"
+    return config
 
 
 def main() -> None:

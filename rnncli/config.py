@@ -21,7 +21,9 @@ import yaml
 from rnncli.errors import UsageError
 
 DEFAULT_STEPS = 2000  # the budget when neither --steps nor --epochs is given
-CELLS = ("lstm", "gru", "rnn", "rnn-relu")
+CELLS = ("lstm", "gru", "rnn", "rnn-relu", "gru-textbook")
+IMPLS = ("fused", "reference")
+REFERENCE_ONLY_CELLS = ("gru-textbook",)  # no fused twin in PyTorch or cuDNN
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine")
@@ -48,9 +50,11 @@ class ModelConfig:
     hidden_size: int = 256
     num_layers: int = 2
     dropout: float = 0.0
+    impl: str = "fused"
 
     def validate(self, *, where: str | None = None) -> None:
         _choice(self.cell, CELLS, _label("cell", where))
+        check_impl(self.cell, self.impl, label=_label("impl", where))
         _int_range(self.vocab_size, 1, MAX_VOCAB, _label("vocab_size", where))
         _int_range(self.embed_size, 1, MAX_WIDTH, _label("embed_size", where))
         _int_range(self.hidden_size, 1, MAX_WIDTH, _label("hidden_size", where))
@@ -131,6 +135,14 @@ class RunConfig:
         return cls(model=model, train=train)
 
 
+def check_impl(cell: str, impl: str, *, label: str = "--impl") -> None:
+    """``impl`` must be one of IMPLS, and not ``fused`` for a cell that only exists as reference cells."""
+    _choice(impl, IMPLS, label)
+    if impl == "fused" and cell in REFERENCE_ONLY_CELLS:
+        raise UsageError(f"{label} fused: cell {cell} has no fused implementation "
+                         "(PyTorch and cuDNN compute a different GRU); use --impl reference")
+
+
 def model_config_from_dict(data: Any, *, where: str) -> ModelConfig:
     """Build and validate a ModelConfig read from untrusted input."""
     config = _build(ModelConfig, data, where=where)
@@ -152,6 +164,8 @@ def resolve_train_settings(overrides: dict[str, Any], config_file: Path | None) 
     sections.update({f.name: run.train for f in fields(TrainConfig)})
     for key, value in values.items():
         setattr(sections[key], key, value)
+    if run.model.cell in REFERENCE_ONLY_CELLS and "impl" not in values:
+        run.model.impl = "reference"  # the only implementation it has; an explicit --impl fused is refused
     run.train.validate()
     return run
 

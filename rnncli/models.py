@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rnncli.cells import ReferenceRecurrent
 from rnncli.config import ModelConfig
 
 State = tuple[torch.Tensor, ...]
@@ -38,6 +39,20 @@ def build_fused(config: ModelConfig, input_size: int) -> nn.Module:
     return nn.RNN(nonlinearity=nonlinearity, **common)
 
 
+def build_reference(config: ModelConfig, input_size: int) -> ReferenceRecurrent:
+    """The readable cells of cells.py, stacked; same call, state and tensor names as the fused module."""
+    between_layers = config.dropout if config.num_layers > 1 else 0.0
+    return ReferenceRecurrent(config.cell, input_size, config.hidden_size,
+                              num_layers=config.num_layers, dropout=between_layers)
+
+
+def build_recurrent(config: ModelConfig, input_size: int) -> nn.Module:
+    """The recurrent stack ``config.impl`` asks for: ``fused`` (fast) or ``reference`` (readable)."""
+    if config.impl == "reference":
+        return build_reference(config, input_size)
+    return build_fused(config, input_size)
+
+
 class LanguageModel(nn.Module):
     """Predicts the next token from the tokens so far.
 
@@ -49,7 +64,7 @@ class LanguageModel(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
-        self.rnn = build_fused(config, config.embed_size)
+        self.rnn = build_recurrent(config, config.embed_size)
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
 
@@ -62,11 +77,16 @@ class LanguageModel(nn.Module):
         if state is None:
             state = self.init_state(x.shape[0], x.device)
         emb = self.embedding(x)  # (B, T, E)
+        out, new_state = self.recurrent(emb, state)  # (B, T, H)
+        logits = self.head(self.drop(out))  # (B, T, V)
+        return logits, new_state
+
+    def recurrent(self, emb: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Run the recurrent stack on embeddings (B, T, E), state in and out as a tuple."""
         packed = state if len(state) == 2 else state[0]
         out, new_state = self.rnn(emb, packed)  # (B, T, H)
-        logits = self.head(self.drop(out))  # (B, T, V)
         new_state = tuple(new_state) if isinstance(new_state, tuple) else (new_state,)
-        return logits, new_state
+        return out, new_state
 
 
 def build_model(config: ModelConfig) -> LanguageModel:

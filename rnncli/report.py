@@ -5,9 +5,11 @@ The CLI decides how to draw them; this module only gathers them.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from rnncli.checkpoint import Checkpoint
+from rnncli.config import REFERENCE_ONLY_CELLS
 from rnncli.models import count_parameters
 
 
@@ -19,7 +21,8 @@ def checkpoint_summary(ckpt: Checkpoint) -> dict[str, Any]:
     return {
         "path": str(ckpt.path),
         "task": meta.get("task"),
-        "model": meta.get("model"),
+        "model": dataclasses.asdict(ckpt.config),
+        "implementation": implementation(ckpt.config.cell, ckpt.config.impl),
         "parameters": {name: p.numel() for name, p in ckpt.model.named_parameters()},
         "total_parameters": count_parameters(ckpt.model),
         "tokenizer": {"kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size, "preview": preview},
@@ -29,3 +32,13 @@ def checkpoint_summary(ckpt: Checkpoint) -> dict[str, Any]:
         "versions": meta.get("versions"),
         "command": meta.get("command"),
     }
+
+
+def implementation(cell: str, impl: str) -> dict[str, Any]:
+    """Which code runs the recurrent layers, and whether a fused twin exists."""
+    if impl == "reference":
+        runs_on = "rnncli/cells.py, one Python step per token"
+    else:
+        fused = {"lstm": "nn.LSTM", "gru": "nn.GRU"}.get(cell, "nn.RNN")
+        runs_on = f"PyTorch {fused}: oneDNN/ATen on CPU, cuDNN on GPU"
+    return {"impl": impl, "runs_on": runs_on, "reference_only": cell in REFERENCE_ONLY_CELLS}
