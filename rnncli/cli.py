@@ -341,17 +341,27 @@ def evaluate(
     checkpoint: Annotated[str, typer.Argument(help="A run folder or a .safetensors file.")],
     data: Annotated[str, typer.Argument(help="A UTF-8 text file, or - for stdin.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    per_line: Annotated[bool, typer.Option("--per-line", help="Score every line on its own: one JSON object per line.")] = False,
+    carry: Annotated[bool, typer.Option("--carry", help="With --per-line, carry the state from line to line.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
 ) -> None:
-    """Loss, perplexity and bits per character of a model on a text.
+    """Loss, perplexity and bits per character of a model on a text, or a score for every line.
 
     Example: rnn eval runs/tinyworld held_out.txt --json
     """
     from rnncli.checkpoint import load_checkpoint
     from rnncli.devices import resolve_device
-    from rnncli.workflows import evaluate_text
+    from rnncli.errors import UsageError
+    from rnncli.workflows import evaluate_text, score_lines
 
-    result = evaluate_text(load_checkpoint(checkpoint, device=resolve_device(device)), data)
+    if carry and not per_line:
+        raise UsageError("--carry only applies to --per-line scoring; add --per-line")
+    ckpt = load_checkpoint(checkpoint, device=resolve_device(device))
+    if per_line:
+        for record in score_lines(ckpt, data, carry=carry):
+            _write(sys.stdout, json.dumps(record, ensure_ascii=False) + "\n")
+        return
+    result = evaluate_text(ckpt, data)
     if as_json:
         typer.echo(json.dumps(result))
         return
