@@ -45,3 +45,44 @@ def mean_loss(model, ids, *, chunk: int = 1024) -> float:
             total += torch.nn.functional.cross_entropy(logits[0], y[0], reduction="sum").item()
             count += y.shape[1]
     return total / max(count, 1)
+
+
+def line_log_probs(model, lines: list[list[int]], *, start_id: int, batch_size: int = 64) -> list[float]:
+    """Total log-probability (nats) of each line's tokens, every line read on its own.
+
+    Each line starts from a zero state with ``start_id`` fed first, so its
+    first token is predicted as if after a newline, the way ``rnn sample``
+    starts. Lines are batched right-padded: a recurrent model reads left to
+    right, so padding after a line cannot change the predictions inside it.
+    """
+    device = model.head.weight.device
+    totals: list[float] = []
+    with torch.inference_mode():
+        model.eval()
+        for first in range(0, len(lines), batch_size):
+            group = lines[first : first + batch_size]
+            width = max(len(line) for line in group) + 1
+            x = torch.full((len(group), width), start_id, dtype=torch.long)  # (B, T+1)
+            for row, line in enumerate(group):
+                x[row, 1 : len(line) + 1] = torch.tensor(line, dtype=torch.long)
+            mask = torch.arange(width - 1).unsqueeze(0) < torch.tensor([len(line) for line in group]).unsqueeze(1)
+            x, mask = x.to(device), mask.to(device)
+            logits, _ = model(x[:, :-1], model.init_state(len(group), device))  # (B, T, V)
+            picked = logits.log_softmax(-1).gather(2, x[:, 1:].unsqueeze(2)).squeeze(2)  # (B, T)
+            totals.extend(picked.masked_fill(~mask, 0.0).double().sum(dim=1).tolist())
+    return totals
+
+
+def stream_log_probs(model, ids: torch.Tensor, *, chunk: int = 1024) -> torch.Tensor:
+    """Log-probability of ``ids[1:]``, each given all the ids before it, state carried: (len(ids) - 1,)."""
+    device = model.head.weight.device
+    parts = []
+    with torch.inference_mode():
+        model.eval()
+        state = model.init_state(1, device)
+        for start in range(0, len(ids) - 1, chunk):
+            x = ids[start : start + chunk].to(device).view(1, -1)  # (1, T)
+            y = ids[start + 1 : start + 1 + chunk].to(device).view(1, -1)  # (1, T')
+            logits, state = model(x[:, : y.shape[1]], state)  # (1, T', V)
+            parts.append(logits[0].log_softmax(-1).gather(1, y[0].unsqueeze(1)).squeeze(1).double().cpu())
+    return torch.cat(parts) if parts else torch.empty(0, dtype=torch.float64)

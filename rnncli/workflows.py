@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from rnncli.devices import resolve_device
 from rnncli.distributed import Distributed
 from rnncli.errors import DataError, UsageError
 from rnncli.lm_task import LanguageModelTask
-from rnncli.metrics import bits_per_char, mean_loss, perplexity
+from rnncli.metrics import LN2, bits_per_char, line_log_probs, mean_loss, perplexity, stream_log_probs
 from rnncli.models import build_model
 from rnncli.tokenizers import CharTokenizer
 from rnncli.train_state import TrainState
@@ -112,3 +112,52 @@ def evaluate_text(ckpt: Checkpoint, data: str) -> dict[str, Any]:
     return {"data": corpus.source, "tokens": predicted, "chars": len(corpus.text), "loss": loss,
             "perplexity": perplexity(loss),
             "bpc": bits_per_char(loss, tokens=predicted, chars=len(corpus.text) - 1)}
+
+
+def score_lines(ckpt: Checkpoint, data: str, *, carry: bool = False) -> Iterator[dict[str, Any]]:
+    """One record per line of ``data``: its tokens, log-probability and bits per character.
+
+    A line's score covers its own tokens, not the newline that ends it. The
+    first token is predicted after the start token (a newline), exactly as
+    ``rnn sample`` starts. Without ``carry`` every line starts from a fresh
+    state; with it the state runs on through the whole file, newlines
+    included, so each line is read in the context of the lines before it.
+    """
+    corpus = read_corpus(data)
+    lines = corpus.text.split("\n")
+    if corpus.text.endswith("\n"):
+        lines.pop()
+    encoded = [_encode_line(ckpt, line, number=n, source=corpus.source) for n, line in enumerate(lines, 1)]
+    start = start_token(ckpt.tokenizer)
+    totals = _carried_line_totals(ckpt, encoded, start) if carry else line_log_probs(ckpt.model, encoded,
+                                                                                     start_id=start)
+    for number, (line, ids, total) in enumerate(zip(lines, encoded, totals, strict=True), 1):
+        chars = len(line)
+        yield {"line": number, "text": line, "tokens": len(ids), "chars": chars, "log_prob": total,
+               "log_prob_per_char": total / chars if chars else None,
+               "bpc": -total / chars / LN2 if chars else None}
+
+
+def start_token(tokenizer) -> int:
+    """The token that stands for "start of a line": a newline when the vocabulary has one, else 0."""
+    index = getattr(tokenizer, "index", {})
+    return index.get("\n", 0)
+
+
+def _encode_line(ckpt: Checkpoint, line: str, *, number: int, source: str) -> list[int]:
+    try:
+        return ckpt.tokenizer.encode(line)
+    except DataError as exc:
+        raise DataError(f"{source} line {number}: {exc.message}") from None
+
+
+def _carried_line_totals(ckpt: Checkpoint, encoded: list[list[int]], start: int) -> list[float]:
+    """Per-line totals from one pass over start + line 1 + newline + line 2 + ..."""
+    newline = start_token(ckpt.tokenizer)
+    stream, spans = [start], []
+    for ids in encoded:
+        spans.append((len(stream) - 1, len(stream) - 1 + len(ids)))  # positions in the log-prob vector
+        stream.extend(ids)
+        stream.append(newline)
+    log_probs = stream_log_probs(ckpt.model, torch.tensor(stream, dtype=torch.long))
+    return [float(log_probs[a:b].sum()) for a, b in spans]
