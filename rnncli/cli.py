@@ -243,22 +243,82 @@ def evaluate(
 @app.command()
 @user_errors
 def inspect(
-    path: Annotated[str, typer.Argument(help="A run folder or a .safetensors checkpoint.")],
+    paths: Annotated[list[str], typer.Argument(metavar="PATH [PATH_B]", help="A run folder or .safetensors checkpoint, a text file, a folder of text files or - (stdin); two checkpoints to compare them.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a picture (.png, .svg or .pdf): the training curve of a run, or the symbol frequencies of a text. Needs matplotlib.")] = None,
+    top: Annotated[int, typer.Option(help="How many of the most frequent symbols and words of a text to list.")] = 10,
 ) -> None:
-    """Explain what a checkpoint holds.
+    """Explain what a checkpoint, a run or a data file holds, with pictures.
 
-    Example: rnn inspect runs/tinyworld
+    Example: rnn inspect runs/tinyworld --plot curve.png
     """
-    from rnncli.checkpoint import load_checkpoint
-    from rnncli.render import print_checkpoint_summary
-    from rnncli.report import checkpoint_summary
+    from rnncli.errors import UsageError
+    from rnncli.report import path_kind
 
-    summary = checkpoint_summary(load_checkpoint(path))
+    if len(paths) > 2:
+        raise UsageError(f"inspect takes one PATH, or two checkpoints to compare; got {len(paths)}")
+    if top < 1:
+        raise UsageError(f"--top must be 1 or more, got {top}")
+    if len(paths) == 2:
+        _inspect_comparison(paths, as_json=as_json, plot=plot)
+        return
+    kind = path_kind(paths[0])
+    if kind == "checkpoint":
+        _inspect_checkpoint(paths[0], as_json=as_json, plot=plot)
+    elif kind == "series":
+        raise UsageError(f"{paths[0]}: inspecting CSV time series is not available yet")
+    else:
+        _inspect_text(paths[0], as_json=as_json, plot=plot, top=top)
+
+
+def _inspect_checkpoint(path: str, *, as_json: bool, plot: Path | None) -> None:
+    from rnncli.errors import UsageError
+    from rnncli.render import print_checkpoint_summary, save_curve_plot
+    from rnncli.report import inspect_checkpoint
+
+    summary = inspect_checkpoint(path)
+    if plot is not None:
+        if not summary["curve"]:
+            raise UsageError(f"--plot: {path} has no metrics.jsonl beside it, so there is no curve to draw")
+        save_curve_plot([(path, summary["curve"])], plot)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
         print_checkpoint_summary(summary)
+
+
+def _inspect_comparison(paths: list[str], *, as_json: bool, plot: Path | None) -> None:
+    from rnncli.errors import UsageError
+    from rnncli.render import print_comparison, save_curve_plot
+    from rnncli.report import compare_checkpoints, inspect_checkpoint, path_kind
+
+    for path in paths:
+        if path_kind(path) != "checkpoint":
+            raise UsageError(f"{path}: not a run folder or .safetensors file; only checkpoints can be compared")
+    a, b = (inspect_checkpoint(p) for p in paths)
+    if plot is not None:
+        curves = [(label, s["curve"]) for label, s in (("A", a), ("B", b)) if s["curve"]]
+        if not curves:
+            raise UsageError("--plot: neither checkpoint has a metrics.jsonl beside it, so there is no curve to draw")
+        save_curve_plot(curves, plot)
+    result = compare_checkpoints(a, b)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        print_comparison(result)
+
+
+def _inspect_text(path: str, *, as_json: bool, plot: Path | None, top: int) -> None:
+    from rnncli.render import print_text_summary, save_frequency_plot
+    from rnncli.report_text import inspect_text
+
+    summary = inspect_text(path, top=top)
+    if plot is not None:
+        save_frequency_plot(summary, plot)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        print_text_summary(summary)
 
 
 def main() -> None:

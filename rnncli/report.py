@@ -194,3 +194,36 @@ def _best(summary: dict[str, Any]) -> dict[str, Any]:
             "best_val_bpc": _number(history.get("best_val_bpc")),
             "best_step": history.get("best_step"), "steps": history.get("step"),
             "tokens_seen": history.get("tokens_seen")}
+
+
+SERIES_SUFFIXES = (".csv", ".tsv")
+
+
+def path_kind(path: str) -> str:
+    """What ``rnn inspect PATH`` is looking at: ``checkpoint``, ``series`` or ``text``.
+
+    A run folder (it holds a checkpoint or ``metrics.jsonl``) or a safetensors
+    file is a checkpoint; ``.csv``/``.tsv`` is a time series; anything else,
+    a folder of files or ``-`` is text.
+    """
+    if path == "-":
+        return "text"
+    p = Path(path)
+    if p.is_dir():
+        markers = ("model.safetensors", "last.safetensors", METRICS_FILE)
+        return "checkpoint" if any((p / m).is_file() for m in markers) else "text"
+    if p.suffix.lower() == ".safetensors" or _looks_like_safetensors(p):
+        return "checkpoint"
+    if p.suffix.lower() in SERIES_SUFFIXES:
+        return "series"
+    return "text"
+
+
+def _looks_like_safetensors(path: Path) -> bool:
+    """An 8-byte little-endian header length followed by a JSON object."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(9)
+    except OSError:
+        return False
+    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 1 << 32
