@@ -68,7 +68,7 @@ def _checkpoint_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("tokenizer", f"{tok['kind']}, {tok['vocab_size']} symbols: {tok['preview']!r}"),
         ("trained", f"{steps:,} steps{f' of {budget:,}' if budget else ''}, "
                     f"{history.get('tokens_seen', 0):,} tokens{_epochs(history, data)}, "
-                    f"{history.get('elapsed_s', 0):.0f} s"),
+                    f"{history.get('elapsed_s', 0):.0f} s{_went_on(summary, steps)}"),
         ("best validation", _best(history)),
         ("settings", _settings_line(train)),
         ("data", f"{data.get('source')} ({data.get('num_chars', 0):,} chars) sha256 {str(data.get('sha256'))[:16]}"),
@@ -79,6 +79,13 @@ def _checkpoint_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     if verdict:
         rows.append(("verdict", verdict["message"]))
     return rows
+
+
+def _went_on(summary: dict[str, Any], steps: int) -> str:
+    last = ((summary.get("curve") or {}).get("last") or {}).get("step")
+    if last is None or last <= steps:
+        return ""
+    return f"; the run went on to step {last:,} (this is its best checkpoint; last.safetensors is the latest)"
 
 
 def _parameters_line(summary: dict[str, Any], data: dict[str, Any]) -> str:
@@ -264,7 +271,7 @@ def print_comparison(result: dict[str, Any], console: Console | None = None) -> 
     table.add_column("")
     table.add_column("A", justify="right")
     table.add_column("B", justify="right")
-    for key in ("best_val_loss", "best_val_bpc", "best_step", "steps", "tokens_seen"):
+    for key in ("best_val_loss", "best_val_bpc", "best_step", "steps", "tokens_seen", "run_steps"):
         table.add_row(key, _cell(best["a"][key]), _cell(best["b"][key]))
     console.print(Text(f"A: {result['a']}\nB: {result['b']}"))
     console.print(table)
@@ -353,18 +360,21 @@ def save_curve_plot(curves: list[tuple[str, dict[str, Any]]], path: Path) -> Non
     plt = _pyplot()
     fig, (ax_loss, ax_lr, ax_grad) = plt.subplots(3, 1, figsize=(8, 7), sharex=True,
                                                   gridspec_kw={"height_ratios": [3, 1, 1]})
-    for name, curve in curves:
+    for i, (name, curve) in enumerate(curves):
+        train_colour, val_colour = f"C{2 * i}", f"C{2 * i + 1}"
         records = curve["records"]
         steps = [r["step"] for r in records]
         prefix = f"{name}: " if len(curves) > 1 else ""
-        ax_loss.plot(steps, [r.get("train_loss") for r in records], label=f"{prefix}train", alpha=0.7)
-        ax_loss.plot(steps, [r.get("val_loss") for r in records], marker="o", ms=3, label=f"{prefix}validation")
+        ax_loss.plot(steps, [r.get("train_loss") for r in records], label=f"{prefix}train", alpha=0.7,
+                     color=train_colour)
+        ax_loss.plot(steps, [r.get("val_loss") for r in records], marker="o", ms=3, label=f"{prefix}validation",
+                     color=val_colour)
         best = curve.get("best")
         if best and best.get("val_loss") is not None:
             ax_loss.plot([best["step"]], [best["val_loss"]], marker="*", ms=14, color="gold",
                          markeredgecolor="black", linestyle="none")
-        ax_lr.plot(steps, [r.get("lr") for r in records])
-        ax_grad.plot(steps, [r.get("grad_norm") for r in records])
+        ax_lr.plot(steps, [r.get("lr") for r in records], color=val_colour)
+        ax_grad.plot(steps, [r.get("grad_norm") for r in records], color=val_colour)
     ax_loss.set_ylabel("loss (nats/token)")
     ax_loss.legend()
     ax_lr.set_ylabel("lr")

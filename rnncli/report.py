@@ -165,10 +165,10 @@ def compare_checkpoints(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     keys = sorted(flat_a.keys() | flat_b.keys())
     differences = {k: [flat_a.get(k), flat_b.get(k)] for k in keys if flat_a.get(k) != flat_b.get(k)}
     best_a, best_b = _best(a), _best(b)
+    loss_a, loss_b = best_a["best_val_loss"], best_b["best_val_loss"]
     better = None
-    if best_a["best_val_loss"] is not None and best_b["best_val_loss"] is not None:
-        if best_a["best_val_loss"] != best_b["best_val_loss"]:
-            better = "a" if best_a["best_val_loss"] < best_b["best_val_loss"] else "b"
+    if loss_a is not None and loss_b is not None and loss_a != loss_b:
+        better = "a" if loss_a < loss_b else "b"
     return {"kind": "comparison", "a": a["path"], "b": b["path"], "differences": differences,
             "same": sorted(k for k in keys if k not in differences),
             "best": {"a": best_a, "b": best_b}, "lower_val_loss": better}
@@ -190,7 +190,9 @@ def _settings(summary: dict[str, Any]) -> dict[str, Any]:
 
 def _best(summary: dict[str, Any]) -> dict[str, Any]:
     history = summary.get("history") or {}
-    return {"best_val_loss": _number(history.get("best_val_loss")),
+    last = ((summary.get("curve") or {}).get("last") or {}).get("step")
+    return {"run_steps": last if last is not None else history.get("step"),
+            "best_val_loss": _number(history.get("best_val_loss")),
             "best_val_bpc": _number(history.get("best_val_bpc")),
             "best_step": history.get("best_step"), "steps": history.get("step"),
             "tokens_seen": history.get("tokens_seen")}
