@@ -91,7 +91,7 @@ def test_grad_flow_on_a_checkpoint_uses_the_runs_validation_text(trained_run):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["inspect"], "give a checkpoint PATH"),
+    (["inspect"], "give a PATH"),
     (["inspect", "--cell", "rnn"], "add --grad-flow"),
     (["inspect", "somewhere", "--grad-flow", "--cell", "rnn"], "leave it out"),
     (["inspect", "--grad-flow", "--cell", "gru-textbook", "--impl", "fused"], "no fused implementation"),

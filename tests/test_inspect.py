@@ -1,0 +1,155 @@
+"""`rnn inspect` on run folders, checkpoint files and pairs of checkpoints."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPETITIVE, tiny_run_config
+from typer.testing import CliRunner
+
+from rnncli.checkpoint import load_checkpoint
+from rnncli.cli import app
+from rnncli.models import count_parameters
+from rnncli.report import overfitting_verdict, read_metrics
+from rnncli.workflows import prepare_text, train_text
+
+runner = CliRunner()
+
+CHECKPOINT_KEYS = {"kind", "path", "task", "model", "implementation", "parameters", "total_parameters", "tokenizer",
+                   "train", "history", "data", "versions", "command", "curve"}
+CURVE_KEYS = {"file", "records", "skipped_lines", "best", "last", "verdict"}
+POINT_KEYS = {"step", "train_loss", "val_loss", "val_bpc", "gap"}
+
+
+def inspect_json(*args: str) -> dict:
+    result = runner.invoke(app, ["inspect", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_run_folder_json_has_the_documented_keys_and_the_curve(trained_run):
+    summary = inspect_json(str(trained_run))
+    assert summary.keys() == CHECKPOINT_KEYS
+    assert summary["kind"] == "checkpoint"
+    curve = summary["curve"]
+    assert curve.keys() == CURVE_KEYS
+    lines = (trained_run / "metrics.jsonl").read_text().splitlines()
+    assert [r["step"] for r in curve["records"]] == [json.loads(line)["step"] for line in lines]
+    assert curve["best"].keys() == POINT_KEYS
+    # model.safetensors is the best checkpoint: its history and the curve agree on where that was
+    assert curve["best"]["step"] == summary["history"]["best_step"]
+    assert curve["best"]["val_loss"] == pytest.approx(summary["history"]["best_val_loss"])
+    assert curve["last"]["step"] == 150
+    best = curve["best"]
+    assert best["gap"] == pytest.approx(best["val_loss"] - best["train_loss"])
+    assert curve["verdict"]["status"] in {"overfitting", "improving", "flat"}
+
+
+def test_parameter_counts_from_the_header_match_the_loaded_model(trained_run):
+    summary = inspect_json(str(trained_run))
+    model = load_checkpoint(trained_run).model
+    assert summary["total_parameters"] == count_parameters(model)
+    assert summary["parameters"] == {name: p.numel() for name, p in model.named_parameters()}
+
+
+def test_run_folder_for_people_draws_the_curve_with_the_best_point(trained_run):
+    result = runner.invoke(app, ["inspect", str(trained_run)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for expected in ("training curve (3 evaluations", "★", "grad norm", "lr ", "gap (val - train)",
+                     "best validation", "verdict", "rnn.weight_hh_l0"):
+        assert expected in out, expected
+
+
+def test_a_checkpoint_file_alone_has_no_curve(trained_run, tmp_path):
+    lone = tmp_path / "copy.safetensors"
+    shutil.copy(trained_run / "model.safetensors", lone)
+    summary = inspect_json(str(lone))
+    assert summary["curve"] is None and summary["history"]["step"] == 150
+    result = runner.invoke(app, ["inspect", str(lone), "--plot", str(tmp_path / "c.png")])
+    assert result.exit_code == 2 and "no metrics.jsonl" in result.stderr
+
+
+def test_plot_writes_an_image(trained_run, tmp_path):
+    pytest.importorskip("matplotlib")
+    image = tmp_path / "curve.png"
+    result = runner.invoke(app, ["inspect", str(trained_run), "--plot", str(image)])
+    assert result.exit_code == 0, result.output
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(trained_run, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    result = runner.invoke(app, ["inspect", str(trained_run), "--plot", str(tmp_path / "c.png")])
+    assert result.exit_code == 2
+    assert "pip install rnncli[plot]" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _records(train: list[float], val: list[float]) -> list[dict]:
+    pairs = enumerate(zip(train, val, strict=True))
+    return [{"step": 10 * (i + 1), "train_loss": t, "val_loss": v} for i, (t, v) in pairs]
+
+
+def test_verdict_names_overfitting_when_val_rises_while_train_falls():
+    verdict = overfitting_verdict(_records([2.0, 1.5, 1.0, 0.6, 0.3], [2.1, 1.6, 1.3, 1.4, 1.6]))
+    assert verdict["status"] == "overfitting"
+    assert "since step 30" in verdict["message"] and "rose by 0.3000" in verdict["message"]
+    assert overfitting_verdict(_records([2.0, 1.5, 1.0], [2.1, 1.6, 1.2]))["status"] == "improving"
+    assert overfitting_verdict(_records([2.0, 1.5, 1.5], [2.1, 1.2, 1.2001]))["status"] == "flat"
+    assert overfitting_verdict(_records([2.0], [2.1]))["status"] == "unknown"
+
+
+def test_metrics_reader_survives_a_cut_line_and_a_resumed_run(tmp_path):
+    lines = [{"step": 10, "val_loss": 2.0}, {"step": 20, "val_loss": 1.5}, {"step": 20, "val_loss": 1.4}]
+    text = "\n".join(json.dumps(r) for r in lines) + '\n{"step": 30, "val_lo'
+    (tmp_path / "metrics.jsonl").write_text(text)
+    records, skipped = read_metrics(tmp_path)
+    assert [r["step"] for r in records] == [10, 20] and records[1]["val_loss"] == 1.4
+    assert skipped == 1
+
+
+@pytest.fixture(scope="module")
+def second_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("second")
+    data = folder / "repeat.txt"
+    data.write_text(REPETITIVE, encoding="utf-8")
+    run = tiny_run_config(steps=40, eval_every=20, lr=0.01)
+    run.model.hidden_size = 24
+    train_text(prepare_text(str(data)), run, out_dir=folder / "run", command=["test"])
+    return folder / "run"
+
+
+def test_compare_two_runs(trained_run, second_run):
+    result = inspect_json(str(trained_run), str(second_run))
+    assert result.keys() == {"kind", "a", "b", "differences", "same", "best", "lower_val_loss"}
+    assert result["kind"] == "comparison"
+    assert result["differences"]["model.hidden_size"] == [32, 24]
+    assert result["differences"]["train.steps"] == [150, 40]
+    assert "model.cell" in result["same"] and "model.cell" not in result["differences"]
+    a, b = result["best"]["a"], result["best"]["b"]
+    assert a.keys() == {"run_steps", "best_val_loss", "best_val_bpc", "best_step", "steps", "tokens_seen"}
+    assert (a["run_steps"], b["run_steps"]) == (150, 40)
+    assert result["lower_val_loss"] == ("a" if a["best_val_loss"] < b["best_val_loss"] else "b")
+    human = runner.invoke(app, ["inspect", str(trained_run), str(second_run)])
+    assert human.exit_code == 0
+    assert "settings that differ" in human.stdout and "model.hidden_size" in human.stdout
+
+
+def test_compare_refuses_a_text_file_and_three_paths(trained_run, repetitive_file):
+    result = runner.invoke(app, ["inspect", str(trained_run), str(repetitive_file)])
+    assert result.exit_code == 2 and "only checkpoints can be compared" in result.stderr
+    result = runner.invoke(app, ["inspect", str(trained_run), str(trained_run), str(trained_run)])
+    assert result.exit_code == 2 and "got 3" in result.stderr
+
+
+def test_a_damaged_checkpoint_is_one_line(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    result = runner.invoke(app, ["inspect", str(bad)])
+    assert result.exit_code == 2 and "corrupted" in result.stderr
+    assert "Traceback" not in result.output
