@@ -278,11 +278,11 @@ def sample(
     from rnncli.generation import read_prompt_file
 
     console.set_quiet(quiet)
+    _check_sample_options(length=length, num=num, output_format=output_format, device=device, beam=beam,
+                          stops=stop or [], greedy=greedy, temp=temp, separator=separator)
     temperature = 0.0 if greedy else (1.0 if temp is None else temp)
     settings = DecodingSettings(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
                                 repetition_penalty=repetition_penalty, beam=beam).validate()
-    _check_sample_options(length=length, num=num, output_format=output_format, device=device, beam=beam,
-                          stops=stop or [], greedy=greedy, temp=temp, separator=separator)
     if prime and prime_file is not None:
         raise UsageError("give the prompt with --prime or --prime-file, not both")
     prompt = read_prompt_file(prime_file) if prime_file is not None else prime
@@ -304,6 +304,9 @@ def _check_sample_options(*, length: int, num: int, output_format: str, device: 
         raise UsageError(f"--num must be 1 or more, got {num}")
     if beam and num > 1:
         raise UsageError("--beam returns the one likeliest continuation: use --num 1 with it")
+    if greedy and beam:
+        raise UsageError("--beam searches over many continuations and --greedy follows one: "
+                         "choose one (--beam 1 is greedy)")
     if greedy and temp is not None and temp != 0:
         raise UsageError(f"--greedy means --temp 0: drop --temp {temp}")
     if output_format not in ("text", "jsonl"):

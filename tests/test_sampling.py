@@ -299,6 +299,7 @@ def test_reference_cells_sample_through_their_own_forward(cell, impl, tmp_path):
     (["--beam", "3", "--top-k", "5"], "drop --top-k"),
     (["--beam", "3", "--temp", "0.5"], "drop --temp"),
     (["--beam", "3", "--num", "2"], "--beam"),
+    (["--beam", "3", "--greedy"], "choose one"),
     (["--beam", "-1"], "--beam must be"),
     (["--num", "0"], "--num must be 1 or more"),
     (["--length", "-5"], "--length must be 0 or more"),

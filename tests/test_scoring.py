@@ -121,3 +121,17 @@ def test_carry_feeds_the_newline_between_lines_when_the_vocabulary_has_one(tmp_p
     reset = per_line(path, data)
     assert reset[1]["log_prob"] == pytest.approx(float(log_probs_of(ckpt, tokenizer.encode("\ndab")).sum()),
                                                  abs=1e-5)
+
+
+def test_batching_and_windows_do_not_change_the_scores(trained_run, lines_file, monkeypatch):
+    whole = per_line(trained_run, lines_file)
+    monkeypatch.setattr("rnncli.metrics.LOGITS_PER_CHUNK", 1)  # windows of one token
+    assert [r["log_prob"] for r in per_line(trained_run, lines_file)] == \
+        pytest.approx([r["log_prob"] for r in whole], abs=1e-5)
+    monkeypatch.setattr("rnncli.metrics.TOKENS_PER_GROUP", 1)  # every line in a batch of its own
+    assert [r["log_prob"] for r in per_line(trained_run, lines_file)] == \
+        pytest.approx([r["log_prob"] for r in whole], abs=1e-5)
+
+
+def test_json_with_per_line_changes_nothing(trained_run, lines_file):
+    assert per_line(trained_run, lines_file, "--json") == per_line(trained_run, lines_file)
