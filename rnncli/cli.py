@@ -248,7 +248,7 @@ def _resume_settings(folder: Path, overrides: dict[str, Any], config: Path | Non
 def sample(
     checkpoint: Annotated[str, typer.Argument(help="A run folder or a .safetensors file.")],
     length: Annotated[int, typer.Option(help="Tokens to generate per sample (characters, for a char model).")] = 500,
-    temp: Annotated[float | None, typer.Option(help="Sampling temperature; 0 always picks the likeliest token. [default: 1.0]")] = None,
+    temp: Annotated[float | None, typer.Option(help="Sampling temperature; 0 always picks the likeliest token.  [default: 1.0]")] = None,
     greedy: Annotated[bool, typer.Option("--greedy", help="Always pick the likeliest token (same as --temp 0).")] = False,
     top_k: Annotated[int, typer.Option(help="Sample only from the K likeliest tokens; 0 turns it off.")] = 0,
     top_p: Annotated[float, typer.Option(help="Nucleus: sample from the likeliest tokens holding this much probability, in (0, 1].")] = 1.0,
@@ -259,7 +259,7 @@ def sample(
     prime_file: Annotated[str | None, typer.Option(help="Read the prompt from a file, or - for stdin.")] = None,
     include_prime: Annotated[bool, typer.Option("--include-prime", help="Print the prompt before each sample.")] = False,
     num: Annotated[int, typer.Option(help="Samples to generate, as one batch; sample i uses seed + i.")] = 1,
-    separator: Annotated[str | None, typer.Option(help="A line printed between samples (text format). [default: an empty line]")] = None,
+    separator: Annotated[str | None, typer.Option(help="A line printed between samples (text format).  [default: an empty line]")] = None,
     stop: Annotated[list[str] | None, typer.Option(help="End a sample where this text appears (not printed); repeatable.")] = None,
     output_format: Annotated[str, typer.Option("--format", help="text (streamed) or jsonl (one object per sample).")] = "text",
     seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same text.")] = None,
