@@ -248,7 +248,7 @@ def _resume_settings(folder: Path, overrides: dict[str, Any], config: Path | Non
 def sample(
     checkpoint: Annotated[str, typer.Argument(help="A run folder or a .safetensors file.")],
     length: Annotated[int, typer.Option(help="Tokens to generate per sample (characters, for a char model).")] = 500,
-    temp: Annotated[float, typer.Option(help="Sampling temperature; 0 always picks the likeliest token.")] = 1.0,
+    temp: Annotated[float | None, typer.Option(help="Sampling temperature; 0 always picks the likeliest token.  [default: 1.0]")] = None,
     greedy: Annotated[bool, typer.Option("--greedy", help="Always pick the likeliest token (same as --temp 0).")] = False,
     top_k: Annotated[int, typer.Option(help="Sample only from the K likeliest tokens; 0 turns it off.")] = 0,
     top_p: Annotated[float, typer.Option(help="Nucleus: sample from the likeliest tokens holding this much probability, in (0, 1].")] = 1.0,
@@ -259,7 +259,7 @@ def sample(
     prime_file: Annotated[str | None, typer.Option(help="Read the prompt from a file, or - for stdin.")] = None,
     include_prime: Annotated[bool, typer.Option("--include-prime", help="Print the prompt before each sample.")] = False,
     num: Annotated[int, typer.Option(help="Samples to generate, as one batch; sample i uses seed + i.")] = 1,
-    separator: Annotated[str, typer.Option(help="A line printed between samples (text format).")] = "",
+    separator: Annotated[str | None, typer.Option(help="A line printed between samples (text format).  [default: an empty line]")] = None,
     stop: Annotated[list[str] | None, typer.Option(help="End a sample where this text appears (not printed); repeatable.")] = None,
     output_format: Annotated[str, typer.Option("--format", help="text (streamed) or jsonl (one object per sample).")] = "text",
     seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same text.")] = None,
@@ -278,22 +278,23 @@ def sample(
     from rnncli.generation import read_prompt_file
 
     console.set_quiet(quiet)
-    settings = DecodingSettings(temperature=0.0 if greedy else temp, top_k=top_k, top_p=top_p, min_p=min_p,
-                                repetition_penalty=repetition_penalty, beam=beam).validate()
     _check_sample_options(length=length, num=num, output_format=output_format, device=device, beam=beam,
-                          stops=stop or [], greedy=greedy, temp=temp)
+                          stops=stop or [], greedy=greedy, temp=temp, separator=separator)
+    temperature = 0.0 if greedy else (1.0 if temp is None else temp)
+    settings = DecodingSettings(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
+                                repetition_penalty=repetition_penalty, beam=beam).validate()
     if prime and prime_file is not None:
         raise UsageError("give the prompt with --prime or --prime-file, not both")
     prompt = read_prompt_file(prime_file) if prime_file is not None else prime
     ckpt = load_checkpoint(checkpoint, device=resolve_device(device), impl=impl)
     seed = seed if seed is not None else secrets.randbelow(2**31)
     job = _SampleJob(ckpt=ckpt, prompt=prompt, settings=settings, length=length, num=num, seed=seed,
-                     stops=stop or [], include_prime=include_prime, separator=separator, jsonl=output_format == "jsonl")
+                     stops=stop or [], include_prime=include_prime, separator=separator or "", jsonl=output_format == "jsonl")
     job.run(sys.stdout)
 
 
 def _check_sample_options(*, length: int, num: int, output_format: str, device: str, beam: int,
-                          stops: list[str], greedy: bool, temp: float) -> None:
+                          stops: list[str], greedy: bool, temp: float | None, separator: str | None) -> None:
     from rnncli.config import DEVICES
     from rnncli.errors import UsageError
 
@@ -303,10 +304,15 @@ def _check_sample_options(*, length: int, num: int, output_format: str, device: 
         raise UsageError(f"--num must be 1 or more, got {num}")
     if beam and num > 1:
         raise UsageError("--beam returns the one likeliest continuation: use --num 1 with it")
-    if greedy and temp not in (0.0, 1.0):
+    if greedy and beam:
+        raise UsageError("--beam searches over many continuations and --greedy follows one: "
+                         "choose one (--beam 1 is greedy)")
+    if greedy and temp is not None and temp != 0:
         raise UsageError(f"--greedy means --temp 0: drop --temp {temp}")
     if output_format not in ("text", "jsonl"):
         raise UsageError(f"--format: unknown value '{output_format}' (choose one of: text, jsonl)")
+    if separator is not None and output_format == "jsonl":
+        raise UsageError("--separator goes between samples of --format text; jsonl prints one object per line")
     if device not in DEVICES:
         raise UsageError(f"--device: unknown value '{device}' (choose one of: {', '.join(DEVICES)})")
     if any(s == "" for s in stops):

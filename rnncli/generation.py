@@ -37,12 +37,12 @@ def start_ids(prime_ids: list[int], newline_id: int | None) -> list[int]:
 
 
 def read_prompt_file(path: str) -> str:
-    """The text of a prompt file, or of stdin for ``-``; UTF-8, used as is."""
+    """The text of a prompt file, or of stdin for ``-``: UTF-8, used as is but for a BOM and CRLF line endings."""
     import sys
 
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-        return raw.decode("utf-8").replace("\r\n", "\n")
+        return raw.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
     except FileNotFoundError:
         raise DataError(f"--prime-file {path}: no such file; check the path") from None
     except IsADirectoryError:
@@ -164,7 +164,9 @@ class SampleText:
         return self.done or self.ended
 
     def add(self, token_text: str, log_prob: float) -> str:
-        """Take one token's text; return the text that is now certain to be output."""
+        """Take one token's text; return the text that is now certain to be output (nothing once stopped)."""
+        if self.done:
+            return ""
         self.num_tokens += 1
         self.log_prob += log_prob
         pending = self.held + token_text

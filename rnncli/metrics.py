@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 
 LN2 = math.log(2.0)
+TOKENS_PER_GROUP = 2**16  # padded tokens per batch of lines in line_log_probs
+LOGITS_PER_CHUNK = 2**22  # bounds the (B, T, V) logits of one call in line_log_probs, whatever the line lengths
 
 
 def perplexity(loss_nats: float) -> float:
@@ -52,25 +55,52 @@ def line_log_probs(model, lines: list[list[int]], *, start_id: int, batch_size: 
 
     Each line starts from a zero state with ``start_id`` fed first, so its
     first token is predicted as if after a newline, the way ``rnn sample``
-    starts. Lines are batched right-padded: a recurrent model reads left to
-    right, so padding after a line cannot change the predictions inside it.
+    starts. Lines of similar length are batched together, right-padded, and
+    read in windows with the state carried, so one very long line costs
+    memory for a window only. A recurrent model reads left to right, so
+    padding after a line cannot change the predictions inside it.
     """
     device = model.head.weight.device
-    totals: list[float] = []
+    totals = [0.0] * len(lines)
     with torch.inference_mode():
         model.eval()
-        for first in range(0, len(lines), batch_size):
-            group = lines[first : first + batch_size]
-            width = max(len(line) for line in group) + 1
-            x = torch.full((len(group), width), start_id, dtype=torch.long)  # (B, T+1)
-            for row, line in enumerate(group):
-                x[row, 1 : len(line) + 1] = torch.tensor(line, dtype=torch.long)
-            mask = torch.arange(width - 1).unsqueeze(0) < torch.tensor([len(line) for line in group]).unsqueeze(1)
-            x, mask = x.to(device), mask.to(device)
-            logits, _ = model(x[:, :-1], model.init_state(len(group), device))  # (B, T, V)
-            picked = logits.log_softmax(-1).gather(2, x[:, 1:].unsqueeze(2)).squeeze(2)  # (B, T)
-            totals.extend(picked.masked_fill(~mask, 0.0).double().sum(dim=1).tolist())
+        for group in _groups_of_similar_length(lines, batch_size=batch_size):
+            group_totals = _padded_line_totals(model, [lines[i] for i in group], start_id=start_id, device=device)
+            for index, total in zip(group, group_totals, strict=True):
+                totals[index] = total
     return totals
+
+
+def _groups_of_similar_length(lines: list[list[int]], *, batch_size: int) -> Iterator[list[int]]:
+    """Indices of lines, shortest first, in groups of at most ``batch_size`` lines and about
+    ``TOKENS_PER_GROUP`` padded tokens, so that short lines are not padded to the length of a long one."""
+    group: list[int] = []
+    for index in sorted(range(len(lines)), key=lambda i: len(lines[i])):
+        if group and (len(group) == batch_size or (len(group) + 1) * (len(lines[index]) + 1) > TOKENS_PER_GROUP):
+            yield group
+            group = []
+        group.append(index)
+    if group:
+        yield group
+
+
+def _padded_line_totals(model, group: list[list[int]], *, start_id: int, device) -> list[float]:
+    width = max(len(line) for line in group) + 1
+    x = torch.full((len(group), width), start_id, dtype=torch.long)  # (B, T+1)
+    for row, line in enumerate(group):
+        x[row, 1 : len(line) + 1] = torch.tensor(line, dtype=torch.long)
+    lengths = torch.tensor([len(line) for line in group]).unsqueeze(1)  # (B, 1)
+    x = x.to(device)
+    window = max(1, LOGITS_PER_CHUNK // (len(group) * model.config.vocab_size))
+    state = model.init_state(len(group), device)
+    totals = torch.zeros(len(group), dtype=torch.float64, device=device)
+    for start in range(0, width - 1, window):
+        stop = min(start + window, width - 1)
+        logits, state = model(x[:, start:stop], state)  # (B, t, V)
+        picked = logits.log_softmax(-1).gather(2, x[:, start + 1 : stop + 1].unsqueeze(2)).squeeze(2)  # (B, t)
+        inside = (torch.arange(start, stop).unsqueeze(0) < lengths).to(device)
+        totals += picked.masked_fill(~inside, 0.0).double().sum(dim=1)
+    return totals.tolist()
 
 
 def stream_log_probs(model, ids: torch.Tensor, *, chunk: int = 1024) -> torch.Tensor:
