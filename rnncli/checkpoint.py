@@ -169,6 +169,9 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
     path = resolve_checkpoint_path(path)
     meta = read_meta(path)
     listed = meta.pop("_tensors")
+    if meta.get("task") == "forecast":
+        raise CheckpointError(f"{path}: a forecasting model; use it with rnn forecast --model {path} "
+                              "or rnn eval CKPT series.csv")
     config = model_config_from_dict(meta.get("model"), where=f"{path}: model")
     tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
     if tokenizer.vocab_size != config.vocab_size:

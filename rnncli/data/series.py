@@ -115,6 +115,7 @@ def read_series(source: str, *, time_col: str | None = None, value_col: str | No
     result = SeriesSet(series=[], freq=freq, time_format=time_format, source=source, layout=layout.kind)
     for sid, (stamps, cells, lines) in groups.items():
         values = _numbers(cells, lines, source, column=layout.value_cols[sid])
+        stamps, values, lines = _trim_blank_ends(stamps, values, lines, source=source, sid=sid)
         series, note = regularise(sid, stamps, values, lines, freq=freq, source=source, missing=missing,
                                   time_format=time_format)
         result.series.append(series)
@@ -333,6 +334,15 @@ def _numbers(cells: np.ndarray, lines: np.ndarray, source: str, *, column: str) 
         i = bad[0]
         raise DataError(f"{source}: line {lines[i]}, column {column!r}: {text.iloc[i]!r} is not a number")
     return values
+
+
+def _trim_blank_ends(stamps, values: np.ndarray, lines: np.ndarray, *, source: str, sid: str):
+    """A series starts at its first number and ends at its last (wide files of unequal lengths)."""
+    known = np.flatnonzero(~np.isnan(values))
+    if len(known) == 0:
+        raise DataError(f"{source}: series {sid!r} has no numbers at all")
+    keep = slice(known[0], known[-1] + 1)
+    return stamps[keep], values[keep], lines[keep]
 
 
 def time_grid(start, periods: int, freq: str):
