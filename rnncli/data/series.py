@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -284,9 +285,11 @@ def infer_freq(stamp_lists, source: str) -> str:
         return f"step:{max(step, 1)}"
     for stamps in sorted(stamp_lists, key=len, reverse=True):
         if len(stamps) >= 3:
-            guess = pd.infer_freq(pd.DatetimeIndex(stamps))
+            with warnings.catch_warnings():  # pandas 3 announces offsets instead of strings
+                warnings.simplefilter("ignore")
+                guess = pd.infer_freq(pd.DatetimeIndex(stamps))
             if guess is not None:
-                return _normalise_alias(guess)
+                return _normalise_alias(getattr(guess, "freqstr", guess))
     return _freq_from_steps(pd.DatetimeIndex(longest), source)
 
 
