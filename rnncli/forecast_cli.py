@@ -104,7 +104,7 @@ def train(series: SeriesSet, options: ModelOptions, *, out_dir: Path) -> Forecas
     config = build_config(series, options)
     check_lengths(series, config)
     cfg = forecast_train_config(options.train or {})
-    with TrainProgress(console.stderr) as progress:
+    with TrainProgress(console.stderr, unit="points/s") as progress:
         history = train_forecaster(series, config, cfg, out_dir=out_dir, on_event=progress.update,
                                    command=["rnn", *sys.argv[1:]])
     why = {"time": "the --time budget is spent; ", "patience": "validation stopped improving; "}
