@@ -44,6 +44,13 @@ class ForecastConfig:
     ensemble: int = 1  # members trained side by side; forecasts take their median
 
     @property
+    def encoder_steps(self) -> int:
+        """Steps the recurrent encoder reads: the recent end of the lookback (two seasons or two
+        horizons). The linear skip sees the whole lookback, so a long lookback (a week of hours)
+        costs little."""
+        return min(self.lookback, max(2 * self.horizon, 2 * self.season, 8))
+
+    @property
     def num_features(self) -> int:
         return 3  # scaled value, sin and cos of the position within the season
 
@@ -92,7 +99,7 @@ class _Member(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, F) scaled context -> (B, H, Q) scaled quantiles, increasing along Q."""
-        out, _ = self.rnn(x)  # (B, L, H_rnn)
+        out, _ = self.rnn(x[:, -self.config.encoder_steps:])  # (B, T, H_rnn)
         raw = self.head(out[:, -1]).view(x.shape[0], self.config.horizon, -1)  # (B, H, Q)
         centre = raw[..., self.anchor] + self.skip(x[..., 0])  # (B, H)
         return _monotone(centre, raw, self.anchor)

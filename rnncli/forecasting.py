@@ -63,11 +63,23 @@ def choose_season(data: SeriesSet, season: int | None) -> int:
     return detect_season([s.values for s in data.series], max_lag=max_lag, freq=data.freq)
 
 
+WEEK_OF_HOURS = 168
+
+
 def choose_lookback(config: ForecastConfig, data: SeriesSet, lookback: int | None) -> int:
-    """--lookback, else two seasons or two horizons, whichever is longer (N-BEATS used 2-7 horizons)."""
+    """--lookback, else two seasons or two horizons, whichever is longer (N-BEATS used 2-7 horizons).
+
+    Hourly data usually has a weekly cycle besides the daily one: the
+    lookback then covers a week when every series is long enough for it.
+    """
     if lookback:
         return lookback
-    return max(2 * config.horizon, 2 * config.season, 8)
+    chosen = max(2 * config.horizon, 2 * config.season, 8)
+    hourly = data.freq in ("h", "1h", "H")
+    shortest = min(len(s.values) for s in data.series)
+    if hourly and chosen < WEEK_OF_HOURS and shortest >= 2 * WEEK_OF_HOURS + 2 * config.horizon:
+        return WEEK_OF_HOURS
+    return chosen
 
 
 def check_lengths(data: SeriesSet, config: ForecastConfig, *, extra: int = 0, what: str = "train on") -> None:

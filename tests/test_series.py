@@ -117,6 +117,11 @@ def test_bad_rows_are_named_by_line(tmp_path, text, message):
     assert info.value.message.startswith(path) and "\n" not in info.value.message
 
 
+def test_a_text_column_in_a_wide_file_suggests_id_col(tmp_path):
+    with pytest.raises(DataError, match="column 'shop' is not numeric; .* give --id-col shop"):
+        read_series(write(tmp_path, "date,shop,qty\n2020-01,x,1\n2020-02,x,2\n"))
+
+
 def test_missing_column_flag_names_the_columns(tmp_path):
     with pytest.raises(DataError, match=r"--value-col 'sales' is not a column \(columns: date, v\)"):
         read_series(write(tmp_path, rows(["2020-01"], [1])), value_col="sales")

@@ -159,6 +159,10 @@ def detect_layout(frame: pd.DataFrame, source: str, *, time_col: str | None, val
     values = [value_col] if value_col is not None else rest
     if not values:
         raise DataError(f"{source}: no value column; a series file needs at least one numeric column")
+    for column in values:
+        if not _mostly_numeric(frame[column]) and frame[column].str.strip().ne("").any():
+            raise DataError(f"{source}: column {column!r} is not numeric; if it names the series (a long file), "
+                            f"give --id-col {column}, or --time-col {column} if it holds the times")
     return Layout("wide", time_col, None, {c: c for c in values})
 
 
