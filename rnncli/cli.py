@@ -143,7 +143,7 @@ def train(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.")] = False,
     task: Annotated[str | None, typer.Option(help="language-model or forecast [default: forecast for a .csv file, else language-model]")] = None,
     horizon: Annotated[int | None, typer.Option(help="Forecasting: steps ahead to forecast (required for --task forecast).")] = None,
-    lookback: Annotated[int | None, typer.Option(help="Forecasting: context steps the model reads [default: max(2 x horizon, 2 x season, 8)].")] = None,
+    lookback: Annotated[int | None, typer.Option(help="Forecasting: context steps the model reads [default: max(2 x horizon, 2 x season, 8); a week for long hourly series].")] = None,
     quantiles: Annotated[str | None, typer.Option(help="Forecasting: quantiles to forecast [default: 0.1,0.5,0.9].")] = None,
     season: Annotated[int | None, typer.Option(help="Forecasting: seasonal period in steps [default: detected by autocorrelation].")] = None,
     scaling: Annotated[str | None, typer.Option(help="Forecasting: standard, or log for positive multiplicative data [default: standard].")] = None,
@@ -166,6 +166,13 @@ def train(
                                lr_schedule=lr_schedule, warmup=warmup, steps=steps, epochs=epochs,
                                time=time_budget, patience=patience, eval_every=eval_every, keep=keep, seed=seed,
                                device=device, precision=precision, tensorboard=tensorboard)
+        if resume is not None:
+            from rnncli.forecast_cli import SeriesOptions, run_resume
+
+            run_resume(resume, data, train_overrides=train_overrides,
+                       series_options=SeriesOptions(time_col=time_col, value_col=value_col, id_col=id_col,
+                                                    missing=missing))
+            return
         _train_forecaster(data, out=out, force=force, config=config, train_overrides=train_overrides,
                           unused=dict(seq_len=seq_len, embed_size=embed_size, val_frac=val_frac),
                           model=dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
@@ -237,9 +244,11 @@ def _is_forecast_task(task: str | None, data: str | None, resume: Path | None) -
 
     if task not in (None, "forecast", "language-model"):
         raise UsageError(f"--task: unknown value '{task}' (choose one of: language-model, forecast)")
-    if task == "forecast" and resume is not None:
-        raise UsageError("--resume is not available for forecasting runs yet; train again")
-    return task == "forecast" or (task is None and resume is None and str(data).lower().endswith(".csv"))
+    if resume is not None:
+        from rnncli.forecast_cli import is_forecast_run
+
+        return is_forecast_run(resume)
+    return task == "forecast" or (task is None and str(data).lower().endswith(".csv"))
 
 
 def _train_forecaster(data: str | None, *, out: str | None, force: bool, config: Path | None,
@@ -407,7 +416,7 @@ def forecast(
     plot: Annotated[str | None, typer.Option(help="Also draw history, forecast and interval to this PNG (needs matplotlib: pip install rnncli[plot]).")] = None,
     backtest: Annotated[int | None, typer.Option(help="Instead of forecasting: train without the last N horizons of each series and backtest on them.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="With --backtest: print one JSON document.")] = False,
-    lookback: Annotated[int | None, typer.Option(help="Context steps the model reads [default: max(2 x horizon, 2 x season, 8)].")] = None,
+    lookback: Annotated[int | None, typer.Option(help="Context steps the model reads [default: max(2 x horizon, 2 x season, 8); a week for long hourly series].")] = None,
     quantiles: Annotated[str | None, typer.Option(help="Quantiles to forecast [default: 0.1,0.5,0.9].")] = None,
     season: Annotated[int | None, typer.Option(help="Seasonal period in steps [default: detected by autocorrelation].")] = None,
     scaling: Annotated[str | None, typer.Option(help="standard, or log for positive multiplicative data [default: standard].")] = None,

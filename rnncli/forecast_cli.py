@@ -31,6 +31,7 @@ from rnncli.forecasting import (
     load_forecaster,
     train_forecaster,
 )
+from rnncli.training import TrainingInterrupted
 
 OUTPUT_FORMATS = ("csv", "jsonl")
 
@@ -105,8 +106,13 @@ def train(series: SeriesSet, options: ModelOptions, *, out_dir: Path) -> Forecas
     check_lengths(series, config)
     cfg = forecast_train_config(options.train or {})
     with TrainProgress(console.stderr, unit="points/s") as progress:
-        history = train_forecaster(series, config, cfg, out_dir=out_dir, on_event=progress.update,
-                                   command=["rnn", *sys.argv[1:]])
+        try:
+            history = train_forecaster(series, config, cfg, out_dir=out_dir, on_event=progress.update,
+                                       command=["rnn", *sys.argv[1:]])
+        except TrainingInterrupted as exc:
+            progress.stop()
+            raise TrainingInterrupted(f"interrupted at step {exc.step}; resume with: "
+                                      f"rnn train --resume {out_dir}", step=exc.step) from None
     why = {"time": "the --time budget is spent; ", "patience": "validation stopped improving; "}
     console.info(f"{why.get(history.stop_reason or '', '')}best validation pinball loss "
                  f"{history.best_val_loss:.4f} at step {history.best_step} of {history.step}")
@@ -139,7 +145,13 @@ def run_forecast(data: str | None, *, model: str | None, series_options: SeriesO
             console.info(f"training on all but the last {backtest_windows} x {horizon} points of each series, "
                          "which the backtest forecasts")
         with _run_folder(out) as folder:
-            forecaster = train(held_out(series, holdout) if holdout else series, model_options, out_dir=folder)
+            try:
+                forecaster = train(held_out(series, holdout) if holdout else series, model_options, out_dir=folder)
+            except TrainingInterrupted as exc:
+                if out is not None:
+                    raise
+                raise TrainingInterrupted(f"interrupted at step {exc.step}; nothing kept (give --out to keep "
+                                          "a run that can be resumed)", step=exc.step) from None
     if backtest_windows is not None:
         if series is None:
             raise UsageError("--backtest needs the CSV file to compare the forecasts with")
@@ -230,3 +242,51 @@ def run_eval(checkpoint: str, data: str, *, windows: int, as_json: bool, series_
     forecaster = load_forecaster(checkpoint)
     series = load_series(data, series_options, freq=forecaster.meta["series"]["freq"])
     print_backtest(forecaster, series, windows=windows, as_json=as_json)
+
+
+RESUMABLE = ("steps", "epochs", "time", "eval_every", "patience", "keep", "device", "precision", "tensorboard")
+
+
+def is_forecast_run(folder: Path) -> bool:
+    """Whether ``rnn train --resume FOLDER`` continues a forecasting run."""
+    from rnncli.train_state import STATE_FILE, load_train_state
+
+    path = Path(folder) / STATE_FILE
+    return path.is_file() and load_train_state(path).meta.get("checkpoint", {}).get("task") == "forecast"
+
+
+def run_resume(folder: Path, data: str | None, *, train_overrides: dict[str, Any],
+               series_options: SeriesOptions) -> None:
+    """``rnn train --resume RUN`` for a forecaster: the saved settings, the same series, more budget."""
+    import dataclasses
+
+    from rnncli.config import TrainConfig
+    from rnncli.train_state import STATE_FILE, load_train_state
+
+    state = load_train_state(Path(folder) / STATE_FILE)
+    saved = state.meta["checkpoint"]
+    changed = [k for k, v in train_overrides.items() if v is not None and k not in RESUMABLE
+               and v != saved["train"].get(k)]
+    if changed:
+        raise UsageError(f"--{changed[0].replace('_', '-')} cannot change when resuming; leave it out")
+    cfg = dataclasses.replace(TrainConfig(**saved["train"]),
+                              **{k: v for k, v in train_overrides.items() if v is not None})
+    cfg.validate()
+    data = data or saved["series"]["source"]
+    if data == "-":
+        raise UsageError(f"--resume {folder}: the run read its CSV from stdin; give DATA (- for stdin) again")
+    series = load_series(data, series_options, freq=saved["series"]["freq"])
+    same = [s.id for s in series.series] == saved["series"]["ids"] and \
+        [len(s.values) for s in series.series] == saved["series"]["length"]
+    if not same:
+        raise UsageError(f"{data}: not the series this run was trained on (ids or lengths differ); "
+                         "resume with the same file")
+    config = ForecastConfig(**saved["model"])
+    from rnncli.progress import TrainProgress
+
+    with TrainProgress(console.stderr, unit="points/s") as progress:
+        history = train_forecaster(series, config, cfg, out_dir=Path(folder), on_event=progress.update,
+                                   command=["rnn", *sys.argv[1:]], resume=state)
+    console.info(f"saved {folder}/ (best validation pinball loss {history.best_val_loss:.4f} "
+                 f"at step {history.best_step} of {history.step})")
+

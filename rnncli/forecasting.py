@@ -30,6 +30,7 @@ from rnncli.forecast_model import (
     untransform,
 )
 from rnncli.forecast_task import ForecastTask
+from rnncli.train_state import TrainState
 from rnncli.training import History, Trainer, TrainEvent
 
 TASK_FORECAST = "forecast"
@@ -114,8 +115,11 @@ def _stamp_to_json(stamp) -> Any:
 
 def train_forecaster(data: SeriesSet, config: ForecastConfig, cfg: TrainConfig, *, out_dir: Path,
                      on_event: Callable[[TrainEvent], None] | None = None,
-                     command: list[str] | None = None) -> History:
-    """Train a global forecaster on every series of ``data`` and write its run folder."""
+                     command: list[str] | None = None, resume: TrainState | None = None) -> History:
+    """Train a global forecaster on every series of ``data`` and write its run folder.
+
+    With ``resume`` (the run's saved state) training continues exactly where it stopped.
+    """
     import dataclasses
 
     from rnncli.devices import resolve_device
@@ -132,6 +136,8 @@ def train_forecaster(data: SeriesSet, config: ForecastConfig, cfg: TrainConfig, 
             "command": command if command is not None else sys.argv}
     trainer = Trainer(ForecastModel(config), task, cfg, out_dir=out_dir, meta=meta, config=settings,
                       device=resolve_device(cfg.device), on_event=on_event)
+    if resume is not None:
+        trainer.restore(resume)
     return trainer.fit()
 
 

@@ -106,6 +106,28 @@ def test_checkpoint_is_safetensors_with_the_series_facts(trained):
     assert len(meta["series"]["context"][0]) == 24 and meta["series"]["last_time"][0].startswith("2017-12-01")
 
 
+def test_resumed_forecaster_is_bit_identical_to_a_straight_run(monthly_csv, tmp_path):
+    """The shared trainer's exact resume holds for forecasting: the window sampler's state is saved."""
+    from safetensors.torch import load_file
+
+    from rnncli.train_state import STATE_FILE, load_train_state
+
+    data = read_series(str(monthly_csv))
+
+    def run(steps, out, resume=None):
+        config = ForecastConfig(horizon=6, lookback=24, season=12, hidden_size=8, dropout=0.0)
+        cfg = forecast_train_config({"steps": steps, "eval_every": 10, "patience": None, "device": "cpu"})
+        return train_forecaster(data, config, cfg, out_dir=out, command=["test"], resume=resume)
+
+    run(40, tmp_path / "straight")
+    run(20, tmp_path / "halves")
+    history = run(40, tmp_path / "halves", resume=load_train_state(tmp_path / "halves" / STATE_FILE))
+    assert history.step == 40
+    a = load_file(str(tmp_path / "straight" / "last.safetensors"))
+    b = load_file(str(tmp_path / "halves" / "last.safetensors"))
+    assert all(torch.equal(a[name], b[name]) for name in a)
+
+
 def test_text_commands_refuse_a_forecaster_clearly(trained):
     from rnncli.checkpoint import load_checkpoint
 
@@ -180,6 +202,17 @@ def test_train_routes_csv_to_the_forecaster(monthly_csv, tmp_path):
                                  *TINY, "--steps", "20"])
     assert result.exit_code == 0, result.output
     assert load_forecaster(out).config.horizon == 6
+
+
+def test_train_resume_continues_a_forecasting_run(monthly_csv, tmp_path):
+    out = tmp_path / "run"
+    first = runner.invoke(app, ["train", str(monthly_csv), "--horizon", "6", "--out", str(out), "--quiet",
+                                *TINY, "--steps", "20", "--eval-every", "10"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["train", "--resume", str(out), "--steps", "30", "--quiet"])
+    assert again.exit_code == 0, again.output
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [10, 20, 30]
 
 
 def test_forecast_trains_then_forecasts_and_plots(monthly_csv, tmp_path):
