@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rnncli.data.series import SeriesSet, series_times
+from rnncli.data.series import SeriesSet, time_grid
 from rnncli.errors import RuntimeFailure, UsageError
 
 MAX_PANELS = 12
@@ -24,14 +24,14 @@ def plot_forecast(data: SeriesSet, records: list[dict[str, Any]], quantiles: lis
     for ax, series in zip(axes[:, 0], shown, strict=True):
         rows = [r for r in records if r["id"] == series.id]
         steps = len(series.values)
-        ax.plot(range(steps), series.values, color="black", linewidth=1, label="history")
-        future = range(steps, steps + len(rows))
+        times = time_grid(series.start, steps + len(rows), data.freq)
+        ax.plot(times[:steps], series.values, color="black", linewidth=1, label="history")
+        future = times[steps:]
         ax.plot(future, [r[mid] for r in rows], color="tab:blue", label="median forecast")
         band = f"{quantiles[0]:g}-{quantiles[-1]:g}"
         ax.fill_between(future, [r[low] for r in rows], [r[high] for r in rows], color="tab:blue", alpha=0.25,
                         label=f"{band} quantiles")
-        first = series_times(series, data.freq)[0]
-        ax.set_title(f"{series.id} (steps from {first})", fontsize=9)
+        ax.set_title(series.id, fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     try:
