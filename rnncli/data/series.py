@@ -67,7 +67,7 @@ def describe_freq(freq: str) -> str:
     letters = re.sub(r"[^A-Za-z]", "", freq.split("-")[0])
     base = letters[:-1] if letters.endswith(("S", "E")) and letters[:-1] in FREQ_NAMES else letters
     name = FREQ_NAMES.get(base, "a fixed step")
-    return f"{name} ({freq})" if re.match(r"^[A-Za-z]", freq) else f"{name} of {freq}"
+    return f"{name} ({freq})" if re.match(r"^[A-Za-z]", freq) else f"every {freq}"
 
 
 # --- reading ----------------------------------------------------------------------
