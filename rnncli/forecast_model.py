@@ -200,7 +200,7 @@ def step_index(start, freq: str) -> int:
     return 0
 
 
-def detect_season(arrays: list[np.ndarray], *, max_lag: int, freq: str) -> int:
+def detect_season(arrays: list[np.ndarray], *, max_lag: int) -> int:
     """The seasonal period by autocorrelation of the differenced series (1 if none stands out).
 
     Lags that are whole multiples of a better period are not preferred: the

@@ -6,6 +6,7 @@ table or backtest figures; progress goes through a callback, nothing prints.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnncli.checkpoint import _check_tensor_table, _read_tensors, read_meta, resolve_checkpoint_path
+from rnncli.checkpoint import MAX_PARAMETERS, _check_tensor_table, _read_tensors, read_meta, resolve_checkpoint_path
 from rnncli.config import TrainConfig
 from rnncli.data.series import Series, SeriesSet, describe_freq, format_time, time_grid
 from rnncli.errors import CheckpointError, DataError, UsageError
@@ -61,7 +62,7 @@ def choose_season(data: SeriesSet, season: int | None) -> int:
     max_lag = min(max(2 * natural, 2), shortest // 3)
     if max_lag < 2:
         return 1
-    return detect_season([s.values for s in data.series], max_lag=max_lag, freq=data.freq)
+    return detect_season([s.values for s in data.series], max_lag=max_lag)
 
 
 WEEK_OF_HOURS = 168
@@ -197,6 +198,8 @@ def load_forecaster(path: str | Path) -> Forecaster:
         raise CheckpointError(f"{path}: the forecasting metadata is damaged ({exc})") from None
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in ForecastModel(config).state_dict().items()}
+    if sum(math.prod(shape) for shape in expected.values()) > MAX_PARAMETERS:
+        raise CheckpointError(f"{path}: the model config describes an implausibly large model")
     _check_tensor_table(path, listed, expected)
     model = ForecastModel(config)
     model.load_state_dict(_read_tensors(path))

@@ -122,6 +122,12 @@ def test_a_text_column_in_a_wide_file_suggests_id_col(tmp_path):
         read_series(write(tmp_path, "date,shop,qty\n2020-01,x,1\n2020-02,x,2\n"))
 
 
+def test_line_numbers_count_blank_lines_and_ignore_trailing_ones(tmp_path):
+    with pytest.raises(DataError, match=r"line 5, column 'v': 'x' is not a number"):
+        read_series(write(tmp_path, "date,v\n2020-01,1\n\n2020-03,3\n2020-04,x\n\n\n"))
+    assert read_series(write(tmp_path, "date,v\n2020-01,1\n2020-02,2\n\n\n")).series[0].values.tolist() == [1, 2]
+
+
 def test_missing_column_flag_names_the_columns(tmp_path):
     with pytest.raises(DataError, match=r"--value-col 'sales' is not a column \(columns: date, v\)"):
         read_series(write(tmp_path, rows(["2020-01"], [1])), value_col="sales")

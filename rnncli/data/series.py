@@ -82,12 +82,16 @@ def read_table(source: str) -> pd.DataFrame:
     if not raw.strip():
         raise DataError(f"{source}: the file is empty; give a CSV with a header line")
     try:
-        frame = pd.read_csv(io.StringIO(raw), dtype=str, keep_default_na=False, skipinitialspace=True)
+        # Blank lines are kept as rows (only trailing ones are dropped) so that row i is CSV line i + 2.
+        frame = pd.read_csv(io.StringIO(raw.rstrip() + "\n"), dtype=str, keep_default_na=False,
+                            skipinitialspace=True, skip_blank_lines=False)
     except pd.errors.ParserError as exc:
         match = re.search(r"line (\d+)", str(exc))
         where = f" line {match.group(1)}" if match else ""
         raise DataError(f"{source}:{where}: not a well-formed CSV (a row has more cells than the header)") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    frame.index = np.arange(len(frame)) + 2  # the CSV line of each row, kept through the filtering below
+    frame = frame[frame.apply(lambda col: col.str.strip() != "").any(axis=1)]  # blank lines are no rows
     if len(frame) == 0:
         raise DataError(f"{source}: has a header but no rows")
     return frame
@@ -190,25 +194,25 @@ def parse_times(frame: pd.DataFrame, time_col: str | None, source: str):
     if time_col is None:
         return None, None
     cells = frame[time_col].str.strip()
-    blank = np.flatnonzero((cells == "").to_numpy())
+    blank = cells.index[cells == ""]
     if len(blank):
-        raise DataError(f"{source}: line {blank[0] + 2}, column {time_col!r}: empty time; every row needs one")
+        raise DataError(f"{source}: line {blank[0]}, column {time_col!r}: empty time; every row needs one")
     is_int = cells.str.fullmatch(r"-?\d+").all()
     if is_int and not cells.str.fullmatch(r"\d{8}|\d{10}").all():
         numbers = cells.astype(np.int64)
         if cells.str.fullmatch(r"\d{4}").all() and numbers.between(1000, 2999).all() and numbers.nunique() > 1 \
-                and _year_like(time_col, numbers):
+                and _year_like(time_col):
             return pd.to_datetime(cells, format="%Y"), "%Y"
         return numbers.to_numpy(), None
     parsed, fmt = _parse_with_format(cells)
     if parsed is None:
         bad = _first_unparseable(cells)
-        raise DataError(f"{source}: line {bad + 2}, column {time_col!r}: cannot read {cells.iloc[bad]!r} as a "
+        raise DataError(f"{source}: line {cells.index[bad]}, column {time_col!r}: cannot read {cells.iloc[bad]!r} as a "
                         "date or time; use ISO dates (2020-01-31), or --time-col to pick another column")
     return parsed, fmt
 
 
-def _year_like(name: str, numbers: pd.Series) -> bool:
+def _year_like(name: str) -> bool:
     """Four-digit integers are years unless the column says it is an index (t, index)."""
     return name.lower() not in ("t", "index", "step")
 
@@ -243,7 +247,7 @@ def _first_unparseable(cells: pd.Series) -> int:
 
 def _group_rows(frame: pd.DataFrame, layout: Layout, times, source: str):
     """series id -> (time stamps, value cells, CSV line numbers), checked for order and duplicates."""
-    lines = np.arange(len(frame)) + 2
+    lines = frame.index.to_numpy()
     stamps = times
     groups = {}
     for sid, column in layout.value_cols.items():
