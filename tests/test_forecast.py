@@ -255,3 +255,16 @@ def test_stdin_pipeline(monthly_csv):
     assert done.returncode == 0, done.stderr.decode()
     rows = list(csv.DictReader(io.StringIO(done.stdout.decode())))
     assert len(rows) == 12 and rows[0]["timestamp"] == "2018-01"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, horizon", [("monthly.csv", 12), ("hourly.csv", 24)])
+def test_beats_seasonal_naive_on_the_bundled_samples(name, horizon):
+    """The issue's bar, on the project's generated data: MASE below seasonal naive, 80% interval 70-90%."""
+    result = runner.invoke(app, ["forecast", str(ROOT / "sample_data" / name), "--horizon", str(horizon),
+                                 "--backtest", "3", "--json", "--quiet", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert not document["overlaps_training"]
+    assert document["mase_vs_seasonal_naive"] < 1
+    assert 0.7 <= document["coverage"]["0.8"] <= 0.9
