@@ -203,6 +203,7 @@ def step_index(start, freq: str) -> int:
 def detect_season(arrays: list[np.ndarray], *, max_lag: int) -> int:
     """The seasonal period by autocorrelation of the differenced series (1 if none stands out).
 
+    A peak must stand clear of what noise gives (about 1/sqrt(n)) to count.
     Lags that are whole multiples of a better period are not preferred: the
     shortest lag whose autocorrelation is within 90% of the best wins.
     """
@@ -221,6 +222,7 @@ def detect_season(arrays: list[np.ndarray], *, max_lag: int) -> int:
         return 1
     scores /= weight
     best = float(scores.max())
-    if best < 0.2:
+    # Noise alone gives autocorrelations of about 1/sqrt(n): demand a clear peak above that.
+    if best < max(0.3, 3.5 / np.sqrt(weight / max(len(arrays), 1))):
         return 1
     return int(next(lag for lag in range(2, max_lag + 1) if scores[lag] >= 0.9 * best))

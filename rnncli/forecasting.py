@@ -35,7 +35,7 @@ from rnncli.train_state import TrainState
 from rnncli.training import History, Trainer, TrainEvent
 
 TASK_FORECAST = "forecast"
-SEASON_CANDIDATES = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "Q": 4}
+SEASON_CANDIDATES = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "Q": 4, "Y": 1}  # 1: not searched
 # The budget of `rnn forecast` without --model (also the defaults of `rnn train` on a CSV).
 FORECAST_TRAIN_DEFAULTS = dict(steps=1000, batch_size=64, lr=3e-3, eval_every=50, patience=6, seq_len=1)
 
@@ -60,7 +60,7 @@ def choose_season(data: SeriesSet, season: int | None) -> int:
     natural = SEASON_CANDIDATES.get(base, 24)
     shortest = min(len(s.values) for s in data.series)
     max_lag = min(max(2 * natural, 2), shortest // 3)
-    if max_lag < 2:
+    if natural == 1 or max_lag < 2:
         return 1
     return detect_season([s.values for s in data.series], max_lag=max_lag)
 

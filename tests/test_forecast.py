@@ -149,6 +149,15 @@ def test_season_is_detected_by_autocorrelation():
     assert detect_season([rng.normal(0, 1, 240).cumsum()], max_lag=30) == 1
 
 
+def test_short_noisy_series_get_no_spurious_season(tmp_path):
+    from rnncli.forecasting import choose_season
+
+    rng = np.random.default_rng(3)
+    text = "t,v\n" + "".join(f"{i},{50 + 0.1 * i + rng.normal():.3f}\n" for i in range(60))
+    (tmp_path / "noise.csv").write_text(text)
+    assert choose_season(read_series(str(tmp_path / "noise.csv")), None) == 1
+
+
 def test_baselines_and_mase_by_hand():
     history = np.array([1.0, 2, 3, 4, 5, 6, 7, 8])
     got = baselines(history, horizon=3, season=4)
