@@ -181,6 +181,9 @@ def train(
                           series=dict(time_col=time_col, value_col=value_col, id_col=id_col, freq=freq,
                                       missing=missing))
         return
+    _refuse_forecast_flags(dict(horizon=horizon, lookback=lookback, quantiles=quantiles, season=season,
+                                scaling=scaling, ensemble=ensemble, freq=freq, time_col=time_col,
+                                value_col=value_col, id_col=id_col))
     import yaml
 
     from rnncli.distributed import Distributed
@@ -249,6 +252,14 @@ def _is_forecast_task(task: str | None, data: str | None, resume: Path | None) -
 
         return is_forecast_run(resume)
     return task == "forecast" or (task is None and str(data).lower().endswith(".csv"))
+
+
+def _refuse_forecast_flags(flags: dict[str, Any]) -> None:
+    from rnncli.errors import UsageError
+
+    given = [k for k, v in flags.items() if v is not None]
+    if given:
+        raise UsageError(f"--{given[0].replace('_', '-')} is for forecasting: give a .csv file or --task forecast")
 
 
 def _train_forecaster(data: str | None, *, out: str | None, force: bool, config: Path | None,

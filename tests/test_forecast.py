@@ -248,9 +248,13 @@ def test_forecast_backtest_says_whether_it_beats_seasonal_naive(monthly_csv):
     (["forecast", "{csv}", "--horizon", "6", "--format", "xml"], "--format: unknown value 'xml'"),
     (["forecast", "{csv}", "--horizon", "60"], "needs at least"),
     (["train", "{csv}", "--horizon", "6", "--seq-len", "9"], "--seq-len does not apply to forecasting"),
+    (["train", "{txt}", "--horizon", "6"], "--horizon is for forecasting: give a .csv file or --task forecast"),
 ])
 def test_usage_errors_are_one_line(monthly_csv, args, message):
-    result = runner.invoke(app, [a.replace("{csv}", str(monthly_csv)) for a in args] + ["--quiet"])
+    text = monthly_csv.with_suffix(".txt")
+    text.write_text("some text for a language model\n")
+    args = [a.replace("{csv}", str(monthly_csv)).replace("{txt}", str(text)) for a in args]
+    result = runner.invoke(app, args + ["--quiet"])
     assert result.exit_code == 2
     assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
