@@ -135,6 +135,10 @@ def run_forecast(data: str | None, *, model: str | None, series_options: SeriesO
         raise UsageError(f"--backtest must be 1 or more windows, got {backtest_windows}")
     if model is None and data is None:
         raise UsageError("give a CSV file (or - for stdin) to train on, or --model CKPT")
+    if plot is not None:
+        from rnncli.forecast_plot import require_matplotlib
+
+        require_matplotlib()
     forecaster = load_forecaster(model) if model is not None else None
     saved_freq = forecaster.meta["series"]["freq"] if forecaster else None
     series = load_series(data, series_options, freq=saved_freq) if data is not None else None

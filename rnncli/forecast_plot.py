@@ -10,7 +10,8 @@ from rnncli.errors import RuntimeFailure, UsageError
 MAX_PANELS = 12
 
 
-def plot_forecast(data: SeriesSet, records: list[dict[str, Any]], quantiles: list[float], *, path: str) -> None:
+def require_matplotlib():
+    """pyplot on the file-only Agg backend, or a clear error (checked before any training)."""
     try:
         import matplotlib
 
@@ -18,6 +19,11 @@ def plot_forecast(data: SeriesSet, records: list[dict[str, Any]], quantiles: lis
         import matplotlib.pyplot as plt
     except ImportError:
         raise UsageError("--plot needs matplotlib: pip install 'rnncli[plot]' (or pip install matplotlib)") from None
+    return plt
+
+
+def plot_forecast(data: SeriesSet, records: list[dict[str, Any]], quantiles: list[float], *, path: str) -> None:
+    plt = require_matplotlib()
     shown = data.series[:MAX_PANELS]
     fig, axes = plt.subplots(len(shown), 1, figsize=(9, 2.6 * len(shown)), squeeze=False)
     low, mid, high = f"q{quantiles[0]:g}", f"q{_middle(quantiles):g}", f"q{quantiles[-1]:g}"

@@ -281,3 +281,21 @@ def test_beats_seasonal_naive_on_the_bundled_samples(name, horizon):
     assert not document["overlaps_training"]
     assert document["mase_vs_seasonal_naive"] < 1
     assert 0.7 <= document["coverage"]["0.8"] <= 0.9
+
+
+def test_losing_to_seasonal_naive_is_said_plainly(capsys):
+    from rnncli.forecast_cli import write_backtest_table
+
+    row = {"mae": 2.0, "rmse": 2.0, "smape": 5.0, "mase": 1.2}
+    write_backtest_table({"series": 1, "windows": 1, "horizon": 3, "lookback": 6, "season": 1,
+                          "metrics": {"model": row, "seasonal_naive": {**row, "mase": 1.0}},
+                          "coverage": {"0.8": 0.5}, "mase_vs_seasonal_naive": 1.2, "beats_seasonal_naive": False})
+    assert "the model does NOT beat seasonal naive" in capsys.readouterr().out
+
+
+def test_plot_without_matplotlib_is_a_clear_error(trained, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    result = runner.invoke(app, ["forecast", "--model", str(trained), "--plot", str(tmp_path / "f.png"), "-q"])
+    assert result.exit_code == 2
+    assert "--plot needs matplotlib: pip install 'rnncli[plot]'" in result.stderr
+    assert result.stdout == ""  # refused before forecasting anything
