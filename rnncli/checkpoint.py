@@ -174,6 +174,9 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", imp
     path = resolve_checkpoint_path(path)
     meta = read_meta(path)
     listed = meta.pop("_tensors")
+    if meta.get("task") == "forecast":
+        raise CheckpointError(f"{path}: a forecasting model; use it with rnn forecast --model {path} "
+                              "or rnn eval CKPT series.csv")
     config = model_config_from_dict(meta.get("model"), where=f"{path}: model")
     if impl is not None:
         config = _with_impl(config, impl)

@@ -144,12 +144,49 @@ def train(
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder exactly where it stopped.")] = None,
     out: Annotated[str | None, typer.Option(help=_with_default("Run folder.", "out"))] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.")] = False,
+    task: Annotated[str | None, typer.Option(help="language-model or forecast [default: forecast for a .csv file, else language-model]")] = None,
+    horizon: Annotated[int | None, typer.Option(help="Forecasting: steps ahead to forecast (required for --task forecast).")] = None,
+    lookback: Annotated[int | None, typer.Option(help="Forecasting: context steps the model reads [default: max(2 x horizon, 2 x season, 8); a week for long hourly series].")] = None,
+    quantiles: Annotated[str | None, typer.Option(help="Forecasting: quantiles to forecast [default: 0.1,0.5,0.9].")] = None,
+    season: Annotated[int | None, typer.Option(help="Forecasting: seasonal period in steps [default: detected by autocorrelation].")] = None,
+    scaling: Annotated[str | None, typer.Option(help="Forecasting: standard, or log for positive multiplicative data [default: standard].")] = None,
+    ensemble: Annotated[int | None, typer.Option(help="Forecasting: models trained side by side, median taken [default: 1].")] = None,
+    freq: Annotated[str | None, typer.Option(help="Forecasting: pandas frequency (h, D, W, MS, QS, YS...) [default: inferred].")] = None,
+    time_col: Annotated[str | None, typer.Option(help="Forecasting: the time column [default: from the header].")] = None,
+    value_col: Annotated[str | None, typer.Option(help="Forecasting: the value column of a long file [default: from the header].")] = None,
+    id_col: Annotated[str | None, typer.Option(help="Forecasting: the series id column of a long file [default: from the header].")] = None,
+    missing: Annotated[str, typer.Option(help="Forecasting: interpolate gaps (with a warning) or error.")] = "interpolate",
     quiet: Quiet = False,
 ) -> None:
-    """Train a character language model on DATA.
+    """Train a character language model on DATA, or a forecaster on a CSV of time series.
 
     Example: rnn train sample_data/tinyworld.txt --cell lstm --steps 2000
+    Example: rnn train sample_data/monthly.csv --horizon 12
     """
+    if _is_forecast_task(task, data, resume):
+        console.set_quiet(quiet)
+        train_overrides = dict(batch_size=batch_size, lr=lr, weight_decay=weight_decay, clip=clip,
+                               lr_schedule=lr_schedule, warmup=warmup, steps=steps, epochs=epochs,
+                               time=time_budget, patience=patience, eval_every=eval_every, keep=keep, seed=seed,
+                               device=device, precision=precision, tensorboard=tensorboard)
+        if resume is not None:
+            from rnncli.forecast_cli import SeriesOptions, run_resume
+
+            run_resume(resume, data, train_overrides=train_overrides,
+                       series_options=SeriesOptions(time_col=time_col, value_col=value_col, id_col=id_col,
+                                                    missing=missing))
+            return
+        _train_forecaster(data, out=out, force=force, config=config, train_overrides=train_overrides,
+                          unused=dict(seq_len=seq_len, embed_size=embed_size, val_frac=val_frac),
+                          model=dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
+                                     horizon=horizon, lookback=lookback, quantiles=quantiles, season=season,
+                                     scaling=scaling, ensemble=ensemble),
+                          series=dict(time_col=time_col, value_col=value_col, id_col=id_col, freq=freq,
+                                      missing=missing))
+        return
+    _refuse_forecast_flags(dict(horizon=horizon, lookback=lookback, quantiles=quantiles, season=season,
+                                scaling=scaling, ensemble=ensemble, freq=freq, time_col=time_col,
+                                value_col=value_col, id_col=id_col))
     import yaml
 
     from rnncli.distributed import Distributed
@@ -206,6 +243,49 @@ def train(
         return
     console.info(f"{why.get(history.stop_reason or '', '')}saved {out_dir}/ (best loss {history.best_val_loss:.4f} "
                  f"at step {history.best_step}); try: rnn sample {out_dir} --temp 0.8")
+
+
+def _is_forecast_task(task: str | None, data: str | None, resume: Path | None) -> bool:
+    from rnncli.errors import UsageError
+
+    if task not in (None, "forecast", "language-model"):
+        raise UsageError(f"--task: unknown value '{task}' (choose one of: language-model, forecast)")
+    if resume is not None:
+        from rnncli.forecast_cli import is_forecast_run
+
+        return is_forecast_run(resume)
+    return task == "forecast" or (task is None and str(data).lower().endswith(".csv"))
+
+
+def _refuse_forecast_flags(flags: dict[str, Any]) -> None:
+    from rnncli.errors import UsageError
+
+    given = [k for k, v in flags.items() if v is not None]
+    if given:
+        raise UsageError(f"--{given[0].replace('_', '-')} is for forecasting: give a .csv file or --task forecast")
+
+
+def _train_forecaster(data: str | None, *, out: str | None, force: bool, config: Path | None,
+                      train_overrides: dict[str, Any], unused: dict[str, Any], model: dict[str, Any],
+                      series: dict[str, Any]) -> None:
+    from rnncli.errors import UsageError
+    from rnncli.forecast_cli import ModelOptions, SeriesOptions, run_train
+    from rnncli.runs import choose_run_dir
+
+    given = [k for k, v in unused.items() if v is not None]
+    if given:
+        flag = "--" + given[0].replace("_", "-")
+        raise UsageError(f"{flag} does not apply to forecasting (the context is --lookback, and validation is "
+                         "the last horizon of every series)")
+    if config is not None:
+        raise UsageError("--config is not available for forecasting runs yet; give the options as flags")
+    if data is None:
+        raise UsageError("missing DATA: give a CSV file (or - for stdin)")
+    out_dir, note = choose_run_dir(out, data, force=force)
+    if note:
+        console.info(note)
+    run_train(data, series_options=SeriesOptions(**series),
+              model_options=ModelOptions(**model, train=train_overrides), out_dir=out_dir)
 
 
 def _fresh_settings(overrides: dict[str, Any], config: Path | None, data: str, *, out: str | None, force: bool):
@@ -424,11 +504,20 @@ def evaluate(
     carry: Annotated[bool, typer.Option("--carry", help="With --per-line, carry the state from line to line.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     impl: ImplOverride = None,
+    backtest: Annotated[int, typer.Option(help="Forecasting models: backtest windows (horizons) per series.")] = 3,
 ) -> None:
-    """Loss, perplexity and bits per character of a model on a text, or a score for every line.
+    """Loss, perplexity and bits per character of a model on a text (or a score per line); a backtest for a forecaster.
 
     Example: rnn eval runs/tinyworld held_out.txt --json
+    Example: rnn eval runs/monthly sample_data/monthly.csv --backtest 3
     """
+    from rnncli.forecasting import is_forecast_checkpoint
+
+    if is_forecast_checkpoint(checkpoint):
+        from rnncli.forecast_cli import SeriesOptions, run_eval
+
+        run_eval(checkpoint, data, windows=backtest, as_json=as_json, series_options=SeriesOptions())
+        return
     from rnncli.checkpoint import load_checkpoint
     from rnncli.devices import resolve_device
     from rnncli.errors import UsageError
@@ -606,6 +695,57 @@ def _inspect_text(path: str, *, as_json: bool, plot: Path | None, top: int) -> N
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         print_text_summary(summary)
+
+
+@app.command()
+@user_errors
+def forecast(
+    data: Annotated[str | None, typer.Argument(help="A CSV of time series (wide or long), or - for stdin; with --model, the latest history (optional).")] = None,
+    horizon: Annotated[int | None, typer.Option(help="Steps ahead to forecast (required unless --model).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Forecast with this trained run or checkpoint instead of training.")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    plot: Annotated[str | None, typer.Option(help="Also draw history, forecast and interval to this PNG (needs matplotlib: pip install rnncli[plot]).")] = None,
+    backtest: Annotated[int | None, typer.Option(help="Instead of forecasting: train without the last N horizons of each series and backtest on them.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="With --backtest: print one JSON document.")] = False,
+    lookback: Annotated[int | None, typer.Option(help="Context steps the model reads [default: max(2 x horizon, 2 x season, 8); a week for long hourly series].")] = None,
+    quantiles: Annotated[str | None, typer.Option(help="Quantiles to forecast [default: 0.1,0.5,0.9].")] = None,
+    season: Annotated[int | None, typer.Option(help="Seasonal period in steps [default: detected by autocorrelation].")] = None,
+    scaling: Annotated[str | None, typer.Option(help="standard, or log for positive multiplicative data [default: standard].")] = None,
+    ensemble: Annotated[int | None, typer.Option(help="Models trained side by side, median taken [default: 1].")] = None,
+    cell: Annotated[str | None, typer.Option(help="lstm, gru, rnn or rnn-relu [default: lstm].")] = None,
+    hidden_size: Annotated[int | None, typer.Option(help="Units of the recurrent layer [default: 64].")] = None,
+    num_layers: Annotated[int | None, typer.Option(help="Stacked recurrent layers [default: 1].")] = None,
+    steps: Annotated[int | None, typer.Option(help="Training budget in optimizer steps [default: 1000, with early stopping after 6 validations without improvement].")] = None,
+    time_budget: Annotated[str | None, typer.Option("--time", help="Wall-clock training budget (30s, 2m).")] = None,
+    lr: Annotated[float | None, typer.Option(help="AdamW learning rate [default: 0.003].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [default: 1337].")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps [default: auto].")] = None,
+    freq: Annotated[str | None, typer.Option(help="pandas frequency (h, D, W, MS, QS, YS, 15min...) [default: inferred].")] = None,
+    time_col: Annotated[str | None, typer.Option(help="The time column [default: from the header; none = integer index].")] = None,
+    value_col: Annotated[str | None, typer.Option(help="The value column of a long file [default: from the header].")] = None,
+    id_col: Annotated[str | None, typer.Option(help="The series id column of a long file [default: from the header].")] = None,
+    missing: Annotated[str, typer.Option(help="interpolate gaps and empty cells (with a warning) or error.")] = "interpolate",
+    out: Annotated[str | None, typer.Option(help="Keep the trained run in this folder [default: a temporary folder].")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Forecast every series of a CSV, with quantiles, as tidy CSV on stdout.
+
+    Without --model, first trains a small model on the file (1000 steps at most,
+    early stopping; well under a minute on one CPU thread for a few hundred points).
+
+    Example: rnn forecast sample_data/monthly.csv --horizon 12 > forecast.csv
+    """
+    from rnncli.forecast_cli import ModelOptions, SeriesOptions, run_forecast
+
+    console.set_quiet(quiet)
+    train_overrides = dict(steps=steps, time=time_budget, lr=lr, seed=seed, device=device)
+    run_forecast(data, model=model, out=out, output_format=output_format, plot=plot,
+                 backtest_windows=backtest, as_json=as_json,
+                 series_options=SeriesOptions(time_col=time_col, value_col=value_col, id_col=id_col,
+                                              freq=freq, missing=missing),
+                 model_options=ModelOptions(horizon=horizon, lookback=lookback, quantiles=quantiles,
+                                            season=season, scaling=scaling, ensemble=ensemble, cell=cell,
+                                            hidden_size=hidden_size, num_layers=num_layers, train=train_overrides))
 
 
 def main() -> None:

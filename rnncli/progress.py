@@ -15,8 +15,8 @@ class TrainProgress:
     prints one plain line instead, so logs stay readable.
     """
 
-    def __init__(self, console: Console):
-        self.console = console
+    def __init__(self, console: Console, *, unit: str = "tok/s"):
+        self.console, self.unit = console, unit
         self.live = console.is_terminal and not console.quiet
         self.val_text = "val -"
         self.progress = Progress(
@@ -56,8 +56,8 @@ class TrainProgress:
                 bpc = f" bpc {event.val_bpc:.3f}" if event.val_bpc is not None else ""
                 total = event.total_steps if event.total_steps is not None else "?"
                 self.console.print(f"step {event.step}/{total} loss {event.train_loss:.4f} "
-                                   f"{self.val_text}{bpc} {event.tokens_per_s:,.0f} tok/s", markup=False)
+                                   f"{self.val_text}{bpc} {event.tokens_per_s:,.0f} {self.unit}", markup=False)
         if self.live and self.task is not None and event.kind in ("step", "eval"):
-            rate = f"{event.tokens_per_s:,.0f} tok/s" if event.tokens_per_s else ""
+            rate = f"{event.tokens_per_s:,.0f} {self.unit}" if event.tokens_per_s else ""
             self.progress.update(self.task, completed=event.step, loss=f"loss {event.train_loss:.4f}",
                                  val=self.val_text, rate=rate)
