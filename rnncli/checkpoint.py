@@ -24,7 +24,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from rnncli.config import ModelConfig, check_impl, model_config_from_dict
-from rnncli.errors import CheckpointError, RuntimeFailure
+from rnncli.errors import CheckpointError, RuntimeFailure, UsageError
 from rnncli.models import LanguageModel, build_model
 from rnncli.tokenizers import Tokenizer, tokenizer_from_dict
 
@@ -195,7 +195,10 @@ def validate_layout(path: Path, meta: dict[str, Any]) -> tuple[ModelConfig, Toke
     Pops ``_tensors`` and ``_data_bytes`` from ``meta``.
     """
     listed, data_bytes = meta.pop("_tensors"), meta.pop("_data_bytes")
-    config = model_config_from_dict(meta.get("model"), where=f"{path}: model")
+    try:
+        config = model_config_from_dict(meta.get("model"), where=f"{path}: model")
+    except UsageError as exc:  # the same checks as for flags, but here the file is at fault
+        raise CheckpointError(exc.message) from None
     try:
         tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
     except CheckpointError as exc:
