@@ -47,30 +47,54 @@ def mean_loss(model, ids, *, chunk: int = 1024) -> float:
     return total / max(count, 1)
 
 
-def line_log_probs(model, lines: list[list[int]], *, start_id: int, batch_size: int = 64) -> list[float]:
+def line_log_probs(model, lines: list[list[int]], *, start_id: int, batch_size: int = 64,
+                   chunk: int = 1024, max_cells: int = 1 << 18) -> list[float]:
     """Total log-probability (nats) of each line's tokens, every line read on its own.
 
     Each line starts from a zero state with ``start_id`` fed first, so its
     first token is predicted as if after a newline, the way ``rnn sample``
     starts. Lines are batched right-padded: a recurrent model reads left to
     right, so padding after a line cannot change the predictions inside it.
+    Memory stays bounded for any line length: a batch holds at most
+    ``max_cells`` padded tokens (a long line gets a batch of its own) and is
+    read ``chunk`` tokens at a time with the state carried.
     """
     device = model.head.weight.device
     totals: list[float] = []
     with torch.inference_mode():
         model.eval()
-        for first in range(0, len(lines), batch_size):
-            group = lines[first : first + batch_size]
+        for group in _line_groups(lines, batch_size=batch_size, max_cells=max_cells):
             width = max(len(line) for line in group) + 1
             x = torch.full((len(group), width), start_id, dtype=torch.long)  # (B, T+1)
             for row, line in enumerate(group):
                 x[row, 1 : len(line) + 1] = torch.tensor(line, dtype=torch.long)
-            mask = torch.arange(width - 1).unsqueeze(0) < torch.tensor([len(line) for line in group]).unsqueeze(1)
-            x, mask = x.to(device), mask.to(device)
-            logits, _ = model(x[:, :-1], model.init_state(len(group), device))  # (B, T, V)
-            picked = logits.log_softmax(-1).gather(2, x[:, 1:].unsqueeze(2)).squeeze(2)  # (B, T)
-            totals.extend(picked.masked_fill(~mask, 0.0).double().sum(dim=1).tolist())
+            lengths = torch.tensor([len(line) for line in group]).unsqueeze(1)  # (B, 1)
+            x = x.to(device)
+            sums = torch.zeros(len(group), dtype=torch.float64, device=device)
+            state = model.init_state(len(group), device)
+            for t0 in range(0, width - 1, chunk):
+                t1 = min(t0 + chunk, width - 1)
+                logits, state = model(x[:, t0:t1], state)  # (B, t1 - t0, V)
+                picked = logits.log_softmax(-1).gather(2, x[:, t0 + 1 : t1 + 1].unsqueeze(2)).squeeze(2)
+                mask = (torch.arange(t0, t1).unsqueeze(0) < lengths).to(device)  # (B, t1 - t0)
+                sums += picked.masked_fill(~mask, 0.0).double().sum(dim=1)
+            totals.extend(sums.tolist())
     return totals
+
+
+def _line_groups(lines: list[list[int]], *, batch_size: int, max_cells: int):
+    """Consecutive lines in groups of at most ``batch_size`` whose padded size stays under ``max_cells``."""
+    group: list[list[int]] = []
+    width = 0
+    for line in lines:
+        wider = max(width, len(line) + 1)
+        if group and (len(group) == batch_size or (len(group) + 1) * wider > max_cells):
+            yield group
+            group, wider = [], len(line) + 1
+        group.append(line)
+        width = wider
+    if group:
+        yield group
 
 
 def stream_log_probs(model, ids: torch.Tensor, *, chunk: int = 1024) -> torch.Tensor:

@@ -72,7 +72,9 @@ CASES: list[tuple[str, list[str], int, tuple[str, ...]]] = [
      ("latin1.txt", "not valid UTF-8 at byte offset 14")),
     ("text-too-small", ["train", "{bad}/small.txt", *TINY, "--seq-len", "64", "--batch-size", "4"], 2,
      ("small.txt", "too few for one window of --seq-len 64", "need at least", "smaller --seq-len")),
-    ("text-unseen-chars-eval", ["eval", "{ckpt}", "{bad}/unseen.txt"], 2, ("never saw in training", "'Z'")),
+    ("text-unseen-chars-eval", ["eval", "{ckpt}", "{bad}/unseen.txt"], 2,
+     ("unseen.txt: text has characters the model never saw in training", "'Z'")),
+    ("prime-unseen-chars", ["sample", "{ckpt}", "--prime", "Zebra"], 2, ("the prompt: text has characters", "'Z'")),
     ("prime-file-invalid-utf8", ["sample", "{ckpt}", "--prime-file", "{bad}/latin1.txt"], 2,
      ("--prime-file", "latin1.txt", "byte offset 14")),
     # options
