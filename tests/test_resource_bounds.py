@@ -145,14 +145,18 @@ def test_ten_megabyte_single_line_trains_scores_and_inspects_in_bounded_memory(b
     baseline, _ = _peak_mb("inspect", str(big_inputs / "tiny.txt"))
     tiny = ["--hidden-size", "16", "--num-layers", "1", "--embed-size", "8", "--seq-len", "32", "--batch-size", "8",
             "--steps", "2", "--eval-every", "2", "--device", "cpu", "--quiet"]
-    for args in (["train", str(line), "--out", str(run), *tiny], ["eval", str(run), str(line), "--per-line"],
-                 ["eval", str(run), str(line)], ["inspect", str(line)],
-                 ["sample", str(run), "--prime-file", str(big_inputs / "prime.txt"), "--length", "20"]):
+    commands = {  # megabytes over the baseline allowed; measured: 111, 255, 178, 0, 33
+        "train": (["train", str(line), "--out", str(run), *tiny], 250),
+        "eval --per-line": (["eval", str(run), str(line), "--per-line"], 400),
+        "eval": (["eval", str(run), str(line)], 300),
+        "inspect": (["inspect", str(line)], 50),
+        # fed whole, the 1 MB prompt took 445 MB over the baseline
+        "sample": (["sample", str(run), "--prime-file", str(big_inputs / "prime.txt"), "--length", "20"], 150),
+    }
+    for name, (args, limit) in commands.items():
         peak, result = _peak_mb(*args)
         assert result.returncode == 0, result.stderr
-        # The text, its ids and one bounded chunk of activations: tens of bytes per character at most.
-        # Scoring the 10 MB line in one piece took over a gigabyte more.
-        assert peak - baseline < 400, (args[0], peak, baseline)
+        assert peak - baseline < limit, (name, peak, baseline)
 
 
 @pytest.mark.slow  # writes 200 MB and reads it once: about a minute
