@@ -204,7 +204,9 @@ def argvs(trained_run, tmp_path_factory) -> dict[str, list[str]]:
 def results(argvs, tmp_path_factory) -> dict[str, Outcome]:
     """Runs every case in its own process: one parent imports torch, a child per case (see catalogue_runner)."""
     folder = tmp_path_factory.mktemp("catalogue")
-    (folder / "cases.json").write_text(json.dumps(argvs))
+    ckpt, data = argvs["text-missing-eval"][1], argvs["opt-carry-without-per-line"][2]
+    warm_up = [["eval", ckpt, data], ["sample", ckpt, "--length", "2"], ["inspect", ckpt], ["inspect", data]]
+    (folder / "cases.json").write_text(json.dumps({"cases": argvs, "warm_up": warm_up}))
     runner = Path(__file__).with_name("catalogue_runner.py")
     subprocess.run([sys.executable, str(runner), str(folder / "cases.json"), str(folder / "results.json")],
                    check=True, env=ENV, timeout=600, stdin=subprocess.DEVNULL)
