@@ -24,7 +24,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from rnncli.config import ModelConfig, check_impl, model_config_from_dict
-from rnncli.errors import CheckpointError, RuntimeFailure
+from rnncli.errors import CheckpointError, RuntimeFailure, UsageError
 from rnncli.models import LanguageModel, build_model
 from rnncli.tokenizers import Tokenizer, tokenizer_from_dict
 
@@ -138,6 +138,7 @@ def read_header(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: the safetensors header is corrupted (not JSON)") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: the safetensors header is corrupted")
+    header["__data_bytes__"] = size - 8 - header_len  # what follows the header: the tensors' bytes
     return header
 
 
@@ -161,6 +162,7 @@ def read_meta(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: the rnncli metadata is corrupted (not JSON)") from None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: the rnncli metadata is corrupted")
+    meta["_data_bytes"] = header.pop("__data_bytes__")
     meta["_tensors"] = {k: v for k, v in header.items() if k != "__metadata__"}
     return meta
 
@@ -173,14 +175,37 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", imp
     """
     path = resolve_checkpoint_path(path)
     meta = read_meta(path)
-    listed = meta.pop("_tensors")
     if meta.get("task") == "forecast":
         raise CheckpointError(f"{path}: a forecasting model; use it with rnn forecast --model {path} "
                               "or rnn eval CKPT series.csv")
-    config = model_config_from_dict(meta.get("model"), where=f"{path}: model")
+    config, tokenizer = validate_layout(path, meta)
     if impl is not None:
         config = _with_impl(config, impl)
-    tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
+    tensors = _read_tensors(path)
+    model = build_model(config)
+    model.load_state_dict(tensors)
+    model.to(device)
+    model.eval()
+    return Checkpoint(path=path, model=model, tokenizer=tokenizer, meta=meta)
+
+
+def validate_layout(path: Path, meta: dict[str, Any]) -> tuple[ModelConfig, Tokenizer]:
+    """Check the config, tokenizer and tensor table of ``read_meta``'s result against each other.
+
+    Nothing is allocated from the metadata before its sizes are checked; the
+    tensor table must match the config exactly and its byte ranges must tile
+    the file, so a truncated or doctored file is refused here, weights unread.
+    Pops ``_tensors`` and ``_data_bytes`` from ``meta``.
+    """
+    listed, data_bytes = meta.pop("_tensors"), meta.pop("_data_bytes")
+    try:
+        config = model_config_from_dict(meta.get("model"), where=f"{path}: model")
+    except UsageError as exc:  # the same checks as for flags, but here the file is at fault
+        raise CheckpointError(exc.message) from None
+    try:
+        tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc.message}") from None
     if tokenizer.vocab_size != config.vocab_size:
         raise CheckpointError(f"{path}: tokenizer has {tokenizer.vocab_size} symbols but the model "
                               f"expects {config.vocab_size}")
@@ -189,12 +214,24 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", imp
     if sum(_numel(s) for s in expected.values()) > MAX_PARAMETERS:
         raise CheckpointError(f"{path}: the model config describes an implausibly large model")
     _check_tensor_table(path, listed, expected)
-    tensors = _read_tensors(path)
-    model = build_model(config)
-    model.load_state_dict(tensors)
-    model.to(device)
-    model.eval()
-    return Checkpoint(path=path, model=model, tokenizer=tokenizer, meta=meta)
+    _check_byte_ranges(path, listed, data_bytes)
+    return config, tokenizer
+
+
+def _check_byte_ranges(path: Path, listed: dict[str, Any], data_bytes: int) -> None:
+    """Every tensor's bytes lie inside the file, four per float, and the last one ends the file."""
+    end_of_data = 0
+    for name, info in listed.items():
+        offsets = info.get("data_offsets")
+        ok = (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)
+              and 0 <= offsets[0] <= offsets[1] and offsets[1] - offsets[0] == 4 * _numel(tuple(info["shape"])))
+        if not ok:
+            raise CheckpointError(f"{path}: tensor '{name}' has a corrupted byte range in the header")
+        end_of_data = max(end_of_data, offsets[1])
+    if end_of_data != data_bytes:
+        state = "truncated" if end_of_data > data_bytes else "followed by unexpected bytes"
+        raise CheckpointError(f"{path}: the file is {state} ({data_bytes:,} bytes of tensor data, "
+                              f"the header lists {end_of_data:,}); the checkpoint is damaged")
 
 
 def _with_impl(config: ModelConfig, impl: str) -> ModelConfig:

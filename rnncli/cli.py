@@ -409,10 +409,14 @@ class _SampleJob:
 
     def __init__(self, *, ckpt, prompt: str, settings, length: int, num: int, seed: int, stops: list[str],
                  include_prime: bool, separator: str, jsonl: bool):
+        from rnncli.errors import DataError
         from rnncli.generation import SampleText, derived_seeds
 
         self.ckpt, self.tokenizer, self.prompt, self.settings = ckpt, ckpt.tokenizer, prompt, settings
-        self.prime_ids = self.tokenizer.encode(prompt)
+        try:
+            self.prime_ids = self.tokenizer.encode(prompt)
+        except DataError as exc:
+            raise DataError(f"the prompt: {exc.message}") from None
         self.length, self.include_prime, self.separator, self.jsonl = length, include_prime, separator, jsonl
         self.seeds = derived_seeds(seed, num)
         self.samples = [SampleText(stops=stops) for _ in self.seeds]

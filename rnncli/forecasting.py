@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rnncli.checkpoint import MAX_PARAMETERS, _check_tensor_table, _read_tensors, read_meta, resolve_checkpoint_path
+from rnncli.checkpoint import (
+    MAX_PARAMETERS,
+    _check_byte_ranges,
+    _check_tensor_table,
+    _read_tensors,
+    read_meta,
+    resolve_checkpoint_path,
+)
 from rnncli.config import TrainConfig
 from rnncli.data.series import Series, SeriesSet, describe_freq, format_time, time_grid
 from rnncli.errors import CheckpointError, DataError, UsageError
@@ -184,7 +191,7 @@ def load_forecaster(path: str | Path) -> Forecaster:
     """Load and validate a forecasting checkpoint (safetensors only; nothing unpickled)."""
     path = resolve_checkpoint_path(path)
     meta = read_meta(path)
-    listed = meta.pop("_tensors")
+    listed, data_bytes = meta.pop("_tensors"), meta.pop("_data_bytes")
     if meta.get("task") != TASK_FORECAST:
         raise CheckpointError(f"{path}: not a forecasting model (task {meta.get('task')!r}); "
                               "train one with: rnn train series.csv --horizon 12")
@@ -201,6 +208,7 @@ def load_forecaster(path: str | Path) -> Forecaster:
     if sum(math.prod(shape) for shape in expected.values()) > MAX_PARAMETERS:
         raise CheckpointError(f"{path}: the model config describes an implausibly large model")
     _check_tensor_table(path, listed, expected)
+    _check_byte_ranges(path, listed, data_bytes)
     model = ForecastModel(config)
     model.load_state_dict(_read_tensors(path))
     model.eval()

@@ -53,12 +53,17 @@ def read_prompt_file(path: str) -> str:
         raise DataError(f"--prime-file {path}: cannot read ({exc.strerror or exc})") from None
 
 
+PRIME_CHUNK = 4096  # a longer prompt is read in pieces, state carried, so memory does not grow with it
+
+
 def _prime(model: LanguageModel, prime_ids: list[int], newline_id: int | None,
            batch: int) -> tuple[torch.Tensor, State]:
-    """Run the start token and prompt through the fused module once; copy the result to ``batch`` rows."""
+    """Run the start token and prompt through the fused module; copy the result to ``batch`` rows."""
     device = model.head.weight.device
     prefix = torch.tensor([start_ids(prime_ids, newline_id)], device=device)  # (1, P)
-    logits, state = model(prefix, model.init_state(1, device))
+    state = model.init_state(1, device)
+    for start in range(0, prefix.shape[1], PRIME_CHUNK):
+        logits, state = model(prefix[:, start : start + PRIME_CHUNK], state)
     logits = logits[:, -1].expand(batch, -1).contiguous()  # (B, V)
     return logits, tuple(t.expand(-1, batch, -1).contiguous() for t in state)
 

@@ -50,14 +50,15 @@ def mean_loss(model, ids, *, chunk: int = 1024) -> float:
     return total / max(count, 1)
 
 
-def line_log_probs(model, lines: list[list[int]], *, start_id: int, batch_size: int = 64) -> list[float]:
+def line_log_probs(model, lines: list[list[int]], *, start_id: int, batch_size: int = 64,
+                   chunk: int = 1024) -> list[float]:
     """Total log-probability (nats) of each line's tokens, every line read on its own.
 
     Each line starts from a zero state with ``start_id`` fed first, so its
     first token is predicted as if after a newline, the way ``rnn sample``
     starts. Lines of similar length are batched together, right-padded, and
-    read in windows with the state carried, so one very long line costs
-    memory for a window only. A recurrent model reads left to right, so
+    read in windows of at most ``chunk`` tokens with the state carried, so one
+    very long line costs memory for a window only. A recurrent model reads left to right, so
     padding after a line cannot change the predictions inside it.
     """
     device = model.head.weight.device
@@ -65,7 +66,8 @@ def line_log_probs(model, lines: list[list[int]], *, start_id: int, batch_size: 
     with torch.inference_mode():
         model.eval()
         for group in _groups_of_similar_length(lines, batch_size=batch_size):
-            group_totals = _padded_line_totals(model, [lines[i] for i in group], start_id=start_id, device=device)
+            group_totals = _padded_line_totals(model, [lines[i] for i in group], start_id=start_id, chunk=chunk,
+                                               device=device)
             for index, total in zip(group, group_totals, strict=True):
                 totals[index] = total
     return totals
@@ -84,14 +86,14 @@ def _groups_of_similar_length(lines: list[list[int]], *, batch_size: int) -> Ite
         yield group
 
 
-def _padded_line_totals(model, group: list[list[int]], *, start_id: int, device) -> list[float]:
+def _padded_line_totals(model, group: list[list[int]], *, start_id: int, chunk: int, device) -> list[float]:
     width = max(len(line) for line in group) + 1
     x = torch.full((len(group), width), start_id, dtype=torch.long)  # (B, T+1)
     for row, line in enumerate(group):
         x[row, 1 : len(line) + 1] = torch.tensor(line, dtype=torch.long)
     lengths = torch.tensor([len(line) for line in group]).unsqueeze(1)  # (B, 1)
     x = x.to(device)
-    window = max(1, LOGITS_PER_CHUNK // (len(group) * model.config.vocab_size))
+    window = max(1, min(chunk, LOGITS_PER_CHUNK // (len(group) * model.config.vocab_size)))
     state = model.init_state(len(group), device)
     totals = torch.zeros(len(group), dtype=torch.float64, device=device)
     for start in range(0, width - 1, window):

@@ -11,11 +11,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rnncli.checkpoint import Checkpoint, read_meta, resolve_checkpoint_path
-from rnncli.config import REFERENCE_ONLY_CELLS, ModelConfig, model_config_from_dict
-from rnncli.errors import CheckpointError
+from rnncli.checkpoint import Checkpoint, read_meta, resolve_checkpoint_path, validate_layout
+from rnncli.config import REFERENCE_ONLY_CELLS, ModelConfig
 from rnncli.models import count_parameters
-from rnncli.tokenizers import Tokenizer, tokenizer_from_dict
+from rnncli.tokenizers import Tokenizer
 
 METRICS_FILE = "metrics.jsonl"
 # A validation loss this much (relative) above its best counts as "rising", not noise.
@@ -40,12 +39,8 @@ def inspect_checkpoint(path: str | Path) -> dict[str, Any]:
     """
     file = resolve_checkpoint_path(path)
     meta = read_meta(file)
-    tensors = meta.pop("_tensors")
-    config = model_config_from_dict(meta.get("model"), where=f"{file}: model")
-    try:
-        tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
-    except CheckpointError as exc:
-        raise CheckpointError(f"{file}: {exc.message}") from None
+    tensors = meta["_tensors"]
+    config, tokenizer = validate_layout(file, meta)
     parameters = {name: _numel(info.get("shape", [])) for name, info in tensors.items() if isinstance(info, dict)}
     summary = _summary(file, meta, config, tokenizer, parameters)
     run_dir = file.parent if (file.parent / METRICS_FILE).is_file() else None

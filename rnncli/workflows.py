@@ -104,7 +104,10 @@ def _check_same_data(resume: TrainState, corpus: Corpus) -> None:
 def evaluate_text(ckpt: Checkpoint, data: str) -> dict[str, Any]:
     """Loss, perplexity and bits per character of a checkpoint on a text."""
     corpus = read_corpus(data)
-    ids = torch.tensor(ckpt.tokenizer.encode(corpus.text), dtype=torch.long)
+    try:
+        ids = torch.tensor(ckpt.tokenizer.encode(corpus.text), dtype=torch.long)
+    except DataError as exc:  # name the file the characters are in
+        raise DataError(f"{corpus.source}: {exc.message}") from None
     if len(ids) < 2:
         raise DataError(f"{corpus.source}: needs at least two characters to evaluate")
     loss = mean_loss(ckpt.model, ids)

@@ -34,14 +34,15 @@ def read_corpus(path: str | Path) -> Corpus:
     raw = _read_bytes(source)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    nul = raw.find(b"\x00")
+    if nul >= 0:  # checked before decoding: binary data would otherwise read as a UTF-8 problem
+        raise DataError(f"{source}: looks like binary data (a NUL byte at byte offset {nul}); give a text file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{source}: not valid UTF-8 at byte offset {exc.start}; convert the file to UTF-8"
         ) from None
-    if "\x00" in text:
-        raise DataError(f"{source}: looks like binary data (contains NUL bytes); give a text file")
     text = text.replace("\r\n", "\n")
     if not text.strip():
         raise DataError(f"{source}: the file is empty or only whitespace; give a text file with content")

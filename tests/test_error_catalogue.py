@@ -1,0 +1,243 @@
+"""The error catalogue of the README: every bad input, run through the real command.
+
+Each entry starts ``python -m rnncli ...`` as a subprocess and checks the exit
+code (2 for bad input or usage, 1 for a runtime failure), that stderr is one
+line ``rnn: error: ...`` naming the problem, and that it holds no traceback.
+Importing torch costs about 2 s of CPU per process, too much for a hundred
+entries on a small machine, so one parent process imports the package once
+and forks a child per entry that runs ``rnncli.cli.main()`` (what the ``rnn``
+script runs) with that entry's argv (tests/catalogue_runner.py); a few entries
+also run as ``python -m rnncli`` to show the two agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPETITIVE
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "NO_COLOR": "1"}
+ENV.pop("RNN_DEBUG", None)
+TINY = ["--hidden-size", "8", "--num-layers", "1", "--embed-size", "4", "--steps", "2", "--device", "cpu", "--quiet"]
+
+# Bad checkpoints: each is tried with sample, eval and inspect.
+BAD_CHECKPOINTS = {
+    "missing": ("no such checkpoint",),
+    "not_safetensors": ("not a safetensors checkpoint",),
+    "truncated": ("truncated", "bytes of tensor data"),
+    "huge_header": ("bad header length",),
+    "corrupted_header": ("header is corrupted",),
+    "foreign": ("not an rnncli checkpoint",),
+    "future_version": ("format version '99' is not readable", "readable versions: 1"),
+    "shape_mismatch": ("tensor 'head.weight' has shape", "config implies"),
+    "missing_tensor": ("tensors do not match the model config", "missing: head.bias"),
+    "huge_vocab": ("vocab_size must be a whole number from 1 to",),
+    "huge_width": ("hidden_size must be a whole number from 1 to",),
+    "unknown_cell": ("unknown value 'tree'", "choose one of: lstm, gru"),
+    "unknown_tokenizer": ("unknown tokenizer", "readable kinds: char"),
+    "nan_weights": ("NaN or infinite",),
+}
+# inspect reads metadata only (it must not need the weights), so it does not see NaNs or swapped tensors.
+INSPECT_SKIPS = {"nan_weights"}
+
+# (id, argv with {data} {ckpt} {bad} placeholders, exit code, substrings of the message)
+CASES: list[tuple[str, list[str], int, tuple[str, ...]]] = [
+    # text data
+    ("text-missing", ["train", "{bad}/nowhere.txt", *TINY], 2, ("nowhere.txt: no such file",)),
+    ("text-missing-eval", ["eval", "{ckpt}", "{bad}/nowhere.txt"], 2, ("nowhere.txt: no such file",)),
+    ("text-missing-inspect", ["inspect", "{bad}/nowhere.txt"], 2, ("nowhere.txt: no such file",)),
+    ("text-empty", ["train", "{bad}/empty.txt", *TINY], 2, ("empty.txt", "empty or only whitespace")),
+    ("text-whitespace", ["train", "{bad}/blank.txt", *TINY], 2, ("blank.txt", "empty or only whitespace")),
+    ("text-empty-eval", ["eval", "{ckpt}", "{bad}/empty.txt"], 2, ("empty.txt", "empty or only whitespace")),
+    ("text-directory", ["train", "{bad}/emptydir", *TINY], 2, ("emptydir", "is a directory", "text file")),
+    ("text-directory-inspect", ["inspect", "{bad}/emptydir"], 2, ("emptydir", "holds no files")),
+    ("text-binary", ["train", "{bad}/binary.txt", *TINY], 2, ("binary.txt", "binary data")),
+    ("text-binary-eval", ["eval", "{ckpt}", "{bad}/binary.txt"], 2, ("binary.txt", "binary data")),
+    ("text-invalid-utf8", ["train", "{bad}/latin1.txt", *TINY], 2,
+     ("latin1.txt", "not valid UTF-8 at byte offset 14", "convert the file to UTF-8")),
+    ("text-invalid-utf8-eval", ["eval", "{ckpt}", "{bad}/latin1.txt"], 2,
+     ("latin1.txt", "not valid UTF-8 at byte offset 14")),
+    ("text-too-small", ["train", "{bad}/small.txt", *TINY, "--seq-len", "64", "--batch-size", "4"], 2,
+     ("small.txt", "too few for one window of --seq-len 64", "need at least", "smaller --seq-len")),
+    ("text-unseen-chars-eval", ["eval", "{ckpt}", "{bad}/unseen.txt"], 2,
+     ("unseen.txt: text has characters the model never saw in training", "'Z'")),
+    ("prime-unseen-chars", ["sample", "{ckpt}", "--prime", "Zebra"], 2, ("the prompt: text has characters", "'Z'")),
+    ("prime-file-invalid-utf8", ["sample", "{ckpt}", "--prime-file", "{bad}/latin1.txt"], 2,
+     ("--prime-file", "latin1.txt", "byte offset 14")),
+    # options
+    ("opt-negative-hidden", ["train", "{data}", *TINY, "--hidden-size", "-3"], 2, ("--hidden-size must be",)),
+    ("opt-negative-seq-len", ["train", "{data}", *TINY, "--seq-len", "-1"], 2, ("--seq-len must be",)),
+    ("opt-zero-batch", ["train", "{data}", *TINY, "--batch-size", "0"], 2, ("--batch-size must be",)),
+    ("opt-negative-length", ["sample", "{ckpt}", "--length", "-5"], 2, ("--length",)),
+    ("opt-negative-temp", ["sample", "{ckpt}", "--temp", "-0.5"], 2, ("--temp",)),
+    ("opt-top-p-zero", ["sample", "{ckpt}", "--top-p", "0"], 2, ("--top-p", "(0, 1]")),
+    ("opt-top-p-above-one", ["sample", "{ckpt}", "--top-p", "1.5"], 2, ("--top-p", "(0, 1]")),
+    ("opt-dropout-one", ["train", "{data}", *TINY, "--dropout", "1"], 2, ("--dropout must be in",)),
+    ("opt-steps-and-epochs", ["train", "{data}", *TINY, "--epochs", "1"], 2, ("--steps or --epochs, not both",)),
+    ("opt-prime-and-prime-file", ["sample", "{ckpt}", "--prime", "a", "--prime-file", "{data}"], 2,
+     ("--prime or --prime-file, not both",)),
+    ("opt-greedy-and-temp", ["sample", "{ckpt}", "--greedy", "--temp", "0.5"], 2, ("--greedy", "--temp")),
+    ("opt-carry-without-per-line", ["eval", "{ckpt}", "{data}", "--carry"], 2, ("--carry", "--per-line")),
+    ("opt-unknown-cell", ["train", "{data}", *TINY, "--cell", "tree"], 2,
+     ("--cell: unknown value 'tree'", "choose one of: lstm, gru, rnn, rnn-relu, gru-textbook")),
+    ("opt-unknown-impl", ["train", "{data}", *TINY, "--impl", "magic"], 2, ("choose one of: fused, reference",)),
+    ("opt-unknown-device", ["sample", "{ckpt}", "--device", "tpu"], 2, ("choose one of: auto, cpu",)),
+    ("opt-bad-duration", ["train", "{data}", "--hidden-size", "8", "--quiet", "--time", "soon"], 2,
+     ("--time", "as a duration")),
+    ("opt-out-exists", ["train", "{data}", *TINY, "--out", "{run}"], 2, ("a run already exists there", "--force")),
+    ("opt-resume-not-a-run", ["train", "--resume", "{bad}/emptydir"], 2, ("emptydir", "no resume state here")),
+    ("yaml-unknown-key", ["train", "{data}", *TINY, "--config", "{bad}/unknown_key.yaml"], 2,
+     ("unknown_key.yaml", "unknown key 'hiden_size'", "valid keys:")),
+    ("yaml-wrong-type", ["train", "{data}", *TINY, "--config", "{bad}/wrong_type.yaml"], 2,
+     ("wrong_type.yaml", "key 'hidden_size' must be a whole number", "'big'")),
+    ("yaml-invalid", ["train", "{data}", *TINY, "--config", "{bad}/invalid.yaml"], 2,
+     ("invalid.yaml", "line 2", "not valid YAML")),
+    ("yaml-not-mapping", ["train", "{data}", *TINY, "--config", "{bad}/list.yaml"], 2,
+     ("list.yaml", "expected a mapping")),
+    ("yaml-missing", ["train", "{data}", *TINY, "--config", "{bad}/nowhere.yaml"], 2,
+     ("nowhere.yaml", "cannot read config file")),
+]
+for _name, _needles in BAD_CHECKPOINTS.items():
+    _file = "{bad}/" + _name + ".safetensors"
+    CASES.append((f"ckpt-{_name}-sample", ["sample", _file, "--length", "5"], 2, _needles))
+    CASES.append((f"ckpt-{_name}-eval", ["eval", _file, "{data}"], 2, _needles))
+    if _name not in INSPECT_SKIPS:
+        CASES.append((f"ckpt-{_name}-inspect", ["inspect", _file], 2, _needles))
+CASES.append(("ckpt-folder-without-model-sample", ["sample", "{bad}/emptydir"], 2, ("emptydir",)))
+
+
+def _rewrite(source: Path, target: Path, *, meta=None, tensors=None, metadata=None) -> None:
+    """Copy a checkpoint with edited rnncli metadata, tensors or raw safetensors metadata."""
+    with safe_open(str(source), framework="pt") as handle:
+        weights = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+        raw = dict(handle.metadata())
+    document = json.loads(raw["rnncli"])
+    if meta is not None:
+        meta(document)
+    raw["rnncli"] = json.dumps(document)
+    if metadata is not None:
+        metadata(raw)
+    if tensors is not None:
+        tensors(weights)
+    save_file(weights, str(target), metadata=raw)
+
+
+def make_bad_checkpoints(good: Path, bad: Path) -> None:
+    data = good.read_bytes()
+    (bad / "not_safetensors.safetensors").write_text("just some text, not tensors\n" * 4)
+    (bad / "truncated.safetensors").write_bytes(data[: len(data) // 2])
+    (bad / "huge_header.safetensors").write_bytes(struct.pack("<Q", 1 << 60) + data[8:])
+    (header_len,) = struct.unpack("<Q", data[:8])
+    (bad / "corrupted_header.safetensors").write_bytes(data[:8] + b"\x07" * header_len + data[8 + header_len:])
+    save_file({"weight": torch.zeros(3)}, str(bad / "foreign.safetensors"))
+    _rewrite(good, bad / "future_version.safetensors", metadata=lambda m: m.update(format_version="99"))
+
+    def set_model(**values):
+        return lambda meta: meta["model"].update(values)
+
+    def swap_head(weights):
+        weights["head.weight"] = torch.zeros(weights["head.weight"].shape[0], weights["head.weight"].shape[1] + 1)
+
+    _rewrite(good, bad / "shape_mismatch.safetensors", tensors=swap_head)
+    _rewrite(good, bad / "missing_tensor.safetensors", tensors=lambda w: w.pop("head.bias"))
+    _rewrite(good, bad / "huge_vocab.safetensors", meta=set_model(vocab_size=10**9))
+    _rewrite(good, bad / "huge_width.safetensors", meta=set_model(hidden_size=10**12))
+    _rewrite(good, bad / "unknown_cell.safetensors", meta=set_model(cell="tree"))
+    _rewrite(good, bad / "unknown_tokenizer.safetensors", meta=lambda m: m.update(tokenizer={"kind": "bpe9"}))
+    _rewrite(good, bad / "nan_weights.safetensors", tensors=lambda w: w["head.bias"].fill_(float("nan")))
+
+
+def make_bad_text(bad: Path) -> None:
+    (bad / "empty.txt").write_bytes(b"")
+    (bad / "blank.txt").write_text("  \n\t\n   \n")
+    (bad / "emptydir").mkdir()
+    (bad / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    (bad / "latin1.txt").write_bytes("the quick, caf\u00e9 brown".encode("latin-1"))  # 0xe9 at byte 14
+    (bad / "small.txt").write_text("the quick brown fox jumps over the lazy dog\n")
+    (bad / "unseen.txt").write_text("the Zebra")
+    (bad / "unknown_key.yaml").write_text("hiden_size: 8\n")
+    (bad / "wrong_type.yaml").write_text("hidden_size: big\n")
+    (bad / "invalid.yaml").write_text("hidden_size: 8\n  seq_len: [1,\n")
+    (bad / "list.yaml").write_text("- hidden_size\n- 8\n")
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rnncli", *argv], capture_output=True, text=True,
+                          env=ENV, timeout=120, stdin=subprocess.DEVNULL)
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="module")
+def argvs(trained_run, tmp_path_factory) -> dict[str, list[str]]:
+    """Every catalogue command line, with its bad files made."""
+    bad = tmp_path_factory.mktemp("bad")
+    data = bad / "corpus.txt"
+    data.write_text(REPETITIVE, encoding="utf-8")
+    run = bad / "existing_run"
+    shutil.copytree(trained_run, run)
+    make_bad_text(bad)
+    make_bad_checkpoints(trained_run / "model.safetensors", bad)
+    places = {"data": str(data), "ckpt": str(trained_run), "bad": str(bad), "run": str(run)}
+    return {case_id: [a.format(**places) for a in argv] for case_id, argv, _, _ in CASES}
+
+
+@pytest.fixture(scope="module")
+def results(argvs, tmp_path_factory) -> dict[str, Outcome]:
+    """Runs every case in its own process: one parent imports torch, a child per case (see catalogue_runner)."""
+    folder = tmp_path_factory.mktemp("catalogue")
+    ckpt, data = argvs["text-missing-eval"][1], argvs["opt-carry-without-per-line"][2]
+    warm_up = [["eval", ckpt, data], ["sample", ckpt, "--length", "2"], ["inspect", ckpt], ["inspect", data]]
+    (folder / "cases.json").write_text(json.dumps({"cases": argvs, "warm_up": warm_up}))
+    runner = Path(__file__).with_name("catalogue_runner.py")
+    subprocess.run([sys.executable, str(runner), str(folder / "cases.json"), str(folder / "results.json")],
+                   check=True, env=ENV, timeout=600, stdin=subprocess.DEVNULL)
+    raw = json.loads((folder / "results.json").read_text())
+    return {case_id: Outcome(**outcome) for case_id, outcome in raw.items()}
+
+
+# One entry per kind of input, also run as `python -m rnncli` to show the forked runs behave like the real command.
+REAL_COMMAND_CASES = ["text-invalid-utf8", "ckpt-huge_vocab-sample", "ckpt-truncated-inspect", "opt-top-p-zero"]
+
+
+def test_forked_runs_match_the_real_command(argvs, results):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        real = dict(zip(REAL_COMMAND_CASES, pool.map(lambda c: _run(argvs[c]), REAL_COMMAND_CASES), strict=True))
+    for case_id, outcome in real.items():
+        assert (outcome.returncode, outcome.stderr) == (results[case_id].returncode, results[case_id].stderr)
+
+
+def test_catalogue_ids_are_unique():
+    assert len({case[0] for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case_id, argv, code, needles", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gives_one_clear_line(results, case_id, argv, code, needles):
+    result = results[case_id]
+    stderr = result.stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
+    assert result.returncode == code, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("rnn: error: ")
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert result.stdout == ""
