@@ -87,6 +87,8 @@ def _curve_notes(summary: dict[str, Any], steps: int) -> list[tuple[str, str]]:
     """Say why a curve is missing or shorter than the checkpoint's own history."""
     curve = summary.get("curve")
     if not curve:
+        if (Path(summary["path"]).parent / "metrics.jsonl").is_file():
+            return [("curve", "none: metrics.jsonl beside this checkpoint holds no readable evaluation record")]
         return [("curve", "none: no metrics.jsonl beside this checkpoint (inspect its run folder to see one)")]
     notes = []
     skipped, last = curve.get("skipped_lines", 0), (curve.get("last") or {}).get("step")

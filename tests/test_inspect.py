@@ -175,3 +175,13 @@ def test_a_truncated_metrics_file_is_named_and_the_shorter_curve_explained(train
     out = " ".join(result.stdout.split())  # rich wraps long rows
     assert "1 unreadable line(s)" in out and "the curve ends at step 100" in out
     assert "the checkpoint is at step 150 but metrics.jsonl stops at step 100" in out
+
+
+def test_an_empty_metrics_file_is_named_not_called_missing(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / "metrics.jsonl").write_text("", encoding="utf-8")
+    assert inspect_json(str(run))["curve"] is None
+    result = runner.invoke(app, ["inspect", str(run)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "metrics.jsonl beside this checkpoint holds no readable evaluation record" in " ".join(result.stdout.split())
