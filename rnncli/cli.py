@@ -545,6 +545,9 @@ def evaluate(
     typer.echo(f"bpc         {result['bpc']:.4f} bits/character")
 
 
+GRAD_FLOW_STEPS_BACK, GRAD_FLOW_WINDOWS = 100, 16
+
+
 @app.command()
 @user_errors
 def inspect(
@@ -554,9 +557,9 @@ def inspect(
     top: Annotated[int, typer.Option(help="How many of the most frequent symbols and words of a text to list.")] = 10,
     grad_flow: Annotated[bool, typer.Option("--grad-flow", help="Show the norm of d loss_T / d h_{T-k} for each distance k back.")] = False,
     data: Annotated[str | None, typer.Option(help="Text to measure --grad-flow on [default: the run's validation text; random tokens for an untrained model].")] = None,
-    steps_back: Annotated[int, typer.Option(help="How many steps back --grad-flow follows the gradient.")] = 100,
-    windows: Annotated[int, typer.Option(help="Windows of text the --grad-flow norms are averaged over.")] = 16,
-    seed: Annotated[int, typer.Option(help="Seed for the --grad-flow windows and the untrained model.")] = 0,
+    steps_back: Annotated[int | None, typer.Option(help="How many steps back --grad-flow follows the gradient. [default: 100]")] = None,
+    windows: Annotated[int | None, typer.Option(help="Windows of text the --grad-flow norms are averaged over. [default: 16]")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for the --grad-flow windows and the untrained model. [default: 0]")] = None,
     impl: Annotated[str | None, typer.Option(help="fused or reference: the implementation to run --grad-flow on.")] = None,
     cell: Annotated[str | None, typer.Option(help="Untrained model for --grad-flow: lstm, gru, rnn, rnn-relu or gru-textbook.")] = None,
     hidden_size: Annotated[int | None, typer.Option(help="Untrained model for --grad-flow: units per layer.")] = None,
@@ -582,9 +585,12 @@ def inspect(
         if path is not None and given:
             raise UsageError(f"{given[0]} describes an untrained model; leave it out when inspecting {path}")
         _inspect_grad_flow(path, shape, data=data, impl=impl, as_json=as_json, plot=plot,
-                           steps_back=steps_back, windows=windows, seed=seed)
+                           steps_back=GRAD_FLOW_STEPS_BACK if steps_back is None else steps_back,
+                           windows=GRAD_FLOW_WINDOWS if windows is None else windows,
+                           seed=0 if seed is None else seed)
         return
-    for flag, value in (("--data", data), ("--impl", impl)):
+    for flag, value in (("--data", data), ("--impl", impl), ("--steps-back", steps_back),
+                        ("--windows", windows), ("--seed", seed)):
         if value is not None:
             raise UsageError(f"{flag} applies to --grad-flow; add --grad-flow")
     if given:

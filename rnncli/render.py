@@ -79,7 +79,25 @@ def _checkpoint_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     verdict = (summary.get("curve") or {}).get("verdict")
     if verdict:
         rows.append(("verdict", verdict["message"]))
+    rows.extend(_curve_notes(summary, steps))
     return rows
+
+
+def _curve_notes(summary: dict[str, Any], steps: int) -> list[tuple[str, str]]:
+    """Say why a curve is missing or shorter than the checkpoint's own history."""
+    curve = summary.get("curve")
+    if not curve:
+        if (Path(summary["path"]).parent / "metrics.jsonl").is_file():
+            return [("curve", "none: metrics.jsonl beside this checkpoint holds no readable evaluation record")]
+        return [("curve", "none: no metrics.jsonl beside this checkpoint (inspect its run folder to see one)")]
+    notes = []
+    skipped, last = curve.get("skipped_lines", 0), (curve.get("last") or {}).get("step")
+    if skipped:
+        notes.append(("metrics", f"{skipped} unreadable line(s) of metrics.jsonl skipped (cut short by a crash "
+                                 f"or edited?); the curve ends at step {last}"))
+    if last is not None and last < steps:
+        notes.append(("metrics", f"the checkpoint is at step {steps:,} but metrics.jsonl stops at step {last:,}"))
+    return notes
 
 
 def _went_on(summary: dict[str, Any], steps: int) -> str:
@@ -313,7 +331,8 @@ def print_text_summary(summary: dict[str, Any], console: Console | None = None) 
     ]
     console.print(_facts(rows))
     console.print()
-    console.print(_frequency_table(summary))
+    if summary["top_symbols"]:
+        console.print(_frequency_table(summary))
     console.print()
     problems = summary["problems"]
     if problems:
@@ -322,6 +341,8 @@ def print_text_summary(summary: dict[str, Any], console: Console | None = None) 
     else:
         console.print(Text("nothing unusual: valid UTF-8, no control characters, one line ending"))
     console.print()
+    if suggestion is None:
+        return
     console.print(Text(f"suggested model: {suggestion['cell']} {suggestion['num_layers']} x "
                        f"{suggestion['hidden_size']}, {suggestion['parameters']:,} parameters "
                        f"for {suggestion['target_parameters']:,} characters ({suggestion['rule']})"))

@@ -66,10 +66,19 @@ def inspect_text(path: str, *, chunk_size: int = CHUNK_SIZE, top: int = 10) -> d
         with handle:
             _tally_file(tally, name, handle, chunk_size=chunk_size, several=len(files) > 1)
     summary = _summarise(tally, source=path, num_files=len(files), top=top)
+    summary["suggested_model"] = None
+    if _is_blank(tally):
+        # rnn train refuses an empty or whitespace-only text: suggesting a model for it would mislead.
+        summary["problems"].append("the text is empty or only whitespace: there is nothing to train on")
+        return summary
     suggestion = suggest_model(summary["characters"], summary["vocabulary"]["char"])
-    suggestion["command"] = train_command(path, suggestion)
+    suggestion["command"] = train_command(path, suggestion, folder=len(files) > 1 or Path(path).is_dir())
     summary["suggested_model"] = suggestion
     return summary
+
+
+def _is_blank(tally: _Tally) -> bool:
+    return all(chr(int(c)).isspace() or chr(int(c)) == "\ufeff" for c in np.flatnonzero(tally.code_points))
 
 
 def _text_files(path: str) -> list[str]:
@@ -334,9 +343,18 @@ def suggest_model(num_chars: int, vocab_size: int, *, cell: str = "lstm") -> dic
             "dropout": 0.2 if num_layers > 1 else 0.0}
 
 
-def train_command(source: str, suggestion: dict[str, Any]) -> str:
-    """The ``rnn train`` line that trains the suggested model on ``source``."""
-    parts = ["rnn", "train", _quote(source), "--cell", suggestion["cell"],
+def train_command(source: str, suggestion: dict[str, Any], *, folder: bool = False) -> str:
+    """The ``rnn train`` line that trains the suggested model on ``source``.
+
+    ``rnn train`` reads one file or stdin, so a folder is concatenated into
+    stdin, file by file in the order inspect read them (sorted, hidden files left out).
+    """
+    data = _quote(source)
+    if folder:
+        name = Path(source).resolve().name or "corpus"
+        data = (f"find {_quote(source)} -type f -not -path '*/.*' -print0 | LC_ALL=C sort -z | "
+                f"xargs -0 cat | rnn train - --out {_quote('runs/' + name)}")
+    parts = [data if folder else f"rnn train {data}", "--cell", suggestion["cell"],
              "--hidden-size", str(suggestion["hidden_size"]), "--num-layers", str(suggestion["num_layers"]),
              "--embed-size", str(suggestion["embed_size"])]
     if suggestion["dropout"]:

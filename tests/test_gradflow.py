@@ -96,6 +96,10 @@ def test_grad_flow_on_a_checkpoint_uses_the_runs_validation_text(trained_run):
     (["inspect", "somewhere", "--grad-flow", "--cell", "rnn"], "leave it out"),
     (["inspect", "--grad-flow", "--cell", "gru-textbook", "--impl", "fused"], "no fused implementation"),
     (["inspect", "--grad-flow", "--cell", "rnn", "--steps-back", "0"], "--steps-back"),
+    # grad-flow settings without --grad-flow would be silently ignored
+    (["inspect", "somewhere", "--steps-back", "5"], "--steps-back applies to --grad-flow"),
+    (["inspect", "somewhere", "--windows", "4"], "--windows applies to --grad-flow"),
+    (["inspect", "somewhere", "--seed", "3"], "--seed applies to --grad-flow"),
 ])
 def test_grad_flow_usage_errors(args, message):
     result = runner.invoke(app, args)

@@ -153,3 +153,35 @@ def test_a_damaged_checkpoint_is_one_line(tmp_path):
     result = runner.invoke(app, ["inspect", str(bad)])
     assert result.exit_code == 2 and "corrupted" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_checkpoint_file_alone_says_why_there_is_no_curve(trained_run, tmp_path):
+    lone = tmp_path / "copy.safetensors"
+    shutil.copy(trained_run / "model.safetensors", lone)
+    result = runner.invoke(app, ["inspect", str(lone)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "no metrics.jsonl beside this checkpoint" in " ".join(result.stdout.split())
+
+
+def test_a_truncated_metrics_file_is_named_and_the_shorter_curve_explained(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    metrics = run / "metrics.jsonl"
+    metrics.write_bytes(metrics.read_bytes()[:-20])  # the last record cut mid-line, as by a crash
+    summary = inspect_json(str(run))
+    assert summary["curve"]["skipped_lines"] == 1 and summary["curve"]["last"]["step"] == 100
+    result = runner.invoke(app, ["inspect", str(run)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())  # rich wraps long rows
+    assert "1 unreadable line(s)" in out and "the curve ends at step 100" in out
+    assert "the checkpoint is at step 150 but metrics.jsonl stops at step 100" in out
+
+
+def test_an_empty_metrics_file_is_named_not_called_missing(trained_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / "metrics.jsonl").write_text("", encoding="utf-8")
+    assert inspect_json(str(run))["curve"] is None
+    result = runner.invoke(app, ["inspect", str(run)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "metrics.jsonl beside this checkpoint holds no readable evaluation record" in " ".join(result.stdout.split())

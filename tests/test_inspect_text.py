@@ -6,6 +6,7 @@ import json
 import math
 import random
 import re
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -170,3 +171,32 @@ def test_missing_text_and_csv_for_now_are_one_line_errors(tmp_path):
     result = runner.invoke(app, ["inspect", str(tmp_path / "absent.txt")])
     assert result.exit_code == 2 and "no such file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("content", ["", "  \n\n\t\n"])
+def test_an_empty_or_blank_text_suggests_no_model(tmp_path, content):
+    path = tmp_path / "blank.txt"
+    path.write_text(content, encoding="utf-8")
+    summary = inspect_json(str(path))
+    assert summary.keys() == TEXT_KEYS
+    assert summary["suggested_model"] is None
+    assert summary["problems"] == ["the text is empty or only whitespace: there is nothing to train on"]
+    result = runner.invoke(app, ["inspect", str(path)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())  # rich wraps long rows
+    assert "nothing to train on" in out and "suggested model" not in out
+
+
+def test_the_suggested_command_for_a_folder_feeds_rnn_train_through_stdin(tmp_path):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "b.txt").write_text("second part\n", encoding="utf-8")
+    (folder / "a.txt").write_text("first part\n", encoding="utf-8")
+    (folder / ".hidden").write_text("never\n", encoding="utf-8")
+    command = inspect_json(str(folder))["suggested_model"]["command"]
+    feed, train = command.split(" | rnn train - ")
+    assert train.startswith("--out runs/texts --cell lstm")
+    # the shell part yields the same text inspect read, in the same order
+    joined = subprocess.run(feed, shell=True,
+                            capture_output=True, text=True, check=True).stdout
+    assert joined == "first part\nsecond part\n"
