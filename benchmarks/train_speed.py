@@ -7,7 +7,9 @@ with its data layout, carried state, progress callback, validation, logging
 and checkpointing at the default intervals. The reference is the minimal loop
 written below. To be fair to a shared, noisy machine, each measurement runs
 reference / rnn / reference and compares rnn with the mean of the two
-reference runs.
+reference runs. Both wall-clock and CPU-time throughput are printed: with
+one thread, CPU time is what the process itself spent, so its ratio is not
+skewed when other work on the machine slows one run more than another.
 
     python benchmarks/train_speed.py                 # the README table
     python benchmarks/train_speed.py --quick         # a tiny smoke run
@@ -52,7 +54,17 @@ def detach(state):
     return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
-def reference_tokens_per_s(ids: torch.Tensor, cfg: RunConfig, vocab: int, steps: int) -> float:
+class Clock:
+    """Wall-clock and CPU time since ``start``."""
+
+    def start(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def rates(self, tokens: int) -> tuple[float, float]:
+        return tokens / (time.perf_counter() - self.wall), tokens / (time.process_time() - self.cpu)
+
+
+def reference_tokens_per_s(ids: torch.Tensor, cfg: RunConfig, vocab: int, steps: int) -> tuple[float, float]:
     """The plain loop: contiguous streams, carried and detached state, AdamW, clipping."""
     m, t = cfg.model, cfg.train
     model = PlainModel(m.cell, vocab, m.embed_size, m.hidden_size, m.num_layers)
@@ -61,7 +73,8 @@ def reference_tokens_per_s(ids: torch.Tensor, cfg: RunConfig, vocab: int, steps:
     streams = ids[: length * t.batch_size].view(t.batch_size, length)
     windows = (length - 1) // t.seq_len
     state = None
-    start = time.perf_counter()
+    clock = Clock()
+    clock.start()
     for i in range(steps):
         s = (i % windows) * t.seq_len
         x, y = streams[:, s : s + t.seq_len], streams[:, s + 1 : s + 1 + t.seq_len]
@@ -71,19 +84,21 @@ def reference_tokens_per_s(ids: torch.Tensor, cfg: RunConfig, vocab: int, steps:
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), t.clip)
         opt.step()
-    return steps * t.batch_size * t.seq_len / (time.perf_counter() - start)
+    return clock.rates(steps * t.batch_size * t.seq_len)
 
 
-def rnn_tokens_per_s(prepared, cfg: RunConfig, steps: int) -> float:
+def rnn_tokens_per_s(prepared, cfg: RunConfig, steps: int) -> tuple[float, float]:
     """rnn's training path, timed from the first step to the end of fit (saving included)."""
     cfg.train.steps = steps
-    events = []
+    clock, rates = Clock(), []
     with tempfile.TemporaryDirectory() as folder:
         def on_event(event):
-            if event.kind == "start" or event.kind == "done":
-                events.append(time.perf_counter())
+            if event.kind == "start":
+                clock.start()
+            elif event.kind == "done":
+                rates.append(clock.rates(steps * cfg.train.batch_size * cfg.train.seq_len))
         train_text(prepared, cfg, out_dir=Path(folder) / "run", on_event=on_event, command=["benchmark"])
-    return steps * cfg.train.batch_size * cfg.train.seq_len / (events[-1] - events[0])
+    return rates[-1]
 
 
 def config_for(cell: str, hidden: int, layers: int, *, batch: int, seq_len: int) -> RunConfig:
@@ -115,7 +130,7 @@ def main() -> None:
     vocab = prepared.tokenizer.vocab_size
     print(f"torch {torch.__version__}, {args.threads} thread(s), batch {batch}, window {seq_len}, "
           f"{steps} steps per measurement, vocabulary {vocab}")
-    print(f"{'cell':<6}{'size':<8}{'reference tok/s':>17}{'rnn tok/s':>12}{'ratio':>8}")
+    print(f"{'cell':<6}{'size':<8}{'reference tok/s':>17}{'rnn tok/s':>12}{'ratio':>8}{'cpu-time ratio':>16}")
     for size in sizes:
         layers, hidden = (int(v) for v in size.split("x"))
         for cell in args.cells.split(","):
@@ -125,8 +140,9 @@ def main() -> None:
             before = reference_tokens_per_s(ids, cfg, vocab, max(steps // 2, 1))
             ours = rnn_tokens_per_s(prepared, cfg, steps)
             after = reference_tokens_per_s(ids, cfg, vocab, max(steps // 2, 1))
-            reference = (before + after) / 2
-            print(f"{cell:<6}{size:<8}{reference:>17,.0f}{ours:>12,.0f}{ours / reference:>8.2f}", flush=True)
+            reference = [(b + a) / 2 for b, a in zip(before, after, strict=True)]  # wall, cpu
+            print(f"{cell:<6}{size:<8}{reference[0]:>17,.0f}{ours[0]:>12,.0f}{ours[0] / reference[0]:>8.2f}"
+                  f"{ours[1] / reference[1]:>16.2f}", flush=True)
 
 
 if __name__ == "__main__":
