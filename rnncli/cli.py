@@ -599,14 +599,14 @@ def inspect(
     if kind == "checkpoint":
         _inspect_checkpoint(paths[0], as_json=as_json, plot=plot)
     elif kind == "series":
-        raise UsageError(f"{paths[0]}: inspecting CSV time series is not available yet")
+        _inspect_series(paths[0], as_json=as_json, plot=plot)
     else:
         _inspect_text(paths[0], as_json=as_json, plot=plot, top=top)
 
 
 def _inspect_checkpoint(path: str, *, as_json: bool, plot: Path | None) -> None:
     from rnncli.errors import UsageError
-    from rnncli.render import print_checkpoint_summary, save_curve_plot
+    from rnncli.render import print_checkpoint_summary, print_forecast_summary, save_curve_plot
     from rnncli.report import inspect_checkpoint
 
     summary = inspect_checkpoint(path)
@@ -616,8 +616,23 @@ def _inspect_checkpoint(path: str, *, as_json: bool, plot: Path | None) -> None:
         save_curve_plot([(path, summary["curve"])], plot)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
+    elif summary["task"] == "forecast":
+        print_forecast_summary(summary)
     else:
         print_checkpoint_summary(summary)
+
+
+def _inspect_series(path: str, *, as_json: bool, plot: Path | None) -> None:
+    from rnncli.render import print_series_summary, save_series_plot
+    from rnncli.report_series import inspect_series
+
+    summary, data = inspect_series(path)
+    if plot is not None:
+        save_series_plot(data, plot)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        print_series_summary(summary)
 
 
 def _inspect_grad_flow(path: str | None, shape: dict[str, Any], *, data: str | None, impl: str | None,

@@ -41,6 +41,13 @@ def inspect_checkpoint(path: str | Path) -> dict[str, Any]:
     file = resolve_checkpoint_path(path)
     meta = read_meta(file)
     tensors = meta.pop("_tensors")
+    run_dir = file.parent if (file.parent / METRICS_FILE).is_file() else None
+    if meta.get("task") == "forecast":
+        from rnncli.report_series import forecast_checkpoint_summary
+
+        summary = forecast_checkpoint_summary(file, meta, tensors)
+        summary["curve"] = training_curve(run_dir) if run_dir is not None else None
+        return summary
     config = model_config_from_dict(meta.get("model"), where=f"{file}: model")
     try:
         tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
@@ -48,7 +55,6 @@ def inspect_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{file}: {exc.message}") from None
     parameters = {name: _numel(info.get("shape", [])) for name, info in tensors.items() if isinstance(info, dict)}
     summary = _summary(file, meta, config, tokenizer, parameters)
-    run_dir = file.parent if (file.parent / METRICS_FILE).is_file() else None
     summary["curve"] = training_curve(run_dir) if run_dir is not None else None
     return summary
 

@@ -42,6 +42,8 @@ class Series:
     values: np.ndarray  # float64, no NaN
     start: object  # pd.Timestamp, or an int for an integer index
     filled: int = 0  # how many points were interpolated
+    blank_cells: list[int] = field(default_factory=list)  # grid positions whose cell was empty
+    gaps: list[int] = field(default_factory=list)  # grid positions with no row at all
 
 
 @dataclass
@@ -385,6 +387,8 @@ def regularise(sid: str, stamps, values: np.ndarray, lines: np.ndarray, *, freq:
     full = np.full(int(positions[-1]) + 1, np.nan)
     full[positions] = values
     holes = np.flatnonzero(np.isnan(full))
+    blank = positions[np.isnan(values)]
+    gaps = np.setdiff1d(np.arange(len(full)), positions)
     note = None
     if len(holes):
         where = _describe_holes(holes, stamps[0], freq, time_format)
@@ -397,7 +401,8 @@ def regularise(sid: str, stamps, values: np.ndarray, lines: np.ndarray, *, freq:
         full[holes] = np.interp(holes, known, full[known])
         note = f"{source}: series {sid!r}: {len(holes)} missing value(s) filled by linear interpolation ({where})"
     start = int(stamps[0]) if freq.startswith("step:") else pd.Timestamp(stamps[0])
-    return Series(id=sid, values=full, start=start, filled=len(holes)), note
+    return Series(id=sid, values=full, start=start, filled=len(holes), blank_cells=blank.tolist(),
+                  gaps=gaps.tolist()), note
 
 
 def _describe_holes(holes: np.ndarray, start, freq: str, time_format: str | None, limit: int = 5) -> str:
