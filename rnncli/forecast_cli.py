@@ -77,7 +77,8 @@ def load_series(data: str, options: SeriesOptions, *, freq: str | None = None) -
     return series
 
 
-def build_config(series: SeriesSet, options: ModelOptions) -> ForecastConfig:
+def check_options(options: ModelOptions) -> ForecastConfig:
+    """The flags that need no data, checked before the CSV is read (a bad flag is reported first)."""
     if options.horizon is None:
         raise UsageError("--horizon is required to train a forecaster: how many steps ahead to forecast")
     config = ForecastConfig(horizon=options.horizon)
@@ -87,6 +88,11 @@ def build_config(series: SeriesSet, options: ModelOptions) -> ForecastConfig:
     if options.quantiles is not None:
         config.quantiles = parse_quantiles(options.quantiles)
     config.validate()
+    return config
+
+
+def build_config(series: SeriesSet, options: ModelOptions) -> ForecastConfig:
+    config = check_options(options)
     config.season = choose_season(series, options.season)
     config.lookback = choose_lookback(config, series, options.lookback)
     config.scaling = choose_scaling(series, options.scaling)
@@ -139,6 +145,8 @@ def run_forecast(data: str | None, *, model: str | None, series_options: SeriesO
         from rnncli.forecast_plot import require_matplotlib
 
         require_matplotlib()
+    if model is None:
+        check_options(model_options)
     forecaster = load_forecaster(model) if model is not None else None
     saved_freq = forecaster.meta["series"]["freq"] if forecaster else None
     series = load_series(data, series_options, freq=saved_freq) if data is not None else None
@@ -235,6 +243,7 @@ def write_backtest_table(result: dict[str, Any]) -> None:
 
 def run_train(data: str, *, series_options: SeriesOptions, model_options: ModelOptions, out_dir: Path) -> None:
     """``rnn train series.csv``: train and save a self-describing forecasting run."""
+    check_options(model_options)
     series = load_series(data, series_options)
     forecaster = train(series, model_options, out_dir=out_dir)
     console.info(f"saved {out_dir}/ ({len(series.series)} series, horizon {forecaster.config.horizon}); "

@@ -83,20 +83,38 @@ def read_table(source: str) -> pd.DataFrame:
         raise DataError(f"{source}: not valid UTF-8 at byte offset {exc.start}; convert the file to UTF-8") from None
     if not raw.strip():
         raise DataError(f"{source}: the file is empty; give a CSV with a header line")
+    if not raw.splitlines()[0].strip():
+        raise DataError(f"{source}: line 1 is blank; the first line must be the header (column names)")
+    sep = detect_separator(raw)
     try:
         # Blank lines are kept as rows (only trailing ones are dropped) so that row i is CSV line i + 2.
-        frame = pd.read_csv(io.StringIO(raw.rstrip() + "\n"), dtype=str, keep_default_na=False,
-                            skipinitialspace=True, skip_blank_lines=False)
-    except pd.errors.ParserError as exc:
+        frame = pd.read_csv(io.StringIO(raw.rstrip() + "\n"), sep=sep, dtype=str, keep_default_na=False,
+                            skipinitialspace=True, skip_blank_lines=False, index_col=False)
+    except (pd.errors.ParserError, ValueError) as exc:
         match = re.search(r"line (\d+)", str(exc))
-        where = f" line {match.group(1)}" if match else ""
-        raise DataError(f"{source}:{where}: not a well-formed CSV (a row has more cells than the header)") from None
+        where = f" line {match.group(1)}:" if match else ""
+        raise DataError(f"{source}:{where} not a well-formed CSV (a row has more cells than the header line has "
+                        "column names); fix that row or quote cells that contain the separator") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.index = np.arange(len(frame)) + 2  # the CSV line of each row, kept through the filtering below
     frame = frame[frame.apply(lambda col: col.str.strip() != "").any(axis=1)]  # blank lines are no rows
     if len(frame) == 0:
-        raise DataError(f"{source}: has a header but no rows")
+        raise DataError(f"{source}: has a header but no rows; add one row per time stamp below the header")
+    if sep == ";":
+        frame = frame.apply(lambda col: col.str.replace(DECIMAL_COMMA, r"\1.\2", regex=True))
     return frame
+
+
+SEPARATORS = (",", ";", "\t")
+DECIMAL_COMMA = r"^\s*([+-]?\d*),(\d+)\s*$"  # 3,75 in a semicolon file (the European convention)
+
+
+def detect_separator(raw: str) -> str:
+    """The separator the header line uses most: comma, semicolon (European) or tab."""
+    header = raw.lstrip("\ufeff").splitlines()[0]
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    best = max(SEPARATORS, key=lambda sep: counts[sep])  # ties keep the earlier (comma)
+    return best if counts[best] > 0 else ","
 
 
 def _read_file(source: str) -> str:
@@ -154,6 +172,9 @@ def detect_layout(frame: pd.DataFrame, source: str, *, time_col: str | None, val
             id_col = next((c for c in rest if c != value_col and not _mostly_numeric(frame[c])), None)
     if id_col is not None:
         values = [c for c in rest if c != id_col]
+        if not values:
+            raise DataError(f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
+                            "a column of numbers besides the time and the series id")
         value_col = value_col or next((c for c in values if c.lower() in VALUE_NAMES), None)
         if value_col is None:
             if len(values) != 1:
@@ -165,6 +186,9 @@ def detect_layout(frame: pd.DataFrame, source: str, *, time_col: str | None, val
     values = [value_col] if value_col is not None else rest
     if not values:
         raise DataError(f"{source}: no value column; a series file needs at least one numeric column")
+    if not any(_mostly_numeric(frame[c]) for c in values):
+        raise DataError(f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
+                        "a time column and at least one column of numbers")
     for column in values:
         if not _mostly_numeric(frame[column]) and frame[column].str.strip().ne("").any():
             raise DataError(f"{source}: column {column!r} is not numeric; if it names the series (a long file), "
@@ -310,7 +334,8 @@ def _normalise_alias(alias: str) -> str:
 def _freq_from_steps(stamps: pd.DatetimeIndex, source: str) -> str:
     """With gaps pandas cannot infer; use the smallest common step and the calendar."""
     if len(stamps) < 2:
-        raise DataError(f"{source}: a single timestamp; cannot infer the frequency, give --freq")
+        raise DataError(f"{source}: a single row of data per series; a time series needs many rows, one per time "
+                        "stamp (and --freq to name the step when it cannot be inferred)")
     days = np.diff(stamps.as_unit("ns").asi8) / 86_400e9
     smallest = float(np.min(days))
     if 27 <= smallest <= 31:
