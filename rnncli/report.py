@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rnncli.checkpoint import Checkpoint, read_meta, resolve_checkpoint_path
 from rnncli.config import REFERENCE_ONLY_CELLS, ModelConfig, model_config_from_dict
 from rnncli.errors import CheckpointError
-from rnncli.models import count_parameters
 from rnncli.tokenizers import Tokenizer, tokenizer_from_dict
+
+if TYPE_CHECKING:  # torch is imported only when a checkpoint is read, so inspecting data files starts fast
+    from rnncli.checkpoint import Checkpoint
 
 METRICS_FILE = "metrics.jsonl"
 # A validation loss this much (relative) above its best counts as "rising", not noise.
@@ -24,6 +25,8 @@ RISE_TOLERANCE = 0.01
 
 def checkpoint_summary(ckpt: Checkpoint, *, run_dir: Path | None = None) -> dict[str, Any]:
     """A JSON-able summary of a loaded checkpoint (the keys are documented in the README)."""
+    from rnncli.models import count_parameters
+
     parameters = {name: p.numel() for name, p in ckpt.model.named_parameters()}
     summary = _summary(ckpt.path, ckpt.meta, ckpt.config, ckpt.tokenizer, parameters)
     summary["total_parameters"] = count_parameters(ckpt.model)
@@ -38,6 +41,8 @@ def inspect_checkpoint(path: str | Path) -> dict[str, Any]:
     big models. A run folder, or a checkpoint file inside one, also gets its
     training curve from ``metrics.jsonl``.
     """
+    from rnncli.checkpoint import read_meta, resolve_checkpoint_path
+
     file = resolve_checkpoint_path(path)
     meta = read_meta(file)
     tensors = meta.pop("_tensors")
