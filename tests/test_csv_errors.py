@@ -52,6 +52,8 @@ CASES = [
     Case("single_row", "ds,y\n2020-01-01,1\n", "inspect", ("a single row", "many rows")),
     Case("ragged_rows", "ds,y\n2020-01-01,1\n2020-02-01,2,7\n2020-03-01,3\n", "inspect",
          ("line 3", "more cells than the header")),
+    Case("ragged_first_row", "ds,y\n2020-01-01,1,5\n2020-02-01,2\n", "inspect",
+         ("line 2", "more cells than the header", "quote cells")),
     Case("unparseable_time", "ds,y\n2020-01-01,1\n2020-02-01,2\nnot a date,3\n2020-04-01,4\n", "train",
          ("line 4, column 'ds'", "cannot read 'not a date'", "ISO dates")),
     Case("empty_file", "", "inspect", ("empty", "header line")),

@@ -9,6 +9,7 @@ date parsing and the calendars.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import sys
@@ -87,12 +88,15 @@ def read_table(source: str) -> pd.DataFrame:
         raise DataError(f"{source}: line 1 is blank; the first line must be the header (column names)")
     sep = detect_separator(raw)
     try:
-        # Blank lines are kept as rows (only trailing ones are dropped) so that row i is CSV line i + 2.
-        frame = pd.read_csv(io.StringIO(raw.rstrip() + "\n"), sep=sep, dtype=str, keep_default_na=False,
-                            skipinitialspace=True, skip_blank_lines=False, index_col=False)
-    except (pd.errors.ParserError, ValueError) as exc:
+        with warnings.catch_warnings():  # pandas only warns (and drops cells) when the first row is too long
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            # Blank lines are kept as rows (only trailing ones are dropped) so that row i is CSV line i + 2.
+            frame = pd.read_csv(io.StringIO(raw.rstrip() + "\n"), sep=sep, dtype=str, keep_default_na=False,
+                                skipinitialspace=True, skip_blank_lines=False, index_col=False)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
         match = re.search(r"line (\d+)", str(exc))
-        where = f" line {match.group(1)}:" if match else ""
+        line = match.group(1) if match else _first_long_row(raw, sep)
+        where = f" line {line}:" if line else ""
         raise DataError(f"{source}:{where} not a well-formed CSV (a row has more cells than the header line has "
                         "column names); fix that row or quote cells that contain the separator") from None
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -103,6 +107,18 @@ def read_table(source: str) -> pd.DataFrame:
     if sep == ";":
         frame = frame.apply(lambda col: col.str.replace(DECIMAL_COMMA, r"\1.\2", regex=True))
     return frame
+
+
+def _first_long_row(raw: str, sep: str) -> int | None:
+    """The CSV line of the first row with more cells than the header has names."""
+    rows = csv.reader(io.StringIO(raw), delimiter=sep)
+    width = None
+    for row in rows:
+        if width is None:
+            width = len(row)
+        elif len(row) > width:
+            return rows.line_num
+    return None
 
 
 SEPARATORS = (",", ";", "\t")
