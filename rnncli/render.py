@@ -544,7 +544,8 @@ def print_forecast_summary(summary: dict[str, Any], console: Console | None = No
     history, train = summary.get("history") or {}, summary.get("train") or {}
     versions = summary.get("versions") or {}
     steps, budget = history.get("step", 0), train.get("steps")
-    ids = ", ".join(f"{i} (last {t})" for i, t in zip(series["ids"], series["last_time"], strict=False))
+    ids = ", ".join(f"{i} (last {str(t).removesuffix('T00:00:00')})"
+                    for i, t in zip(series["ids"], series["last_time"], strict=False))
     more = f" and {series['count'] - len(series['ids'])} more" if series["count"] > len(series["ids"]) else ""
     loss = history.get("best_val_loss")
     season = model.get("season")
