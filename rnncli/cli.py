@@ -544,9 +544,9 @@ def evaluate(
 @app.command()
 @user_errors
 def inspect(
-    paths: Annotated[list[str] | None, typer.Argument(metavar="[PATH] [PATH_B]", help="A run folder or .safetensors checkpoint, a text file, a folder of text files or - (stdin); two checkpoints to compare them (leave out with --grad-flow --cell ... for an untrained model).")] = None,
+    paths: Annotated[list[str] | None, typer.Argument(metavar="[PATH] [PATH_B]", help="A run folder or .safetensors checkpoint (language model or forecaster), a .csv/.tsv of time series, a text file, a folder of text files or - (stdin); two checkpoints to compare them (leave out with --grad-flow --cell ... for an untrained model).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a picture (.png, .svg or .pdf): the training curve of a run, the symbol frequencies of a text, or the --grad-flow curve. Needs matplotlib.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a picture (.png, .svg or .pdf): the training curve of a run, the symbol frequencies of a text, the series of a CSV, or the --grad-flow curve. Needs matplotlib.")] = None,
     top: Annotated[int, typer.Option(help="How many of the most frequent symbols and words of a text to list.")] = 10,
     grad_flow: Annotated[bool, typer.Option("--grad-flow", help="Show the norm of d loss_T / d h_{T-k} for each distance k back.")] = False,
     data: Annotated[str | None, typer.Option(help="Text to measure --grad-flow on [default: the run's validation text; random tokens for an untrained model].")] = None,
@@ -563,6 +563,7 @@ def inspect(
 
     Example: rnn inspect runs/tinyworld --plot curve.png
     Example: rnn inspect runs/tinyworld --grad-flow
+    Example: rnn inspect sample_data/monthly.csv --plot series.png
     Example: rnn inspect --grad-flow --cell rnn --hidden-size 128 --data sample_data/tinyworld.txt
     """
     from rnncli.errors import UsageError
