@@ -54,6 +54,8 @@ CASES = [
          ("line 3", "more cells than the header")),
     Case("ragged_first_row", "ds,y\n2020-01-01,1,5\n2020-02-01,2\n", "inspect",
          ("line 2", "more cells than the header", "quote cells")),
+    Case("repeated_name", "ds,y, y\n2020-01-01,1,2\n2020-02-01,2,3\n", "inspect",
+         ("line 1", "'y' appears twice", "its own name")),
     Case("unparseable_time", "ds,y\n2020-01-01,1\n2020-02-01,2\nnot a date,3\n2020-04-01,4\n", "train",
          ("line 4, column 'ds'", "cannot read 'not a date'", "ISO dates")),
     Case("empty_file", "", "inspect", ("empty", "header line")),

@@ -100,6 +100,10 @@ def read_table(source: str) -> pd.DataFrame:
         raise DataError(f"{source}:{where} not a well-formed CSV (a row has more cells than the header line has "
                         "column names); fix that row or quote cells that contain the separator") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        raise DataError(f"{source}: line 1: the column name {repeated[0]!r} appears twice; "
+                        "give each column its own name")
     frame.index = np.arange(len(frame)) + 2  # the CSV line of each row, kept through the filtering below
     frame = frame[frame.apply(lambda col: col.str.strip() != "").any(axis=1)]  # blank lines are no rows
     if len(frame) == 0:
@@ -111,13 +115,16 @@ def read_table(source: str) -> pd.DataFrame:
 
 def _first_long_row(raw: str, sep: str) -> int | None:
     """The CSV line of the first row with more cells than the header has names."""
-    rows = csv.reader(io.StringIO(raw), delimiter=sep)
+    rows = csv.reader(io.StringIO(raw, newline=""), delimiter=sep)
     width = None
-    for row in rows:
-        if width is None:
-            width = len(row)
-        elif len(row) > width:
-            return rows.line_num
+    try:
+        for row in rows:
+            if width is None:
+                width = len(row)
+            elif len(row) > width:
+                return rows.line_num
+    except csv.Error:  # a stray carriage return: pandas has already said the file is malformed
+        pass
     return None
 
 
