@@ -100,10 +100,8 @@ def read_table(source: str) -> pd.DataFrame:
         raise DataError(f"{source}:{where} not a well-formed CSV (a row has more cells than the header line has "
                         "column names); fix that row or quote cells that contain the separator") from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    repeated = frame.columns[frame.columns.duplicated()]
-    if len(repeated):
-        raise DataError(f"{source}: line 1: the column name {repeated[0]!r} appears twice; "
-                        "give each column its own name")
+    _check_names(_header_names(raw, sep), source)  # as written: pandas renames a repeated name to name.1
+    _check_names(list(frame.columns), source)  # after stripping spaces
     frame.index = np.arange(len(frame)) + 2  # the CSV line of each row, kept through the filtering below
     frame = frame[frame.apply(lambda col: col.str.strip() != "").any(axis=1)]  # blank lines are no rows
     if len(frame) == 0:
@@ -111,6 +109,25 @@ def read_table(source: str) -> pd.DataFrame:
     if sep == ";":
         frame = frame.apply(lambda col: col.str.replace(DECIMAL_COMMA, r"\1.\2", regex=True))
     return frame
+
+
+def _header_names(raw: str, sep: str) -> list[str]:
+    """The header's names as written, stripped."""
+    try:
+        names = next(csv.reader(io.StringIO(raw.splitlines()[0]), delimiter=sep), [])
+    except csv.Error:
+        return []
+    return [name.strip() for name in names]
+
+
+def _check_names(names: list[str], source: str) -> None:
+    """Refuse a header that names a column twice."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise DataError(f"{source}: line 1: the column name {name!r} appears twice; "
+                            "give each column its own name")
+        seen.add(name)
 
 
 def _first_long_row(raw: str, sep: str) -> int | None:
