@@ -551,9 +551,9 @@ GRAD_FLOW_STEPS_BACK, GRAD_FLOW_WINDOWS = 100, 16
 @app.command()
 @user_errors
 def inspect(
-    paths: Annotated[list[str] | None, typer.Argument(metavar="[PATH] [PATH_B]", help="A run folder or .safetensors checkpoint, a text file, a folder of text files or - (stdin); two checkpoints to compare them (leave out with --grad-flow --cell ... for an untrained model).")] = None,
+    paths: Annotated[list[str] | None, typer.Argument(metavar="[PATH] [PATH_B]", help="A run folder or .safetensors checkpoint (language model or forecaster), a .csv/.tsv of time series, a text file, a folder of text files or - (stdin); two checkpoints to compare them (leave out with --grad-flow --cell ... for an untrained model).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a picture (.png, .svg or .pdf): the training curve of a run, the symbol frequencies of a text, or the --grad-flow curve. Needs matplotlib.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a picture (.png, .svg or .pdf): the training curve of a run, the symbol frequencies of a text, the series of a CSV, or the --grad-flow curve. Needs matplotlib.")] = None,
     top: Annotated[int, typer.Option(help="How many of the most frequent symbols and words of a text to list.")] = 10,
     grad_flow: Annotated[bool, typer.Option("--grad-flow", help="Show the norm of d loss_T / d h_{T-k} for each distance k back.")] = False,
     data: Annotated[str | None, typer.Option(help="Text to measure --grad-flow on [default: the run's validation text; random tokens for an untrained model].")] = None,
@@ -570,6 +570,7 @@ def inspect(
 
     Example: rnn inspect runs/tinyworld --plot curve.png
     Example: rnn inspect runs/tinyworld --grad-flow
+    Example: rnn inspect sample_data/monthly.csv --plot series.png
     Example: rnn inspect --grad-flow --cell rnn --hidden-size 128 --data sample_data/tinyworld.txt
     """
     from rnncli.errors import UsageError
@@ -609,14 +610,14 @@ def inspect(
     if kind == "checkpoint":
         _inspect_checkpoint(paths[0], as_json=as_json, plot=plot)
     elif kind == "series":
-        raise UsageError(f"{paths[0]}: inspecting CSV time series is not available yet")
+        _inspect_series(paths[0], as_json=as_json, plot=plot)
     else:
         _inspect_text(paths[0], as_json=as_json, plot=plot, top=top)
 
 
 def _inspect_checkpoint(path: str, *, as_json: bool, plot: Path | None) -> None:
     from rnncli.errors import UsageError
-    from rnncli.render import print_checkpoint_summary, save_curve_plot
+    from rnncli.render import print_checkpoint_summary, print_forecast_summary, save_curve_plot
     from rnncli.report import inspect_checkpoint
 
     summary = inspect_checkpoint(path)
@@ -626,8 +627,23 @@ def _inspect_checkpoint(path: str, *, as_json: bool, plot: Path | None) -> None:
         save_curve_plot([(path, summary["curve"])], plot)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
+    elif summary["task"] == "forecast":
+        print_forecast_summary(summary)
     else:
         print_checkpoint_summary(summary)
+
+
+def _inspect_series(path: str, *, as_json: bool, plot: Path | None) -> None:
+    from rnncli.render import print_series_summary, save_series_plot
+    from rnncli.report_series import inspect_series
+
+    summary, data = inspect_series(path)
+    if plot is not None:
+        save_series_plot(data, plot)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        print_series_summary(summary)
 
 
 def _inspect_grad_flow(path: str | None, shape: dict[str, Any], *, data: str | None, impl: str | None,

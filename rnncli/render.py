@@ -491,3 +491,108 @@ def write_grad_flow_plot(results: list[dict[str, Any]], path: Path) -> None:
         raise UsageError(f"--plot {path}: cannot write ({exc.strerror or exc})") from None
     finally:
         plt.close(fig)
+
+
+# --- CSV time series and forecasters ------------------------------------------------------------
+
+
+def print_series_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    """The facts of a CSV of series, then one line per series with its sparkline."""
+    console = _console(console)
+    season = summary["season"]
+    span = summary["time_range"]
+    rows = [
+        ("series file", summary["source"]),
+        ("layout", summary["layout"] + (" (id, time, value rows)" if summary["layout"] == "long"
+                                        else " (a time column and one column per series)")),
+        ("series", f"{summary['num_series']}, {summary['total_points']:,} points in all"),
+        ("time range", f"{span['start']} to {span['end']}"),
+        ("frequency", summary["frequency_name"]),
+        ("season", f"{season} steps" if season > 1 else "none detected"),
+        ("missing", f"{summary['missing_cells']} empty cells, {summary['gaps']} missing timestamps"
+                    + (" (filled by linear interpolation when training)" if summary["missing_cells"]
+                       + summary["gaps"] else "")),
+    ]
+    console.print(_facts(rows))
+    console.print()
+    table = Table(show_edge=False)
+    for name, justify in (("series", "left"), ("length", "right"), ("from", "left"), ("to", "left"),
+                          ("missing", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)
+    for entry in summary["series"]:
+        holes = entry["missing_cells"]["count"] + entry["gaps"]["count"]
+        table.add_row(entry["id"], f"{entry['length']:,}", entry["start"], entry["end"], str(holes) if holes else "-")
+    console.print(table)
+    console.print()
+    width = max(len(e["id"]) for e in summary["series"])
+    for entry in summary["series"]:
+        console.print(Text.assemble((f"{entry['id']:>{width}} ", "bold"), (sparkline(entry["profile"]), "blue"),
+                                    f" {_short(entry['min'])} .. {_short(entry['max'])}"))
+    for entry in summary["series"]:
+        for label, key in (("empty cells", "missing_cells"), ("missing timestamps", "gaps")):
+            where = entry[key]
+            if where["count"]:
+                rest = where["count"] - len(where["first"])
+                more = f" and {rest} more" if rest > 0 else ""
+                console.print(Text(f"! {entry['id']}: {where['count']} {label} at {', '.join(where['first'])}{more}",
+                                   style="yellow"))
+
+
+def save_series_plot(data, path: Path) -> None:
+    """Every series of a SeriesSet against time, one panel each (at most 12), gaps marked."""
+    from rnncli.data.series import series_times
+
+    plt = _pyplot()
+    shown = data.series[:12]
+    fig, axes = plt.subplots(len(shown), 1, figsize=(9, 1.8 * len(shown) + 0.6), squeeze=False)
+    for ax, series in zip(axes[:, 0], shown, strict=True):
+        times = series_times(series, data.freq)
+        ax.plot(times, series.values, lw=1)
+        holes = sorted(series.blank_cells + series.gaps)
+        if holes:
+            ax.plot(times[holes], series.values[holes], "o", ms=3, color="red", label="filled")
+            ax.legend(loc="upper left")
+        ax.set_ylabel(series.id)
+    axes[0, 0].set_title(f"{data.source} ({len(data.series)} series"
+                         + (", first 12 shown)" if len(data.series) > 12 else ")"))
+    fig.tight_layout()
+    _save(fig, path, plt)
+
+
+def print_forecast_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    console = _console(console)
+    model, series = summary["model"], summary["series"]
+    history, train = summary.get("history") or {}, summary.get("train") or {}
+    versions = summary.get("versions") or {}
+    steps, budget = history.get("step", 0), train.get("steps")
+    ids = ", ".join(f"{i} (last {str(t).removesuffix('T00:00:00')})"
+                    for i, t in zip(series["ids"], series["last_time"], strict=False))
+    more = f" and {series['count'] - len(series['ids'])} more" if series["count"] > len(series["ids"]) else ""
+    loss = history.get("best_val_loss")
+    season = model.get("season")
+    rows = [
+        ("checkpoint", summary["path"]),
+        ("task", "forecast"),
+        ("cell", f"{model.get('cell')} ({model.get('num_layers')} x {model.get('hidden_size')}, "
+                 f"dropout {model.get('dropout')}, ensemble {model.get('ensemble', 1)})"),
+        ("parameters", f"{summary['total_parameters']:,}"),
+        ("horizon", f"{model.get('horizon')} steps ahead, lookback {model.get('lookback')}"),
+        ("quantiles", ", ".join(str(q) for q in model.get("quantiles") or [])),
+        ("frequency", str(series.get("frequency_name"))),
+        ("season", f"{season} steps" if isinstance(season, int) and season > 1 else "none"),
+        ("scaling", str(model.get("scaling"))),
+        ("series", f"{series['count']} from {series.get('source')} ({series.get('layout')}): {ids}{more}"),
+        ("trained", f"{steps:,} steps{f' of {budget:,}' if budget else ''}, {history.get('elapsed_s', 0):.0f} s"
+                    + _went_on(summary, steps)),
+        ("best validation", f"pinball loss {loss:.4f} (scaled units), at step {history.get('best_step')}"
+         if isinstance(loss, (int, float)) else "-"),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
+        ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
+    ]
+    verdict = (summary.get("curve") or {}).get("verdict")
+    if verdict:
+        rows.append(("verdict", verdict["message"]))
+    console.print(_facts(rows))
+    if summary.get("curve"):
+        console.print()
+        print_curve(summary["curve"], console=console)

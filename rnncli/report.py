@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rnncli.checkpoint import Checkpoint, read_meta, resolve_checkpoint_path, validate_layout
 from rnncli.config import REFERENCE_ONLY_CELLS, ModelConfig
-from rnncli.models import count_parameters
 from rnncli.tokenizers import Tokenizer
+
+if TYPE_CHECKING:  # torch is imported only when a checkpoint is read, so inspecting data files starts fast
+    from rnncli.checkpoint import Checkpoint
 
 METRICS_FILE = "metrics.jsonl"
 # A validation loss this much (relative) above its best counts as "rising", not noise.
@@ -23,6 +24,8 @@ RISE_TOLERANCE = 0.01
 
 def checkpoint_summary(ckpt: Checkpoint, *, run_dir: Path | None = None) -> dict[str, Any]:
     """A JSON-able summary of a loaded checkpoint (the keys are documented in the README)."""
+    from rnncli.models import count_parameters
+
     parameters = {name: p.numel() for name, p in ckpt.model.named_parameters()}
     summary = _summary(ckpt.path, ckpt.meta, ckpt.config, ckpt.tokenizer, parameters)
     summary["total_parameters"] = count_parameters(ckpt.model)
@@ -37,13 +40,23 @@ def inspect_checkpoint(path: str | Path) -> dict[str, Any]:
     big models. A run folder, or a checkpoint file inside one, also gets its
     training curve from ``metrics.jsonl``.
     """
+    from rnncli.checkpoint import read_meta, resolve_checkpoint_path, validate_layout
+
     file = resolve_checkpoint_path(path)
     meta = read_meta(file)
     tensors = meta["_tensors"]
+    run_dir = file.parent if (file.parent / METRICS_FILE).is_file() else None
+    if meta.get("task") == "forecast":
+        from rnncli.report_series import forecast_checkpoint_summary
+
+        meta.pop("_tensors")
+        meta.pop("_data_bytes")
+        summary = forecast_checkpoint_summary(file, meta, tensors)
+        summary["curve"] = training_curve(run_dir) if run_dir is not None else None
+        return summary
     config, tokenizer = validate_layout(file, meta)
     parameters = {name: _numel(info.get("shape", [])) for name, info in tensors.items() if isinstance(info, dict)}
     summary = _summary(file, meta, config, tokenizer, parameters)
-    run_dir = file.parent if (file.parent / METRICS_FILE).is_file() else None
     summary["curve"] = training_curve(run_dir) if run_dir is not None else None
     return summary
 

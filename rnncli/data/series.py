@@ -9,6 +9,7 @@ date parsing and the calendars.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import sys
@@ -42,6 +43,8 @@ class Series:
     values: np.ndarray  # float64, no NaN
     start: object  # pd.Timestamp, or an int for an integer index
     filled: int = 0  # how many points were interpolated
+    blank_cells: list[int] = field(default_factory=list)  # grid positions whose cell was empty
+    gaps: list[int] = field(default_factory=list)  # grid positions with no row at all
 
 
 @dataclass
@@ -81,20 +84,77 @@ def read_table(source: str) -> pd.DataFrame:
         raise DataError(f"{source}: not valid UTF-8 at byte offset {exc.start}; convert the file to UTF-8") from None
     if not raw.strip():
         raise DataError(f"{source}: the file is empty; give a CSV with a header line")
+    if not raw.splitlines()[0].strip():
+        raise DataError(f"{source}: line 1 is blank; the first line must be the header (column names)")
+    sep = detect_separator(raw)
     try:
-        # Blank lines are kept as rows (only trailing ones are dropped) so that row i is CSV line i + 2.
-        frame = pd.read_csv(io.StringIO(raw.rstrip() + "\n"), dtype=str, keep_default_na=False,
-                            skipinitialspace=True, skip_blank_lines=False)
-    except pd.errors.ParserError as exc:
+        with warnings.catch_warnings():  # pandas only warns (and drops cells) when the first row is too long
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            # Blank lines are kept as rows (only trailing ones are dropped) so that row i is CSV line i + 2.
+            frame = pd.read_csv(io.StringIO(raw.rstrip() + "\n"), sep=sep, dtype=str, keep_default_na=False,
+                                skipinitialspace=True, skip_blank_lines=False, index_col=False)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
         match = re.search(r"line (\d+)", str(exc))
-        where = f" line {match.group(1)}" if match else ""
-        raise DataError(f"{source}:{where}: not a well-formed CSV (a row has more cells than the header)") from None
+        line = match.group(1) if match else _first_long_row(raw, sep)
+        where = f" line {line}:" if line else ""
+        raise DataError(f"{source}:{where} not a well-formed CSV (a row has more cells than the header line has "
+                        "column names); fix that row or quote cells that contain the separator") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    _check_names(_header_names(raw, sep), source)  # as written: pandas renames a repeated name to name.1
+    _check_names(list(frame.columns), source)  # after stripping spaces
     frame.index = np.arange(len(frame)) + 2  # the CSV line of each row, kept through the filtering below
     frame = frame[frame.apply(lambda col: col.str.strip() != "").any(axis=1)]  # blank lines are no rows
     if len(frame) == 0:
-        raise DataError(f"{source}: has a header but no rows")
+        raise DataError(f"{source}: has a header but no rows; add one row per time stamp below the header")
+    if sep == ";":
+        frame = frame.apply(lambda col: col.str.replace(DECIMAL_COMMA, r"\1.\2", regex=True))
     return frame
+
+
+def _header_names(raw: str, sep: str) -> list[str]:
+    """The header's names as written, stripped."""
+    try:
+        names = next(csv.reader(io.StringIO(raw.splitlines()[0]), delimiter=sep), [])
+    except csv.Error:
+        return []
+    return [name.strip() for name in names]
+
+
+def _check_names(names: list[str], source: str) -> None:
+    """Refuse a header that names a column twice."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise DataError(f"{source}: line 1: the column name {name!r} appears twice; "
+                            "give each column its own name")
+        seen.add(name)
+
+
+def _first_long_row(raw: str, sep: str) -> int | None:
+    """The CSV line of the first row with more cells than the header has names."""
+    rows = csv.reader(io.StringIO(raw, newline=""), delimiter=sep)
+    width = None
+    try:
+        for row in rows:
+            if width is None:
+                width = len(row)
+            elif len(row) > width:
+                return rows.line_num
+    except csv.Error:  # a stray carriage return: pandas has already said the file is malformed
+        pass
+    return None
+
+
+SEPARATORS = (",", ";", "\t")
+DECIMAL_COMMA = r"^\s*([+-]?\d*),(\d+)\s*$"  # 3,75 in a semicolon file (the European convention)
+
+
+def detect_separator(raw: str) -> str:
+    """The separator the header line uses most: comma, semicolon (European) or tab."""
+    header = raw.lstrip("\ufeff").splitlines()[0]
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    best = max(SEPARATORS, key=lambda sep: counts[sep])  # ties keep the earlier (comma)
+    return best if counts[best] > 0 else ","
 
 
 def _read_file(source: str) -> str:
@@ -152,6 +212,9 @@ def detect_layout(frame: pd.DataFrame, source: str, *, time_col: str | None, val
             id_col = next((c for c in rest if c != value_col and not _mostly_numeric(frame[c])), None)
     if id_col is not None:
         values = [c for c in rest if c != id_col]
+        if not values:
+            raise DataError(f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
+                            "a column of numbers besides the time and the series id")
         value_col = value_col or next((c for c in values if c.lower() in VALUE_NAMES), None)
         if value_col is None:
             if len(values) != 1:
@@ -163,6 +226,9 @@ def detect_layout(frame: pd.DataFrame, source: str, *, time_col: str | None, val
     values = [value_col] if value_col is not None else rest
     if not values:
         raise DataError(f"{source}: no value column; a series file needs at least one numeric column")
+    if not any(_mostly_numeric(frame[c]) for c in values):
+        raise DataError(f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
+                        "a time column and at least one column of numbers")
     for column in values:
         if not _mostly_numeric(frame[column]) and frame[column].str.strip().ne("").any():
             raise DataError(f"{source}: column {column!r} is not numeric; if it names the series (a long file), "
@@ -308,7 +374,8 @@ def _normalise_alias(alias: str) -> str:
 def _freq_from_steps(stamps: pd.DatetimeIndex, source: str) -> str:
     """With gaps pandas cannot infer; use the smallest common step and the calendar."""
     if len(stamps) < 2:
-        raise DataError(f"{source}: a single timestamp; cannot infer the frequency, give --freq")
+        raise DataError(f"{source}: a single row of data per series; a time series needs many rows, one per time "
+                        "stamp (and --freq to name the step when it cannot be inferred)")
     days = np.diff(stamps.as_unit("ns").asi8) / 86_400e9
     smallest = float(np.min(days))
     if 27 <= smallest <= 31:
@@ -385,6 +452,8 @@ def regularise(sid: str, stamps, values: np.ndarray, lines: np.ndarray, *, freq:
     full = np.full(int(positions[-1]) + 1, np.nan)
     full[positions] = values
     holes = np.flatnonzero(np.isnan(full))
+    blank = positions[np.isnan(values)]
+    gaps = np.setdiff1d(np.arange(len(full)), positions)
     note = None
     if len(holes):
         where = _describe_holes(holes, stamps[0], freq, time_format)
@@ -397,7 +466,8 @@ def regularise(sid: str, stamps, values: np.ndarray, lines: np.ndarray, *, freq:
         full[holes] = np.interp(holes, known, full[known])
         note = f"{source}: series {sid!r}: {len(holes)} missing value(s) filled by linear interpolation ({where})"
     start = int(stamps[0]) if freq.startswith("step:") else pd.Timestamp(stamps[0])
-    return Series(id=sid, values=full, start=start, filled=len(holes)), note
+    return Series(id=sid, values=full, start=start, filled=len(holes), blank_cells=blank.tolist(),
+                  gaps=gaps.tolist()), note
 
 
 def _describe_holes(holes: np.ndarray, start, freq: str, time_format: str | None, limit: int = 5) -> str:
