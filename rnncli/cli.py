@@ -35,6 +35,7 @@ app = typer.Typer(
 _debug = {"on": os.environ.get("RNN_DEBUG", "") not in ("", "0")}
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages on stderr.")]
+Unknown = Annotated[str | None, typer.Option(help="Text outside the vocabulary: error (name it), skip (drop it) or unk (the unknown token).  [default: unk for a word model, else error]")]
 ImplOverride = Annotated[str | None, typer.Option(
     "--impl", help="Run on fused or reference cells instead of what the checkpoint records.")]
 
@@ -343,6 +344,7 @@ def sample(
     stop: Annotated[list[str] | None, typer.Option(help="End a sample where this text appears (not printed); repeatable.")] = None,
     output_format: Annotated[str, typer.Option("--format", help="text (streamed) or jsonl (one object per sample).")] = "text",
     seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same text.")] = None,
+    unknown: Unknown = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     impl: ImplOverride = None,
     quiet: Quiet = False,
@@ -369,7 +371,8 @@ def sample(
     ckpt = load_checkpoint(checkpoint, device=resolve_device(device), impl=impl)
     seed = seed if seed is not None else secrets.randbelow(2**31)
     job = _SampleJob(ckpt=ckpt, prompt=prompt, settings=settings, length=length, num=num, seed=seed,
-                     stops=stop or [], include_prime=include_prime, separator=separator or "", jsonl=output_format == "jsonl")
+                     stops=stop or [], include_prime=include_prime, separator=separator or "", jsonl=output_format == "jsonl",
+                     unknown=unknown)
     job.run(sys.stdout)
 
 
@@ -408,15 +411,12 @@ class _SampleJob:
     """
 
     def __init__(self, *, ckpt, prompt: str, settings, length: int, num: int, seed: int, stops: list[str],
-                 include_prime: bool, separator: str, jsonl: bool):
-        from rnncli.errors import DataError
+                 include_prime: bool, separator: str, jsonl: bool, unknown: str | None):
         from rnncli.generation import SampleText, derived_seeds
+        from rnncli.tokenizers import encode_known
 
         self.ckpt, self.tokenizer, self.prompt, self.settings = ckpt, ckpt.tokenizer, prompt, settings
-        try:
-            self.prime_ids = self.tokenizer.encode(prompt)
-        except DataError as exc:
-            raise DataError(f"the prompt: {exc.message}") from None
+        self.prime_ids = encode_known(self.tokenizer, prompt, policy=unknown, where="the prompt: text")
         self.length, self.include_prime, self.separator, self.jsonl = length, include_prime, separator, jsonl
         self.seeds = derived_seeds(seed, num)
         self.samples = [SampleText(stops=stops) for _ in self.seeds]
@@ -506,6 +506,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     per_line: Annotated[bool, typer.Option("--per-line", help="Score every line on its own: one JSON object per line.")] = False,
     carry: Annotated[bool, typer.Option("--carry", help="With --per-line, carry the state from line to line.")] = False,
+    unknown: Unknown = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     impl: ImplOverride = None,
     backtest: Annotated[int, typer.Option(help="Forecasting models: backtest windows (horizons) per series.")] = 3,
@@ -531,10 +532,10 @@ def evaluate(
         raise UsageError("--carry only applies to --per-line scoring; add --per-line")
     ckpt = load_checkpoint(checkpoint, device=resolve_device(device), impl=impl)
     if per_line:
-        for record in score_lines(ckpt, data, carry=carry):
+        for record in score_lines(ckpt, data, carry=carry, unknown=unknown):
             _write(sys.stdout, json.dumps(record, ensure_ascii=False) + "\n")
         return
-    result = evaluate_text(ckpt, data)
+    result = evaluate_text(ckpt, data, unknown=unknown)
     if as_json:
         typer.echo(json.dumps(result))
         return

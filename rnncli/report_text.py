@@ -71,7 +71,8 @@ def inspect_text(path: str, *, chunk_size: int = CHUNK_SIZE, top: int = 10) -> d
         # rnn train refuses an empty or whitespace-only text: suggesting a model for it would mislead.
         summary["problems"].append("the text is empty or only whitespace: there is nothing to train on")
         return summary
-    suggestion = suggest_model(summary["characters"], summary["vocabulary"]["char"])
+    # + 1: a char model's vocabulary also holds the unknown token
+    suggestion = suggest_model(summary["characters"], summary["vocabulary"]["char"] + 1)
     suggestion["command"] = train_command(path, suggestion, folder=len(files) > 1 or Path(path).is_dir())
     summary["suggested_model"] = suggestion
     return summary

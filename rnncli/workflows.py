@@ -25,7 +25,7 @@ from rnncli.errors import DataError, UsageError
 from rnncli.lm_task import LanguageModelTask
 from rnncli.metrics import LN2, bits_per_char, line_log_probs, mean_loss, perplexity, stream_log_probs
 from rnncli.models import build_model
-from rnncli.tokenizers import CharTokenizer
+from rnncli.tokenizers import CharTokenizer, encode_known
 from rnncli.train_state import TrainState
 from rnncli.training import History, Trainer, TrainEvent
 
@@ -101,13 +101,11 @@ def _check_same_data(resume: TrainState, corpus: Corpus) -> None:
                          "resume with the same data")
 
 
-def evaluate_text(ckpt: Checkpoint, data: str) -> dict[str, Any]:
+def evaluate_text(ckpt: Checkpoint, data: str, *, unknown: str | None = None) -> dict[str, Any]:
     """Loss, perplexity and bits per character of a checkpoint on a text."""
     corpus = read_corpus(data)
-    try:
-        ids = torch.tensor(ckpt.tokenizer.encode(corpus.text), dtype=torch.long)
-    except DataError as exc:  # name the file the characters are in
-        raise DataError(f"{corpus.source}: {exc.message}") from None
+    ids = torch.tensor(encode_known(ckpt.tokenizer, corpus.text, policy=unknown, where=f"{corpus.source}: text"),
+                       dtype=torch.long)
     if len(ids) < 2:
         raise DataError(f"{corpus.source}: needs at least two characters to evaluate")
     loss = mean_loss(ckpt.model, ids)
@@ -117,7 +115,8 @@ def evaluate_text(ckpt: Checkpoint, data: str) -> dict[str, Any]:
             "bpc": bits_per_char(loss, tokens=predicted, chars=len(corpus.text) - 1)}
 
 
-def score_lines(ckpt: Checkpoint, data: str, *, carry: bool = False) -> Iterator[dict[str, Any]]:
+def score_lines(ckpt: Checkpoint, data: str, *, carry: bool = False,
+                unknown: str | None = None) -> Iterator[dict[str, Any]]:
     """One record per line of ``data``: its tokens, log-probability and bits per character.
 
     A line's score covers its own tokens, not the newline that ends it. The
@@ -130,7 +129,8 @@ def score_lines(ckpt: Checkpoint, data: str, *, carry: bool = False) -> Iterator
     lines = corpus.text.split("\n")
     if corpus.text.endswith("\n"):
         lines.pop()
-    encoded = [_encode_line(ckpt, line, number=n, source=corpus.source) for n, line in enumerate(lines, 1)]
+    encoded = [encode_known(ckpt.tokenizer, line, policy=unknown, where=f"{corpus.source} line {n}: text")
+               for n, line in enumerate(lines, 1)]
     start = start_token(ckpt.tokenizer)
     totals = _carried_line_totals(ckpt, encoded, start) if carry else line_log_probs(ckpt.model, encoded,
                                                                                      start_id=start)
@@ -143,15 +143,7 @@ def score_lines(ckpt: Checkpoint, data: str, *, carry: bool = False) -> Iterator
 
 def start_token(tokenizer) -> int:
     """The token that stands for "start of a line": a newline when the vocabulary has one, else 0."""
-    index = getattr(tokenizer, "index", {})
-    return index.get("\n", 0)
-
-
-def _encode_line(ckpt: Checkpoint, line: str, *, number: int, source: str) -> list[int]:
-    try:
-        return ckpt.tokenizer.encode(line)
-    except DataError as exc:
-        raise DataError(f"{source} line {number}: {exc.message}") from None
+    return tokenizer.start_id
 
 
 def _carried_line_totals(ckpt: Checkpoint, encoded: list[list[int]], start: int) -> list[float]:

@@ -268,7 +268,7 @@ def test_select_rows_reorders_the_state_of_every_layer(stepper_class):
 def test_reference_cells_sample_through_their_own_forward(cell, impl, tmp_path):
     model = _random_model(cell, impl)
     assert isinstance(make_stepper(model), ModelStepper)
-    tokenizer = CharTokenizer(list("\nabcdefghij"))
+    tokenizer = CharTokenizer(list("\nabcdefghi"))  # 10 characters and the unknown token: 11 ids
     path = tmp_path / "ref.safetensors"
     save_checkpoint(path, model, {"task": "language-model", "model": vars(model.config),
                                   "tokenizer": tokenizer.to_dict()})

@@ -106,8 +106,8 @@ def test_carry_feeds_the_newline_between_lines_when_the_vocabulary_has_one(tmp_p
     from rnncli.tokenizers import CharTokenizer
 
     torch.manual_seed(0)
-    config = ModelConfig(cell="gru", vocab_size=5, embed_size=4, hidden_size=6, num_layers=2)
     tokenizer = CharTokenizer(list("\nabcd"))
+    config = ModelConfig(cell="gru", vocab_size=tokenizer.vocab_size, embed_size=4, hidden_size=6, num_layers=2)
     path = tmp_path / "gru.safetensors"
     save_checkpoint(path, build_model(config), {"task": "language-model", "model": vars(config),
                                                 "tokenizer": tokenizer.to_dict()})
