@@ -135,7 +135,8 @@ def main() -> None:
         layers, hidden = (int(v) for v in size.split("x"))
         for cell in args.cells.split(","):
             cfg = config_for(cell, hidden, layers, batch=batch, seq_len=seq_len)
-            ids = prepared.ids[: int(len(prepared.ids) * (1 - cfg.train.val_frac))]
+            # the plain loop holds its tokens as int64 in memory, as most hand-written loops do
+            ids = prepared.ids[: int(len(prepared.ids) * (1 - cfg.train.val_frac))].long()
             torch.manual_seed(0)
             before = reference_tokens_per_s(ids, cfg, vocab, max(steps // 2, 1))
             ours = rnn_tokens_per_s(prepared, cfg, steps)

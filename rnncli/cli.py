@@ -104,9 +104,9 @@ def _flush_quietly() -> None:
 
 def _with_default(text: str, name: str) -> str:
     """Help text that shows the default from config.py, the one place defaults live."""
-    from rnncli.config import ModelConfig, TrainConfig
+    from rnncli.config import ModelConfig, TextConfig, TrainConfig
 
-    for section in (ModelConfig, TrainConfig):
+    for section in (TextConfig, ModelConfig, TrainConfig):
         default = section.__dataclass_fields__[name].default if name in section.__dataclass_fields__ else None
         if default is not None:
             return f"{text} [default: {default}]"
@@ -116,7 +116,7 @@ def _with_default(text: str, name: str) -> str:
 @app.command()
 @user_errors
 def train(
-    data: Annotated[str | None, typer.Argument(help="A UTF-8 text file, or - for stdin (with --resume: the run's own data).")] = None,
+    data: Annotated[list[str] | None, typer.Argument(metavar="[DATA]...", help="Text files, folders (searched recursively; see --glob), or - for stdin; a .csv file trains a forecaster (with --resume: the run's own data).")] = None,
     cell: Annotated[str | None, typer.Option(help=_with_default("lstm, gru, rnn (tanh), rnn-relu or gru-textbook (reference only).", "cell"))] = None,
     impl: Annotated[str | None, typer.Option(help=_with_default("fused (PyTorch's kernels) or reference (the cells of rnncli/cells.py).", "impl"))] = None,
     hidden_size: Annotated[int | None, typer.Option(help=_with_default("Units per recurrent layer.", "hidden_size"))] = None,
@@ -137,6 +137,13 @@ def train(
     eval_every: Annotated[int | None, typer.Option(help=_with_default("Validate and save every N steps.", "eval_every"))] = None,
     keep: Annotated[int | None, typer.Option(help=_with_default("Also keep the N latest step checkpoints (the best one always stays).", "keep"))] = None,
     val_frac: Annotated[float | None, typer.Option(help=_with_default("Last fraction of the text kept for validation.", "val_frac"))] = None,
+    tokenizer: Annotated[str | None, typer.Option(help=_with_default("char (code points), byte (UTF-8 bytes), word or bpe (byte-level BPE).", "tokenizer"))] = None,
+    vocab_size: Annotated[int | None, typer.Option(help=_with_default("bpe: the vocabulary to learn, 257 or more.", "vocab_size"))] = None,
+    min_count: Annotated[int | None, typer.Option(help=_with_default("word: words seen fewer times become the unknown token.", "min_count"))] = None,
+    max_vocab: Annotated[int | None, typer.Option(help=_with_default("word: keep at most this many of the most frequent words.", "max_vocab"))] = None,
+    glob: Annotated[str | None, typer.Option(help="In a folder, read only the files matching this pattern, e.g. '*.py' [default: every text file].")] = None,
+    encoding: Annotated[str | None, typer.Option(help=_with_default("The text's encoding (latin-1, cp1252, utf-16, ...).", "encoding"))] = None,
+    errors: Annotated[str | None, typer.Option(help=_with_default("strict (an undecodable byte is an error) or replace (it becomes U+FFFD).", "errors"))] = None,
     seed: Annotated[int | None, typer.Option(help=_with_default("Random seed, for repeatable runs.", "seed"))] = None,
     device: Annotated[str | None, typer.Option(help=_with_default("auto, cpu, cuda or mps.", "device"))] = None,
     precision: Annotated[str | None, typer.Option(help=_with_default("fp32, bf16 or fp16 (fp16: CUDA only).", "precision"))] = None,
@@ -159,12 +166,20 @@ def train(
     missing: Annotated[str, typer.Option(help="Forecasting: interpolate gaps (with a warning) or error.")] = "interpolate",
     quiet: Quiet = False,
 ) -> None:
-    """Train a character language model on DATA, or a forecaster on a CSV of time series.
+    """Train a language model on DATA (files, folders or stdin), or a forecaster on a CSV of time series.
 
     Example: rnn train sample_data/tinyworld.txt --cell lstm --steps 2000
+    Example: rnn train src/ --glob '*.py' --tokenizer bpe --vocab-size 2000
     Example: rnn train sample_data/monthly.csv --horizon 12
     """
     if _is_forecast_task(task, data, resume):
+        if data is not None and len(data) > 1:
+            from rnncli.errors import UsageError
+
+            raise UsageError("a forecaster trains on one CSV file; give one DATA")
+        data = data[0] if data else None
+        _refuse_text_flags(dict(tokenizer=tokenizer, vocab_size=vocab_size, min_count=min_count,
+                                max_vocab=max_vocab, glob=glob, encoding=encoding, errors=errors))
         console.set_quiet(quiet)
         train_overrides = dict(batch_size=batch_size, lr=lr, weight_decay=weight_decay, clip=clip,
                                lr_schedule=lr_schedule, warmup=warmup, steps=steps, epochs=epochs,
@@ -203,22 +218,22 @@ def train(
                      weight_decay=weight_decay, clip=clip, lr_schedule=lr_schedule, warmup=warmup,
                      steps=steps, epochs=epochs, time=time_budget, patience=patience, eval_every=eval_every,
                      keep=keep, val_frac=val_frac, seed=seed, device=device, precision=precision,
-                     tensorboard=tensorboard)
+                     tensorboard=tensorboard, tokenizer=tokenizer, vocab_size=vocab_size, min_count=min_count,
+                     max_vocab=max_vocab, glob=glob, encoding=encoding, errors=errors)
     if resume is not None:
         if out is not None or force:
             raise UsageError("--resume continues the run in its own folder; leave out --out and --force")
         run, data, state = _resume_settings(resume, overrides, config, data)
         out_dir = resume
     else:
-        if data is None:
-            raise UsageError("missing DATA: give a text file (or - for stdin), or --resume RUN_FOLDER")
+        if not data:
+            raise UsageError("missing DATA: give a text file, a folder (or - for stdin), or --resume RUN_FOLDER")
         run, out_dir, state = _fresh_settings(overrides, config, data, out=out, force=force)
-    prepared = prepare_text(data)
+    prepared = prepare_text(data, run.text, tokenizer=_saved_tokenizer(state, resume) if state is not None else None)
     shown = run.to_dict()
     shown["model"].pop("vocab_size")  # measured from the data
     console.info("config:\n  " + yaml.safe_dump(shown, sort_keys=False).rstrip().replace("\n", "\n  "))
-    console.info(f"{prepared.corpus.source}: {len(prepared.corpus.text):,} characters, "
-                 f"vocabulary of {prepared.tokenizer.vocab_size} symbols")
+    _report_prepared(prepared)
     try:
         with TrainProgress(console.stderr) as progress:
             try:
@@ -246,7 +261,42 @@ def train(
                  f"at step {history.best_step}); try: rnn sample {out_dir} --temp 0.8")
 
 
-def _is_forecast_task(task: str | None, data: str | None, resume: Path | None) -> bool:
+def _saved_tokenizer(state, folder: Path):
+    """A resumed run keeps its own tokenizer: the ids it trained on must not change."""
+    from rnncli.errors import CheckpointError
+    from rnncli.tokenizers import tokenizer_from_dict
+
+    try:
+        return tokenizer_from_dict(state.meta.get("checkpoint", {}).get("tokenizer"))
+    except CheckpointError as exc:
+        raise CheckpointError(f"--resume {folder}: {exc.message}") from None
+
+
+def _report_prepared(prepared) -> None:
+    """What the data layer found: files left out, size, vocabulary and how much of the text it covers."""
+    from rnncli.workflows import coverage
+
+    for name in prepared.skipped[:5]:
+        console.warn(f"{name}: looks like binary data; skipped")
+    if len(prepared.skipped) > 5:
+        console.warn(f"... and {len(prepared.skipped) - 5} more binary files skipped")
+    stats, tok = prepared.stats, prepared.tokenizer
+    files = f" in {stats['num_files']} files" if stats.get("num_files", 1) > 1 else ""
+    cached = " (token file reused from the cache)" if prepared.reused else ""
+    console.info(f"{prepared.source}: {stats['num_chars']:,} characters{files}, {stats['num_tokens']:,} "
+                 f"{tok.kind} tokens{cached}; vocabulary of {tok.vocab_size:,} symbols covering "
+                 f"{coverage(prepared):.2%} of the tokens")
+
+
+def _refuse_text_flags(flags: dict[str, Any]) -> None:
+    from rnncli.errors import UsageError
+
+    given = [k for k, v in flags.items() if v is not None]
+    if given:
+        raise UsageError(f"--{given[0].replace('_', '-')} is for text: a forecaster reads a CSV file")
+
+
+def _is_forecast_task(task: str | None, data: list[str] | None, resume: Path | None) -> bool:
     from rnncli.errors import UsageError
 
     if task not in (None, "forecast", "language-model"):
@@ -255,7 +305,7 @@ def _is_forecast_task(task: str | None, data: str | None, resume: Path | None) -
         from rnncli.forecast_cli import is_forecast_run
 
         return is_forecast_run(resume)
-    return task == "forecast" or (task is None and str(data).lower().endswith(".csv"))
+    return task == "forecast" or (task is None and bool(data) and data[0].lower().endswith(".csv"))
 
 
 def _refuse_forecast_flags(flags: dict[str, Any]) -> None:
@@ -289,7 +339,7 @@ def _train_forecaster(data: str | None, *, out: str | None, force: bool, config:
               model_options=ModelOptions(**model, train=train_overrides), out_dir=out_dir)
 
 
-def _fresh_settings(overrides: dict[str, Any], config: Path | None, data: str, *, out: str | None, force: bool):
+def _fresh_settings(overrides: dict[str, Any], config: Path | None, data: list[str], *, out: str | None, force: bool):
     from rnncli.config import resolve_train_settings
     from rnncli.runs import choose_run_dir
 
@@ -298,13 +348,13 @@ def _fresh_settings(overrides: dict[str, Any], config: Path | None, data: str, *
     run.model.validate()
     if run.model.cell in REFERENCE_ONLY_CELLS and overrides.get("impl") is None:
         console.info(f"{run.model.cell} has no fused kernel: training with --impl reference")
-    out_dir, note = choose_run_dir(out, data, force=force)
+    out_dir, note = choose_run_dir(out, data[0], force=force)
     if note:
         console.info(note)
     return run, out_dir, None
 
 
-def _resume_settings(folder: Path, overrides: dict[str, Any], config: Path | None, data: str | None):
+def _resume_settings(folder: Path, overrides: dict[str, Any], config: Path | None, data: list[str] | None):
     """The saved run's settings (validated) with the budget changes the user asked for."""
     from rnncli.config import RunConfig, resolve_resume_settings
     from rnncli.errors import UsageError
@@ -314,12 +364,13 @@ def _resume_settings(folder: Path, overrides: dict[str, Any], config: Path | Non
         raise UsageError(f"--resume {folder}: not a run folder; give the folder that holds {STATE_FILE}")
     state = load_train_state(folder / STATE_FILE)
     saved_meta = state.meta.get("checkpoint", {})
-    saved = RunConfig.from_dict({"model": saved_meta.get("model", {}), "train": saved_meta.get("train", {})},
-                                where=str(folder / STATE_FILE))
+    saved = RunConfig.from_dict({"model": saved_meta.get("model", {}), "train": saved_meta.get("train", {}),
+                                 "text": saved_meta.get("text", {})}, where=str(folder / STATE_FILE))
     run = resolve_resume_settings(saved, overrides, config)
-    if data is None:
-        data = saved_meta.get("data", {}).get("source")
-        if not isinstance(data, str) or data == "-":
+    if not data:
+        recorded = saved_meta.get("data", {})
+        data = recorded.get("inputs") or [recorded.get("source")]  # runs before folders had only a source
+        if not all(isinstance(d, str) for d in data) or data == ["-"]:
             raise UsageError(f"--resume {folder}: the run read its text from stdin; give DATA (- for stdin) again")
     return run, data, state
 

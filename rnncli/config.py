@@ -27,6 +27,7 @@ REFERENCE_ONLY_CELLS = ("gru-textbook",)  # no fused twin in PyTorch or cuDNN
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine")
+TOKENIZER_KINDS = ("char", "byte", "word", "bpe")
 # Options that may change when a run is resumed: budgets and bookkeeping. The
 # rest (model shape, windows, optimiser, seed, data split) would make the
 # resumed run a different run, so ``--resume`` refuses to change them.
@@ -121,20 +122,67 @@ class TrainConfig:
 
 
 @dataclass
+class TextConfig:
+    """How a corpus becomes tokens: which files, how they decode, which tokenizer."""
+
+    tokenizer: str = "char"
+    vocab_size: int = 1024  # bpe only: the vocabulary to learn
+    min_count: int = 1  # word only: rarer words become the unknown token
+    max_vocab: int = 50_000  # word only: keep at most this many words
+    glob: str | None = None
+    encoding: str = "utf-8"
+    errors: str = "strict"
+
+    def validate(self, *, given: set[str] = frozenset()) -> None:
+        """Check values; ``given`` (the options the user set) catches options the tokenizer ignores."""
+        _choice(self.tokenizer, TOKENIZER_KINDS, "--tokenizer")
+        _int_range(self.vocab_size, 257, 1_000_000, "--vocab-size")
+        _int_range(self.min_count, 1, 10**12, "--min-count")
+        _int_range(self.max_vocab, 1, MAX_VOCAB - 1, "--max-vocab")
+        for option, kind in (("vocab_size", "bpe"), ("min_count", "word"), ("max_vocab", "word")):
+            if option in given and self.tokenizer != kind:
+                raise UsageError(f"--{option.replace('_', '-')} applies to --tokenizer {kind}, "
+                                 f"not {self.tokenizer}")
+        self.read_settings().validate()
+
+    def read_settings(self):
+        from rnncli.data.sources import ReadSettings
+
+        return ReadSettings(glob=self.glob, encoding=self.encoding, errors=self.errors)
+
+    def tokenizer_settings(self):
+        from rnncli.tokenizers import TokenizerSettings
+
+        return TokenizerSettings(kind=self.tokenizer, vocab_size=self.vocab_size, min_count=self.min_count,
+                                 max_vocab=self.max_vocab)
+
+
+@dataclass
 class RunConfig:
     """Everything ``rnn train`` needs, as saved in ``config.yaml``."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    text: TextConfig = field(default_factory=TextConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": dataclasses.asdict(self.model), "train": dataclasses.asdict(self.train)}
+        return {"model": dataclasses.asdict(self.model), "train": dataclasses.asdict(self.train),
+                "text": dataclasses.asdict(self.text)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "config") -> RunConfig:
         model = _build(ModelConfig, data.get("model", {}), where=f"{where}: model")
         train = _build(TrainConfig, data.get("train", {}), where=f"{where}: train")
-        return cls(model=model, train=train)
+        # runs from before tokenizers could be chosen have no text section: they read UTF-8 into chars
+        text = _build(TextConfig, data.get("text", {}), where=f"{where}: text")
+        return cls(model=model, train=train, text=text)
+
+    def section_of(self, key: str):
+        """The section an option name belongs to (``vocab_size`` is the text section's: the model's is measured)."""
+        for section in (self.text, self.train, self.model):
+            if key in section.__dataclass_fields__:
+                return section
+        raise KeyError(key)
 
 
 def check_impl(cell: str, impl: str, *, label: str = "--impl") -> None:
@@ -162,13 +210,12 @@ def resolve_train_settings(overrides: dict[str, Any], config_file: Path | None) 
         values.update(load_yaml_settings(config_file))
     values.update({k: v for k, v in overrides.items() if v is not None})
     run = RunConfig()
-    sections = {f.name: run.model for f in fields(ModelConfig)}
-    sections.update({f.name: run.train for f in fields(TrainConfig)})
     for key, value in values.items():
-        setattr(sections[key], key, value)
+        setattr(run.section_of(key), key, value)
     if run.model.cell in REFERENCE_ONLY_CELLS and "impl" not in values:
         run.model.impl = "reference"  # the only implementation it has; an explicit --impl fused is refused
     run.train.validate()
+    run.text.validate(given=set(values))
     return run
 
 
@@ -182,9 +229,10 @@ def resolve_resume_settings(saved: RunConfig, overrides: dict[str, Any], config_
     if config_file is not None:
         values.update(load_yaml_settings(config_file))
     values.update({k: v for k, v in overrides.items() if v is not None})
-    run = RunConfig(model=dataclasses.replace(saved.model), train=dataclasses.replace(saved.train))
+    run = RunConfig(model=dataclasses.replace(saved.model), train=dataclasses.replace(saved.train),
+                    text=dataclasses.replace(saved.text))
     for key, value in values.items():
-        section = run.model if key in ModelConfig.__dataclass_fields__ else run.train
+        section = run.section_of(key)
         current = getattr(section, key)
         if key in RESUMABLE_OPTIONS:
             setattr(section, key, value)
@@ -231,8 +279,8 @@ def load_yaml_settings(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping of option names to values")
-    types = {f.name: f.type for f in fields(ModelConfig) + fields(TrainConfig)}
-    types.pop("vocab_size")  # always measured from the data
+    # the model's vocab_size is measured from the data; the key means the BPE vocabulary to learn
+    types = {f.name: f.type for f in fields(ModelConfig) + fields(TrainConfig) + fields(TextConfig)}
     settings: dict[str, Any] = {}
     for raw_key, value in data.items():
         key = str(raw_key).replace("-", "_")

@@ -21,15 +21,17 @@ from rnncli.models import LanguageModel, State, detach_state
 class LanguageModelTask:
     """Next-token prediction over a token stream laid out as parallel streams.
 
-    ``chars_per_token`` converts nats per token into bits per character of the
-    raw text, so models with different tokenizers can be compared. With
+    ``chars_per_token`` and ``bytes_per_token`` convert nats per token into
+    bits per character and per byte of the raw text, so models with different
+    tokenizers can be compared. With
     several processes (``world_size``), rank ``r`` trains on its own share of
     the ``batch_size`` streams, so the processes together see exactly the
     windows one process would.
     """
 
     def __init__(self, train_ids: torch.Tensor, val_ids: torch.Tensor, *, batch_size: int,
-                 seq_len: int, eval_batches: int, chars_per_token: float = 1.0, source: str = "data",
+                 seq_len: int, eval_batches: int, chars_per_token: float = 1.0, bytes_per_token: float = 1.0,
+                 source: str = "data",
                  rank: int = 0, world_size: int = 1):
         self.train = WindowStream(train_ids, batch_size=batch_size, seq_len=seq_len, source=source)
         if world_size > 1:
@@ -42,6 +44,7 @@ class LanguageModelTask:
                     if len(val_ids) > 0 else None)
         self.eval_batches = eval_batches
         self.chars_per_token = chars_per_token
+        self.bytes_per_token = bytes_per_token
         self.state: State | None = None
 
     @property
@@ -57,6 +60,10 @@ class LanguageModelTask:
         """Bits per character of the raw text for a mean loss in nats per token."""
         return loss_nats / self.chars_per_token / LN2
 
+    def bits_per_byte(self, loss_nats: float) -> float:
+        """Bits per byte of the raw (UTF-8) text, for comparing with byte-level models."""
+        return loss_nats / self.bytes_per_token / LN2
+
     def state_dict(self) -> dict[str, Any]:
         """What resuming needs: the stream position and the carried state (tensors)."""
         saved: dict[str, Any] = {"position": self.train.position}
@@ -71,7 +78,8 @@ class LanguageModelTask:
 
     def train_loss(self, model: LanguageModel, device: torch.device) -> torch.Tensor:
         x, y, new_epoch = self.train.next()
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)  # (B, T)
+        # the token file stores ids as uint8/16/32 to save memory; the model wants int64
+        x, y = x.to(device, non_blocking=True).long(), y.to(device, non_blocking=True).long()  # (B, T)
         if self.state is None or new_epoch:
             self.state = getattr(model, "module", model).init_state(x.shape[0], device)  # DDP wraps it
         logits, state = model(x, detach_state(self.state))  # (B, T, V)
@@ -87,7 +95,7 @@ class LanguageModelTask:
         state = model.init_state(self.val.streams.shape[0], device)
         total = 0.0
         for i in range(windows):
-            x, y = (t.to(device) for t in self.val.window(i))
+            x, y = (t.to(device).long() for t in self.val.window(i))
             logits, state = model(x, state)
             total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).item()
         return total / windows

@@ -361,7 +361,7 @@ class Trainer:
             saved = self._write_checkpoints(state_tensors, state_meta, improved=improved)
             record = {"step": history.step, "tokens_seen": history.tokens_seen,
                       "train_loss": history.train_loss, "val_loss": val_loss, "val_bpc": val_bpc,
-                      "lr": lr, "grad_norm": grad_norm, "tokens_per_s": history.tokens_per_s,
+                      **self._bits_per_byte(val_loss), "lr": lr, "grad_norm": grad_norm, "tokens_per_s": history.tokens_per_s,
                       "elapsed_s": round(history.elapsed_s, 3)}
             with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
@@ -375,6 +375,13 @@ class Trainer:
                                  lr=lr, grad_norm=grad_norm, saved=saved))
         self._remember_good_state()
         return True
+
+    def _bits_per_byte(self, val_loss: float | None) -> dict[str, float | None]:
+        """``val_bpb`` for a task over text (comparable across tokenizers); nothing for other tasks."""
+        per_byte = getattr(self.task, "bits_per_byte", None)
+        if per_byte is None:
+            return {}
+        return {"val_bpb": per_byte(val_loss) if val_loss is not None else None}
 
     def _patience_spent(self) -> bool:
         return self.cfg.patience is not None and self.history.evals_since_best >= self.cfg.patience

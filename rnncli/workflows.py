@@ -17,15 +17,17 @@ import torch
 
 import rnncli
 from rnncli.checkpoint import Checkpoint
-from rnncli.config import RunConfig
-from rnncli.data.text import Corpus, read_corpus, split_train_val
+from rnncli.config import RunConfig, TextConfig
+from rnncli.data.sources import Inputs, TextReader, find_inputs
+from rnncli.data.text import read_corpus, split_train_val
+from rnncli.data.tokencache import TokenCache, cache_key
 from rnncli.devices import resolve_device
 from rnncli.distributed import Distributed
 from rnncli.errors import DataError, UsageError
 from rnncli.lm_task import LanguageModelTask
 from rnncli.metrics import LN2, bits_per_char, line_log_probs, mean_loss, perplexity, stream_log_probs
 from rnncli.models import build_model
-from rnncli.tokenizers import CharTokenizer, encode_known
+from rnncli.tokenizers import Tokenizer, TokenizerSettings, encode_known, train_tokenizer
 from rnncli.train_state import TrainState
 from rnncli.training import History, Trainer, TrainEvent
 
@@ -34,17 +36,63 @@ TASK_LM = "language-model"
 
 @dataclass
 class PreparedText:
-    corpus: Corpus
-    tokenizer: CharTokenizer
+    """A corpus as one flat tensor of token ids (memory-mapped from the token cache)."""
+
+    source: str
+    given: list[str]  # the inputs as typed, to find them again on resume
+    tokenizer: Tokenizer
     ids: torch.Tensor
+    stats: dict[str, Any]  # sha256, num_bytes, num_chars, num_tokens, num_files
+    skipped: list[str]  # binary files of a folder that were left out
+    reused: bool  # the token file came from the cache
 
 
-def prepare_text(data: str) -> PreparedText:
-    """Read a corpus and tokenise it once into a flat tensor of ids."""
-    corpus = read_corpus(data)
-    tokenizer = CharTokenizer.train(corpus.text)
-    ids = torch.tensor(tokenizer.encode(corpus.text), dtype=torch.long)
-    return PreparedText(corpus=corpus, tokenizer=tokenizer, ids=ids)
+def prepare_text(data: str | list[str], text: TextConfig | None = None, *, tokenizer: Tokenizer | None = None,
+                 cache: TokenCache | None = None) -> PreparedText:
+    """Read a corpus and tokenise it once, in chunks, into a token file (reused when it exists).
+
+    With ``tokenizer`` (a resumed run's own) the text is encoded with it
+    instead of fitting a new one.
+    """
+    text = text or TextConfig()
+    read, settings = text.read_settings(), text.tokenizer_settings()
+    cache = cache or TokenCache()
+    inputs = find_inputs([data] if isinstance(data, str) else list(data), read, spool_dir=cache.root.parent)
+    try:
+        reader = TextReader(inputs, read)
+        fingerprint = reader.fingerprint()
+        key = cache_key({"sha256": fingerprint, "sizes": [p.stat().st_size for p in inputs.files],
+                         "encoding": read.codec, "errors": read.errors, "tokenizer": _settings_key(settings)})
+        found = cache.load(key)
+        if found is None or (tokenizer is not None and found.tokenizer.to_dict() != tokenizer.to_dict()):
+            tokenizer = tokenizer or train_tokenizer(settings, reader.chunks)
+            found = cache.write(key, tokenizer, reader.chunks(), stats=lambda n: _measured(reader, inputs, n))
+    finally:
+        inputs.close()
+    return PreparedText(source=inputs.source, given=inputs.given, tokenizer=found.tokenizer, ids=found.ids,
+                        stats=found.stats, skipped=inputs.skipped, reused=found.reused)
+
+
+def coverage(prepared: PreparedText) -> float:
+    """The share of the training tokens that are not the unknown token."""
+    unknown = prepared.tokenizer.unknown_id
+    if unknown is None or prepared.stats["num_tokens"] == 0:
+        return 1.0
+    return 1.0 - int((prepared.ids.numpy() == unknown).sum()) / prepared.stats["num_tokens"]
+
+
+def _settings_key(settings: TokenizerSettings) -> dict[str, Any]:
+    """The tokenizer settings that change the ids, for the cache key."""
+    used = {"word": ("min_count", "max_vocab"), "bpe": ("vocab_size",)}.get(settings.kind, ())
+    return {"kind": settings.kind, **{name: getattr(settings, name) for name in used}}
+
+
+def _measured(reader: TextReader, inputs: Inputs, num_tokens: int) -> dict[str, Any]:
+    stats = reader.stats
+    if stats.blank:
+        raise DataError(f"{inputs.source}: the text is empty or only whitespace; give a text with content")
+    return {"sha256": stats.sha256, "num_bytes": stats.num_bytes, "num_chars": stats.num_chars,
+            "num_files": len(inputs.files)}
 
 
 def versions() -> dict[str, str]:
@@ -66,20 +114,20 @@ def train_text(prepared: PreparedText, run: RunConfig, *, out_dir: Path,
     run.model.vocab_size = prepared.tokenizer.vocab_size
     run.model.validate()
     train_ids, val_ids = split_train_val(prepared.ids, run.train.val_frac)
-    corpus = prepared.corpus
     if resume is not None:
-        _check_same_data(resume, corpus)
+        _check_same_data(resume, prepared)
+    stats = prepared.stats
     meta: dict[str, Any] = {
         "task": TASK_LM,
         "tokenizer": prepared.tokenizer.to_dict(),
-        "data": {"source": corpus.source, "sha256": corpus.sha256, "num_bytes": corpus.num_bytes,
-                 "num_chars": len(corpus.text), "num_tokens": len(prepared.ids)},
+        "data": {"source": prepared.source, "inputs": prepared.given, **stats},
         "versions": versions(),
         "command": command if command is not None else sys.argv,
     }
     task = LanguageModelTask(train_ids, val_ids, batch_size=run.train.batch_size, seq_len=run.train.seq_len,
-                             eval_batches=run.train.eval_batches, source=corpus.source,
-                             chars_per_token=len(corpus.text) / len(prepared.ids),
+                             eval_batches=run.train.eval_batches, source=prepared.source,
+                             chars_per_token=stats["num_chars"] / stats["num_tokens"],
+                             bytes_per_token=stats["num_bytes"] / stats["num_tokens"],
                              rank=dist.rank, world_size=dist.world_size)
     config = run.to_dict()
     meta.update(config)
@@ -93,10 +141,10 @@ def train_text(prepared: PreparedText, run: RunConfig, *, out_dir: Path,
     return trainer.fit()
 
 
-def _check_same_data(resume: TrainState, corpus: Corpus) -> None:
+def _check_same_data(resume: TrainState, prepared: PreparedText) -> None:
     saved = resume.meta.get("checkpoint", {}).get("data", {})
-    if saved.get("sha256") != corpus.sha256:
-        raise UsageError(f"{corpus.source}: not the text this run was trained on "
+    if saved.get("sha256") != prepared.stats["sha256"]:
+        raise UsageError(f"{prepared.source}: not the text this run was trained on "
                          f"({saved.get('source', '?')}, sha256 {str(saved.get('sha256'))[:12]}...); "
                          "resume with the same data")
 

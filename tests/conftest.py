@@ -12,6 +12,14 @@ from rnncli.workflows import prepare_text, train_text
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _private_token_cache(tmp_path_factory):
+    """Token files go to a folder of the test session's, not the user's cache (subprocesses inherit it)."""
+    import os
+
+    os.environ["RNN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     torch.set_num_threads(1)
 

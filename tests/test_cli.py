@@ -69,7 +69,7 @@ def test_default_out_never_overwrites_an_earlier_run(corpus, tmp_path, monkeypat
 
 @pytest.mark.parametrize("args, message", [
     (["train", "missing.txt"], "missing.txt: no such file"),
-    (["train", "."], "is a directory"),
+    (["train", "emptydir"], "the folder holds no text files"),
     (["train", "empty.txt"], "empty or only whitespace"),
     (["train", "corpus.txt", "--hidden-size", "-3"], "--hidden-size must be"),
     (["train", "corpus.txt", "--cell", "tree"], "choose one of: lstm, gru, rnn, rnn-relu"),
@@ -81,6 +81,7 @@ def test_default_out_never_overwrites_an_earlier_run(corpus, tmp_path, monkeypat
 def test_bad_input_is_one_line_and_exit_2(args, message, corpus, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty.txt").write_text("  \n")
+    (tmp_path / "emptydir").mkdir()
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert message in result.stderr

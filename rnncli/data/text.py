@@ -8,13 +8,12 @@ carried from one window to the next (char-rnn, word_language_model).
 
 from __future__ import annotations
 
-import hashlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from rnncli.data.sources import ReadSettings, read_all
 from rnncli.errors import DataError
 
 
@@ -28,39 +27,15 @@ class Corpus:
     num_bytes: int
 
 
-def read_corpus(path: str | Path) -> Corpus:
-    """Read a UTF-8 text file (or ``-`` for stdin) and normalise line endings."""
-    source = str(path)
-    raw = _read_bytes(source)
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    nul = raw.find(b"\x00")
-    if nul >= 0:  # checked before decoding: binary data would otherwise read as a UTF-8 problem
-        raise DataError(f"{source}: looks like binary data (a NUL byte at byte offset {nul}); give a text file")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{source}: not valid UTF-8 at byte offset {exc.start}; convert the file to UTF-8"
-        ) from None
-    text = text.replace("\r\n", "\n")
-    if not text.strip():
-        raise DataError(f"{source}: the file is empty or only whitespace; give a text file with content")
-    return Corpus(text=text, source=source, sha256=hashlib.sha256(raw).hexdigest(), num_bytes=len(raw))
+def read_corpus(path: str | Path | list[str], settings: ReadSettings | None = None) -> Corpus:
+    """Read a text (a file, files, a folder or ``-`` for stdin) whole, for the texts eval and inspect score.
 
-
-def _read_bytes(source: str) -> bytes:
-    if source == "-":
-        return sys.stdin.buffer.read()
-    path = Path(source)
-    if not path.exists():
-        raise DataError(f"{source}: no such file; check the path")
-    if path.is_dir():
-        raise DataError(f"{source}: is a directory; give a text file")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    Training never does this: it tokenises in chunks (``workflows.prepare_text``).
+    """
+    text, inputs, stats = read_all([str(p) for p in path] if isinstance(path, list) else str(path), settings)
+    if stats.blank:
+        raise DataError(f"{inputs.source}: the file is empty or only whitespace; give a text file with content")
+    return Corpus(text=text, source=inputs.source, sha256=stats.sha256, num_bytes=stats.num_bytes)
 
 
 def split_train_val(ids: torch.Tensor, val_frac: float) -> tuple[torch.Tensor, torch.Tensor]:
