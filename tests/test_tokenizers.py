@@ -399,7 +399,8 @@ def test_damaged_bpe_json_raises_checkpoint_error_only(data):
     ({"kind": "word", "words": [UNKNOWN_TOKEN] * (MAX_TOKENIZER_VOCAB + 1)}, "list of"),
     ({"kind": "word", "words": "<unk> sea"}, "list of"),
     ({"kind": "bpe", "tokenizer": "x" * (bpe_module.MAX_JSON_CHARS + 1)}, "at most"),
-    ({"kind": "bpe", "tokenizer": "{not json"}, "cannot read"),
+    ({"kind": "bpe", "tokenizer": "{not json"}, "does not parse"),
+    ({"kind": "bpe", "tokenizer": "[" * 100_000}, "does not parse"),  # nesting deeper than Python recurses
     ({"kind": "bpe", "tokenizer": 42}, "JSON text"),
     ({"kind": "bpe"}, "exactly"),
 ])
@@ -422,6 +423,27 @@ def test_bpe_refuses_a_tokenizer_that_is_not_byte_level_bpe():
     no_bytes.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     with pytest.raises(CheckpointError, match="256 bytes"):
         tokenizer_from_dict({"kind": "bpe", "tokenizer": no_bytes.to_str()})
+
+
+def test_bpe_refuses_random_or_inconsistent_models_before_the_library_panics():
+    good = json.loads(trained("bpe").to_dict()["tokenizer"])
+
+    def damaged(change) -> dict:
+        data = json.loads(json.dumps(good))
+        change(data)
+        return {"kind": "bpe", "tokenizer": json.dumps(data)}
+
+    cases = [
+        (lambda d: d["model"].update(dropout=0.5), "dropout"),  # encoding would be random
+        (lambda d: d["model"].update(continuing_subword_prefix="##"), "affixes"),
+        (lambda d: d["model"]["merges"].append(["Ġkeeper", "zzz"]), "merge"),  # the library panics on some of these
+        (lambda d: d["model"].update(vocab=[1, 2]), "map of tokens"),
+        (lambda d: d.update(truncation={"max_length": 3, "stride": 0, "strategy": "LongestFirst",
+                                        "direction": "Right"}), "truncates"),
+    ]
+    for change, message in cases:
+        with pytest.raises(CheckpointError, match=message):
+            tokenizer_from_dict(damaged(change))
 
 
 # --- start-up cost -------------------------------------------------------------

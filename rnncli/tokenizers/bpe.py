@@ -9,6 +9,7 @@ and ``rnn --help`` or a char model should not pay for it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -151,12 +152,17 @@ class BpeTokenizer:
         if not isinstance(text, str) or not text or len(text) > MAX_JSON_CHARS:
             raise CheckpointError(f"tokenizer 'bpe' must hold the trained tokenizer as JSON text "
                                   f"of at most {MAX_JSON_CHARS:,} characters")
+        _check_model(text)
         from tokenizers import Tokenizer, models, pre_tokenizers
 
         try:
             tokenizer = Tokenizer.from_str(text)
-        except Exception as exc:  # the library raises plain Exception for bad JSON
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # plain Exception for bad JSON; a Rust panic is a BaseException
             raise CheckpointError(f"tokenizer is damaged: the library cannot read it ({str(exc)[:200]})") from None
+        if tokenizer.truncation is not None or tokenizer.padding is not None:
+            raise CheckpointError("tokenizer is damaged: it truncates or pads, which would lose or add tokens")
         pre = tokenizer.pre_tokenizer
         if not isinstance(tokenizer.model, models.BPE) or not isinstance(pre, pre_tokenizers.ByteLevel):
             raise CheckpointError("tokenizer is damaged: it is not a byte-level BPE model")
@@ -171,6 +177,33 @@ class BpeTokenizer:
             return cls(tokenizer)
         except ValueError as exc:
             raise CheckpointError(f"tokenizer is damaged: {exc}") from None
+
+
+def _check_model(text: str) -> None:
+    """Check the BPE model's vocabulary and merges before the library reads them.
+
+    The library panics (rather than raising) on some inconsistent merges, and
+    dropout or subword affixes would make encoding random or decoding wrong.
+    """
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
+        raise CheckpointError("tokenizer is damaged: its JSON does not parse") from None
+    model = data.get("model") if isinstance(data, dict) else None
+    if not isinstance(model, dict) or model.get("type") != "BPE":
+        raise CheckpointError("tokenizer is damaged: it is not a byte-level BPE model")
+    if any(model.get(key) is not None for key in ("dropout", "continuing_subword_prefix", "end_of_word_suffix")):
+        raise CheckpointError("tokenizer is damaged: it has dropout or subword affixes, which byte-level BPE here never has")
+    vocab, merges = model.get("vocab"), model.get("merges")
+    if not isinstance(vocab, dict) or not all(isinstance(i, int) and not isinstance(i, bool) for i in vocab.values()):
+        raise CheckpointError("tokenizer is damaged: its vocabulary is not a map of tokens to ids")
+    if not isinstance(merges, list):
+        raise CheckpointError("tokenizer is damaged: its merges are not a list")
+    for merge in merges:
+        pair = merge.split(" ") if isinstance(merge, str) else merge
+        if (not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(p, str) and p in vocab for p in pair)
+                or pair[0] + pair[1] not in vocab):
+            raise CheckpointError(f"tokenizer is damaged: merge {str(merge)[:40]!r} does not join two of its tokens")
 
 
 def _clean(text: str) -> str:
