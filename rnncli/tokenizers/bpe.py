@@ -72,7 +72,7 @@ def _training_slices(text: str) -> list[str]:
 
 
 class BpeTokenizer:
-    """Byte-level BPE; ids 0..255 are single bytes in the library's order, merges follow."""
+    """Byte-level BPE: every single byte is a token (so nothing is unknown), merged tokens follow."""
 
     kind = "bpe"
     unknown_id = None
