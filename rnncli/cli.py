@@ -471,6 +471,8 @@ class _SampleJob:
         self.length, self.include_prime, self.separator, self.jsonl = length, include_prime, separator, jsonl
         self.seeds = derived_seeds(seed, num)
         self.samples = [SampleText(stops=stops) for _ in self.seeds]
+        # one decoder per sample: a byte or BPE token may end in the middle of a character
+        self.decoders = [self.tokenizer.decoder() for _ in self.seeds]
         self.stream = num == 1 and not jsonl and not settings.beam
         self.printed = 0
 
@@ -483,8 +485,9 @@ class _SampleJob:
             self._run_beam(start_token(self.tokenizer))
         else:
             self._run_sampling(out, start_token(self.tokenizer))
-        for sample in self.samples:
+        for sample, decoder in zip(self.samples, self.decoders, strict=True):
             if not sample.done:
+                self._emit(out, sample, sample.add_text(decoder.finish()))
                 self._emit(out, sample, sample.finish())
         self._print_finished(out)
 
@@ -494,9 +497,9 @@ class _SampleJob:
         steps = sample_steps(self.ckpt.model, self.prime_ids, length=self.length, settings=self.settings,
                              seeds=self.seeds, newline_id=start)
         for tokens, log_probs in steps:
-            for sample, token, log_prob in zip(self.samples, tokens, log_probs, strict=True):
+            for sample, decoder, token, log_prob in zip(self.samples, self.decoders, tokens, log_probs, strict=True):
                 if not sample.done:
-                    self._emit(out, sample, _decode_token(self.tokenizer, sample, token, log_prob))
+                    self._emit(out, sample, _decode_token(decoder, sample, token, log_prob))
             self._print_finished(out)
             if all(sample.done for sample in self.samples):
                 steps.close()
@@ -511,7 +514,7 @@ class _SampleJob:
         for token, log_prob in zip(tokens, log_probs, strict=True):
             if sample.done:
                 break
-            _decode_token(self.tokenizer, sample, token, log_prob)
+            _decode_token(self.decoders[0], sample, token, log_prob)
 
     def _emit(self, out, sample, text: str) -> None:
         if self.stream and text:
@@ -539,9 +542,9 @@ class _SampleJob:
                 "length": self.length, **self.settings.to_dict()}
 
 
-def _decode_token(tokenizer, sample, token: int, log_prob: float) -> str:
+def _decode_token(decoder, sample, token: int, log_prob: float) -> str:
     """The one place a token becomes text: decode it and let the sample hold back a possible stop string."""
-    return sample.add(tokenizer.decode([token]), log_prob)
+    return sample.add(decoder.feed(token), log_prob)
 
 
 def _write(out, text: str) -> None:
@@ -595,6 +598,9 @@ def evaluate(
     typer.echo(f"loss        {result['loss']:.4f} nats/token")
     typer.echo(f"perplexity  {result['perplexity']:.3f}")
     typer.echo(f"bpc         {result['bpc']:.4f} bits/character")
+    typer.echo(f"bpb         {result['bpb']:.4f} bits/byte (UTF-8)")
+    if result["unknown_tokens"]:
+        typer.echo(f"unknown     {result['unknown_tokens']:,} tokens outside the vocabulary (scored as the unknown token)")
 
 
 GRAD_FLOW_STEPS_BACK, GRAD_FLOW_WINDOWS = 100, 16

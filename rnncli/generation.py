@@ -174,6 +174,12 @@ class SampleText:
             return ""
         self.num_tokens += 1
         self.log_prob += log_prob
+        return self.add_text(token_text)
+
+    def add_text(self, token_text: str) -> str:
+        """Take text that is not a token of its own (a character completed by the decoder's flush)."""
+        if self.done:
+            return ""
         pending = self.held + token_text
         hit = _first_stop(pending, self.stops)
         if hit is not None:

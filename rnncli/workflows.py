@@ -149,18 +149,27 @@ def _check_same_data(resume: TrainState, prepared: PreparedText) -> None:
                          "resume with the same data")
 
 
-def evaluate_text(ckpt: Checkpoint, data: str, *, unknown: str | None = None) -> dict[str, Any]:
-    """Loss, perplexity and bits per character of a checkpoint on a text."""
+def evaluate_text(ckpt: Checkpoint, data: str | list[str], *, unknown: str | None = None) -> dict[str, Any]:
+    """Loss, perplexity, and bits per character and per byte of a checkpoint on a text.
+
+    The first token is context, not predicted, so the bits are spread over
+    the characters (and UTF-8 bytes) after it.
+    """
     corpus = read_corpus(data)
-    ids = torch.tensor(encode_known(ckpt.tokenizer, corpus.text, policy=unknown, where=f"{corpus.source}: text"),
-                       dtype=torch.long)
-    if len(ids) < 2:
-        raise DataError(f"{corpus.source}: needs at least two characters to evaluate")
+    encoded = encode_known(ckpt.tokenizer, corpus.text, policy=unknown, where=f"{corpus.source}: text")
+    if len(encoded) < 2:
+        raise DataError(f"{corpus.source}: needs at least two tokens to evaluate")
+    ids = torch.tensor(encoded, dtype=torch.long)
     loss = mean_loss(ckpt.model, ids)
     predicted = len(ids) - 1
-    return {"data": corpus.source, "tokens": predicted, "chars": len(corpus.text), "loss": loss,
-            "perplexity": perplexity(loss),
-            "bpc": bits_per_char(loss, tokens=predicted, chars=len(corpus.text) - 1)}
+    first = ckpt.tokenizer.decode(encoded[:1])
+    chars = len(corpus.text) - len(first)
+    num_bytes = len(corpus.text.encode("utf-8", "surrogateescape")) - len(first.encode("utf-8", "surrogateescape"))
+    unknown_tokens = sum(1 for i in encoded if i == ckpt.tokenizer.unknown_id)
+    return {"data": corpus.source, "tokenizer": ckpt.tokenizer.kind, "tokens": predicted, "chars": chars,
+            "bytes": num_bytes, "unknown_tokens": unknown_tokens, "loss": loss, "perplexity": perplexity(loss),
+            "bpc": bits_per_char(loss, tokens=predicted, chars=chars),
+            "bpb": bits_per_char(loss, tokens=predicted, chars=num_bytes)}
 
 
 def score_lines(ckpt: Checkpoint, data: str, *, carry: bool = False,
