@@ -93,9 +93,10 @@ def checkpoint_text(ckpt: Checkpoint, data: str | None) -> tuple[torch.Tensor, s
         return torch.tensor(ckpt.tokenizer.encode(corpus.text)), corpus.source
     recorded = ckpt.meta.get("data") or {}
     source = recorded.get("source")
-    if not source or source == "-" or not Path(source).is_file():
+    inputs = recorded.get("inputs") or [source]  # checkpoints from before folders name one file
+    if not all(isinstance(i, str) and i != "-" and Path(i).exists() for i in inputs):
         raise DataError(f"{ckpt.path}: the training text ({source}) is not at hand; give --data FILE")
-    corpus = read_corpus(source)
+    corpus = read_corpus(inputs, _read_settings(ckpt.meta))
     if corpus.sha256 != recorded.get("sha256"):
         raise DataError(f"{source} has changed since {ckpt.path} was trained; give --data FILE")
     ids = torch.tensor(ckpt.tokenizer.encode(corpus.text))
@@ -104,6 +105,17 @@ def checkpoint_text(ckpt: Checkpoint, data: str | None) -> tuple[torch.Tensor, s
     if n_val == 0:
         return ids, f"{source} (the whole text: the run kept no validation part)"
     return ids[len(ids) - n_val :], f"{source} (validation part, last {val_frac:g})"
+
+
+def _read_settings(meta: dict):
+    """How the run read its text (glob, encoding), so the same text is read again."""
+    from rnncli.config import RunConfig
+    from rnncli.errors import CheckpointError, UsageError
+
+    try:
+        return RunConfig.from_dict({"text": meta.get("text") or {}}).text.read_settings()
+    except UsageError as exc:
+        raise CheckpointError(f"the checkpoint's text settings are damaged: {exc.message}") from None
 
 
 def untrained_model(config: ModelConfig, data: str | None, *, seed: int) -> tuple[LanguageModel, torch.Tensor, str]:

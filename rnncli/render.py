@@ -66,7 +66,8 @@ def _checkpoint_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
                  f"embedding {model.get('embed_size')}, dropout {model.get('dropout')})"),
         ("implementation", _implementation(summary.get("implementation") or {})),
         ("parameters", _parameters_line(summary, data)),
-        ("tokenizer", f"{tok['kind']}, {tok['vocab_size']} symbols: {tok['preview']!r}"),
+        ("tokenizer", f"{tok['kind']}, {tok['vocab_size']} symbols: "
+                      + (repr(tok["preview"]) if tok["kind"] == "char" else tok["preview"])),
         ("trained", f"{steps:,} steps{f' of {budget:,}' if budget else ''}, "
                     f"{history.get('tokens_seen', 0):,} tokens{_epochs(history, data)}, "
                     f"{history.get('elapsed_s', 0):.0f} s{_went_on(summary, steps)}"),

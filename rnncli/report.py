@@ -61,9 +61,24 @@ def inspect_checkpoint(path: str | Path) -> dict[str, Any]:
     return summary
 
 
+def vocabulary_preview(tokenizer: Tokenizer, *, count: int = 80) -> str:
+    """The start of the vocabulary as text: characters run together, words and BPE pieces spaced.
+
+    A BPE preview skips the 256 byte tokens every byte-level BPE starts with
+    and shows what it learned.
+    """
+    if tokenizer.kind == "char":
+        return tokenizer.decode(list(range(min(tokenizer.vocab_size, count))))
+    if tokenizer.kind == "byte":
+        return "the 256 byte values of UTF-8"
+    first = 256 if tokenizer.kind == "bpe" and tokenizer.vocab_size > 256 else 0
+    ids = range(first, min(tokenizer.vocab_size, first + count // 4))
+    return " ".join(repr(tokenizer.decode([i])) for i in ids)
+
+
 def _summary(path: Path, meta: dict[str, Any], config: ModelConfig, tokenizer: Tokenizer,
              parameters: dict[str, int]) -> dict[str, Any]:
-    preview = tokenizer.decode(list(range(min(tokenizer.vocab_size, 80))))
+    preview = vocabulary_preview(tokenizer)
     return {
         "kind": "checkpoint",
         "path": str(path),

@@ -212,6 +212,9 @@ class TextReader:
             encoding = "UTF-8" if self.settings.codec.startswith("utf-8") else self.settings.encoding
             raise DataError(f"{name}: not valid {encoding} at byte offset {at}; convert the file to UTF-8, "
                             "give its --encoding, or add --errors replace") from None
+        except UnicodeError as exc:  # a codec's own complaint, e.g. UTF-16 without a byte-order mark
+            raise DataError(f"{name}: cannot be read as {self.settings.encoding} ({exc}); check --encoding "
+                            "(utf-16-le or utf-16-be name the byte order)") from None
 
     def _name(self, path: Path) -> str:
         return "-" if self.inputs.spooled is not None else str(path)
