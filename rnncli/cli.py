@@ -64,7 +64,9 @@ def user_errors(func: Callable) -> Callable:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            sys.stdout.flush()  # here, so that a reader gone early (| head) is a quiet exit 0, not click's exit 1
+            return result
         except RnnError as exc:
             if _debug["on"]:
                 raise

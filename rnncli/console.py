@@ -11,6 +11,21 @@ from rich.console import Console
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+class ResultConsole(Console):
+    """A rich console for stdout results that leaves a closed pipe to the CLI.
+
+    rich's own handling exits with status 1; ``rnn ... | head`` should end
+    quietly with 0, which the CLI does when it sees the BrokenPipeError.
+    """
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+def stdout() -> Console:
+    return ResultConsole(highlight=False)
+
+
 def set_quiet(quiet: bool) -> None:
     stderr.quiet = quiet
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from rnncli.console import stdout
 from rnncli.errors import UsageError
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -22,7 +23,7 @@ TRAIN_GLYPH, VAL_GLYPH, BEST_GLYPH = "·", "•", "★"
 
 
 def _console(console: Console | None) -> Console:
-    return console or Console(highlight=False)
+    return console or stdout()
 
 
 def _facts(rows: list[tuple[str, str]]) -> Table:
@@ -443,7 +444,7 @@ def log_sparkline(values: list[float]) -> str:
 
 def print_grad_flow(result: dict[str, Any], console: Console | None = None) -> None:
     """A title line, a log-scale sparkline of the norms and a table at a few distances."""
-    console = console or Console(highlight=False)
+    console = _console(console)
     model, norms = result["model"], result["norms"]
     state = "trained" if result["trained"] else "untrained"
     console.print(f"gradient flow: {model['cell']} ({model['impl']}, {model['num_layers']} x "

@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import REPETITIVE
 from typer.testing import CliRunner
 
 from rnncli.cli import app
 
+ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 TINY = ["--hidden-size", "32", "--num-layers", "1", "--embed-size", "16", "--seq-len", "32",
         "--batch-size", "8", "--steps", "40", "--eval-every", "20", "--device", "cpu", "--quiet"]
@@ -109,6 +111,18 @@ def test_closed_pipe_ends_quietly_with_exit_0(trained_run):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert len(proc.stdout) == 1
+
+
+@pytest.mark.parametrize("what", ["run", "text", "csv"])
+def test_inspect_into_a_closed_pipe_ends_quietly_with_exit_0(what, trained_run):
+    path = {"run": trained_run, "text": ROOT / "sample_data" / "tinyworld.txt",
+            "csv": ROOT / "sample_data" / "monthly.csv"}[what]
+    # `true` exits at once, so the very first write meets a closed pipe (rich's own answer is exit 1)
+    script = f"{sys.executable} -m rnncli inspect {path} | true"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
 
 
 def test_subprocess_errors_have_no_traceback_unless_debug(tmp_path):
