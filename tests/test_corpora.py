@@ -148,6 +148,7 @@ def test_ids_are_stored_in_the_smallest_type(tmp_path):
     many = tmp_path / "many.txt"
     many.write_text("".join(chr(0x4E00 + i) for i in range(400)) * 3, encoding="utf-8")
     assert str(prepare_text(str(many), TextConfig()).ids.dtype) == "torch.uint16"
+    assert prepare_text(str(many), TextConfig()).reused  # a uint16 file is read back too
 
 
 def test_unknown_characters_in_a_prompt(mixed, tmp_path):

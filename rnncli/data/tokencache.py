@@ -84,7 +84,7 @@ class TokenCache:
             if tokens_path.stat().st_size != count * dtype.itemsize or count <= 0:
                 return None
             ids = _map(tokens_path, dtype, count)
-            if int(ids.max()) >= tokenizer.vocab_size:  # one vectorised pass; guards the embedding lookup
+            if int(ids.numpy().max()) >= tokenizer.vocab_size:  # one vectorised pass; guards the embedding lookup
                 return None
         except Exception:  # noqa: BLE001 - a damaged or foreign entry is rebuilt, whatever is wrong with it
             return None
