@@ -191,6 +191,20 @@ def load_forecaster(path: str | Path) -> Forecaster:
     """Load and validate a forecasting checkpoint (safetensors only; nothing unpickled)."""
     path = resolve_checkpoint_path(path)
     meta = read_meta(path)
+    config = validate_forecaster_layout(path, meta)
+    model = ForecastModel(config)
+    model.load_state_dict(_read_tensors(path))
+    model.eval()
+    return Forecaster(path=path, model=model, config=config, meta=meta)
+
+
+def validate_forecaster_layout(path: Path, meta: dict[str, Any]) -> ForecastConfig:
+    """Check a forecaster's metadata and tensor table against each other, weights unread.
+
+    As ``checkpoint.validate_layout`` for language models: sizes are checked
+    before anything is allocated, and a truncated or doctored file is refused.
+    Pops ``_tensors`` and ``_data_bytes`` from ``meta``.
+    """
     listed, data_bytes = meta.pop("_tensors"), meta.pop("_data_bytes")
     if meta.get("task") != TASK_FORECAST:
         raise CheckpointError(f"{path}: not a forecasting model (task {meta.get('task')!r}); "
@@ -209,10 +223,7 @@ def load_forecaster(path: str | Path) -> Forecaster:
         raise CheckpointError(f"{path}: the model config describes an implausibly large model")
     _check_tensor_table(path, listed, expected)
     _check_byte_ranges(path, listed, data_bytes)
-    model = ForecastModel(config)
-    model.load_state_dict(_read_tensors(path))
-    model.eval()
-    return Forecaster(path=path, model=model, config=config, meta=meta)
+    return config
 
 
 # --- forecasting -----------------------------------------------------------------------

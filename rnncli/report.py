@@ -47,10 +47,10 @@ def inspect_checkpoint(path: str | Path) -> dict[str, Any]:
     tensors = meta["_tensors"]
     run_dir = file.parent if (file.parent / METRICS_FILE).is_file() else None
     if meta.get("task") == "forecast":
+        from rnncli.forecasting import validate_forecaster_layout
         from rnncli.report_series import forecast_checkpoint_summary
 
-        meta.pop("_tensors")
-        meta.pop("_data_bytes")
+        validate_forecaster_layout(file, meta)  # a damaged forecaster is refused, as by rnn forecast
         summary = forecast_checkpoint_summary(file, meta, tensors)
         summary["curve"] = training_curve(run_dir) if run_dir is not None else None
         return summary
