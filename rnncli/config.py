@@ -206,17 +206,32 @@ def resolve_train_settings(overrides: dict[str, Any], config_file: Path | None) 
     ``overrides`` maps option names to values; ``None`` means "not given".
     """
     values: dict[str, Any] = {}
-    if config_file is not None:
-        values.update(load_yaml_settings(config_file))
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    from_file = load_yaml_settings(config_file) if config_file is not None else {}
+    values.update(from_file)
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    values.update(flags)
     run = RunConfig()
     for key, value in values.items():
         setattr(run.section_of(key), key, value)
     if run.model.cell in REFERENCE_ONLY_CELLS and "impl" not in values:
         run.model.impl = "reference"  # the only implementation it has; an explicit --impl fused is refused
-    run.train.validate()
-    run.text.validate(given=set(values))
+    try:
+        dataclasses.replace(run.model, vocab_size=1).validate()  # the real vocabulary comes from the data
+        run.train.validate()
+        run.text.validate(given=set(values))
+    except UsageError as exc:
+        raise _blame_file(exc, config_file, set(from_file) - set(flags)) from None
     return run
+
+
+def _blame_file(exc: UsageError, config_file: Path | None, file_keys: set[str]) -> UsageError:
+    """Point a bad value at the config file when the value came from there, not from a flag."""
+    flag = re.match(r"--([a-z][a-z-]*)", exc.message)
+    key = flag.group(1).replace("-", "_") if flag else None
+    if config_file is None or key not in file_keys:
+        return exc
+    rest = exc.message[flag.end():].lstrip(":").lstrip()
+    return UsageError(f"{config_file}: key '{key}': {rest}")
 
 
 def resolve_resume_settings(saved: RunConfig, overrides: dict[str, Any], config_file: Path | None) -> RunConfig:

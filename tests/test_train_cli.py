@@ -57,8 +57,10 @@ def test_flags_override_the_config_file_which_overrides_defaults(corpus, tmp_pat
 @pytest.mark.parametrize("text, message", [
     ("hiden_size: 24\n", "unknown key 'hiden_size'"),
     ("hidden_size: big\n", "key 'hidden_size' must be a whole number"),
-    ("precision: fp8\n", "--precision: unknown value 'fp8'"),
-    ("time: soon\n", "--time: cannot read 'soon'"),
+    ("precision: fp8\n", "key 'precision': unknown value 'fp8'"),
+    ("time: soon\n", "key 'time': cannot read 'soon'"),
+    ("hidden_size: -4\n", "key 'hidden_size': must be a whole number from 1 to 65536, got -4"),
+    ("tokenizer: bpe\nvocab_size: 12\n", "key 'vocab_size': must be a whole number from 257"),
     ("tensorboard: maybe\n", "key 'tensorboard' must be true or false"),
 ])
 def test_config_file_errors_name_the_key_and_file(text, message, corpus, tmp_path):
@@ -66,10 +68,15 @@ def test_config_file_errors_name_the_key_and_file(text, message, corpus, tmp_pat
     config.write_text(text)
     result = runner.invoke(app, ["train", str(corpus), "--config", str(config), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2, result.output
-    assert message in result.stderr
-    if "key" in message:
-        assert "bad.yaml" in result.stderr
+    assert f"{config}: " in result.stderr and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_flag_is_blamed_on_the_flag_even_with_a_config_file(corpus, tmp_path):
+    config = tmp_path / "ok.yaml"
+    config.write_text("hidden_size: 8\n")
+    result = runner.invoke(app, ["train", str(corpus), "--config", str(config), "--hidden-size", "-5"])
+    assert result.exit_code == 2 and "rnn: error: --hidden-size must be a whole number" in result.stderr
 
 
 def test_cli_resume_extends_the_budget_and_refuses_changes(corpus, tmp_path):
