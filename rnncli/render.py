@@ -297,7 +297,11 @@ def print_comparison(result: dict[str, Any], console: Console | None = None) -> 
     console.print(Text(f"A: {result['a']}\nB: {result['b']}"))
     console.print(table)
     if result["lower_val_loss"]:
-        console.print(Text(f"{result['lower_val_loss'].upper()} has the lower best validation loss"))
+        measure = "bits per character" if result["compared_by"] == "best_val_bpc" else "loss"
+        console.print(Text(f"{result['lower_val_loss'].upper()} has the lower best validation {measure}"))
+    elif result["compared_by"] is None:
+        console.print(Text("their losses do not compare (different tasks, or different tokenizers without "
+                           "bits per character)"))
     diff = Table(show_edge=False, title="settings that differ")
     diff.add_column("setting")
     diff.add_column("A")
@@ -328,7 +332,7 @@ def print_text_summary(summary: dict[str, Any], console: Console | None = None) 
         ("text", summary["source"] + files),
         ("size", f"{summary['bytes']:,} bytes, {summary['characters']:,} characters, {summary['lines']:,} lines"),
         ("vocabulary", f"char {vocab['char']:,}, byte 256 ({vocab['byte_values_used']} values used), "
-                       f"word {words}, bpe n/a"),
+                       f"word {words}, bpe as --vocab-size asks"),
         ("entropy", f"{summary['entropy_bits_per_char']:.3f} bits/char (unigram: the baseline a model must beat)"),
     ]
     console.print(_facts(rows))

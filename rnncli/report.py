@@ -89,6 +89,7 @@ def _summary(path: Path, meta: dict[str, Any], config: ModelConfig, tokenizer: T
         "total_parameters": sum(parameters.values()),
         "tokenizer": {"kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size, "preview": preview},
         "train": meta.get("train"),
+        "text": meta.get("text"),
         "history": meta.get("history"),
         "data": meta.get("data"),
         "versions": meta.get("versions"),
@@ -200,19 +201,37 @@ def compare_checkpoints(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     keys = sorted(flat_a.keys() | flat_b.keys())
     differences = {k: [flat_a.get(k), flat_b.get(k)] for k in keys if flat_a.get(k) != flat_b.get(k)}
     best_a, best_b = _best(a), _best(b)
-    loss_a, loss_b = best_a["best_val_loss"], best_b["best_val_loss"]
+    measure = _comparable_measure(a, b, best_a, best_b)
     better = None
-    if loss_a is not None and loss_b is not None and loss_a != loss_b:
-        better = "a" if loss_a < loss_b else "b"
+    if measure is not None and best_a[measure] != best_b[measure]:
+        better = "a" if best_a[measure] < best_b[measure] else "b"
     return {"kind": "comparison", "a": a["path"], "b": b["path"], "differences": differences,
             "same": sorted(k for k in keys if k not in differences),
-            "best": {"a": best_a, "b": best_b}, "lower_val_loss": better}
+            "best": {"a": best_a, "b": best_b}, "compared_by": measure, "lower_val_loss": better}
+
+
+def _comparable_measure(a: dict[str, Any], b: dict[str, Any], best_a: dict[str, Any],
+                        best_b: dict[str, Any]) -> str | None:
+    """Which best loss can rank the two, if any.
+
+    Losses of different tasks (nats per token, pinball loss) never compare;
+    language models compare by bits per character, which does not depend on
+    the tokenizer, and fall back to nats per token only for the same tokenizer.
+    """
+    if a.get("task") != b.get("task"):
+        return None
+    if best_a.get("best_val_bpc") is not None and best_b.get("best_val_bpc") is not None:
+        return "best_val_bpc"
+    same_tokens = (a.get("tokenizer") or {}).get("kind") == (b.get("tokenizer") or {}).get("kind")
+    if same_tokens and best_a["best_val_loss"] is not None and best_b["best_val_loss"] is not None:
+        return "best_val_loss"
+    return None
 
 
 def _settings(summary: dict[str, Any]) -> dict[str, Any]:
     """The settings of a checkpoint as flat ``section.key`` names."""
     flat: dict[str, Any] = {"task": summary.get("task")}
-    for section in ("model", "train"):
+    for section in ("model", "train", "text"):
         for key, value in (summary.get(section) or {}).items():
             flat[f"{section}.{key}"] = value
     tok = summary.get("tokenizer") or {}

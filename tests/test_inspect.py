@@ -20,7 +20,7 @@ from rnncli.workflows import prepare_text, train_text
 runner = CliRunner()
 
 CHECKPOINT_KEYS = {"kind", "path", "task", "model", "implementation", "parameters", "total_parameters", "tokenizer",
-                   "train", "history", "data", "versions", "command", "curve"}
+                   "train", "text", "history", "data", "versions", "command", "curve"}
 CURVE_KEYS = {"file", "records", "skipped_lines", "best", "last", "verdict"}
 POINT_KEYS = {"step", "train_loss", "val_loss", "val_bpc", "gap"}
 
@@ -126,7 +126,7 @@ def second_run(tmp_path_factory) -> Path:
 
 def test_compare_two_runs(trained_run, second_run):
     result = inspect_json(str(trained_run), str(second_run))
-    assert result.keys() == {"kind", "a", "b", "differences", "same", "best", "lower_val_loss"}
+    assert result.keys() == {"kind", "a", "b", "differences", "same", "best", "compared_by", "lower_val_loss"}
     assert result["kind"] == "comparison"
     assert result["differences"]["model.hidden_size"] == [32, 24]
     assert result["differences"]["train.steps"] == [150, 40]
@@ -134,10 +134,26 @@ def test_compare_two_runs(trained_run, second_run):
     a, b = result["best"]["a"], result["best"]["b"]
     assert a.keys() == {"run_steps", "best_val_loss", "best_val_bpc", "best_step", "steps", "tokens_seen"}
     assert (a["run_steps"], b["run_steps"]) == (150, 40)
-    assert result["lower_val_loss"] == ("a" if a["best_val_loss"] < b["best_val_loss"] else "b")
+    assert result["compared_by"] == "best_val_bpc"  # bits per character do not depend on the tokenizer
+    assert result["lower_val_loss"] == ("a" if a["best_val_bpc"] < b["best_val_bpc"] else "b")
     human = runner.invoke(app, ["inspect", str(trained_run), str(second_run)])
     assert human.exit_code == 0
     assert "settings that differ" in human.stdout and "model.hidden_size" in human.stdout
+
+
+def test_compare_ranks_only_losses_that_compare():
+    from rnncli.report import compare_checkpoints
+
+    def summary(task, tokenizer, loss, bpc):
+        return {"path": task, "task": task, "tokenizer": {"kind": tokenizer},
+                "history": {"best_val_loss": loss, "best_val_bpc": bpc, "step": 10}}
+
+    lm, forecaster = summary("language-model", "char", 1.2, 1.7), summary("forecast", None, 0.3, None)
+    assert compare_checkpoints(lm, forecaster)["lower_val_loss"] is None  # nats vs pinball loss
+    # a BPE model has the higher loss per token but the lower bits per character: it is the better model
+    bpe = summary("language-model", "bpe", 3.0, 1.5)
+    result = compare_checkpoints(lm, bpe)
+    assert (result["compared_by"], result["lower_val_loss"]) == ("best_val_bpc", "b")
 
 
 def test_compare_refuses_a_text_file_and_three_paths(trained_run, repetitive_file):
