@@ -75,10 +75,8 @@ def prepare_text(data: str | list[str], text: TextConfig | None = None, *, token
 
 def coverage(prepared: PreparedText) -> float:
     """The share of the training tokens that are not the unknown token."""
-    unknown = prepared.tokenizer.unknown_id
-    if unknown is None or prepared.stats["num_tokens"] == 0:
-        return 1.0
-    return 1.0 - int((prepared.ids.numpy() == unknown).sum()) / prepared.stats["num_tokens"]
+    # counted while the token file was written, so no pass over a large corpus is needed here
+    return 1.0 - prepared.stats.get("num_unknown", 0) / max(prepared.stats["num_tokens"], 1)
 
 
 def _settings_key(settings: TokenizerSettings) -> dict[str, Any]:

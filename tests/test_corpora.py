@@ -174,3 +174,16 @@ def test_contradictory_or_unknown_text_options_are_one_line(args, message, mixed
     result = runner.invoke(app, ["train", str(mixed), *args, *TINY, "--out", str(tmp_path / "r")])
     assert result.exit_code == 2, result.output
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_coverage_counts_the_unknown_tokens_of_a_word_corpus(tmp_path):
+    from rnncli.config import TextConfig
+    from rnncli.workflows import coverage, prepare_text
+
+    corpus = tmp_path / "w.txt"
+    corpus.write_text("the cat sat\n" * 9 + "the dog ran\n", encoding="utf-8")  # dog, ran: seen once
+    prepared = prepare_text(str(corpus), TextConfig(tokenizer="word", min_count=2))
+    assert prepared.stats["num_tokens"] == 40 and prepared.stats["num_unknown"] == 2
+    assert coverage(prepared) == pytest.approx(38 / 40)
+    again = prepare_text(str(corpus), TextConfig(tokenizer="word", min_count=2))
+    assert again.reused and coverage(again) == coverage(prepared)

@@ -83,9 +83,9 @@ class TokenCache:
             count = int(meta["stats"]["num_tokens"])
             if tokens_path.stat().st_size != count * dtype.itemsize or count <= 0:
                 return None
-            ids = _map(tokens_path, dtype, count)
-            if int(ids.numpy().max()) >= tokenizer.vocab_size:  # one vectorised pass; guards the embedding lookup
+            if _largest_id(tokens_path, dtype) >= tokenizer.vocab_size:  # guards the embedding lookup
                 return None
+            ids = _map(tokens_path, dtype, count)
         except Exception:  # noqa: BLE001 - a damaged or foreign entry is rebuilt, whatever is wrong with it
             return None
         return TokenFile(ids=ids, tokenizer=tokenizer, stats=meta["stats"], path=tokens_path, reused=True)
@@ -109,16 +109,18 @@ class TokenCache:
         tokens_path, meta_path = self.paths(key)
         dtype = token_dtype(tokenizer.vocab_size)
         handle, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=folder)
-        count = 0
+        count = unknown = 0
         try:
             with os.fdopen(handle, "wb") as out:
                 for chunk in chunks:
                     ids = tokenizer.encode_array(chunk)
                     out.write(np.ascontiguousarray(ids, dtype=dtype).tobytes())
                     count += len(ids)
+                    if tokenizer.unknown_id is not None:
+                        unknown += int(np.count_nonzero(ids == tokenizer.unknown_id))
                 out.flush()
                 os.fsync(out.fileno())
-            summary = {**stats(count), "num_tokens": count}  # may refuse the text (empty, say)
+            summary = {**stats(count), "num_tokens": count, "num_unknown": unknown}  # stats may refuse the text
             os.replace(tmp, tokens_path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -126,6 +128,16 @@ class TokenCache:
         _write_json(meta_path, {"format": FORMAT, "tokenizer": tokenizer.to_dict(), "stats": summary})
         ids = _map(tokens_path, dtype, count) if count else torch.zeros(0, dtype=torch.long)
         return TokenFile(ids=ids, tokenizer=tokenizer, stats=summary, path=tokens_path, reused=False)
+
+
+def _largest_id(path: Path, dtype: np.dtype, *, block: int = 1 << 26) -> int:
+    """The largest id in a token file, read in blocks rather than mapped, so the check adds
+    no resident memory however big the file."""
+    largest = 0
+    with open(path, "rb") as handle:
+        while data := handle.read(block):
+            largest = max(largest, int(np.frombuffer(data, dtype=dtype).max()))
+    return largest
 
 
 def _map(path: Path, dtype: np.dtype, count: int) -> torch.Tensor:
