@@ -306,12 +306,14 @@ def test_stdin_pipeline(monthly_csv):
     assert len(rows) == 12 and rows[0]["timestamp"] == "2018-01"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name, horizon", [("monthly.csv", 12), ("hourly.csv", 24)])
 def test_beats_seasonal_naive_on_the_bundled_samples(name, horizon):
-    """The issue's bar, on the project's generated data: MASE below seasonal naive, 80% interval 70-90%."""
+    """The issue's bar, on the project's generated data: MASE below seasonal naive, 80% interval 70-90%.
+
+    Seed 1, as in the README's table (78.5% and 75.0% coverage there: not at the edge of the band).
+    """
     result = runner.invoke(app, ["forecast", str(ROOT / "sample_data" / name), "--horizon", str(horizon),
-                                 "--backtest", "3", "--json", "--quiet", "--device", "cpu"])
+                                 "--backtest", "3", "--json", "--quiet", "--device", "cpu", "--seed", "1"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert not document["overlaps_training"]

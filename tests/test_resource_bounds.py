@@ -170,3 +170,33 @@ def test_inspect_a_200_megabyte_file_in_bounded_memory(tmp_path):
     peak, result = _peak_mb("inspect", str(path), "--json")
     assert result.returncode == 0, result.stderr
     assert peak - baseline < 100
+
+
+PREPARE_CHILD = """
+import resource, sys
+import torch
+from rnncli.config import TextConfig
+from rnncli.workflows import prepare_text
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+prepared = prepare_text(sys.argv[1], TextConfig(tokenizer=sys.argv[2]))
+assert prepared.stats["num_tokens"] > 0
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) // 1024)
+"""
+
+
+@pytest.mark.parametrize("tokenizer", ["char", pytest.param("word", marks=pytest.mark.slow)])  # word: ~20 s
+def test_preparing_a_large_corpus_needs_memory_independent_of_its_size(tokenizer, tmp_path):
+    """A 60 MB corpus is read and tokenised in chunks: holding it as text and int64 ids would be ~550 MB."""
+    corpus = tmp_path / "big.txt"
+    block = words_text(1 << 20, seed=1, newline_every=12)
+    with open(corpus, "w", encoding="utf-8") as out:
+        for i in range(60):
+            out.write(block.replace("fox", f"fox{i % 7}"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "RNN_CACHE_DIR": str(tmp_path / "c")}
+    proc = subprocess.run([sys.executable, "-c", PREPARE_CHILD, str(corpus), tokenizer], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    grew_mb = int(proc.stdout.strip())
+    print(f"{tokenizer}: preparing 60 MB grew the process by {grew_mb} MB")
+    assert grew_mb < 200, f"preparing 60 MB grew the process by {grew_mb} MB"

@@ -158,7 +158,7 @@ def test_kill_9_at_any_moment_leaves_a_loadable_checkpoint(corpus, tmp_path):
     assert steps_seen == sorted(steps_seen) and steps_seen[-1] > steps_seen[0]
 
 
-@pytest.mark.slow  # two torchrun launches of two processes each: about 16 s on 2 cores
+# two torchrun launches of two processes each: about 16 s on 2 cores, worth it in every run
 def test_two_processes_train_like_one_and_resume(corpus, tmp_path):
     """torchrun with 2 CPU processes (gloo): the same streams, averaged gradients, one writer."""
     def launch(*args: str) -> subprocess.CompletedProcess:
