@@ -90,7 +90,7 @@ def _measured(reader: TextReader, inputs: Inputs, num_tokens: int) -> dict[str, 
     if stats.blank:
         raise DataError(f"{inputs.source}: the text is empty or only whitespace; give a text with content")
     return {"sha256": stats.sha256, "num_bytes": stats.num_bytes, "num_chars": stats.num_chars,
-            "num_files": len(inputs.files)}
+            "num_utf8_bytes": stats.num_utf8_bytes, "num_files": len(inputs.files)}
 
 
 def versions() -> dict[str, str]:
@@ -125,7 +125,7 @@ def train_text(prepared: PreparedText, run: RunConfig, *, out_dir: Path,
     task = LanguageModelTask(train_ids, val_ids, batch_size=run.train.batch_size, seq_len=run.train.seq_len,
                              eval_batches=run.train.eval_batches, source=prepared.source,
                              chars_per_token=stats["num_chars"] / stats["num_tokens"],
-                             bytes_per_token=stats["num_bytes"] / stats["num_tokens"],
+                             bytes_per_token=stats.get("num_utf8_bytes", stats["num_bytes"]) / stats["num_tokens"],
                              rank=dist.rank, world_size=dist.world_size)
     config = run.to_dict()
     meta.update(config)

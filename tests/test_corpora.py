@@ -104,7 +104,11 @@ def test_other_encodings_and_undecodable_bytes(tmp_path):
     assert refused.exit_code == 2
     assert "latin.txt: not valid UTF-8 at byte offset 3" in refused.stderr and "--encoding" in refused.stderr
     train(str(latin), "--encoding", "latin-1", *TINY, "--out", str(tmp_path / "b"))
-    assert "é" in meta_of(tmp_path / "b")["tokenizer"]["chars"]
+    read = meta_of(tmp_path / "b")
+    assert "é" in read["tokenizer"]["chars"]
+    # bits per byte count the text's UTF-8 bytes (é is 2), not the file's (é is 1 in latin-1)
+    assert read["data"]["num_utf8_bytes"] == len(("café crème brûlée, à la carte\n" * 60).encode("utf-8"))
+    assert read["data"]["num_bytes"] == latin.stat().st_size
     train(str(latin), "--errors", "replace", *TINY, "--out", str(tmp_path / "c"))
     assert "\ufffd" in meta_of(tmp_path / "c")["tokenizer"]["chars"]
 

@@ -139,8 +139,9 @@ def spool_stdin(spool_dir: Path | None) -> Path:
 class TextStats:
     """What one full pass over the corpus measured."""
 
-    num_bytes: int = 0
-    num_chars: int = 0
+    num_bytes: int = 0  # of the files as they are
+    num_chars: int = 0  # of the text as read (line endings normalised)
+    num_utf8_bytes: int = 0  # of that text in UTF-8, whatever the files' encoding: what bits per byte count
     sha256: str = ""
     blank: bool = True  # nothing but whitespace so far
 
@@ -172,10 +173,12 @@ class TextReader:
         for path in self.inputs.files:
             if not ends_with_newline:
                 stats.num_chars += 1
+                stats.num_utf8_bytes += 1
                 yield "\n"
             for text in self._file_chunks(path, digest, stats):
                 if text:
                     stats.num_chars += len(text)
+                    stats.num_utf8_bytes += len(text.encode("utf-8", "surrogateescape"))
                     stats.blank = stats.blank and text.isspace()
                     ends_with_newline = text.endswith("\n")
                     yield text

@@ -25,7 +25,7 @@ import torch
 
 from rnncli.tokenizers import Tokenizer, tokenizer_from_dict
 
-FORMAT = 1  # bump when a tokenizer's ids for the same settings change, so old files are not reused
+FORMAT = 2  # bump when the ids or statistics for the same settings change, so old files are not reused
 CACHE_ENV = "RNN_CACHE_DIR"
 MAX_SIDECAR_BYTES = 64 << 20  # a BPE tokenizer's JSON is the biggest part
 
