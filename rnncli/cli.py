@@ -558,7 +558,7 @@ def _write(out, text: str) -> None:
 @user_errors
 def evaluate(
     checkpoint: Annotated[str, typer.Argument(help="A run folder or a .safetensors file.")],
-    data: Annotated[str, typer.Argument(help="A UTF-8 text file, or - for stdin.")],
+    data: Annotated[str, typer.Argument(help="A UTF-8 text file, a folder of them, or - for stdin (a CSV for a forecaster).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     per_line: Annotated[bool, typer.Option("--per-line", help="Score every line on its own: one JSON object per line.")] = False,
     carry: Annotated[bool, typer.Option("--carry", help="With --per-line, carry the state from line to line.")] = False,
