@@ -191,3 +191,39 @@ def test_coverage_counts_the_unknown_tokens_of_a_word_corpus(tmp_path):
     assert coverage(prepared) == pytest.approx(38 / 40)
     again = prepare_text(str(corpus), TextConfig(tokenizer="word", min_count=2))
     assert again.reused and coverage(again) == coverage(prepared)
+
+
+def test_an_unwritable_cache_falls_back_and_a_full_disk_is_one_clear_error(tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    from rnncli.data import tokencache
+    from rnncli.errors import RuntimeFailure
+    from rnncli.workflows import prepare_text
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("RNN_CACHE_DIR", str(cache))
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(mixed_text(50), encoding="utf-8")
+    real_probe = tempfile.TemporaryFile
+
+    def refuse_the_cache(*args, dir=None, **kwargs):  # root ignores chmod, so refuse by hand
+        if dir is not None and str(dir).startswith(str(cache)):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_probe(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tokencache.tempfile, "TemporaryFile", refuse_the_cache)
+    prepared = prepare_text(str(corpus))
+    assert prepared.stats["num_tokens"] > 0
+    assert not list(cache.glob("tokens/*.tokens"))  # written elsewhere
+    monkeypatch.undo()
+    monkeypatch.setenv("RNN_CACHE_DIR", str(cache))
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tokencache.os, "fsync", disk_full)
+    corpus.write_text(mixed_text(60), encoding="utf-8")
+    with pytest.raises(RuntimeFailure, match="could not write the token file \\(No space left on device\\)"):
+        prepare_text(str(corpus))
+    assert not [p for p in (cache / "tokens").iterdir() if p.suffix in (".tmp", ".tokens")]

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rnncli.errors import RuntimeFailure
 from rnncli.tokenizers import Tokenizer, tokenizer_from_dict
 
 FORMAT = 2  # bump when the ids or statistics for the same settings change, so old files are not reused
@@ -98,11 +99,21 @@ class TokenCache:
         """
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            return self._write(self.root, key, tokenizer, chunks, stats)
-        except PermissionError:
+            probe = tempfile.TemporaryFile(dir=self.root)  # can we write here at all?
+            probe.close()
+        except OSError:  # a read-only home or cache folder: the run still works, without reuse
             fallback = TokenCache(Path(tempfile.mkdtemp(prefix="rnncli-")))
             fallback.root.mkdir(parents=True, exist_ok=True)
-            return fallback._write(fallback.root, key, tokenizer, chunks, stats)
+            return fallback._write_or_fail(key, tokenizer, chunks, stats)
+        return self._write_or_fail(key, tokenizer, chunks, stats)
+
+    def _write_or_fail(self, key: str, tokenizer: Tokenizer, chunks: Iterable[str],
+                       stats: Callable[[int], dict[str, Any]]) -> TokenFile:
+        try:
+            return self._write(self.root, key, tokenizer, chunks, stats)
+        except OSError as exc:  # a full disk, typically; the partial file is already removed
+            raise RuntimeFailure(f"{self.root}: could not write the token file ({exc.strerror or exc}); "
+                                 f"free some space or point {CACHE_ENV} at another folder") from None
 
     def _write(self, folder: Path, key: str, tokenizer: Tokenizer, chunks: Iterable[str],
                stats: Callable[[int], dict[str, Any]]) -> TokenFile:
