@@ -213,9 +213,12 @@ def test_an_unwritable_cache_falls_back_and_a_full_disk_is_one_clear_error(tmp_p
         return real_probe(*args, dir=dir, **kwargs)
 
     monkeypatch.setattr(tokencache.tempfile, "TemporaryFile", refuse_the_cache)
+    left_before = set(Path(tempfile.gettempdir()).glob("rnncli-*"))
     prepared = prepare_text(str(corpus))
     assert prepared.stats["num_tokens"] > 0
-    assert not list(cache.glob("tokens/*.tokens"))  # written elsewhere
+    assert not list(cache.glob("tokens/*.tokens"))  # written elsewhere ...
+    assert set(Path(tempfile.gettempdir()).glob("rnncli-*")) == left_before  # ... and not left behind
+    assert prepared.ids.tolist() == prepare_text(str(corpus)).ids.tolist()  # the mapped ids are still readable
     monkeypatch.undo()
     monkeypatch.setenv("RNN_CACHE_DIR", str(cache))
 

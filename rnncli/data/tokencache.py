@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -102,9 +103,13 @@ class TokenCache:
             probe = tempfile.TemporaryFile(dir=self.root)  # can we write here at all?
             probe.close()
         except OSError:  # a read-only home or cache folder: the run still works, without reuse
-            fallback = TokenCache(Path(tempfile.mkdtemp(prefix="rnncli-")))
-            fallback.root.mkdir(parents=True, exist_ok=True)
-            return fallback._write_or_fail(key, tokenizer, chunks, stats)
+            folder = Path(tempfile.mkdtemp(prefix="rnncli-"))
+            try:
+                fallback = TokenCache(folder)
+                fallback.root.mkdir(parents=True, exist_ok=True)
+                return fallback._write_or_fail(key, tokenizer, chunks, stats)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)  # the memory map keeps the file's data alive
         return self._write_or_fail(key, tokenizer, chunks, stats)
 
     def _write_or_fail(self, key: str, tokenizer: Tokenizer, chunks: Iterable[str],
