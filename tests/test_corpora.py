@@ -109,6 +109,11 @@ def test_other_encodings_and_undecodable_bytes(tmp_path):
     # bits per byte count the text's UTF-8 bytes (é is 2), not the file's (é is 1 in latin-1)
     assert read["data"]["num_utf8_bytes"] == len(("café crème brûlée, à la carte\n" * 60).encode("utf-8"))
     assert read["data"]["num_bytes"] == latin.stat().st_size
+    wide = tmp_path / "wide"
+    wide.mkdir()
+    (wide / "utf16.txt").write_text(mixed_text(60), encoding="utf-16")  # NUL bytes everywhere: still text
+    train(str(wide), "--encoding", "utf-16", *TINY, "--out", str(tmp_path / "d"))
+    assert meta_of(tmp_path / "d")["data"]["num_chars"] == len(mixed_text(60))
     train(str(latin), "--errors", "replace", *TINY, "--out", str(tmp_path / "c"))
     assert "\ufffd" in meta_of(tmp_path / "c")["tokenizer"]["chars"]
 

@@ -25,7 +25,7 @@ CHUNK_BYTES = 4 << 20  # 4 MiB of raw bytes per chunk: big enough for numpy, sma
 SNIFF_BYTES = 8192  # how much of a file decides whether it is binary (as git and grep do)
 ERROR_POLICIES = ("strict", "replace")
 # Encodings whose text legitimately holds NUL bytes, so a NUL does not mean binary.
-_WIDE_ENCODINGS = ("utf_16", "utf_32")
+_WIDE_ENCODINGS = ("utf-16", "utf-32")  # as codecs.lookup names them
 
 
 @dataclass
