@@ -64,7 +64,12 @@ class Distributed:
             import torch.distributed as dist
 
             if dist.is_initialized():
-                dist.destroy_process_group()
+                # Everyone reaches this point before anyone tears the group down: a rank that left
+                # early could close the connections under a peer still finishing (gloo aborts it).
+                try:
+                    dist.barrier()
+                finally:
+                    dist.destroy_process_group()
 
     def wrap(self, model: nn.Module, device: torch.device) -> nn.Module:
         """DistributedDataParallel around ``model`` when there are several processes."""

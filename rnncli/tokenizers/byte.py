@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 from rnncli.errors import CheckpointError
+
+
+# Lone surrogates other than surrogateescape's U+DC80..U+DCFF (which stand for the bytes 0x80..0xFF).
+_NOT_ESCAPES = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 
 
 class ByteTokenizer:
@@ -63,5 +68,9 @@ class ByteStreamDecoder:
 
 
 def _utf8(text: str) -> bytes:
-    # surrogateescape: an undecodable command-line argument gives back the very bytes it came from
-    return text.encode("utf-8", "surrogateescape")
+    # surrogateescape: an undecodable command-line argument gives back the very bytes it came from;
+    # any other lone surrogate has no bytes at all and becomes U+FFFD
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return _NOT_ESCAPES.sub("\ufffd", text).encode("utf-8", "surrogateescape")
