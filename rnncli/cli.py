@@ -331,7 +331,7 @@ def _train_forecaster(data: str | None, *, out: str | None, force: bool, config:
         raise UsageError(f"{flag} does not apply to forecasting (the context is --lookback, and validation is "
                          "the last horizon of every series)")
     if config is not None:
-        raise UsageError("--config is not available for forecasting runs yet; give the options as flags")
+        _fill_from_config(config, train_overrides, model, series)
     if data is None:
         raise UsageError("missing DATA: give a CSV file (or - for stdin)")
     out_dir, note = choose_run_dir(out, data, force=force)
@@ -339,6 +339,24 @@ def _train_forecaster(data: str | None, *, out: str | None, force: bool, config:
         console.info(note)
     run_train(data, series_options=SeriesOptions(**series),
               model_options=ModelOptions(**model, train=train_overrides), out_dir=out_dir)
+
+
+def _fill_from_config(config: Path, *sections: dict[str, Any]) -> None:
+    """Forecasting options from a YAML file, where no flag gave them (flags override the file)."""
+    from dataclasses import fields
+
+    from rnncli.config import TrainConfig, load_yaml_settings
+    from rnncli.forecast_cli import ModelOptions, SeriesOptions
+
+    types = {f.name: f.type for f in fields(ModelOptions) + fields(SeriesOptions) if f.name != "train"}
+    types.update({f.name: f.type for f in fields(TrainConfig) if f.name in sections[0]})
+    from_file = load_yaml_settings(config, types=types)
+    for section in sections:
+        for key in section:
+            # --missing has a default rather than None: the file's value wins over the default
+            at_default = section[key] is None or (key == "missing" and section[key] == "interpolate")
+            if key in from_file and at_default:
+                section[key] = from_file[key]
 
 
 def _fresh_settings(overrides: dict[str, Any], config: Path | None, data: list[str], *, out: str | None, force: bool):

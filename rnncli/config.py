@@ -278,8 +278,12 @@ def parse_duration(text: str, name: str) -> float:
     return seconds
 
 
-def load_yaml_settings(path: Path) -> dict[str, Any]:
-    """Read a flat YAML mapping of option names, checking names and types."""
+def load_yaml_settings(path: Path, types: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read a flat YAML mapping of option names, checking names and types.
+
+    ``types`` maps the valid keys to their annotations; the default is every
+    option of a language-model run.
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -295,7 +299,7 @@ def load_yaml_settings(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping of option names to values")
     # the model's vocab_size is measured from the data; the key means the BPE vocabulary to learn
-    types = {f.name: f.type for f in fields(ModelConfig) + fields(TrainConfig) + fields(TextConfig)}
+    types = types or {f.name: f.type for f in fields(ModelConfig) + fields(TrainConfig) + fields(TextConfig)}
     settings: dict[str, Any] = {}
     for raw_key, value in data.items():
         key = str(raw_key).replace("-", "_")

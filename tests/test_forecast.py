@@ -337,3 +337,18 @@ def test_plot_without_matplotlib_is_a_clear_error(trained, monkeypatch, tmp_path
     assert result.exit_code == 2
     assert "--plot needs matplotlib: pip install 'rnncli[plot]'" in result.stderr
     assert result.stdout == ""  # refused before forecasting anything
+
+
+def test_a_config_file_sets_forecasting_options_and_flags_override_it(monthly_csv, tmp_path):
+    config = tmp_path / "forecast.yaml"
+    config.write_text("horizon: 6\nhidden_size: 12\nsteps: 500\nseason: 12\n")
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(monthly_csv), "--config", str(config), "--steps", "20",
+                                 "--device", "cpu", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    forecaster = load_forecaster(out)
+    assert (forecaster.config.horizon, forecaster.config.hidden_size) == (6, 12)  # from the file
+    assert forecaster.meta["history"]["step"] == 20  # the flag won
+    config.write_text("horizon: 6\nseq_len: 64\n")
+    refused = runner.invoke(app, ["train", str(monthly_csv), "--config", str(config), "--out", str(tmp_path / "b")])
+    assert refused.exit_code == 2 and f"{config}: unknown key 'seq_len'" in refused.stderr
