@@ -361,7 +361,8 @@ class Trainer:
             saved = self._write_checkpoints(state_tensors, state_meta, improved=improved)
             record = {"step": history.step, "tokens_seen": history.tokens_seen,
                       "train_loss": history.train_loss, "val_loss": val_loss, "val_bpc": val_bpc,
-                      **self._bits_per_byte(val_loss), "lr": lr, "grad_norm": grad_norm, "tokens_per_s": history.tokens_per_s,
+                      **self._bits_per_byte(val_loss), "lr": lr, "grad_norm": grad_norm,
+                      "tokens_per_s": history.tokens_per_s,
                       "elapsed_s": round(history.elapsed_s, 3)}
             with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")

@@ -1,11 +1,15 @@
-"""Shared fixtures: one thread for torch (two cores are shared), tiny corpora and runs."""
+"""Shared fixtures and helpers: one thread for torch (two cores are shared), tiny corpora and runs,
+doctored checkpoints."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from rnncli.config import RunConfig
 from rnncli.workflows import prepare_text, train_text
@@ -54,3 +58,19 @@ def trained_run(tmp_path_factory) -> Path:
     train_text(prepare_text(str(data)), tiny_run_config(steps=150, eval_every=50, lr=0.01),
                out_dir=out, command=["test"])
     return out
+
+
+def rewrite_checkpoint(source: Path, target: Path, *, meta=None, tensors=None, metadata=None) -> None:
+    """Copy a checkpoint with edited rnncli metadata, tensors or raw safetensors metadata."""
+    with safe_open(str(source), framework="pt") as handle:
+        weights = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+        raw = dict(handle.metadata())
+    document = json.loads(raw["rnncli"])
+    if meta is not None:
+        meta(document)
+    raw["rnncli"] = json.dumps(document)
+    if metadata is not None:
+        metadata(raw)
+    if tensors is not None:
+        tensors(weights)
+    save_file(weights, str(target), metadata=raw)

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPETITIVE
 from typer.testing import CliRunner
 

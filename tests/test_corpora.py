@@ -171,7 +171,8 @@ def test_unknown_characters_in_a_prompt(mixed, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--tokenizer", "sentencepiece"], "--tokenizer: unknown value 'sentencepiece' (choose one of: char, byte, word, bpe)"),
+    (["--tokenizer", "sentencepiece"],
+     "--tokenizer: unknown value 'sentencepiece' (choose one of: char, byte, word, bpe)"),
     (["--vocab-size", "500"], "--vocab-size applies to --tokenizer bpe, not char"),
     (["--tokenizer", "bpe", "--vocab-size", "100"], "--vocab-size must be a whole number from 257"),
     (["--tokenizer", "byte", "--min-count", "3"], "--min-count applies to --tokenizer word, not byte"),

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import REPETITIVE
-from safetensors import safe_open
+from conftest import rewrite_checkpoint as _rewrite
 from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,22 +129,6 @@ for _name, _needles in BAD_CHECKPOINTS.items():
     if _name not in INSPECT_SKIPS:
         CASES.append((f"ckpt-{_name}-inspect", ["inspect", _file], 2, _needles))
 CASES.append(("ckpt-folder-without-model-sample", ["sample", "{bad}/emptydir"], 2, ("emptydir",)))
-
-
-def _rewrite(source: Path, target: Path, *, meta=None, tensors=None, metadata=None) -> None:
-    """Copy a checkpoint with edited rnncli metadata, tensors or raw safetensors metadata."""
-    with safe_open(str(source), framework="pt") as handle:
-        weights = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
-        raw = dict(handle.metadata())
-    document = json.loads(raw["rnncli"])
-    if meta is not None:
-        meta(document)
-    raw["rnncli"] = json.dumps(document)
-    if metadata is not None:
-        metadata(raw)
-    if tensors is not None:
-        tensors(weights)
-    save_file(weights, str(target), metadata=raw)
 
 
 def make_bad_checkpoints(good: Path, bad: Path) -> None:

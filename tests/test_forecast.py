@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import rewrite_checkpoint
 from typer.testing import CliRunner
 
 from rnncli.backtest import backtest, baselines, mase_scale
@@ -135,22 +136,6 @@ def test_text_commands_refuse_a_forecaster_clearly(trained):
         load_checkpoint(trained)
 
 
-def _doctored(source: Path, target: Path, *, model=None, drop=None) -> Path:
-    """A copy of a forecaster with edited model metadata or a tensor left out."""
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
-    with safe_open(str(source), framework="pt") as handle:
-        weights = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
-        raw = dict(handle.metadata())
-    document = json.loads(raw["rnncli"])
-    document["model"].update(model or {})
-    weights.pop(drop, None)
-    raw["rnncli"] = json.dumps(document)
-    save_file(weights, str(target), metadata=raw)
-    return target
-
-
 @pytest.mark.parametrize("damage, message", [
     ("truncated", "the file is truncated"),
     ("huge_width", "hidden-size must be a whole number from 1 to 65536"),
@@ -162,9 +147,9 @@ def test_a_damaged_forecaster_is_refused_by_inspect_and_forecast(damage, message
     if damage == "truncated":
         bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     elif damage == "huge_width":
-        _doctored(good, bad, model={"hidden_size": 10**12})
+        rewrite_checkpoint(good, bad, meta=lambda m: m["model"].update(hidden_size=10**12))
     else:
-        _doctored(good, bad, drop="members.0.skip.bias")
+        rewrite_checkpoint(good, bad, tensors=lambda w: w.pop("members.0.skip.bias"))
     for argv in (["inspect", str(bad)], ["forecast", "--model", str(bad)]):
         result = CliRunner().invoke(app, argv)
         assert result.exit_code == 2, (argv, result.output)

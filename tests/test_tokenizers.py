@@ -70,7 +70,7 @@ def streamed(tokenizer, ids: list[int]) -> str:
 
 def cut_at(text: str, cuts: list[int]) -> list[str]:
     bounds = [0, *sorted(min(c, len(text)) for c in cuts), len(text)]
-    return [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 KINDS = ["char", "byte", "word", "bpe"]

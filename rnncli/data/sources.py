@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +156,7 @@ class TextReader:
     def __init__(self, inputs: Inputs, settings: ReadSettings, *, chunk_bytes: int = CHUNK_BYTES):
         self.inputs, self.settings, self.chunk_bytes = inputs, settings, chunk_bytes
         self.stats = TextStats()
+        self._sha256: str | None = None  # known once ``fingerprint`` has run: later passes need not hash
 
     def fingerprint(self) -> str:
         """sha256 of the raw bytes of every file in order (what a checkpoint records as its data)."""
@@ -163,12 +164,13 @@ class TextReader:
         for path in self.inputs.files:
             for block in _raw_blocks(path, self.chunk_bytes):
                 digest.update(block)
-        return digest.hexdigest()
+        self._sha256 = digest.hexdigest()
+        return self._sha256
 
     def chunks(self) -> Iterator[str]:
         """The decoded, normalised text, chunk by chunk; also fills ``stats``."""
         stats = TextStats()
-        digest = hashlib.sha256()
+        digest = hashlib.sha256() if self._sha256 is None else None
         ends_with_newline = True
         for path in self.inputs.files:
             if not ends_with_newline:
@@ -182,7 +184,7 @@ class TextReader:
                     stats.blank = stats.blank and text.isspace()
                     ends_with_newline = text.endswith("\n")
                     yield text
-        stats.sha256 = digest.hexdigest()
+        stats.sha256 = digest.hexdigest() if digest is not None else self._sha256
         self.stats = stats
 
     def _file_chunks(self, path: Path, digest, stats: TextStats) -> Iterator[str]:
@@ -191,7 +193,8 @@ class TextReader:
         check_nul = not self.settings.codec.startswith(_WIDE_ENCODINGS)
         offset, held_cr, first = 0, "", True
         for block in _raw_blocks(path, self.chunk_bytes):
-            digest.update(block)
+            if digest is not None:
+                digest.update(block)
             stats.num_bytes += len(block)
             if check_nul and (nul := block.find(b"\x00")) >= 0:
                 raise DataError(f"{name}: looks like binary data (a NUL byte at byte offset {offset + nul}); "
@@ -234,8 +237,7 @@ def _raw_blocks(path: Path, size: int) -> Iterator[bytes]:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def read_all(given: list[str] | str, settings: ReadSettings | None = None,
-             *, warn: Callable[[str], None] | None = None) -> tuple[str, Inputs, TextStats]:
+def read_all(given: list[str] | str, settings: ReadSettings | None = None) -> tuple[str, Inputs, TextStats]:
     """The whole text at once, for the small texts that eval and inspect read."""
     settings = settings or ReadSettings()
     inputs = find_inputs([given] if isinstance(given, str) else given, settings)
@@ -244,6 +246,4 @@ def read_all(given: list[str] | str, settings: ReadSettings | None = None,
         text = "".join(reader.chunks())
     finally:
         inputs.close()
-    if warn and inputs.skipped:
-        warn(f"skipped {len(inputs.skipped)} binary files: {', '.join(inputs.skipped[:3])}")
     return text, inputs, reader.stats

@@ -100,8 +100,8 @@ class TokenCache:
         """
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            probe = tempfile.TemporaryFile(dir=self.root)  # can we write here at all?
-            probe.close()
+            with tempfile.TemporaryFile(dir=self.root):  # can we write here at all?
+                pass
         except OSError:  # a read-only home or cache folder: the run still works, without reuse
             folder = Path(tempfile.mkdtemp(prefix="rnncli-"))
             try:

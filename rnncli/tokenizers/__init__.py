@@ -15,12 +15,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rnncli.config import TextConfig
 from rnncli.errors import CheckpointError, DataError, UsageError
+from rnncli.tokenizers.bpe import BpeTokenizer
 from rnncli.tokenizers.byte import ByteTokenizer
 from rnncli.tokenizers.char import MAX_TOKENIZER_VOCAB, CharTokenizer, describe_unknown
+from rnncli.tokenizers.word import WordTokenizer
 
-__all__ = ["MAX_TOKENIZER_VOCAB", "TOKENIZERS", "UNKNOWN_POLICIES", "encode_known", "ByteTokenizer", "CharTokenizer", "StreamDecoder", "Tokenizer",
-           "TokenizerSettings", "tokenizer_from_dict", "train_tokenizer"]
+__all__ = ["MAX_TOKENIZER_VOCAB", "TOKENIZERS", "UNKNOWN_POLICIES", "BpeTokenizer", "ByteTokenizer",
+           "CharTokenizer", "StreamDecoder", "Tokenizer", "TokenizerSettings", "WordTokenizer", "encode_known",
+           "tokenizer_from_dict", "train_tokenizer"]
 
 # What to do with text outside a tokenizer's vocabulary: refuse it naming the
 # pieces, drop them, or keep them as the unknown token.
@@ -69,32 +73,16 @@ class Tokenizer(Protocol):
 class TokenizerSettings:
     """What ``train_tokenizer`` needs besides the text; each kind reads the fields it uses."""
 
-    kind: str = "char"
-    vocab_size: int = 1024  # bpe: the target vocabulary
-    min_count: int = 1  # word: rarer words become the unknown token
-    max_vocab: int = 50_000  # word: at most this many words (the most frequent)
+    # the defaults are the run settings' (config.TextConfig), the one place defaults live
+    kind: str = TextConfig.tokenizer
+    vocab_size: int = TextConfig.vocab_size  # bpe: the target vocabulary
+    min_count: int = TextConfig.min_count  # word: rarer words become the unknown token
+    max_vocab: int = TextConfig.max_vocab  # word: at most this many words (the most frequent)
 
 
-TOKENIZERS: dict[str, Any] = {"char": CharTokenizer, "byte": ByteTokenizer}
-
-
-def _register_optional() -> None:
-    """Word and BPE tokenizers live in their own modules; BPE needs the ``tokenizers`` package."""
-    try:
-        from rnncli.tokenizers.word import WordTokenizer
-    except ImportError:  # pragma: no cover - module not written yet
-        pass
-    else:
-        TOKENIZERS["word"] = WordTokenizer
-    try:
-        from rnncli.tokenizers.bpe import BpeTokenizer
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        TOKENIZERS["bpe"] = BpeTokenizer
-
-
-_register_optional()
+# bpe.py imports the ``tokenizers`` package only when a BPE tokenizer is trained or loaded
+TOKENIZERS: dict[str, Any] = {"char": CharTokenizer, "byte": ByteTokenizer, "word": WordTokenizer,
+                              "bpe": BpeTokenizer}
 
 
 def train_tokenizer(settings: TokenizerSettings, chunks: Chunks) -> Tokenizer:
@@ -122,7 +110,7 @@ def encode_known(tokenizer: Tokenizer, text: str, *, policy: str | None = None, 
     policy = policy or ("unk" if tokenizer.kind == "word" else "error")
     if policy not in UNKNOWN_POLICIES:
         raise UsageError(f"--unknown: unknown value '{policy}' (choose one of: {', '.join(UNKNOWN_POLICIES)})")
-    missing = tokenizer.unknown(text) if tokenizer.unknown_id is not None or tokenizer.kind == "char" else []
+    missing = tokenizer.unknown(text)  # always empty for byte and bpe, which cover every text
     if missing and (policy == "error" or tokenizer.unknown_id is None):
         what = "words" if tokenizer.kind == "word" else "characters"
         hint = "; leave them out with --unknown skip" if tokenizer.unknown_id is not None else ""

@@ -19,6 +19,7 @@ import numpy as np
 from rnncli.errors import CheckpointError, UsageError
 from rnncli.tokenizers.byte import ByteStreamDecoder
 from rnncli.tokenizers.byte_level import BYTE_TO_CHAR, token_bytes
+from rnncli.tokenizers.cutting import split_at_cuts
 
 if TYPE_CHECKING:  # pragma: no cover
     from tokenizers import Tokenizer as HfTokenizer
@@ -42,14 +43,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _pieces(text: str, size: int | None = None) -> Iterator[str]:
     """``text`` in pieces of about ``size`` characters (more when no cut comes sooner)."""
-    size, start = size or PIECE_CHARS, 0
-    while len(text) - start > size:
-        found = _CUT.search(text, start + size)
-        end = found.end() if found else len(text)
-        yield text[start:end]
-        start = end
-    if start < len(text):
-        yield text[start:]
+    return split_at_cuts(text, _CUT, size or PIECE_CHARS)
 
 
 def _corpus_pieces(chunks: Iterable[str]) -> Iterator[list[str]]:
@@ -147,7 +141,8 @@ class BpeTokenizer:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BpeTokenizer:
         if set(data) != {"kind", "tokenizer"}:
-            raise CheckpointError("tokenizer 'bpe' holds exactly 'kind' and 'tokenizer'; the checkpoint's tokenizer is damaged")
+            raise CheckpointError("tokenizer 'bpe' holds exactly 'kind' and 'tokenizer'; "
+                                  "the checkpoint's tokenizer is damaged")
         text = data["tokenizer"]
         if not isinstance(text, str) or not text or len(text) > MAX_JSON_CHARS:
             raise CheckpointError(f"tokenizer 'bpe' must hold the trained tokenizer as JSON text "
@@ -193,7 +188,8 @@ def _check_model(text: str) -> None:
     if not isinstance(model, dict) or model.get("type") != "BPE":
         raise CheckpointError("tokenizer is damaged: it is not a byte-level BPE model")
     if any(model.get(key) is not None for key in ("dropout", "continuing_subword_prefix", "end_of_word_suffix")):
-        raise CheckpointError("tokenizer is damaged: it has dropout or subword affixes, which byte-level BPE here never has")
+        raise CheckpointError("tokenizer is damaged: it has dropout or subword affixes, "
+                              "which byte-level BPE here never has")
     vocab, merges = model.get("vocab"), model.get("merges")
     if not isinstance(vocab, dict) or not all(isinstance(i, int) and not isinstance(i, bool) for i in vocab.values()):
         raise CheckpointError("tokenizer is damaged: its vocabulary is not a map of tokens to ids")

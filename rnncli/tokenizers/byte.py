@@ -11,7 +11,6 @@ import numpy as np
 
 from rnncli.errors import CheckpointError
 
-
 # Lone surrogates other than surrogateescape's U+DC80..U+DCFF (which stand for the bytes 0x80..0xFF).
 _NOT_ESCAPES = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 

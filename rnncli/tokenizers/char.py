@@ -70,7 +70,8 @@ class CharTokenizer:
         if found.all():
             return ids.astype(np.int64)
         if self.unknown_id is None:
-            raise DataError(f"text has characters the model never saw in training: {describe_unknown(self.unknown(text))}")
+            unseen = describe_unknown(self.unknown(text))
+            raise DataError(f"text has characters the model never saw in training: {unseen}")
         return np.where(found, ids, self.unknown_id).astype(np.int64)
 
     def decode(self, ids: list[int]) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 
 from rnncli.errors import CheckpointError, UsageError
 from rnncli.tokenizers.char import MAX_CODE_POINT, MAX_TOKENIZER_VOCAB
+from rnncli.tokenizers.cutting import split_at_cuts
 
 UNKNOWN_TOKEN = "<unk>"  # id 0; a literal "<unk>" in the text is this token too
 
@@ -77,14 +78,7 @@ def tokens_of(text: str) -> list[str]:
 
 def _segments(text: str, size: int = SEGMENT_CHARS) -> Iterator[str]:
     """``text`` in pieces of about ``size`` characters, cut only where no token spans the cut."""
-    cut, start = _regexes()[1], 0
-    while len(text) - start > size:
-        found = cut.search(text, start + size)
-        end = found.end() if found else len(text)
-        yield text[start:end]
-        start = end
-    if start < len(text):
-        yield text[start:]
+    return split_at_cuts(text, _regexes()[1], size)
 
 
 def _complete_segments(chunks: Iterable[str]) -> Iterator[str]:
@@ -122,7 +116,8 @@ class WordTokenizer:
             raise UsageError(f"--min-count must be a whole number of at least 1 (got {min_count!r})")
         if (isinstance(max_vocab, bool) or not isinstance(max_vocab, int)
                 or not 1 <= max_vocab <= MAX_TOKENIZER_VOCAB - 1):
-            raise UsageError(f"--max-vocab must be a whole number in 1..{MAX_TOKENIZER_VOCAB - 1:,} (got {max_vocab!r})")
+            raise UsageError(f"--max-vocab must be a whole number in 1..{MAX_TOKENIZER_VOCAB - 1:,} "
+                             f"(got {max_vocab!r})")
         counts: Counter[str] = Counter()
         for segment in _complete_segments(chunks()):
             counts.update(tokens_of(segment))
@@ -168,7 +163,8 @@ class WordTokenizer:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WordTokenizer:
         if set(data) != {"kind", "words"}:
-            raise CheckpointError("tokenizer 'word' holds exactly 'kind' and 'words'; the checkpoint's tokenizer is damaged")
+            raise CheckpointError("tokenizer 'word' holds exactly 'kind' and 'words'; "
+                                  "the checkpoint's tokenizer is damaged")
         words = data["words"]
         if not isinstance(words, list) or not 1 <= len(words) <= MAX_TOKENIZER_VOCAB:
             raise CheckpointError(f"tokenizer 'words' must be a list of 1..{MAX_TOKENIZER_VOCAB:,} words")
