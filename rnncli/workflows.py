@@ -88,7 +88,7 @@ def _settings_key(settings: TokenizerSettings) -> dict[str, Any]:
 def _measured(reader: TextReader, inputs: Inputs, num_tokens: int) -> dict[str, Any]:
     stats = reader.stats
     if stats.blank:
-        raise DataError(f"{inputs.source}: the text is empty or only whitespace; give a text with content")
+        raise DataError(f"{inputs.source}: the file is empty or only whitespace; give a text file with content")
     return {"sha256": stats.sha256, "num_bytes": stats.num_bytes, "num_chars": stats.num_chars,
             "num_utf8_bytes": stats.num_utf8_bytes, "num_files": len(inputs.files)}
 
