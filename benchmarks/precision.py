@@ -23,8 +23,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rnncli.config import RunConfig  # noqa: E402
-from rnncli.workflows import prepare_text, train_text  # noqa: E402
+from rnncli.tasks.language_model.config import RunConfig  # noqa: E402
+from rnncli.tasks.language_model.jobs import prepare_text, train_text  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "tinyworld.txt"
 

@@ -3,7 +3,7 @@
 Three ways to generate the same number of tokens from the same weights
 (embedding -> stacked recurrent layers -> linear head), in one process:
 
-- rnn: ``rnncli.generation.sample_steps``, the path ``rnn sample`` runs (the
+- rnn: ``rnncli.tasks.language_model.sampling.sample_steps``, the path ``rnn sample`` runs (the
   prompt through the fused module once, then ``FastStepper``, one generator
   per sample, log-probabilities kept for the jsonl output);
 - reference: the minimal single-step loop written below, ``torch.addmm`` on
@@ -32,10 +32,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rnncli.config import ModelConfig  # noqa: E402
-from rnncli.decoding import DecodingSettings  # noqa: E402
-from rnncli.generation import sample_steps  # noqa: E402
-from rnncli.models import LanguageModel, build_model  # noqa: E402
+from rnncli.core.settings import ModelConfig  # noqa: E402
+from rnncli.tasks.language_model.logit_processors import DecodingSettings  # noqa: E402
+from rnncli.tasks.language_model.model import LanguageModel, build_model  # noqa: E402
+from rnncli.tasks.language_model.sampling import sample_steps  # noqa: E402
 
 VOCAB = 96  # about the size of a character vocabulary of English text
 

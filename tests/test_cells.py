@@ -6,10 +6,10 @@ import pytest
 import torch
 from conftest import tiny_run_config
 
-from rnncli.cells import GRUCell, TextbookGRUCell
-from rnncli.config import ModelConfig
-from rnncli.models import build_fused, build_reference
-from rnncli.workflows import prepare_text, train_text
+from rnncli.core.cells import GRUCell, TextbookGRUCell
+from rnncli.core.layers import build_fused, build_reference
+from rnncli.core.settings import ModelConfig
+from rnncli.tasks.language_model.jobs import prepare_text, train_text
 
 FUSED_TWINS = ["lstm", "gru", "rnn", "rnn-relu"]
 

@@ -8,8 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from rnncli.checkpoint import FORMAT_VERSION, atomic_write_bytes, load_checkpoint, read_meta
-from rnncli.errors import CheckpointError, RuntimeFailure
+from rnncli.core.checkpoint import FORMAT_VERSION, atomic_write_bytes, read_meta
+from rnncli.core.errors import CheckpointError, RuntimeFailure
+from rnncli.tasks.language_model.checkpoint import load_checkpoint
 
 
 def test_loaded_model_gives_bit_identical_logits(trained_run):
@@ -88,7 +89,7 @@ def test_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("rnncli.checkpoint.os.replace", disk_full)
+    monkeypatch.setattr("rnncli.core.checkpoint.os.replace", disk_full)
     with pytest.raises(RuntimeFailure, match="No space left"):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"good"

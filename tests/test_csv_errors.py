@@ -116,7 +116,7 @@ def test_bad_csv_gives_one_clear_line_and_exit_2(results, case):
 
 def test_semicolon_and_tab_files_are_read_with_decimal_commas(tmp_path):
     """European CSVs (';' with decimal commas) and tab-separated files are detected, not refused."""
-    from rnncli.data.series import read_series
+    from rnncli.tasks.forecast.series import read_series
 
     expected = read_series(str(_write(tmp_path / "comma.csv", _monthly(30)))).series[0].values
     for name, text in (("semi.csv", _monthly(30, sep=";", decimal=",")), ("tab.tsv", _monthly(30, sep="\t"))):

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnncli.data.series import read_series
-from rnncli.errors import RnnError
-from rnncli.report_series import series_summary
+from rnncli.core.errors import RnnError
+from rnncli.tasks.forecast.report import series_summary
+from rnncli.tasks.forecast.series import read_series
 
 NAMES = st.sampled_from(["ds", "date", "time", "unique_id", "id", "y", "value", "sales", "t", "index", "a", "b"])
 ODD_NAMES = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=8)

@@ -17,12 +17,12 @@ import torch
 from conftest import rewrite_checkpoint
 from typer.testing import CliRunner
 
-from rnncli.backtest import backtest, baselines, mase_scale
 from rnncli.cli import app
-from rnncli.data.series import read_series
-from rnncli.errors import CheckpointError, DataError
-from rnncli.forecast_model import ForecastConfig, ForecastModel, detect_season, pinball_loss
-from rnncli.forecasting import forecast, forecast_train_config, load_forecaster, train_forecaster
+from rnncli.core.errors import CheckpointError, DataError
+from rnncli.tasks.forecast.backtest import backtest, baselines, mase_scale
+from rnncli.tasks.forecast.forecaster import forecast, forecast_train_config, load_forecaster, train_forecaster
+from rnncli.tasks.forecast.model import ForecastConfig, ForecastModel, detect_season, pinball_loss
+from rnncli.tasks.forecast.series import read_series
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--hidden-size", "16", "--steps", "120", "--device", "cpu"]
@@ -111,7 +111,7 @@ def test_resumed_forecaster_is_bit_identical_to_a_straight_run(monthly_csv, tmp_
     """The shared trainer's exact resume holds for forecasting: the window sampler's state is saved."""
     from safetensors.torch import load_file
 
-    from rnncli.train_state import STATE_FILE, load_train_state
+    from rnncli.core.resume_state import STATE_FILE, load_train_state
 
     data = read_series(str(monthly_csv))
 
@@ -130,7 +130,7 @@ def test_resumed_forecaster_is_bit_identical_to_a_straight_run(monthly_csv, tmp_
 
 
 def test_text_commands_refuse_a_forecaster_clearly(trained):
-    from rnncli.checkpoint import load_checkpoint
+    from rnncli.tasks.language_model.checkpoint import load_checkpoint
 
     with pytest.raises(CheckpointError, match="a forecasting model; use it with rnn forecast --model"):
         load_checkpoint(trained)
@@ -171,7 +171,7 @@ def test_season_is_detected_by_autocorrelation():
 
 
 def test_short_noisy_series_get_no_spurious_season(tmp_path):
-    from rnncli.forecasting import choose_season
+    from rnncli.tasks.forecast.forecaster import choose_season
 
     rng = np.random.default_rng(3)
     text = "t,v\n" + "".join(f"{i},{50 + 0.1 * i + rng.normal():.3f}\n" for i in range(60))
@@ -307,7 +307,7 @@ def test_beats_seasonal_naive_on_the_bundled_samples(name, horizon):
 
 
 def test_losing_to_seasonal_naive_is_said_plainly(capsys):
-    from rnncli.forecast_cli import write_backtest_table
+    from rnncli.cli.forecast_jobs import write_backtest_table
 
     row = {"mae": 2.0, "rmse": 2.0, "smape": 5.0, "mase": 1.2}
     write_backtest_table({"series": 1, "windows": 1, "horizon": 3, "lookback": 6, "season": 1,

@@ -15,15 +15,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnncli.checkpoint import encode_checkpoint, load_checkpoint
-from rnncli.config import ModelConfig, load_yaml_settings
-from rnncli.data.text import read_corpus
-from rnncli.errors import RnnError
-from rnncli.models import build_model
-from rnncli.report import inspect_checkpoint
-from rnncli.report_text import inspect_text
-from rnncli.tokenizers import CharTokenizer, tokenizer_from_dict
-from rnncli.workflows import versions
+from rnncli.core.checkpoint import encode_checkpoint, versions
+from rnncli.core.errors import RnnError
+from rnncli.core.settings import ModelConfig, load_yaml_settings
+from rnncli.tasks.inspection import inspect_checkpoint
+from rnncli.tasks.language_model.checkpoint import load_checkpoint
+from rnncli.tasks.language_model.config import run_option_types
+from rnncli.tasks.language_model.data.text import read_corpus
+from rnncli.tasks.language_model.model import build_model
+from rnncli.tasks.language_model.text_report import inspect_text
+from rnncli.tasks.language_model.tokenizers import CharTokenizer, tokenizer_from_dict
 
 BUDGETS = [50, pytest.param(2000, marks=pytest.mark.fuzz, id="long")]
 
@@ -156,6 +157,6 @@ def test_random_yaml_config_files(budget, tmp_path):
 
     def prop(text: str) -> None:
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
-        _only_our_errors(load_yaml_settings, path)
+        _only_our_errors(load_yaml_settings, path, run_option_types())
 
     _run(budget, documents, prop)

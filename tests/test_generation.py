@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from rnncli.checkpoint import load_checkpoint
-from rnncli.generation import generate, step
+from rnncli.tasks.language_model.checkpoint import load_checkpoint
+from rnncli.tasks.language_model.sampling import generate, step
 
 
 def test_carried_state_matches_running_the_whole_prefix(trained_run):

@@ -9,10 +9,10 @@ import torch
 from conftest import REPETITIVE
 from typer.testing import CliRunner
 
-from rnncli.checkpoint import load_checkpoint
 from rnncli.cli import app
-from rnncli.config import ModelConfig
-from rnncli.gradflow import gradient_norms, untrained_model
+from rnncli.core.settings import ModelConfig
+from rnncli.tasks.language_model.checkpoint import load_checkpoint
+from rnncli.tasks.language_model.gradient_flow import gradient_norms, untrained_model
 
 runner = CliRunner()
 TINY = ["--hidden-size", "16", "--num-layers", "2", "--embed-size", "8", "--seq-len", "16",

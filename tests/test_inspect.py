@@ -11,11 +11,11 @@ import pytest
 from conftest import REPETITIVE, tiny_run_config
 from typer.testing import CliRunner
 
-from rnncli.checkpoint import load_checkpoint
 from rnncli.cli import app
-from rnncli.models import count_parameters
-from rnncli.report import overfitting_verdict, read_metrics
-from rnncli.workflows import prepare_text, train_text
+from rnncli.core.layers import count_parameters
+from rnncli.tasks.inspection import overfitting_verdict, read_metrics
+from rnncli.tasks.language_model.checkpoint import load_checkpoint
+from rnncli.tasks.language_model.jobs import prepare_text, train_text
 
 runner = CliRunner()
 
@@ -142,7 +142,7 @@ def test_compare_two_runs(trained_run, second_run):
 
 
 def test_compare_ranks_only_losses_that_compare():
-    from rnncli.report import compare_checkpoints
+    from rnncli.tasks.inspection import compare_checkpoints
 
     def summary(task, tokenizer, loss, bpc):
         return {"path": task, "task": task, "tokenizer": {"kind": tokenizer},

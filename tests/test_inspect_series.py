@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from rnncli.cli import app
-from rnncli.data.series import read_series
-from rnncli.forecast_model import ForecastConfig
-from rnncli.forecasting import forecast_train_config, train_forecaster
+from rnncli.tasks.forecast.forecaster import forecast_train_config, train_forecaster
+from rnncli.tasks.forecast.model import ForecastConfig
+from rnncli.tasks.forecast.series import read_series
 
 runner = CliRunner()
 

@@ -15,9 +15,10 @@ import torch
 from typer.testing import CliRunner
 
 from rnncli.cli import app
-from rnncli.config import ModelConfig
-from rnncli.models import build_model, count_parameters
-from rnncli.report_text import WORD_PATTERN, inspect_text, suggest_model, unigram_entropy
+from rnncli.core.layers import count_parameters
+from rnncli.core.settings import ModelConfig
+from rnncli.tasks.language_model.model import build_model
+from rnncli.tasks.language_model.text_report import WORD_PATTERN, inspect_text, suggest_model, unigram_entropy
 
 runner = CliRunner()
 

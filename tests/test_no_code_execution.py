@@ -12,9 +12,10 @@ import pytest
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from rnncli.checkpoint import MAX_HEADER_BYTES, load_checkpoint
-from rnncli.errors import CheckpointError
-from rnncli.report import inspect_checkpoint
+from rnncli.core.checkpoint import MAX_HEADER_BYTES
+from rnncli.core.errors import CheckpointError
+from rnncli.tasks.inspection import inspect_checkpoint
+from rnncli.tasks.language_model.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SCANNED = sorted([*ROOT.glob("rnncli/**/*.py"), *ROOT.glob("benchmarks/**/*.py"), *ROOT.glob("sample_data/*.py")])
@@ -86,7 +87,8 @@ def test_no_code_execution_from_data(path):
 
 def test_scan_covers_the_package():
     names = {p.relative_to(ROOT).as_posix() for p in SCANNED}
-    assert {"rnncli/checkpoint.py", "rnncli/config.py", "rnncli/train_state.py", "rnncli/data/text.py"} <= names
+    assert {"rnncli/core/checkpoint.py", "rnncli/core/settings.py", "rnncli/core/resume_state.py",
+            "rnncli/tasks/language_model/data/text.py", "rnncli/tasks/language_model/checkpoint.py"} <= names
 
 
 def _peak_bytes(func) -> tuple[int, str]:

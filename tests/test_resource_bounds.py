@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnncli.config import ModelConfig
-from rnncli.decoding import DecodingSettings
-from rnncli.generation import PRIME_CHUNK, sample_steps
-from rnncli.metrics import line_log_probs, stream_log_probs
-from rnncli.models import build_model
-from rnncli.report_text import inspect_text
+from rnncli.core.settings import ModelConfig
+from rnncli.tasks.language_model.logit_processors import DecodingSettings
+from rnncli.tasks.language_model.metrics import line_log_probs, stream_log_probs
+from rnncli.tasks.language_model.model import build_model
+from rnncli.tasks.language_model.sampling import PRIME_CHUNK, sample_steps
+from rnncli.tasks.language_model.text_report import inspect_text
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ["the", "fox", "dog", "runs", "over", "a", "lazy", "quick", "brown", "moral:"]
@@ -175,8 +175,8 @@ def test_inspect_a_200_megabyte_file_in_bounded_memory(tmp_path):
 PREPARE_CHILD = """
 import resource, sys
 import torch
-from rnncli.config import TextConfig
-from rnncli.workflows import prepare_text
+from rnncli.tasks.language_model.config import TextConfig
+from rnncli.tasks.language_model.jobs import prepare_text
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 prepared = prepare_text(sys.argv[1], TextConfig(tokenizer=sys.argv[2]))
 assert prepared.stats["num_tokens"] > 0

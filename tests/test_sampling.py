@@ -12,15 +12,22 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from rnncli.checkpoint import load_checkpoint, save_checkpoint
 from rnncli.cli import app
-from rnncli.config import ModelConfig
-from rnncli.decoding import DecodingSettings, keep_min_p, keep_top_k, keep_top_p, penalize_repeats
-from rnncli.generation import SampleText, beam_search, sample_steps
-from rnncli.models import build_model
-from rnncli.stepper import FastStepper, ModelStepper, make_stepper
-from rnncli.tokenizers import CharTokenizer
-from rnncli.workflows import start_token
+from rnncli.core.checkpoint import save_checkpoint
+from rnncli.core.settings import ModelConfig
+from rnncli.tasks.language_model.checkpoint import load_checkpoint
+from rnncli.tasks.language_model.jobs import start_token
+from rnncli.tasks.language_model.logit_processors import (
+    DecodingSettings,
+    keep_min_p,
+    keep_top_k,
+    keep_top_p,
+    penalize_repeats,
+)
+from rnncli.tasks.language_model.model import build_model
+from rnncli.tasks.language_model.sampling import SampleText, beam_search, sample_steps
+from rnncli.tasks.language_model.token_steps import FastStepper, ModelStepper, make_stepper
+from rnncli.tasks.language_model.tokenizers import CharTokenizer
 
 runner = CliRunner()
 
@@ -236,7 +243,8 @@ def _random_model(cell: str, impl: str = "fused", *, vocab: int = 11) -> torch.n
 @pytest.mark.parametrize("table", [True, False])
 def test_fast_stepper_matches_the_models_forward(cell, table, monkeypatch):
     if not table:
-        monkeypatch.setattr("rnncli.stepper.TABLE_LIMIT_BYTES", 0)  # layer 0 multiplies the embedding
+        # layer 0 multiplies the embedding
+        monkeypatch.setattr("rnncli.tasks.language_model.token_steps.TABLE_LIMIT_BYTES", 0)
     model = _random_model(cell)
     tokens = torch.randint(0, 11, (3, 30))
     with torch.inference_mode():

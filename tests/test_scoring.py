@@ -9,9 +9,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from rnncli.checkpoint import load_checkpoint
 from rnncli.cli import app
-from rnncli.workflows import start_token
+from rnncli.tasks.language_model.checkpoint import load_checkpoint
+from rnncli.tasks.language_model.jobs import start_token
 
 runner = CliRunner()
 LINES = ["the quick brown fox", "", "jumps over the lazy dog.", "dog the over", "the quick brown fox"]
@@ -100,10 +100,10 @@ def test_carry_without_per_line_is_refused(trained_run, lines_file):
 
 
 def test_carry_feeds_the_newline_between_lines_when_the_vocabulary_has_one(tmp_path):
-    from rnncli.checkpoint import save_checkpoint
-    from rnncli.config import ModelConfig
-    from rnncli.models import build_model
-    from rnncli.tokenizers import CharTokenizer
+    from rnncli.core.checkpoint import save_checkpoint
+    from rnncli.core.settings import ModelConfig
+    from rnncli.tasks.language_model.model import build_model
+    from rnncli.tasks.language_model.tokenizers import CharTokenizer
 
     torch.manual_seed(0)
     tokenizer = CharTokenizer(list("\nabcd"))
@@ -125,10 +125,10 @@ def test_carry_feeds_the_newline_between_lines_when_the_vocabulary_has_one(tmp_p
 
 def test_batching_and_windows_do_not_change_the_scores(trained_run, lines_file, monkeypatch):
     whole = per_line(trained_run, lines_file)
-    monkeypatch.setattr("rnncli.metrics.LOGITS_PER_CHUNK", 1)  # windows of one token
+    monkeypatch.setattr("rnncli.tasks.language_model.metrics.LOGITS_PER_CHUNK", 1)  # windows of one token
     assert [r["log_prob"] for r in per_line(trained_run, lines_file)] == \
         pytest.approx([r["log_prob"] for r in whole], abs=1e-5)
-    monkeypatch.setattr("rnncli.metrics.TOKENS_PER_GROUP", 1)  # every line in a batch of its own
+    monkeypatch.setattr("rnncli.tasks.language_model.metrics.TOKENS_PER_GROUP", 1)  # every line in a batch of its own
     assert [r["log_prob"] for r in per_line(trained_run, lines_file)] == \
         pytest.approx([r["log_prob"] for r in whole], abs=1e-5)
 

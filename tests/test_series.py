@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnncli.data.series import describe_freq, format_time, read_series, series_times
-from rnncli.errors import DataError
+from rnncli.core.errors import DataError
+from rnncli.tasks.forecast.series import describe_freq, format_time, read_series, series_times
 
 
 def write(tmp_path: Path, text: str, name: str = "s.csv") -> str:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnncli.errors import CheckpointError, UsageError
-from rnncli.tokenizers import (
+from rnncli.core.errors import CheckpointError, UsageError
+from rnncli.tasks.language_model.tokenizers import (
     MAX_TOKENIZER_VOCAB,
     TOKENIZERS,
     ByteTokenizer,
@@ -21,10 +21,10 @@ from rnncli.tokenizers import (
     tokenizer_from_dict,
     train_tokenizer,
 )
-from rnncli.tokenizers import bpe as bpe_module
-from rnncli.tokenizers import word as word_module
-from rnncli.tokenizers.byte_level import BYTE_TO_CHAR, CHAR_TO_BYTE
-from rnncli.tokenizers.word import UNKNOWN_TOKEN, tokens_of
+from rnncli.tasks.language_model.tokenizers import bpe as bpe_module
+from rnncli.tasks.language_model.tokenizers import word as word_module
+from rnncli.tasks.language_model.tokenizers.gpt2_bytes import BYTE_TO_CHAR, CHAR_TO_BYTE
+from rnncli.tasks.language_model.tokenizers.word import UNKNOWN_TOKEN, tokens_of
 
 # A small corpus in several scripts, written for these tests (Windows line
 # endings already turned into "\n", as the corpus reader does).
@@ -453,7 +453,8 @@ def test_bpe_refuses_random_or_inconsistent_models_before_the_library_panics():
 # --- start-up cost -------------------------------------------------------------
 
 def test_importing_the_tokenizers_package_does_not_import_hugging_face_tokenizers():
-    code = "import sys, rnncli.tokenizers as t; assert 'bpe' in t.TOKENIZERS; assert 'tokenizers' not in sys.modules"
+    code = ("import sys, rnncli.tasks.language_model.tokenizers as t; "
+            "assert 'bpe' in t.TOKENIZERS; assert 'tokenizers' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(_root())}, timeout=60)
 
 

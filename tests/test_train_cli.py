@@ -18,9 +18,9 @@ from conftest import REPETITIVE
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from rnncli.checkpoint import load_checkpoint
 from rnncli.cli import app
-from rnncli.train_state import STATE_FILE, load_train_state
+from rnncli.core.resume_state import STATE_FILE, load_train_state
+from rnncli.tasks.language_model.checkpoint import load_checkpoint
 
 runner = CliRunner()
 SMALL = ["--hidden-size", "32", "--num-layers", "1", "--embed-size", "16", "--seq-len", "32",

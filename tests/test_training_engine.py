@@ -11,12 +11,13 @@ import torch
 from conftest import tiny_run_config
 from safetensors.torch import load_file
 
-from rnncli.checkpoint import load_checkpoint
-from rnncli.config import RunConfig, parse_duration, resolve_resume_settings
-from rnncli.errors import RuntimeFailure, UsageError
-from rnncli.lm_task import LanguageModelTask
-from rnncli.train_state import STATE_FILE, load_train_state
-from rnncli.workflows import prepare_text, train_text
+from rnncli.core.errors import RuntimeFailure, UsageError
+from rnncli.core.resume_state import STATE_FILE, load_train_state
+from rnncli.core.settings import parse_duration
+from rnncli.tasks.language_model.checkpoint import load_checkpoint
+from rnncli.tasks.language_model.config import RunConfig, resolve_resume_settings
+from rnncli.tasks.language_model.jobs import prepare_text, train_text
+from rnncli.tasks.language_model.task import LanguageModelTask
 
 
 def _dropout_run(**train) -> RunConfig:

@@ -1,0 +1,51 @@
+"""The ``rnn`` Typer app: its root options and its commands, in the order --help lists them.
+
+Each command (one module each in rnncli/cli/) parses its options, calls the
+library and prints the result; rnncli/cli/failures.py turns errors into one
+line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rnncli.cli import evaluate, forecast, inspect, sample, train
+from rnncli.cli.failures import DEBUG
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Train, sample, evaluate and inspect recurrent sequence models (RNN, LSTM, GRU).",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        import rnncli
+
+        typer.echo(f"rnn {rnncli.__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks (also RNN_DEBUG=1).")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    if debug:
+        DEBUG["on"] = True
+
+
+app.callback()(_root)
+# The order of --help: the commands a new user needs first.
+for command in (train.train, sample.sample, evaluate.evaluate, inspect.inspect, forecast.forecast):
+    app.command("eval" if command is evaluate.evaluate else None)(command)
+
+
+def main() -> None:
+    app(prog_name="rnn")

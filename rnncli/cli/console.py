@@ -1,0 +1,51 @@
+"""Where the CLI talks to people: stderr, through rich, silenced by --quiet.
+
+stdout is reserved for results (text, JSON, CSV). rich turns colour off by
+itself when stderr is not a terminal or when ``NO_COLOR`` is set.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class ResultConsole(Console):
+    """A rich console for stdout results that leaves a closed pipe to the CLI.
+
+    rich's own handling exits with status 1; ``rnn ... | head`` should end
+    quietly with 0, which the CLI does when it sees the BrokenPipeError.
+    """
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+def stdout() -> Console:
+    return ResultConsole(highlight=False)
+
+
+def set_quiet(quiet: bool) -> None:
+    stderr.quiet = quiet
+
+
+def info(message: str) -> None:
+    stderr.print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    stderr.print(f"rnn: warning: {message}", markup=False, style="yellow")
+
+
+def error(message: str) -> None:
+    # Errors are shown even under --quiet: a silent failure helps nobody.
+    was_quiet, stderr.quiet = stderr.quiet, False
+    stderr.print(f"rnn: error: {message}", markup=False, style="red", soft_wrap=True)
+    stderr.quiet = was_quiet
+
+
+def write_flushed(out, text: str) -> None:
+    """Write and flush at once, so a reader of a pipe sees every line as soon as it is made."""
+    out.write(text)
+    out.flush()

@@ -1,0 +1,156 @@
+"""The resume state file: everything besides the config that a run needs to continue exactly.
+
+``last.state.safetensors`` sits next to ``last.safetensors``. It is
+self-contained: it holds a copy of the weights (``model.*``), the optimizer
+tensors (``optim.<param>.<key>``), the random generators (``rng.*``, uint8)
+and the task's tensors (``task.r<rank>.<name>``, such as the carried hidden
+state), and as JSON metadata the optimizer's settings, the history, Python's
+and NumPy's generator state and the task's scalars (such as the stream
+position). Because the weights travel with the rest, a crash between writing
+``last.safetensors`` and this file can never pair a state with other weights.
+Nothing is pickled; the file is validated like a checkpoint before use.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from rnncli.core.checkpoint import atomic_write_bytes, read_header
+from rnncli.core.errors import CheckpointError
+
+STATE_FILE = "last.state.safetensors"
+STATE_FORMAT = "rnncli-train-state"
+STATE_VERSION = "1"
+MAX_STATE_META_CHARS = 64 * 1024 * 1024
+
+
+@dataclass
+class TrainState:
+    """A decoded state file: named CPU tensors and a JSON document."""
+
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+
+    def section(self, prefix: str) -> dict[str, torch.Tensor]:
+        """The tensors named ``prefix.*``, with the prefix removed."""
+        cut = len(prefix) + 1
+        return {name[cut:]: t for name, t in self.tensors.items() if name.startswith(prefix + ".")}
+
+
+# --- optimizer -------------------------------------------------------------
+
+def flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Optimizer state as named tensors plus JSON (its param groups and scalar entries)."""
+    state = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entries in state["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{index}.{key}"] = value.detach().to("cpu").contiguous().clone()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of ``flatten_optimizer``: a dict for ``optimizer.load_state_dict``."""
+    state: dict[int, dict[str, Any]] = {}
+    for name, tensor in tensors.items():
+        index, _, key = name.partition(".")
+        state.setdefault(int(index), {})[key] = tensor
+    for index, entries in meta.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(entries)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+# --- random generators -----------------------------------------------------
+
+def capture_local_rng(device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's torch generators (CPU and, where used, the current CUDA device)."""
+    rng = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def restore_local_rng(rng: dict[str, torch.Tensor], device: torch.device) -> None:
+    torch.set_rng_state(rng["torch"].to(torch.uint8))
+    if device.type == "cuda" and "cuda" in rng:
+        torch.cuda.set_rng_state(rng["cuda"].to(torch.uint8), device)
+
+
+def capture_host_rng() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Python's and NumPy's generators: the big integer arrays as tensors, the rest as JSON."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    tensors = {"python": torch.tensor(internal, dtype=torch.int64),
+               "numpy": torch.from_numpy(keys.astype(np.int64))}
+    meta = {"python": [version, gauss], "numpy": [kind, int(pos), int(has_gauss), float(cached)]}
+    return tensors, meta
+
+
+def restore_host_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    version, gauss = meta["python"]
+    random.setstate((version, tuple(int(v) for v in tensors["python"].tolist()), gauss))
+    kind, pos, has_gauss, cached = meta["numpy"]
+    np.random.set_state((kind, tensors["numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
+
+
+# --- the file ----------------------------------------------------------------
+
+def save_train_state(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Write the state atomically (temporary file, fsync, rename)."""
+    metadata = {"format": STATE_FORMAT, "format_version": STATE_VERSION,
+                "state": json.dumps(meta, sort_keys=True)}
+    payload = safetensors_bytes({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
+    atomic_write_bytes(Path(path), payload)
+
+
+def read_state_meta(path: Path) -> dict[str, Any]:
+    """The JSON document of a state file, without reading its tensors."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no resume state here; only runs trained by this version "
+                              "of rnn can be resumed (the weights alone can be sampled)")
+    metadata = read_header(path).get("__metadata__")
+    if not isinstance(metadata, dict) or metadata.get("format") != STATE_FORMAT:
+        raise CheckpointError(f"{path}: not an rnncli training state file")
+    if metadata.get("format_version") != STATE_VERSION:
+        raise CheckpointError(f"{path}: training state version {metadata.get('format_version')!r} "
+                              f"is not readable (readable: {STATE_VERSION}); upgrade rnncli")
+    document = metadata.get("state")
+    if not isinstance(document, str) or len(document) > MAX_STATE_META_CHARS:
+        raise CheckpointError(f"{path}: the training state metadata is missing or too large")
+    try:
+        meta = json.loads(document)
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path}: the training state metadata is corrupted (not JSON)") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: the training state metadata is corrupted")
+    return meta
+
+
+def load_train_state(path: Path) -> TrainState:
+    """Read and check a state file; every failure is a ``CheckpointError``."""
+    meta = read_state_meta(path)
+    tensors: dict[str, torch.Tensor] = {}
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            for name in handle.keys():  # noqa: SIM118 (safe_open is not iterable)
+                tensors[name] = handle.get_tensor(name)
+    except Exception as exc:  # the library raises its own error types for damaged files
+        raise CheckpointError(f"{path}: damaged training state ({str(exc).strip().splitlines()[0]})") from None
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: tensor '{name}' holds NaN or infinite values")
+    return TrainState(tensors=tensors, meta=meta)

@@ -1,0 +1,244 @@
+"""Settings every task shares: the recurrent model's shape, how to train, and how values are checked.
+
+Defaults live in the dataclasses below. A YAML file (``--config run.yaml``)
+overrides the defaults, and flags given on the command line override the
+file. YAML keys are the option names, with ``-`` or ``_`` (``hidden_size`` or
+``hidden-size``); ``load_yaml_settings`` reads them, checked against a task's
+option types.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rnncli.core.errors import UsageError
+
+DEFAULT_STEPS = 2000  # the budget when neither --steps nor --epochs is given
+CELLS = ("lstm", "gru", "rnn", "rnn-relu", "gru-textbook")
+IMPLS = ("fused", "reference")
+REFERENCE_ONLY_CELLS = ("gru-textbook",)  # no fused twin in PyTorch or cuDNN
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "fp16")
+LR_SCHEDULES = ("constant", "cosine")
+# Options that may change when a run is resumed: budgets and bookkeeping. The
+# rest (model shape, windows, optimiser, seed, data split) would make the
+# resumed run a different run, so ``--resume`` refuses to change them.
+RESUMABLE_OPTIONS = ("steps", "epochs", "time", "eval_every", "eval_batches", "patience", "keep",
+                     "device", "precision", "tensorboard")
+
+# Upper bounds that protect us from absurd values, typed or read from an
+# untrusted checkpoint, before anything is allocated from them.
+MAX_VOCAB = 2_000_000
+MAX_WIDTH = 65_536
+MAX_LAYERS = 64
+
+
+@dataclass
+class ModelConfig:
+    """The shape of a language model; ``vocab_size`` comes from the data."""
+
+    cell: str = "lstm"
+    vocab_size: int = 0
+    embed_size: int = 64
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.0
+    impl: str = "fused"
+
+    def validate(self, *, where: str | None = None) -> None:
+        check_choice(self.cell, CELLS, _label("cell", where))
+        check_impl(self.cell, self.impl, label=_label("impl", where))
+        check_int(self.vocab_size, 1, MAX_VOCAB, _label("vocab_size", where))
+        check_int(self.embed_size, 1, MAX_WIDTH, _label("embed_size", where))
+        check_int(self.hidden_size, 1, MAX_WIDTH, _label("hidden_size", where))
+        check_int(self.num_layers, 1, MAX_LAYERS, _label("num_layers", where))
+        check_float(self.dropout, 0.0, 1.0, _label("dropout", where), high_open=True)
+
+
+@dataclass
+class TrainConfig:
+    """How to train: windows, optimiser, budget and bookkeeping."""
+
+    seq_len: int = 128
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    clip: float = 1.0
+    steps: int | None = None
+    epochs: float | None = None
+    eval_every: int = 200
+    # 20 windows of every stream (82k tokens at the defaults) estimate the loss well and keep
+    # validation to ~2% of training time (benchmarks/train_speed.py).
+    eval_batches: int = 20
+    val_frac: float = 0.1
+    seed: int = 1337
+    device: str = "auto"
+    time: str | None = None
+    lr_schedule: str = "constant"
+    warmup: int = 0
+    patience: int | None = None
+    keep: int = 0
+    precision: str = "fp32"
+    tensorboard: bool = False
+
+    @property
+    def time_budget_s(self) -> float | None:
+        """``--time`` in seconds, or None without a wall-clock budget."""
+        return parse_duration(self.time, "--time") if self.time is not None else None
+
+    def validate(self) -> None:
+        check_int(self.seq_len, 1, 1_000_000, "--seq-len")
+        check_int(self.batch_size, 1, 1_000_000, "--batch-size")
+        check_float(self.lr, 0.0, 10.0, "--lr", low_open=True)
+        check_float(self.weight_decay, 0.0, 10.0, "--weight-decay")
+        check_float(self.clip, 0.0, 1e9, "--clip")
+        if self.steps is not None:
+            check_int(self.steps, 1, 10**12, "--steps")
+        if self.epochs is not None:
+            check_float(self.epochs, 0.0, 1e6, "--epochs", low_open=True)
+        if self.steps is not None and self.epochs is not None:
+            raise UsageError("give either --steps or --epochs, not both")
+        check_int(self.eval_every, 1, 10**12, "--eval-every")
+        check_int(self.eval_batches, 1, 10**9, "--eval-batches")
+        check_float(self.val_frac, 0.0, 0.5, "--val-frac", high_open=False)
+        check_choice(self.device, DEVICES, "--device")
+        _ = self.time_budget_s
+        check_choice(self.lr_schedule, LR_SCHEDULES, "--lr-schedule")
+        check_int(self.warmup, 0, 10**12, "--warmup")
+        if self.patience is not None:
+            check_int(self.patience, 1, 10**9, "--patience")
+        check_int(self.keep, 0, 10**6, "--keep")
+        check_choice(self.precision, PRECISIONS, "--precision")
+        if self.lr_schedule == "cosine" and self.steps is None and self.epochs is None and self.time is not None:
+            raise UsageError("--lr-schedule cosine needs a step budget to decay over: add --steps or --epochs")
+
+
+def check_impl(cell: str, impl: str, *, label: str = "--impl") -> None:
+    """``impl`` must be one of IMPLS, and not ``fused`` for a cell that only exists as reference cells."""
+    check_choice(impl, IMPLS, label)
+    if impl == "fused" and cell in REFERENCE_ONLY_CELLS:
+        raise UsageError(f"{label} fused: cell {cell} has no fused implementation "
+                         "(PyTorch and cuDNN compute a different GRU); use --impl reference")
+
+
+def model_config_from_dict(data: Any, *, where: str) -> ModelConfig:
+    """Build and validate a ModelConfig read from untrusted input."""
+    config = build_section(ModelConfig, data, where=where)
+    config.validate(where=where)
+    return config
+
+
+def parse_duration(text: str, name: str) -> float:
+    """Seconds in ``90``, ``90s``, ``10m``, ``1.5h``, ``1h30m`` or ``2d``."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    cleaned = str(text).strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", cleaned):
+        seconds = float(cleaned)
+    elif re.fullmatch(r"(\d+(\.\d+)?[smhd])+", cleaned):
+        seconds = sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)([smhd])", cleaned))
+    else:
+        raise UsageError(f"{name}: cannot read {text!r} as a duration; write e.g. 90s, 10m, 1h30m or 2d")
+    if not seconds > 0:
+        raise UsageError(f"{name} must be more than zero, got {text!r}")
+    return seconds
+
+
+def load_yaml_settings(path: Path, types: dict[str, Any]) -> dict[str, Any]:
+    """Read a flat YAML mapping of option names, checking names and types.
+
+    ``types`` maps the valid keys to their annotations.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{path}:{line} is not valid YAML; check indentation and quoting") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a mapping of option names to values")
+    settings: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = str(raw_key).replace("-", "_")
+        if key not in types:
+            valid = ", ".join(sorted(types))
+            raise UsageError(f"{path}: unknown key '{raw_key}' (valid keys: {valid})")
+        if key == "time" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # a bare number of seconds
+        settings[key] = coerce(value, types[key], f"{path}: key '{raw_key}'")
+    return settings
+
+
+def build_section(cls, data: Any, *, where: str):
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: expected a mapping")
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in known:
+            raise UsageError(f"{where}: unknown key '{key}'")
+        kwargs[key] = coerce(value, known[key].type, f"{where}: key '{key}'")
+    return cls(**kwargs)
+
+
+def coerce(value: Any, type_name: Any, where: str) -> Any:
+    """Check a YAML/JSON value against a dataclass field's annotation."""
+    name = str(type_name)
+    optional = "None" in name
+    if value is None:
+        if optional:
+            return None
+        raise UsageError(f"{where} must not be empty")
+    if name.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"{where} must be a whole number, got {value!r}")
+        return value
+    if name.startswith("float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if name.startswith("str"):
+        if not isinstance(value, str):
+            raise UsageError(f"{where} must be text, got {value!r}")
+        return value
+    if name.startswith("bool"):
+        if not isinstance(value, bool):
+            raise UsageError(f"{where} must be true or false, got {value!r}")
+        return value
+    raise UsageError(f"{where} has an unsupported type")
+
+
+def _label(name: str, where: str | None) -> str:
+    """``--hidden-size`` for a flag, ``run.safetensors: model hidden_size`` for a file."""
+    return f"--{name.replace('_', '-')}" if where is None else f"{where} {name}"
+
+
+def check_choice(value: str, choices: tuple[str, ...], name: str) -> None:
+    if value not in choices:
+        raise UsageError(f"{name}: unknown value '{value}' (choose one of: {', '.join(choices)})")
+
+
+def check_int(value: int, low: int, high: int, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UsageError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+
+
+def check_float(value: float, low: float, high: float, name: str, *,
+                 low_open: bool = False, high_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise UsageError(f"{name} must be in {left}{low}, {high}{right}, got {value!r}")

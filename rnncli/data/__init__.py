@@ -1,1 +1,0 @@
-"""Data layers: text corpora (``text``) and, later, CSV time series."""

@@ -1,0 +1,70 @@
+"""The forecaster's settings (saved in its checkpoint) and their checks, without importing torch.
+
+Kept apart from forecast_model.py so that ``rnn forecast`` and ``rnn train``
+can check their flags and read the CSV before paying for the torch import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from rnncli.core.errors import UsageError
+from rnncli.core.settings import CELLS
+
+SCALINGS = ("standard", "log")
+
+
+@dataclass
+class ForecastConfig:
+    """The forecaster's shape and the data facts it depends on (saved in the checkpoint)."""
+
+    horizon: int = 12
+    lookback: int = 0  # 0: chosen from the horizon, the season and the data
+    quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
+    season: int = 1
+    cell: str = "lstm"
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0
+    scaling: str = "standard"  # log: log of positive, multiplicative data before scaling
+    ensemble: int = 1  # members trained side by side; forecasts take their median
+
+    @property
+    def encoder_steps(self) -> int:
+        """Steps the recurrent encoder reads: the recent end of the lookback (two seasons or two
+        horizons). The linear skip sees the whole lookback, so a long lookback (a week of hours)
+        costs little."""
+        return min(self.lookback, max(2 * self.horizon, 2 * self.season, 8))
+
+    @property
+    def num_features(self) -> int:
+        return 3  # scaled value, sin and cos of the position within the season
+
+    def validate(self, *, where: str = "") -> None:
+        label = f"{where} " if where else "--"
+        checks = [(1 <= self.horizon <= 10_000, "horizon", "a whole number from 1 to 10000"),
+                  (0 <= self.lookback <= 100_000, "lookback", "a whole number from 1 to 100000"),
+                  (1 <= self.season <= 100_000, "season", "a whole number from 1 to 100000"),
+                  (self.cell in CELLS, "cell", f"one of {', '.join(CELLS)}"),
+                  (1 <= self.hidden_size <= 65_536, "hidden-size", "a whole number from 1 to 65536"),
+                  (1 <= self.num_layers <= 64, "num-layers", "a whole number from 1 to 64"),
+                  (0 <= self.dropout < 1, "dropout", "in [0, 1)"),
+                  (self.scaling in SCALINGS, "scaling", f"one of {', '.join(SCALINGS)}"),
+                  (1 <= self.ensemble <= 64, "ensemble", "a whole number from 1 to 64")]
+        for ok, name, what in checks:
+            if not ok:
+                raise UsageError(f"{label}{name} must be {what}, got {getattr(self, name.replace('-', '_'))!r}")
+        qs = self.quantiles
+        if not qs or len(qs) > 99 or any(not 0 < q < 1 for q in qs) or sorted(set(qs)) != list(qs):
+            raise UsageError(f"{label}quantiles must be increasing numbers strictly between 0 and 1, got {qs!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_quantiles(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--quantiles: cannot read {text!r}; write e.g. 0.1,0.5,0.9") from None
+    return sorted(set(values))

@@ -1,0 +1,255 @@
+"""The forecasting jobs behind ``rnn train`` (CSV), ``rnn forecast`` and ``rnn eval`` (backtest).
+
+From a read ``SeriesSet`` and settings to a trained run folder, a forecast
+table or backtest figures; progress goes through a callback, nothing prints.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rnncli.core.checkpoint import check_tensors_match, read_meta, read_tensors, resolve_checkpoint_path
+from rnncli.core.errors import CheckpointError, DataError, UsageError
+from rnncli.core.resume_state import TrainState
+from rnncli.core.settings import TrainConfig
+from rnncli.core.training import History, Trainer, TrainEvent
+from rnncli.tasks.forecast.model import (
+    ForecastConfig,
+    ForecastModel,
+    detect_season,
+    model_inputs,
+    step_index,
+    transform,
+    untransform,
+)
+from rnncli.tasks.forecast.series import Series, SeriesSet, describe_freq, format_time, time_grid
+from rnncli.tasks.forecast.task import ForecastTask
+
+TASK_FORECAST = "forecast"
+SEASON_CANDIDATES = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "Q": 4, "Y": 1}  # 1: not searched
+# The budget of `rnn forecast` without --model (also the defaults of `rnn train` on a CSV).
+FORECAST_TRAIN_DEFAULTS = dict(steps=1000, batch_size=64, lr=3e-3, eval_every=50, patience=6, seq_len=1)
+
+
+def forecast_train_config(overrides: dict[str, Any]) -> TrainConfig:
+    """The trainer's settings for a forecaster: forecasting defaults, then the user's flags."""
+    cfg = TrainConfig(**FORECAST_TRAIN_DEFAULTS)
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(cfg, key, value)
+    if overrides.get("epochs") is not None and overrides.get("steps") is None:
+        cfg.steps = None
+    cfg.validate()
+    return cfg
+
+
+def choose_season(data: SeriesSet, season: int | None) -> int:
+    """--season, else autocorrelation over lags up to a few natural periods of the frequency."""
+    if season is not None:
+        return season
+    base = "".join(ch for ch in data.freq.split("-")[0] if ch.isalpha()).rstrip("SE") or "step"
+    natural = SEASON_CANDIDATES.get(base, 24)
+    shortest = min(len(s.values) for s in data.series)
+    max_lag = min(max(2 * natural, 2), shortest // 3)
+    if natural == 1 or max_lag < 2:
+        return 1
+    return detect_season([s.values for s in data.series], max_lag=max_lag)
+
+
+WEEK_OF_HOURS = 168
+
+
+def choose_lookback(config: ForecastConfig, data: SeriesSet, lookback: int | None) -> int:
+    """--lookback, else two seasons or two horizons, whichever is longer (N-BEATS used 2-7 horizons).
+
+    Hourly data usually has a weekly cycle besides the daily one: the
+    lookback then covers a week when every series is long enough for it.
+    """
+    if lookback:
+        return lookback
+    chosen = max(2 * config.horizon, 2 * config.season, 8)
+    hourly = data.freq in ("h", "1h", "H")
+    shortest = min(len(s.values) for s in data.series)
+    if hourly and chosen < WEEK_OF_HOURS and shortest >= 2 * WEEK_OF_HOURS + 2 * config.horizon:
+        return WEEK_OF_HOURS
+    return chosen
+
+
+def check_lengths(data: SeriesSet, config: ForecastConfig, *, extra: int = 0, what: str = "train on") -> None:
+    need = config.lookback + 2 * config.horizon + extra
+    for series in data.series:
+        if len(series.values) < need:
+            raise DataError(
+                f"{data.source}: series {series.id!r} has {len(series.values)} points; to {what} it with "
+                f"--horizon {config.horizon} and --lookback {config.lookback} it needs at least {need} "
+                f"(lookback + horizon for a training window + horizon held out for validation"
+                + (f" + {extra} backtest points" if extra else "") + "); use a shorter --lookback or --horizon")
+
+
+def choose_scaling(data: SeriesSet, scaling: str | None) -> str:
+    if scaling == "log" and any((s.values <= 0).any() for s in data.series):
+        raise UsageError("--scaling log needs positive values; some series hold zeros or negatives")
+    return scaling or "standard"
+
+
+def series_meta(data: SeriesSet, config: ForecastConfig) -> dict[str, Any]:
+    """What forecasting needs without the file: ids, last times and the last context of each series."""
+    return {"freq": data.freq, "time_format": data.time_format, "layout": data.layout, "source": data.source,
+            "ids": [s.id for s in data.series],
+            "last_time": [_stamp_to_json(time_grid(s.start, len(s.values), data.freq)[-1]) for s in data.series],
+            "length": [len(s.values) for s in data.series],
+            "context": [s.values[-config.lookback:].tolist() for s in data.series]}
+
+
+def _stamp_to_json(stamp) -> Any:
+    return int(stamp) if isinstance(stamp, (int, np.integer)) else pd.Timestamp(stamp).isoformat()
+
+
+def train_forecaster(data: SeriesSet, config: ForecastConfig, cfg: TrainConfig, *, out_dir: Path,
+                     on_event: Callable[[TrainEvent], None] | None = None,
+                     command: list[str] | None = None, resume: TrainState | None = None) -> History:
+    """Train a global forecaster on every series of ``data`` and write its run folder.
+
+    With ``resume`` (the run's saved state) training continues exactly where it stopped.
+    """
+    import dataclasses
+
+    from rnncli.core.checkpoint import versions
+    from rnncli.core.devices import resolve_device
+
+    config.validate()
+    check_lengths(data, config)
+    torch.manual_seed(cfg.seed)
+    arrays = [transform(s.values, config.scaling) for s in data.series]
+    starts = [step_index(s.start, data.freq) for s in data.series]
+    task = ForecastTask(arrays, starts, config, batch_size=cfg.batch_size, seed=cfg.seed)
+    settings = {"model": config.to_dict(), "train": dataclasses.asdict(cfg)}
+    meta = {"task": TASK_FORECAST, **settings, "series": series_meta(data, config), "versions": versions(),
+            "command": command if command is not None else sys.argv}
+    trainer = Trainer(ForecastModel(config), task, cfg, out_dir=out_dir, meta=meta, config=settings,
+                      device=resolve_device(cfg.device), on_event=on_event)
+    if resume is not None:
+        trainer.restore(resume)
+    return trainer.fit()
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+@dataclass
+class Forecaster:
+    """A trained forecaster and the history it remembers."""
+
+    path: Path
+    model: ForecastModel
+    config: ForecastConfig
+    meta: dict[str, Any]
+
+    def remembered(self) -> SeriesSet:
+        """The last context window of every training series, as a SeriesSet."""
+        info = self.meta["series"]
+        freq, series = info["freq"], []
+        for sid, last, context in zip(info["ids"], info["last_time"], info["context"], strict=False):
+            values = np.asarray(context, dtype=np.float64)
+            start = _first_time(last, len(values), freq)
+            series.append(Series(id=sid, values=values, start=start))
+        return SeriesSet(series=series, freq=freq, time_format=info.get("time_format"), source=str(self.path),
+                         layout=info.get("layout", "wide"))
+
+
+def _first_time(last, count: int, freq: str):
+    if freq.startswith("step:"):
+        return int(last) - int(freq[5:]) * (count - 1)
+    offset = pd.tseries.frequencies.to_offset(freq)
+    return pd.Timestamp(last) - (count - 1) * offset
+
+
+def is_forecast_checkpoint(path: str | Path) -> bool:
+    try:
+        return read_meta(resolve_checkpoint_path(path)).get("task") == TASK_FORECAST
+    except CheckpointError:
+        return False
+
+
+def load_forecaster(path: str | Path) -> Forecaster:
+    """Load and validate a forecasting checkpoint (safetensors only; nothing unpickled)."""
+    path = resolve_checkpoint_path(path)
+    meta = read_meta(path)
+    config = validate_forecaster_layout(path, meta)
+    model = ForecastModel(config)
+    model.load_state_dict(read_tensors(path))
+    model.eval()
+    return Forecaster(path=path, model=model, config=config, meta=meta)
+
+
+def validate_forecaster_layout(path: Path, meta: dict[str, Any]) -> ForecastConfig:
+    """Check a forecaster's metadata and tensor table against each other, weights unread.
+
+    As the language model's ``validate_layout``: sizes are checked
+    before anything is allocated, and a truncated or doctored file is refused.
+    Pops ``_tensors`` and ``_data_bytes`` from ``meta``.
+    """
+    if meta.get("task") != TASK_FORECAST:
+        raise CheckpointError(f"{path}: not a forecasting model (task {meta.get('task')!r}); "
+                              "train one with: rnn train series.csv --horizon 12")
+    try:
+        config = ForecastConfig(**meta["model"])
+        config.validate(where=f"{path}: model")
+        info = meta["series"]
+        if not (len(info["ids"]) == len(info["last_time"]) == len(info["context"])):
+            raise ValueError("series lists differ in length")
+    except (KeyError, TypeError, ValueError, UsageError) as exc:
+        raise CheckpointError(f"{path}: the forecasting metadata is damaged ({exc})") from None
+    check_tensors_match(path, meta, lambda: ForecastModel(config))
+    return config
+
+
+# --- forecasting -----------------------------------------------------------------------
+
+
+def predict_windows(forecaster: Forecaster, contexts: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Quantiles in original units for context windows (N, L) whose first points sit at ``starts``."""
+    config = forecaster.config
+    values = torch.as_tensor(transform(contexts, config.scaling), dtype=torch.float32)
+    positions = torch.as_tensor(starts, dtype=torch.long).unsqueeze(1) + torch.arange(config.lookback)
+    x, loc, scale = model_inputs(values, positions, config.season)
+    scaled = forecaster.model.predict(x)  # (N, H, Q)
+    out = scaled * scale.unsqueeze(-1) + loc.unsqueeze(-1)
+    return untransform(out.double().numpy(), config.scaling)
+
+
+def forecast(forecaster: Forecaster, data: SeriesSet | None = None) -> list[dict[str, Any]]:
+    """One record per series and future step: id, timestamp, mean and the quantiles."""
+    data = data or forecaster.remembered()
+    config = forecaster.config
+    if data.freq != forecaster.meta["series"]["freq"]:
+        raise DataError(f"{data.source}: the data is {describe_freq(data.freq)} but the model was trained on "
+                        f"{describe_freq(forecaster.meta['series']['freq'])} data")
+    short = [s.id for s in data.series if len(s.values) < config.lookback]
+    if short:
+        raise DataError(f"{data.source}: series {short[0]!r} has fewer than the {config.lookback} points "
+                        "of context the model reads")
+    contexts = np.stack([s.values[-config.lookback:] for s in data.series])
+    starts = np.array([step_index(s.start, data.freq) + len(s.values) - config.lookback for s in data.series])
+    quantiles = predict_windows(forecaster, contexts, starts)  # (S, H, Q)
+    records = []
+    for series, q in zip(data.series, quantiles, strict=False):
+        future = time_grid(series.start, len(series.values) + config.horizon, data.freq)[len(series.values):]
+        for step, stamp in enumerate(future):
+            record = {"id": series.id, "timestamp": format_time(stamp, data.time_format),
+                      "mean": float(q[step].mean())}
+            record.update({f"q{_label(level)}": float(q[step, j]) for j, level in enumerate(config.quantiles)})
+            records.append(record)
+    return records
+
+
+def _label(level: float) -> str:
+    return f"{level:g}"

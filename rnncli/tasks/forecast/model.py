@@ -1,0 +1,169 @@
+"""The forecaster: a recurrent encoder over a context window and a direct multi-horizon quantile head.
+
+Each window is scaled by statistics of its own context (DeepAR, ES-RNN), so
+one global model serves series of any magnitude. The head emits every step of
+the horizon at once (MQ-RNN) for every quantile; quantiles are the median plus
+or minus cumulative softplus offsets, so they cannot cross. A linear map from
+the scaled context to the horizon runs beside the encoder: it can express the
+seasonal naive and drift forecasts exactly, so the network only has to learn
+what those miss (the idea behind DLinear and N-BEATS' linear basis).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rnncli.core.layers import build_fused
+from rnncli.tasks.forecast.config import SCALINGS, ForecastConfig, parse_quantiles  # noqa: F401 (re-exported)
+
+MIN_SCALE = 1e-6
+
+
+class _Member(nn.Module):
+    """One forecaster: encoder + head + linear context skip, all in scaled units."""
+
+    def __init__(self, config: ForecastConfig):
+        super().__init__()
+        self.config = config
+        q, h = len(config.quantiles), config.horizon
+        self.rnn = build_fused(config, config.num_features)
+        self.head = nn.Sequential(nn.Linear(config.hidden_size, config.hidden_size), nn.ReLU(),
+                                  nn.Linear(config.hidden_size, h * q))
+        self.skip = nn.Linear(config.lookback, h)
+        self.anchor = _anchor_index(config.quantiles)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, F) scaled context -> (B, H, Q) scaled quantiles, increasing along Q."""
+        out, _ = self.rnn(x[:, -self.config.encoder_steps:])  # (B, T, H_rnn)
+        raw = self.head(out[:, -1]).view(x.shape[0], self.config.horizon, -1)  # (B, H, Q)
+        centre = raw[..., self.anchor] + self.skip(x[..., 0])  # (B, H)
+        return _monotone(centre, raw, self.anchor)
+
+
+def _anchor_index(quantiles: list[float]) -> int:
+    """The quantile nearest the median: the others are offsets from it."""
+    return int(np.argmin([abs(q - 0.5) for q in quantiles]))
+
+
+def _monotone(centre: torch.Tensor, raw: torch.Tensor, anchor: int) -> torch.Tensor:
+    """Quantiles that cannot cross: the centre plus (minus) cumulative positive gaps."""
+    gaps = F.softplus(raw) + 1e-4  # (B, H, Q)
+    above = centre.unsqueeze(-1) + torch.cumsum(gaps[..., anchor + 1:], dim=-1)
+    below = centre.unsqueeze(-1) - torch.flip(torch.cumsum(torch.flip(gaps[..., :anchor], [-1]), -1), [-1])
+    return torch.cat([below, centre.unsqueeze(-1), above], dim=-1)
+
+
+class ForecastModel(nn.Module):
+    """``ensemble`` members trained side by side; ``forward`` returns each member's quantiles."""
+
+    def __init__(self, config: ForecastConfig):
+        super().__init__()
+        self.config = config
+        self.members = nn.ModuleList(_Member(config) for _ in range(config.ensemble))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, F) -> (E, B, H, Q)."""
+        return torch.stack([member(x) for member in self.members])
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """The ensemble's median of each quantile, re-sorted: (B, H, Q)."""
+        return torch.sort(self(x).median(dim=0).values, dim=-1).values
+
+
+def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
+    """Mean quantile (pinball) loss; ``pred`` (..., H, Q), ``target`` (..., H)."""
+    diff = target.unsqueeze(-1) - pred  # (..., H, Q)
+    return torch.maximum(quantiles * diff, (quantiles - 1) * diff).mean()
+
+
+# --- scaling and features ------------------------------------------------------------------
+
+
+def transform(values: np.ndarray, scaling: str) -> np.ndarray:
+    return np.log(values) if scaling == "log" else values
+
+
+def untransform(values: np.ndarray, scaling: str) -> np.ndarray:
+    return np.exp(np.clip(values, -700, 700)) if scaling == "log" else values
+
+
+def context_stats(context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Location and scale of each window from its own context: (B, L) -> (B, 1), (B, 1)."""
+    loc = context.mean(dim=1, keepdim=True)
+    scale = context.std(dim=1, keepdim=True, unbiased=False)
+    floor = MIN_SCALE * (1 + loc.abs())
+    return loc, torch.maximum(scale, floor)
+
+
+def season_features(positions: torch.Tensor, season: int) -> torch.Tensor:
+    """sin and cos of the position within the season: (...,) -> (..., 2); zeros without a season."""
+    if season <= 1:
+        return torch.zeros(*positions.shape, 2)
+    angle = 2 * math.pi * (positions % season).to(torch.float32) / season
+    return torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1)
+
+
+def model_inputs(context: torch.Tensor, positions: torch.Tensor, season: int):
+    """Scaled inputs (B, L, F) and the (loc, scale) that undo the scaling."""
+    loc, scale = context_stats(context)
+    scaled = (context - loc) / scale  # (B, L)
+    return torch.cat([scaled.unsqueeze(-1), season_features(positions, season)], dim=-1), loc, scale
+
+
+def step_index(start, freq: str) -> int:
+    """The number of ``freq`` steps from a fixed origin to ``start``: the same date gets the
+    same season position in every series, in training and in forecasting."""
+    if freq.startswith("step:"):
+        return int(start) // int(freq[5:])
+    offset = pd.tseries.frequencies.to_offset(freq)
+    stamp = pd.Timestamp(start)
+    months = stamp.year * 12 + stamp.month - 1
+    name = type(offset).__name__
+    n = max(getattr(offset, "n", 1), 1)
+    if "Month" in name:
+        return months // n
+    if "Quarter" in name:
+        return months // (3 * n)
+    if "Year" in name:
+        return stamp.year // n
+    if "Week" in name:
+        return (stamp - pd.Timestamp(0)).days // (7 * n)
+    nanos = getattr(offset, "nanos", None)
+    if nanos:
+        return int(stamp.as_unit("ns").value // nanos)
+    return 0
+
+
+def detect_season(arrays: list[np.ndarray], *, max_lag: int) -> int:
+    """The seasonal period by autocorrelation of the differenced series (1 if none stands out).
+
+    A peak must stand clear of what noise gives (about 1/sqrt(n)) to count.
+    Lags that are whole multiples of a better period are not preferred: the
+    shortest lag whose autocorrelation is within 90% of the best wins.
+    """
+    scores = np.zeros(max_lag + 1)
+    weight = 0.0
+    for values in arrays:
+        diffs = np.diff(values)
+        if len(diffs) < 2 * max_lag or diffs.std() == 0:
+            continue
+        centred = diffs - diffs.mean()
+        denom = float(np.dot(centred, centred))
+        for lag in range(2, max_lag + 1):
+            scores[lag] += len(diffs) * float(np.dot(centred[:-lag], centred[lag:])) / denom
+        weight += len(diffs)
+    if weight == 0:
+        return 1
+    scores /= weight
+    best = float(scores.max())
+    # Noise alone gives autocorrelations of about 1/sqrt(n): demand a clear peak above that.
+    if best < max(0.3, 3.5 / np.sqrt(weight / max(len(arrays), 1))):
+        return 1
+    return int(next(lag for lag in range(2, max_lag + 1) if scores[lag] >= 0.9 * best))

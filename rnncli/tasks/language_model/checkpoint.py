@@ -1,0 +1,86 @@
+"""A language model's checkpoint: its model config and tokenizer checked, then its weights loaded.
+
+The file format and its generic checks are rnncli/core/checkpoint.py's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnncli.core.checkpoint import check_tensors_match, read_meta, read_tensors, resolve_checkpoint_path
+from rnncli.core.errors import CheckpointError, UsageError
+from rnncli.core.settings import ModelConfig, check_impl, model_config_from_dict
+from rnncli.tasks.language_model.model import LanguageModel, build_model
+from rnncli.tasks.language_model.tokenizers import Tokenizer, tokenizer_from_dict
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to sample, evaluate or inspect a trained model."""
+
+    path: Path
+    model: LanguageModel
+    tokenizer: Tokenizer
+    meta: dict[str, Any]
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+
+def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", impl: str | None = None) -> Checkpoint:
+    """Load and validate a checkpoint; every failure is a ``CheckpointError``.
+
+    ``impl`` (``fused`` or ``reference``) runs the weights on another
+    implementation than the one recorded; both read the same tensors.
+    """
+    path = resolve_checkpoint_path(path)
+    meta = read_meta(path)
+    if meta.get("task") == "forecast":
+        raise CheckpointError(f"{path}: a forecasting model; use it with rnn forecast --model {path} "
+                              "or rnn eval CKPT series.csv")
+    config, tokenizer = validate_layout(path, meta)
+    if impl is not None:
+        config = _with_impl(config, impl)
+    tensors = read_tensors(path)
+    model = build_model(config)
+    model.load_state_dict(tensors)
+    model.to(device)
+    model.eval()
+    return Checkpoint(path=path, model=model, tokenizer=tokenizer, meta=meta)
+
+
+def validate_layout(path: Path, meta: dict[str, Any]) -> tuple[ModelConfig, Tokenizer]:
+    """Check the config, tokenizer and tensor table of ``read_meta``'s result against each other.
+
+    Nothing is allocated from the metadata before its sizes are checked; the
+    tensor table must match the config exactly and its byte ranges must tile
+    the file, so a truncated or doctored file is refused here, weights unread.
+    Pops ``_tensors`` and ``_data_bytes`` from ``meta``.
+    """
+    try:
+        config = model_config_from_dict(meta.get("model"), where=f"{path}: model")
+    except UsageError as exc:  # the same checks as for flags, but here the file is at fault
+        raise CheckpointError(exc.message) from None
+    try:
+        tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc.message}") from None
+    if tokenizer.vocab_size != config.vocab_size:
+        raise CheckpointError(f"{path}: tokenizer has {tokenizer.vocab_size} symbols but the model "
+                              f"expects {config.vocab_size}")
+    check_tensors_match(path, meta, lambda: build_model(config))
+    return config, tokenizer
+
+
+def _with_impl(config: ModelConfig, impl: str) -> ModelConfig:
+    """The stored config with the implementation the user asked for, validated again."""
+    check_impl(config.cell, impl)
+    return dataclasses.replace(config, impl=impl)
+
+

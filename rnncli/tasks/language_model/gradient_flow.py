@@ -1,0 +1,137 @@
+"""How far back the gradient reaches: ``|| d loss_T / d h_{T-k} ||`` for each distance ``k``.
+
+A window of ``steps_back + 1`` tokens is run one step at a time from a zero
+state, keeping every hidden state ``h_t`` in the autograd graph. The loss of
+the last prediction only, ``loss_T``, is differentiated with respect to each
+``h_{T-k}`` (the last recurrent layer, the one the head reads). Several
+windows at random places in the text run as one batch; the norms are averaged
+over them. The work is done in float64 on a copy of the model, so that the
+Elman RNN's tiny gradients are measured rather than rounded to zero.
+
+This shows the vanishing-gradient problem (Hochreiter 1991; Bengio, Simard
+and Frasconi 1994): for the Elman RNN the norm falls geometrically with
+``k``, while the LSTM's additive cell state keeps it up for much longer.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from rnncli.core.errors import DataError
+from rnncli.core.settings import ModelConfig
+from rnncli.tasks.language_model.checkpoint import Checkpoint
+from rnncli.tasks.language_model.data.text import read_corpus
+from rnncli.tasks.language_model.model import LanguageModel, build_model
+
+RANDOM_VOCAB = 64  # vocabulary of the random text used when an untrained model is given no --data
+RANDOM_TOKENS = 20_000
+
+
+def gradient_norms(model: LanguageModel, ids: torch.Tensor, *, steps_back: int, windows: int,
+                   seed: int = 0) -> list[float]:
+    """``norms[k]`` = mean over windows of ``|| d loss_T / d h_{T-k} ||``, for k = 0..steps_back."""
+    span = steps_back + 1
+    if len(ids) < span + 1:
+        raise DataError(f"the text has {len(ids)} tokens; --steps-back {steps_back} needs at least {span + 1}")
+    model = copy.deepcopy(model).to("cpu", torch.float64).eval()
+    generator = torch.Generator().manual_seed(seed)
+    starts = torch.randint(0, len(ids) - span, (windows,), generator=generator)
+    x = torch.stack([ids[s : s + span] for s in starts.tolist()])  # (W, T)
+    y = ids[starts + span]  # (W,): the token after the window
+    with torch.enable_grad():
+        hs = _hidden_states(model, x)  # T tensors (L, W, H)
+        logits = model.head(hs[-1][-1])  # (W, V)
+        # Summed, not averaged: windows are independent, so each window's
+        # gradient is the gradient of its own loss_T.
+        loss = F.cross_entropy(logits, y, reduction="sum")
+        grads = torch.autograd.grad(loss, hs)  # each (L, W, H)
+    return [g[-1].norm(dim=-1).mean().item() for g in reversed(grads)]
+
+
+def _hidden_states(model: LanguageModel, x: torch.Tensor) -> list[torch.Tensor]:
+    """Step the model through ``x`` (W, T); the state h_t (L, W, H) after every step.
+
+    Gradients are taken with respect to these whole tensors (the next step
+    reads them whole) and the last layer's slice is kept afterwards.
+    """
+    state = model.init_state(x.shape[0], "cpu")
+    state = tuple(s.to(torch.float64) for s in state)
+    emb = model.embedding(x)  # (W, T, E)
+    hs = []
+    for e_t in emb.unbind(1):
+        _, state = model.recurrent(e_t.unsqueeze(1), state)  # state[0]: (L, W, H)
+        hs.append(state[0])
+    return hs
+
+
+def ratio(norms: list[float], far: int, near: int = 1) -> float | None:
+    """``norms[far] / norms[near]``, or None when ``far`` is out of range."""
+    if far >= len(norms) or norms[near] == 0:
+        return None
+    return norms[far] / norms[near]
+
+
+def report(model: LanguageModel, ids: torch.Tensor, *, source: str, steps_back: int, windows: int,
+           seed: int, trained: bool) -> dict[str, Any]:
+    """The grad-flow numbers as one JSON-able document."""
+    norms = gradient_norms(model, ids, steps_back=steps_back, windows=windows, seed=seed)
+    return {"model": dataclasses.asdict(model.config), "trained": trained, "text": source,
+            "steps_back": steps_back, "windows": windows, "seed": seed, "norms": norms,
+            "ratio_10_to_1": ratio(norms, 10), "ratio_50_to_1": ratio(norms, 50)}
+
+
+def checkpoint_text(ckpt: Checkpoint, data: str | None) -> tuple[torch.Tensor, str]:
+    """Token ids to measure on: ``data``, or the validation part of the text the run trained on."""
+    if data is not None:
+        corpus = read_corpus(data)
+        return torch.tensor(ckpt.tokenizer.encode(corpus.text)), corpus.source
+    recorded = ckpt.meta.get("data") or {}
+    source = recorded.get("source")
+    inputs = recorded.get("inputs") or [source]  # checkpoints from before folders name one file
+    if not all(isinstance(i, str) and i != "-" and Path(i).exists() for i in inputs):
+        raise DataError(f"{ckpt.path}: the training text ({source}) is not at hand; give --data FILE")
+    corpus = read_corpus(inputs, _read_settings(ckpt.meta))
+    if corpus.sha256 != recorded.get("sha256"):
+        raise DataError(f"{source} has changed since {ckpt.path} was trained; give --data FILE")
+    ids = torch.tensor(ckpt.tokenizer.encode(corpus.text))
+    val_frac = float((ckpt.meta.get("train") or {}).get("val_frac") or 0.0)
+    n_val = int(len(ids) * val_frac)
+    if n_val == 0:
+        return ids, f"{source} (the whole text: the run kept no validation part)"
+    return ids[len(ids) - n_val :], f"{source} (validation part, last {val_frac:g})"
+
+
+def _read_settings(meta: dict):
+    """How the run read its text (glob, encoding), so the same text is read again."""
+    from rnncli.core.errors import CheckpointError, UsageError
+    from rnncli.tasks.language_model.config import RunConfig
+
+    try:
+        return RunConfig.from_dict({"text": meta.get("text") or {}}).text.read_settings()
+    except UsageError as exc:
+        raise CheckpointError(f"the checkpoint's text settings are damaged: {exc.message}") from None
+
+
+def untrained_model(config: ModelConfig, data: str | None, *, seed: int) -> tuple[LanguageModel, torch.Tensor, str]:
+    """A model at initialisation and the text to measure it on (``data``, or random tokens)."""
+    if data is not None:
+        from rnncli.tasks.language_model.tokenizers import CharTokenizer
+
+        corpus = read_corpus(data)
+        tokenizer = CharTokenizer.train(corpus.text)
+        ids, source = torch.tensor(tokenizer.encode(corpus.text)), corpus.source
+        config = dataclasses.replace(config, vocab_size=tokenizer.vocab_size)
+    else:
+        config = dataclasses.replace(config, vocab_size=RANDOM_VOCAB)
+        generator = torch.Generator().manual_seed(seed)
+        ids = torch.randint(0, RANDOM_VOCAB, (RANDOM_TOKENS,), generator=generator)
+        source = f"random tokens (uniform over {RANDOM_VOCAB} symbols)"
+    config.validate()
+    torch.manual_seed(seed)
+    return build_model(config), ids, source

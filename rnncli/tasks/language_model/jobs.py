@@ -1,0 +1,215 @@
+"""The language-model jobs behind ``rnn train`` and ``rnn eval``.
+
+Each function goes from paths and settings to results, and reports progress
+through a callback; none of them prints.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnncli.core.checkpoint import versions
+from rnncli.core.devices import resolve_device
+from rnncli.core.distributed import Distributed
+from rnncli.core.errors import DataError, UsageError
+from rnncli.core.resume_state import TrainState
+from rnncli.core.training import History, Trainer, TrainEvent
+from rnncli.tasks.language_model.checkpoint import Checkpoint
+from rnncli.tasks.language_model.config import RunConfig, TextConfig
+from rnncli.tasks.language_model.data.sources import Inputs, TextReader, find_inputs
+from rnncli.tasks.language_model.data.text import read_corpus, split_train_val
+from rnncli.tasks.language_model.data.token_cache import TokenCache, cache_key
+from rnncli.tasks.language_model.metrics import (
+    LN2,
+    bits_per_char,
+    line_log_probs,
+    mean_loss,
+    perplexity,
+    stream_log_probs,
+)
+from rnncli.tasks.language_model.model import build_model
+from rnncli.tasks.language_model.task import LanguageModelTask
+from rnncli.tasks.language_model.tokenizers import Tokenizer, TokenizerSettings, encode_known, train_tokenizer
+
+TASK_LM = "language-model"
+
+
+@dataclass
+class PreparedText:
+    """A corpus as one flat tensor of token ids (memory-mapped from the token cache)."""
+
+    source: str
+    given: list[str]  # the inputs as typed, to find them again on resume
+    tokenizer: Tokenizer
+    ids: torch.Tensor
+    stats: dict[str, Any]  # sha256, num_bytes, num_chars, num_tokens, num_files
+    skipped: list[str]  # binary files of a folder that were left out
+    reused: bool  # the token file came from the cache
+
+
+def prepare_text(data: str | list[str], text: TextConfig | None = None, *, tokenizer: Tokenizer | None = None,
+                 cache: TokenCache | None = None) -> PreparedText:
+    """Read a corpus and tokenise it once, in chunks, into a token file (reused when it exists).
+
+    With ``tokenizer`` (a resumed run's own) the text is encoded with it
+    instead of fitting a new one.
+    """
+    text = text or TextConfig()
+    read, settings = text.read_settings(), text.tokenizer_settings()
+    cache = cache or TokenCache()
+    inputs = find_inputs([data] if isinstance(data, str) else list(data), read, spool_dir=cache.root.parent)
+    try:
+        reader = TextReader(inputs, read)
+        fingerprint = reader.fingerprint()
+        key = cache_key({"sha256": fingerprint, "sizes": [p.stat().st_size for p in inputs.files],
+                         "encoding": read.codec, "errors": read.errors, "tokenizer": _settings_key(settings)})
+        found = cache.load(key)
+        if found is None or (tokenizer is not None and found.tokenizer.to_dict() != tokenizer.to_dict()):
+            tokenizer = tokenizer or train_tokenizer(settings, reader.chunks)
+            found = cache.write(key, tokenizer, reader.chunks(), stats=lambda n: _measured(reader, inputs, n))
+    finally:
+        inputs.close()
+    return PreparedText(source=inputs.source, given=inputs.given, tokenizer=found.tokenizer, ids=found.ids,
+                        stats=found.stats, skipped=inputs.skipped, reused=found.reused)
+
+
+def coverage(prepared: PreparedText) -> float:
+    """The share of the training tokens that are not the unknown token."""
+    # counted while the token file was written, so no pass over a large corpus is needed here
+    return 1.0 - prepared.stats.get("num_unknown", 0) / max(prepared.stats["num_tokens"], 1)
+
+
+def _settings_key(settings: TokenizerSettings) -> dict[str, Any]:
+    """The tokenizer settings that change the ids, for the cache key."""
+    used = {"word": ("min_count", "max_vocab"), "bpe": ("vocab_size",)}.get(settings.kind, ())
+    return {"kind": settings.kind, **{name: getattr(settings, name) for name in used}}
+
+
+def _measured(reader: TextReader, inputs: Inputs, num_tokens: int) -> dict[str, Any]:
+    stats = reader.stats
+    if stats.blank:
+        raise DataError(f"{inputs.source}: the file is empty or only whitespace; give a text file with content")
+    return {"sha256": stats.sha256, "num_bytes": stats.num_bytes, "num_chars": stats.num_chars,
+            "num_utf8_bytes": stats.num_utf8_bytes, "num_files": len(inputs.files)}
+
+
+def train_text(prepared: PreparedText, run: RunConfig, *, out_dir: Path,
+               on_event: Callable[[TrainEvent], None] | None = None,
+               command: list[str] | None = None, resume: TrainState | None = None,
+               dist: Distributed | None = None) -> History:
+    """Train a character language model on a prepared corpus and write its run folder.
+
+    With ``resume`` (a run's saved state) training continues exactly where it
+    stopped; with ``dist`` this process is one rank of several.
+    """
+    dist = dist or Distributed()
+    device = dist.start(resolve_device(run.train.device))
+    torch.manual_seed(run.train.seed)
+    run.model.vocab_size = prepared.tokenizer.vocab_size
+    run.model.validate()
+    train_ids, val_ids = split_train_val(prepared.ids, run.train.val_frac)
+    if resume is not None:
+        _check_same_data(resume, prepared)
+    stats = prepared.stats
+    meta: dict[str, Any] = {
+        "task": TASK_LM,
+        "tokenizer": prepared.tokenizer.to_dict(),
+        "data": {"source": prepared.source, "inputs": prepared.given, **stats},
+        "versions": versions(),
+        "command": command if command is not None else sys.argv,
+    }
+    task = LanguageModelTask(train_ids, val_ids, batch_size=run.train.batch_size, seq_len=run.train.seq_len,
+                             eval_batches=run.train.eval_batches, source=prepared.source,
+                             chars_per_token=stats["num_chars"] / stats["num_tokens"],
+                             bytes_per_token=stats.get("num_utf8_bytes", stats["num_bytes"]) / stats["num_tokens"],
+                             rank=dist.rank, world_size=dist.world_size)
+    config = run.to_dict()
+    meta.update(config)
+    model = build_model(run.model)
+    if dist.rank > 0:
+        torch.manual_seed(run.train.seed + dist.rank)  # its own dropout masks; weights come from rank 0
+    trainer = Trainer(model, task, run.train, out_dir=out_dir, meta=meta, config=config,
+                      device=device, on_event=on_event, dist=dist)
+    if resume is not None:
+        trainer.restore(resume)
+    return trainer.fit()
+
+
+def _check_same_data(resume: TrainState, prepared: PreparedText) -> None:
+    saved = resume.meta.get("checkpoint", {}).get("data", {})
+    if saved.get("sha256") != prepared.stats["sha256"]:
+        raise UsageError(f"{prepared.source}: not the text this run was trained on "
+                         f"({saved.get('source', '?')}, sha256 {str(saved.get('sha256'))[:12]}...); "
+                         "resume with the same data")
+
+
+def evaluate_text(ckpt: Checkpoint, data: str | list[str], *, unknown: str | None = None) -> dict[str, Any]:
+    """Loss, perplexity, and bits per character and per byte of a checkpoint on a text.
+
+    The first token is context, not predicted, so the bits are spread over
+    the characters (and UTF-8 bytes) after it.
+    """
+    corpus = read_corpus(data)
+    encoded = encode_known(ckpt.tokenizer, corpus.text, policy=unknown, where=f"{corpus.source}: text")
+    if len(encoded) < 2:
+        raise DataError(f"{corpus.source}: needs at least two tokens to evaluate")
+    ids = torch.tensor(encoded, dtype=torch.long)
+    loss = mean_loss(ckpt.model, ids)
+    predicted = len(ids) - 1
+    first = ckpt.tokenizer.decode(encoded[:1])
+    chars = len(corpus.text) - len(first)
+    num_bytes = len(corpus.text.encode("utf-8", "surrogateescape")) - len(first.encode("utf-8", "surrogateescape"))
+    unknown_tokens = sum(1 for i in encoded if i == ckpt.tokenizer.unknown_id)
+    return {"data": corpus.source, "tokenizer": ckpt.tokenizer.kind, "tokens": predicted, "chars": chars,
+            "bytes": num_bytes, "unknown_tokens": unknown_tokens, "loss": loss, "perplexity": perplexity(loss),
+            "bpc": bits_per_char(loss, tokens=predicted, chars=chars),
+            "bpb": bits_per_char(loss, tokens=predicted, chars=num_bytes)}
+
+
+def score_lines(ckpt: Checkpoint, data: str, *, carry: bool = False,
+                unknown: str | None = None) -> Iterator[dict[str, Any]]:
+    """One record per line of ``data``: its tokens, log-probability and bits per character.
+
+    A line's score covers its own tokens, not the newline that ends it. The
+    first token is predicted after the start token (a newline), exactly as
+    ``rnn sample`` starts. Without ``carry`` every line starts from a fresh
+    state; with it the state runs on through the whole file, newlines
+    included, so each line is read in the context of the lines before it.
+    """
+    corpus = read_corpus(data)
+    lines = corpus.text.split("\n")
+    if corpus.text.endswith("\n"):
+        lines.pop()
+    encoded = [encode_known(ckpt.tokenizer, line, policy=unknown, where=f"{corpus.source} line {n}: text")
+               for n, line in enumerate(lines, 1)]
+    start = start_token(ckpt.tokenizer)
+    totals = _carried_line_totals(ckpt, encoded, start) if carry else line_log_probs(ckpt.model, encoded,
+                                                                                     start_id=start)
+    for number, (line, ids, total) in enumerate(zip(lines, encoded, totals, strict=True), 1):
+        chars = len(line)
+        yield {"line": number, "text": line, "tokens": len(ids), "chars": chars, "log_prob": total,
+               "log_prob_per_char": total / chars if chars else None,
+               "bpc": -total / chars / LN2 if chars else None}
+
+
+def start_token(tokenizer) -> int:
+    """The token that stands for "start of a line": a newline when the vocabulary has one, else 0."""
+    return tokenizer.start_id
+
+
+def _carried_line_totals(ckpt: Checkpoint, encoded: list[list[int]], start: int) -> list[float]:
+    """Per-line totals from one pass over start + line 1 + newline + line 2 + ..."""
+    newline = start_token(ckpt.tokenizer)
+    stream, spans = [start], []
+    for ids in encoded:
+        spans.append((len(stream) - 1, len(stream) - 1 + len(ids)))  # positions in the log-prob vector
+        stream.extend(ids)
+        stream.append(newline)
+    log_probs = stream_log_probs(ckpt.model, torch.tensor(stream, dtype=torch.long))
+    return [float(log_probs[a:b].sum()) for a, b in spans]
