@@ -57,11 +57,23 @@ class TextConfig:
 
         return ReadSettings(glob=self.glob, encoding=self.encoding, errors=self.errors)
 
-    def tokenizer_settings(self):
-        from rnncli.tasks.language_model.tokenizers import TokenizerSettings
-
+    def tokenizer_settings(self) -> TokenizerSettings:
         return TokenizerSettings(kind=self.tokenizer, vocab_size=self.vocab_size, min_count=self.min_count,
                                  max_vocab=self.max_vocab)
+
+
+@dataclass
+class TokenizerSettings:
+    """What ``tokenizers.train_tokenizer`` needs besides the text; each kind reads the fields it uses.
+
+    It lives here, beside the defaults it takes from ``TextConfig``, so that the tokenizers import
+    the settings and not the other way round.
+    """
+
+    kind: str = TextConfig.tokenizer
+    vocab_size: int = TextConfig.vocab_size  # bpe: the target vocabulary
+    min_count: int = TextConfig.min_count  # word: rarer words become the unknown token
+    max_vocab: int = TextConfig.max_vocab  # word: at most this many words (the most frequent)
 
 
 @dataclass
@@ -153,8 +165,6 @@ def resolve_resume_settings(saved: RunConfig, overrides: dict[str, Any], config_
         run.train.steps = None
     run.train.validate()
     return run
-
-
 
 
 def run_option_types() -> dict[str, Any]:

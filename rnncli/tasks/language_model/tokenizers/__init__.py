@@ -10,13 +10,12 @@ memory never has to be held whole.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from rnncli.core.errors import CheckpointError, DataError, UsageError
-from rnncli.tasks.language_model.config import TextConfig
+from rnncli.tasks.language_model.config import TokenizerSettings  # defined beside its defaults
 from rnncli.tasks.language_model.tokenizers.bpe import BpeTokenizer
 from rnncli.tasks.language_model.tokenizers.byte import ByteTokenizer
 from rnncli.tasks.language_model.tokenizers.char import MAX_TOKENIZER_VOCAB, CharTokenizer, describe_unknown
@@ -67,17 +66,6 @@ class Tokenizer(Protocol):
         """The distinct pieces of ``text`` (characters, words) outside the vocabulary."""
 
     def to_dict(self) -> dict[str, Any]: ...
-
-
-@dataclass
-class TokenizerSettings:
-    """What ``train_tokenizer`` needs besides the text; each kind reads the fields it uses."""
-
-    # the defaults are the run settings' (config.TextConfig), the one place defaults live
-    kind: str = TextConfig.tokenizer
-    vocab_size: int = TextConfig.vocab_size  # bpe: the target vocabulary
-    min_count: int = TextConfig.min_count  # word: rarer words become the unknown token
-    max_vocab: int = TextConfig.max_vocab  # word: at most this many words (the most frequent)
 
 
 # bpe.py imports the ``tokenizers`` package only when a BPE tokenizer is trained or loaded
