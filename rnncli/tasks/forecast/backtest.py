@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from rnncli.core.errors import DataError
+from rnncli.tasks.forecast.config import median_index
 from rnncli.tasks.forecast.forecaster import Forecaster, predict_windows
 from rnncli.tasks.forecast.model import step_index
 from rnncli.tasks.forecast.series import SeriesSet
@@ -79,7 +80,7 @@ def backtest(forecaster: Forecaster, data: SeriesSet, *, windows: int) -> dict[s
             starts.append(first + origin - L)
             cases.append((index, origin))
     quantiles = predict_windows(forecaster, np.stack(contexts), np.array(starts))  # (N, H, Q)
-    median = _median_index(config.quantiles)
+    median = median_index(config.quantiles)
     pairs = interval_pairs(config.quantiles)
     per_series: dict[int, dict[str, list[dict[str, float]]]] = {}
     coverage: dict[int, dict[float, list[float]]] = {}
@@ -95,10 +96,6 @@ def backtest(forecaster: Forecaster, data: SeriesSet, *, windows: int) -> dict[s
         for low, high, nominal in pairs:
             covered[nominal].append(float(((actual >= q[:, low]) & (actual <= q[:, high])).mean()))
     return _summarise(data, forecaster, per_series, coverage, windows=windows)
-
-
-def _median_index(quantiles: list[float]) -> int:
-    return int(np.argmin([abs(q - 0.5) for q in quantiles]))
 
 
 def _summarise(data: SeriesSet, forecaster: Forecaster, per_series, coverage, *, windows: int) -> dict[str, Any]:

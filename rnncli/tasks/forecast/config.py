@@ -1,6 +1,6 @@
 """The forecaster's settings (saved in its checkpoint) and their checks, without importing torch.
 
-Kept apart from forecast_model.py so that ``rnn forecast`` and ``rnn train``
+Kept apart from model.py so that ``rnn forecast`` and ``rnn train``
 can check their flags and read the CSV before paying for the torch import.
 """
 
@@ -68,3 +68,9 @@ def parse_quantiles(text: str) -> list[float]:
     except ValueError:
         raise UsageError(f"--quantiles: cannot read {text!r}; write e.g. 0.1,0.5,0.9") from None
     return sorted(set(values))
+
+
+def median_index(quantiles: list[float]) -> int:
+    """The position of the quantile nearest 0.5: the point forecast, and the anchor the model's other
+    quantiles are offsets from (the first such one on a tie)."""
+    return min(range(len(quantiles)), key=lambda i: abs(quantiles[i] - 0.5))

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnncli.core.layers import build_fused
-from rnncli.tasks.forecast.config import SCALINGS, ForecastConfig, parse_quantiles  # noqa: F401 (re-exported)
+from rnncli.tasks.forecast.config import ForecastConfig, median_index
 
 MIN_SCALE = 1e-6
 
@@ -36,7 +36,7 @@ class _Member(nn.Module):
         self.head = nn.Sequential(nn.Linear(config.hidden_size, config.hidden_size), nn.ReLU(),
                                   nn.Linear(config.hidden_size, h * q))
         self.skip = nn.Linear(config.lookback, h)
-        self.anchor = _anchor_index(config.quantiles)
+        self.anchor = median_index(config.quantiles)  # the others are offsets from it
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, F) scaled context -> (B, H, Q) scaled quantiles, increasing along Q."""
@@ -44,11 +44,6 @@ class _Member(nn.Module):
         raw = self.head(out[:, -1]).view(x.shape[0], self.config.horizon, -1)  # (B, H, Q)
         centre = raw[..., self.anchor] + self.skip(x[..., 0])  # (B, H)
         return _monotone(centre, raw, self.anchor)
-
-
-def _anchor_index(quantiles: list[float]) -> int:
-    """The quantile nearest the median: the others are offsets from it."""
-    return int(np.argmin([abs(q - 0.5) for q in quantiles]))
 
 
 def _monotone(centre: torch.Tensor, raw: torch.Tensor, anchor: int) -> torch.Tensor:
