@@ -63,7 +63,7 @@ CASES: list[tuple[str, list[str], int, tuple[str, ...]]] = [
     ("text-whitespace", ["train", "{bad}/blank.txt", *TINY], 2, ("blank.txt", "empty or only whitespace")),
     ("text-empty-eval", ["eval", "{ckpt}", "{bad}/empty.txt"], 2, ("empty.txt", "empty or only whitespace")),
     ("text-directory", ["train", "{bad}/emptydir", *TINY], 2, ("emptydir", "the folder holds no text files")),
-    ("text-directory-inspect", ["inspect", "{bad}/emptydir"], 2, ("emptydir", "holds no files")),
+    ("text-directory-inspect", ["inspect", "{bad}/emptydir"], 2, ("emptydir", "the folder holds no text files")),
     ("text-binary", ["train", "{bad}/binary.txt", *TINY], 2, ("binary.txt", "binary data")),
     ("text-binary-eval", ["eval", "{ckpt}", "{bad}/binary.txt"], 2, ("binary.txt", "binary data")),
     ("text-invalid-utf8", ["train", "{bad}/latin1.txt", *TINY], 2,

@@ -6,7 +6,7 @@ import json
 import math
 import random
 import re
-import subprocess
+import shlex
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from rnncli.cli import app
 from rnncli.core.layers import count_parameters
 from rnncli.core.settings import ModelConfig
+from rnncli.tasks.language_model.checkpoint import load_checkpoint
 from rnncli.tasks.language_model.model import build_model
 from rnncli.tasks.language_model.text_report import WORD_PATTERN, inspect_text, suggest_model, unigram_entropy
 
@@ -188,16 +189,36 @@ def test_an_empty_or_blank_text_suggests_no_model(tmp_path, content):
     assert "nothing to train on" in out and "suggested model" not in out
 
 
-def test_the_suggested_command_for_a_folder_feeds_rnn_train_through_stdin(tmp_path):
-    folder = tmp_path / "texts"
-    folder.mkdir()
-    (folder / "b.txt").write_text("second part\n", encoding="utf-8")
-    (folder / "a.txt").write_text("first part\n", encoding="utf-8")
-    (folder / ".hidden").write_text("never\n", encoding="utf-8")
-    command = inspect_json(str(folder))["suggested_model"]["command"]
-    feed, train = command.split(" | rnn train - ")
-    assert train.startswith("--out runs/texts --cell lstm")
-    # the shell part yields the same text inspect read, in the same order
-    joined = subprocess.run(feed, shell=True,
-                            capture_output=True, text=True, check=True).stdout
-    assert joined == "first part\nsecond part\n"
+def _mixed_folder(tmp_path: Path) -> Path:
+    """A folder whose every file has letters of its own, so the symbols read tell which files were read."""
+    folder = tmp_path / "mixed"
+    (folder / "sub").mkdir(parents=True)
+    (folder / ".git").mkdir()
+    (folder / "b.txt").write_text("bbb b bb\n" * 40, encoding="utf-8")
+    (folder / "sub" / "a.txt").write_text("aaaa aa a" * 40, encoding="utf-8")  # no final newline
+    (folder / "c.md").write_text("ccc cc\n" * 40, encoding="utf-8")
+    (folder / ".hidden.txt").write_text("hhh\n" * 40, encoding="utf-8")
+    (folder / ".git" / "d.txt").write_text("ddd\n" * 40, encoding="utf-8")
+    (folder / "blob.txt").write_bytes(b"xx\x00yy\n" * 40)  # binary, whatever its name says
+    return folder
+
+
+@pytest.mark.parametrize("glob, letters", [(None, set("abc")), ("*.txt", set("ab"))])
+def test_inspect_reads_exactly_the_files_that_train_trains_on(tmp_path, monkeypatch, glob, letters):
+    monkeypatch.chdir(tmp_path)
+    folder = _mixed_folder(tmp_path)
+    summary = inspect_text(str(folder), glob=glob, top=100)
+    assert {s["symbol"] for s in summary["top_symbols"]} - set(" \n") == letters
+    assert summary["files"] == len(letters)
+    assert summary["problems"] == [f"1 binary file(s) left out, as rnn train leaves them out: {folder / 'blob.txt'}"]
+    # the suggested command trains on the folder itself, with the same --glob
+    command = shlex.split(summary["suggested_model"]["command"])
+    assert command[:3] == ["rnn", "train", str(folder)] and ("--glob" in command) == (glob is not None)
+    quick = ["--steps", "2", "--seq-len", "8", "--batch-size", "2", "--eval-every", "2", "--device", "cpu",
+             "--quiet", "--out", "run"]
+    result = runner.invoke(app, [*command[1:], *quick])
+    assert result.exit_code == 0, result.output
+    trained = load_checkpoint("run")
+    data = trained.meta["data"]
+    assert (data["num_files"], data["num_bytes"]) == (summary["files"], summary["bytes"])
+    assert set(trained.tokenizer.to_dict()["chars"]) - set(" \n") == letters

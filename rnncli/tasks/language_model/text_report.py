@@ -15,12 +15,12 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
 from rnncli.core.errors import DataError
+from rnncli.tasks.language_model.data.sources import ReadSettings, check_stdin_alone, corpus_files
 
 CHUNK_SIZE = 1 << 20
 MAX_CODE_POINT = 0x10FFFF
@@ -58,14 +58,19 @@ class _Tally:
     chunks: int = 0
 
 
-def inspect_text(path: str, *, chunk_size: int = CHUNK_SIZE, top: int = 10) -> dict[str, Any]:
-    """Summarise a text file, a folder of text files or ``-`` (stdin) in one streaming pass."""
-    files = _text_files(path)
+def inspect_text(path: str, *, glob: str | None = None, chunk_size: int = CHUNK_SIZE, top: int = 10) -> dict[str, Any]:
+    """Summarise a text file, a folder of text files or ``-`` (stdin) in one streaming pass.
+
+    A folder's files are the ones ``rnn train`` would read with the same ``glob``: hidden files are
+    never searched and binary files are left out (and listed among the problems).
+    """
+    files, skipped = _text_files(path, ReadSettings(glob=glob))
     tally = _Tally()
     for name, handle in _open_each(path, files):
         with handle:
             _tally_file(tally, name, handle, chunk_size=chunk_size, several=len(files) > 1)
     summary = _summarise(tally, source=path, num_files=len(files), top=top)
+    summary["problems"] += _skipped_problems(skipped)
     summary["suggested_model"] = None
     if _is_blank(tally):
         # rnn train refuses an empty or whitespace-only text: suggesting a model for it would mislead.
@@ -73,7 +78,7 @@ def inspect_text(path: str, *, chunk_size: int = CHUNK_SIZE, top: int = 10) -> d
         return summary
     # + 1: a char model's vocabulary also holds the unknown token
     suggestion = suggest_model(summary["characters"], summary["vocabulary"]["char"] + 1)
-    suggestion["command"] = train_command(path, suggestion, folder=len(files) > 1 or Path(path).is_dir())
+    suggestion["command"] = train_command(path, suggestion, glob=glob)
     summary["suggested_model"] = suggestion
     return summary
 
@@ -82,19 +87,20 @@ def _is_blank(tally: _Tally) -> bool:
     return all(chr(int(c)).isspace() or chr(int(c)) == "\ufeff" for c in np.flatnonzero(tally.code_points))
 
 
-def _text_files(path: str) -> list[str]:
+def _text_files(path: str, settings: ReadSettings) -> tuple[list[str], list[str]]:
+    """The files to read, found as ``rnn train`` finds them, and the binary files it would skip."""
     if path == "-":
-        return ["-"]
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{path}: no such file or folder; check the path")
-    if p.is_file():
-        return [path]
-    files = sorted(str(f) for f in p.rglob("*") if f.is_file()
-                   and not any(part.startswith(".") for part in f.relative_to(p).parts))
-    if not files:
-        raise DataError(f"{path}: the folder holds no files to inspect")
-    return files
+        check_stdin_alone([path], settings)
+        return ["-"], []  # streamed as it comes: inspect reads it once, so it need not be spooled
+    files, skipped = corpus_files([path], settings)
+    return [str(f) for f in files], skipped
+
+
+def _skipped_problems(skipped: list[str]) -> list[str]:
+    if not skipped:
+        return []
+    shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    return [f"{len(skipped)} binary file(s) left out, as rnn train leaves them out: {shown}"]
 
 
 def _open_each(path: str, files: list[str]) -> Iterator[tuple[str, BinaryIO]]:
@@ -345,20 +351,13 @@ def suggest_model(num_chars: int, vocab_size: int, *, cell: str = "lstm") -> dic
             "dropout": 0.2 if num_layers > 1 else 0.0}
 
 
-def train_command(source: str, suggestion: dict[str, Any], *, folder: bool = False) -> str:
-    """The ``rnn train`` line that trains the suggested model on ``source``.
-
-    ``rnn train`` reads one file or stdin, so a folder is concatenated into
-    stdin, file by file in the order inspect read them (sorted, hidden files left out).
-    """
-    data = _quote(source)
-    if folder:
-        name = Path(source).resolve().name or "corpus"
-        data = (f"find {_quote(source)} -type f -not -path '*/.*' -print0 | LC_ALL=C sort -z | "
-                f"xargs -0 cat | rnn train - --out {_quote('runs/' + name)}")
-    parts = [data if folder else f"rnn train {data}", "--cell", suggestion["cell"],
-             "--hidden-size", str(suggestion["hidden_size"]), "--num-layers", str(suggestion["num_layers"]),
-             "--embed-size", str(suggestion["embed_size"])]
+def train_command(source: str, suggestion: dict[str, Any], *, glob: str | None = None) -> str:
+    """The ``rnn train`` line that trains the suggested model on ``source`` (a folder with the same ``glob``)."""
+    parts = ["rnn", "train", _quote(source)]
+    if glob is not None:
+        parts += ["--glob", _quote(glob)]
+    parts += ["--cell", suggestion["cell"], "--hidden-size", str(suggestion["hidden_size"]),
+              "--num-layers", str(suggestion["num_layers"]), "--embed-size", str(suggestion["embed_size"])]
     if suggestion["dropout"]:
         parts += ["--dropout", str(suggestion["dropout"])]
     return " ".join(parts)

@@ -1,7 +1,8 @@
 """Where a corpus comes from: files, folders and stdin, read as text in bounded chunks.
 
 ``find_inputs`` turns what the user typed into a list of files (a folder is
-searched recursively, hidden entries and binary files left out);
+searched recursively, hidden entries and binary files left out; ``rnn inspect``
+finds its files the same way, with ``corpus_files``);
 ``TextReader`` decodes them chunk by chunk, as many times as asked (one pass
 to fit a tokenizer, one to encode), so no corpus is ever held whole. Line
 endings are normalised (CRLF -> LF) and a byte-order mark is dropped.
@@ -74,12 +75,29 @@ def find_inputs(given: list[str], settings: ReadSettings, *, spool_dir: Path | N
     if not given:
         raise UsageError("missing DATA: give a text file, a folder, or - for stdin")
     if "-" in given:
-        if len(given) > 1:
-            raise UsageError("- (stdin) cannot be combined with other inputs; give files or a folder instead")
-        if settings.glob is not None:
-            raise UsageError("--glob selects files in a folder; it does not apply to stdin")
+        check_stdin_alone(given, settings)
         spooled = spool_stdin(spool_dir)
         return Inputs(files=[spooled], source="-", given=["-"], spooled=spooled)
+    files, skipped = corpus_files(given, settings)
+    source = given[0] if len(given) == 1 else f"{given[0]} and {len(given) - 1} more"
+    return Inputs(files=files, source=source, given=list(given), skipped=skipped)
+
+
+def check_stdin_alone(given: list[str], settings: ReadSettings) -> None:
+    """``-`` (stdin) is the only input when given, and has no folder for ``--glob`` to search."""
+    if len(given) > 1:
+        raise UsageError("- (stdin) cannot be combined with other inputs; give files or a folder instead")
+    if settings.glob is not None:
+        raise UsageError("--glob selects files in a folder; it does not apply to stdin")
+
+
+def corpus_files(given: list[str], settings: ReadSettings) -> tuple[list[Path], list[str]]:
+    """The files a corpus of files and folders is read from, in order, and the binary ones left out.
+
+    A file named is read as it is; a folder is searched for its text files (``_folder_files``). Every
+    command that reads a corpus from disk (``rnn train``, ``eval``, ``inspect``) finds its files here,
+    so that they all see the same ones.
+    """
     if settings.glob is not None and not any(Path(g).is_dir() for g in given):
         raise UsageError(f"--glob {settings.glob!r} selects files in a folder; none of the inputs is a folder")
     files: list[Path] = []
@@ -94,12 +112,14 @@ def find_inputs(given: list[str], settings: ReadSettings, *, spool_dir: Path | N
             skipped.extend(binary)
         else:
             files.append(path)
-    source = given[0] if len(given) == 1 else f"{given[0]} and {len(given) - 1} more"
-    return Inputs(files=files, source=source, given=list(given), skipped=skipped)
+    return files, skipped
 
 
 def _folder_files(folder: Path, settings: ReadSettings) -> tuple[list[Path], list[str]]:
-    """Text files under ``folder`` matching ``--glob``, sorted; hidden files and folders (.git) left out."""
+    """Text files under ``folder`` matching ``--glob``, sorted, and the binary files left out.
+
+    Hidden files and folders (``.git``, ``.venv``) are never searched.
+    """
     pattern = settings.glob or "*"
     candidates = sorted(f for f in folder.rglob(pattern) if f.is_file()
                         and not any(part.startswith(".") for part in f.relative_to(folder).parts))
