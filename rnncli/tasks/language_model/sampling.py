@@ -214,19 +214,3 @@ def _longest_stop_prefix_suffix(text: str, stops: list[str]) -> int:
                 best = size
                 break
     return best
-
-
-# Kept for callers that want one plain sample: temperature only.
-def generate(model: LanguageModel, prime_ids: list[int], *, length: int, temperature: float,
-             seed: int, newline_id: int | None = None) -> Iterator[int]:
-    """Yield ``length`` sampled token ids continuing ``prime_ids``."""
-    settings = DecodingSettings(temperature=temperature).validate()
-    for tokens, _ in sample_steps(model, prime_ids, length=length, settings=settings, seeds=[seed],
-                                  newline_id=newline_id):
-        yield tokens[0]
-
-
-def step(model: LanguageModel, token: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-    """Advance the model by one token per row through the fused module: (B,) -> logits (B, V)."""
-    logits, state = model(token.view(-1, 1), state)
-    return logits[:, -1], state
