@@ -88,7 +88,7 @@ def test_no_code_execution_from_data(path):
 def test_scan_covers_the_package():
     names = {p.relative_to(ROOT).as_posix() for p in SCANNED}
     assert {"rnncli/core/checkpoint.py", "rnncli/core/settings.py", "rnncli/core/resume_state.py",
-            "rnncli/tasks/language_model/data/text.py", "rnncli/tasks/language_model/checkpoint.py"} <= names
+            "rnncli/tasks/language_model/data/sources.py", "rnncli/tasks/language_model/checkpoint.py"} <= names
 
 
 def _peak_bytes(func) -> tuple[int, str]:

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from rnncli.core.errors import DataError
 from rnncli.core.settings import ModelConfig
 from rnncli.tasks.language_model.checkpoint import Checkpoint
-from rnncli.tasks.language_model.data.text import read_corpus
+from rnncli.tasks.language_model.data.sources import read_corpus
 from rnncli.tasks.language_model.model import LanguageModel, build_model
 
 RANDOM_VOCAB = 64  # vocabulary of the random text used when an untrained model is given no --data

@@ -22,9 +22,9 @@ from rnncli.core.resume_state import TrainState
 from rnncli.core.training import History, Trainer, TrainEvent
 from rnncli.tasks.language_model.checkpoint import Checkpoint
 from rnncli.tasks.language_model.config import RunConfig, TextConfig
-from rnncli.tasks.language_model.data.sources import Inputs, TextReader, find_inputs
-from rnncli.tasks.language_model.data.text import read_corpus, split_train_val
+from rnncli.tasks.language_model.data.sources import Inputs, TextReader, find_inputs, read_corpus
 from rnncli.tasks.language_model.data.token_cache import TokenCache, cache_key
+from rnncli.tasks.language_model.data.windows import split_train_val
 from rnncli.tasks.language_model.metrics import (
     LN2,
     bits_per_char,

@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from rnncli.core.errors import UsageError
 from rnncli.core.layers import State, detach_state
-from rnncli.tasks.language_model.data.text import WindowStream
+from rnncli.tasks.language_model.data.windows import WindowStream
 from rnncli.tasks.language_model.metrics import LN2
 from rnncli.tasks.language_model.model import LanguageModel
 

@@ -4,7 +4,8 @@
 searched recursively, hidden entries and binary files left out; ``rnn inspect``
 finds its files the same way, with ``corpus_files``);
 ``TextReader`` decodes them chunk by chunk, as many times as asked (one pass
-to fit a tokenizer, one to encode), so no corpus is ever held whole. Line
+to fit a tokenizer, one to encode), so no corpus is ever held whole; only the
+small texts that eval and --grad-flow score are read whole (``read_corpus``). Line
 endings are normalised (CRLF -> LF) and a byte-order mark is dropped.
 """
 
@@ -267,3 +268,24 @@ def read_all(given: list[str] | str, settings: ReadSettings | None = None) -> tu
     finally:
         inputs.close()
     return text, inputs, reader.stats
+
+
+@dataclass
+class Corpus:
+    """A decoded text and where it came from."""
+
+    text: str
+    source: str
+    sha256: str
+    num_bytes: int
+
+
+def read_corpus(path: str | Path | list[str], settings: ReadSettings | None = None) -> Corpus:
+    """Read a text (a file, files, a folder or ``-`` for stdin) whole, for the texts eval and inspect score.
+
+    Training never does this: it tokenises in chunks (``jobs.prepare_text``).
+    """
+    text, inputs, stats = read_all([str(p) for p in path] if isinstance(path, list) else str(path), settings)
+    if stats.blank:
+        raise DataError(f"{inputs.source}: the file is empty or only whitespace; give a text file with content")
+    return Corpus(text=text, source=inputs.source, sha256=stats.sha256, num_bytes=stats.num_bytes)

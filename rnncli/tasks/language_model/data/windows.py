@@ -1,4 +1,4 @@
-"""Reading corpora and cutting them into windows for truncated BPTT.
+"""Cutting a corpus's token ids into windows for truncated BPTT.
 
 A corpus is tokenised once into one flat integer tensor. Batches are views of
 that tensor: it is laid out as ``batch_size`` contiguous streams, and window
@@ -8,34 +8,9 @@ carried from one window to the next (char-rnn, word_language_model).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import torch
 
 from rnncli.core.errors import DataError
-from rnncli.tasks.language_model.data.sources import ReadSettings, read_all
-
-
-@dataclass
-class Corpus:
-    """A decoded text and where it came from."""
-
-    text: str
-    source: str
-    sha256: str
-    num_bytes: int
-
-
-def read_corpus(path: str | Path | list[str], settings: ReadSettings | None = None) -> Corpus:
-    """Read a text (a file, files, a folder or ``-`` for stdin) whole, for the texts eval and inspect score.
-
-    Training never does this: it tokenises in chunks (``workflows.prepare_text``).
-    """
-    text, inputs, stats = read_all([str(p) for p in path] if isinstance(path, list) else str(path), settings)
-    if stats.blank:
-        raise DataError(f"{inputs.source}: the file is empty or only whitespace; give a text file with content")
-    return Corpus(text=text, source=inputs.source, sha256=stats.sha256, num_bytes=stats.num_bytes)
 
 
 def split_train_val(ids: torch.Tensor, val_frac: float) -> tuple[torch.Tensor, torch.Tensor]:
