@@ -24,11 +24,11 @@ from rnncli.core.training import History, Trainer, TrainEvent
 from rnncli.tasks.forecast.model import (
     ForecastConfig,
     ForecastModel,
+    apply_scaling,
     detect_season,
     model_inputs,
     step_index,
-    transform,
-    untransform,
+    undo_scaling,
 )
 from rnncli.tasks.forecast.series import Series, SeriesSet, describe_freq, format_time, time_grid
 from rnncli.tasks.forecast.task import ForecastTask
@@ -128,7 +128,7 @@ def train_forecaster(data: SeriesSet, config: ForecastConfig, cfg: TrainConfig, 
     config.validate()
     check_lengths(data, config)
     torch.manual_seed(cfg.seed)
-    arrays = [transform(s.values, config.scaling) for s in data.series]
+    arrays = [apply_scaling(s.values, config.scaling) for s in data.series]
     starts = [step_index(s.start, data.freq) for s in data.series]
     task = ForecastTask(arrays, starts, config, batch_size=cfg.batch_size, seed=cfg.seed)
     settings = {"model": config.to_dict(), "train": dataclasses.asdict(cfg)}
@@ -218,12 +218,12 @@ def validate_forecaster_layout(path: Path, meta: dict[str, Any]) -> ForecastConf
 def predict_windows(forecaster: Forecaster, contexts: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Quantiles in original units for context windows (N, L) whose first points sit at ``starts``."""
     config = forecaster.config
-    values = torch.as_tensor(transform(contexts, config.scaling), dtype=torch.float32)
+    values = torch.as_tensor(apply_scaling(contexts, config.scaling), dtype=torch.float32)
     positions = torch.as_tensor(starts, dtype=torch.long).unsqueeze(1) + torch.arange(config.lookback)
     x, loc, scale = model_inputs(values, positions, config.season)
     scaled = forecaster.model.predict(x)  # (N, H, Q)
     out = scaled * scale.unsqueeze(-1) + loc.unsqueeze(-1)
-    return untransform(out.double().numpy(), config.scaling)
+    return undo_scaling(out.double().numpy(), config.scaling)
 
 
 def forecast(forecaster: Forecaster, data: SeriesSet | None = None) -> list[dict[str, Any]]:

@@ -81,11 +81,14 @@ def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: torch.Tens
 # --- scaling and features ------------------------------------------------------------------
 
 
-def transform(values: np.ndarray, scaling: str) -> np.ndarray:
+def apply_scaling(values: np.ndarray, scaling: str) -> np.ndarray:
+    """The series as the model reads it: its log for ``--scaling log`` (each window is standardised
+    later, by ``model_inputs``)."""
     return np.log(values) if scaling == "log" else values
 
 
-def untransform(values: np.ndarray, scaling: str) -> np.ndarray:
+def undo_scaling(values: np.ndarray, scaling: str) -> np.ndarray:
+    """``apply_scaling`` undone, without overflow."""
     return np.exp(np.clip(values, -700, 700)) if scaling == "log" else values
 
 
