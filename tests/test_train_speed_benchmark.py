@@ -1,4 +1,7 @@
-"""The training benchmark keeps working (a tiny run; the numbers themselves are not asserted)."""
+"""The training benchmark keeps working (a tiny run; the numbers themselves are not asserted).
+
+Run with ``python -m pytest -m slow tests/test_*_benchmark.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+# Benchmarks are smoke-tested with -m slow: each run costs seconds to minutes that the default suite
+# spends on behaviour.
+pytestmark = pytest.mark.slow
 
 
 def test_train_speed_benchmark_runs_and_prints_a_ratio_per_cell():
