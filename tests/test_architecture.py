@@ -1,10 +1,10 @@
 """The package's shape, checked by reading its source with ``ast`` (nothing is imported).
 
-Rules (docs/architecture.md draws them):
+Rules:
 
 - Only ``rnncli/cli/`` talks to the terminal: it alone imports typer or rich, calls ``print`` (without a
-  ``file=`` of its own) or touches ``sys.stdout`` / ``sys.stderr``. The library returns values and raises;
-  the command line writes them.
+  ``file=`` of its own) or ``warnings.warn``, or touches ``sys.stdout`` / ``sys.stderr``. The library
+  returns values and raises; the command line writes them.
 - ``rnncli/cli/`` is the top: nothing else imports it (but ``rnncli/__main__.py``, which starts it).
 - ``rnncli/core/`` imports no task.
 - A task package ``rnncli/tasks/<name>/`` depends on no other task and not on ``rnncli.cli``, directly or
@@ -14,14 +14,15 @@ Rules (docs/architecture.md draws them):
 - No function longer than ``MAX_FUNCTION_LINES`` lines.
 
 How imports are counted. Every ``import`` statement counts, wherever it stands: at module level, inside
-``if TYPE_CHECKING:``, or inside a function (a lazy import). For the layering rules a lazy import is as
-much a dependency as any other: it runs the moment the function does. For cycles lazy imports count too:
-a lazy import makes a cycle legal for Python's import order but leaves two modules that cannot be
-understood, tested or moved apart, which is what the rule is about; a real need to defer an import
-(torch, matplotlib) never needs a cycle. An import names one module: ``from a.b import c`` depends on
-``a.b.c`` when that is a module, else on ``a.b``. The parent packages that Python imports on the way are
-not counted as edges: every ``__init__.py`` here is a docstring and a few re-exports, and counting them
-would make every package a cycle with its children.
+``if TYPE_CHECKING:`` (an annotation that needs a module depends on it), or inside a function (a lazy
+import). For the layering rules a lazy import is as much a dependency as any other: it runs the moment
+the function does. For cycles lazy imports count too: a lazy import makes a cycle legal for Python's
+import order but leaves two modules that cannot be understood, tested or moved apart, which is what the
+rule is about; a real need to defer an import (torch, matplotlib) never needs a cycle. An import names
+one module: ``from a.b import c`` depends on ``a.b.c`` when that is a module, else on ``a.b``. The parent
+packages that Python runs on the way are not counted as edges: a package's ``__init__.py`` runs before
+any of its modules whatever they import, so counting it would make every package a cycle with its
+children; what an ``__init__.py`` itself imports is checked as any module's is.
 
 How a function's length is counted: the lines of its body, from the first statement after the docstring
 to the last line of the function, leaving out blank lines and lines that hold only a comment. The
@@ -140,7 +141,7 @@ def _where(imp: Import) -> str:
 
 
 def _terminal_writes(path: Path) -> list[tuple[int, str]]:
-    """(line, what) for each print, sys.stdout or sys.stderr in a file."""
+    """(line, what) for each print, sys.stdout, sys.stderr or warnings.warn in a file."""
     found = []
     for node in ast.walk(_tree(path)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
@@ -150,6 +151,9 @@ def _terminal_writes(path: Path) -> list[tuple[int, str]]:
         elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "sys"
               and node.attr in ("stdout", "stderr", "__stdout__", "__stderr__")):
             found.append((node.lineno, f"sys.{node.attr}"))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "warn"
+              and isinstance(node.func.value, ast.Name) and node.func.value.id == "warnings"):
+            found.append((node.lineno, "warnings.warn() (Python prints it on stderr, past --quiet)"))
         elif isinstance(node, ast.ImportFrom) and node.module == "sys":
             found += [(node.lineno, f"from sys import {alias.name}") for alias in node.names
                       if alias.name in ("stdout", "stderr", "__stdout__", "__stderr__")]
