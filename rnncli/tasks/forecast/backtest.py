@@ -2,7 +2,7 @@
 
 The origins are the last ``windows`` non-overlapping horizons of every series
 (the last one ends at the series' end). Every (series, origin) context is
-forecast in one batch. Metrics follow the M4 definitions (FORECASTING.md):
+forecast in one batch. Metrics follow the M4 competition's definitions:
 MASE is scaled by the in-sample seasonal naive error before the origin,
 sMAPE is 200|y-f|/(|y|+|f|); figures are averaged per series, then over series.
 """
