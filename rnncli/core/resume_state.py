@@ -24,8 +24,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from rnncli.core.checkpoint import atomic_write_bytes, read_header
+from rnncli.core.checkpoint import atomic_write_bytes
 from rnncli.core.errors import CheckpointError
+from rnncli.core.safetensors_header import read_header, read_json_document
 
 STATE_FILE = "last.state.safetensors"
 STATE_FORMAT = "rnncli-train-state"
@@ -128,16 +129,8 @@ def read_state_meta(path: Path) -> dict[str, Any]:
     if metadata.get("format_version") != STATE_VERSION:
         raise CheckpointError(f"{path}: training state version {metadata.get('format_version')!r} "
                               f"is not readable (readable: {STATE_VERSION}); upgrade rnncli")
-    document = metadata.get("state")
-    if not isinstance(document, str) or len(document) > MAX_STATE_META_CHARS:
-        raise CheckpointError(f"{path}: the training state metadata is missing or too large")
-    try:
-        meta = json.loads(document)
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{path}: the training state metadata is corrupted (not JSON)") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path}: the training state metadata is corrupted")
-    return meta
+    return read_json_document(path, metadata.get("state"), what="the training state metadata",
+                              max_chars=MAX_STATE_META_CHARS)
 
 
 def load_train_state(path: Path) -> TrainState:
