@@ -25,7 +25,8 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from rnncli.core.checkpoint import atomic_write_bytes
-from rnncli.core.errors import CheckpointError
+from rnncli.core.distributed import Distributed
+from rnncli.core.errors import CheckpointError, UsageError
 from rnncli.core.safetensors_header import read_header, read_json_document
 
 STATE_FILE = "last.state.safetensors"
@@ -105,6 +106,55 @@ def restore_host_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
     random.setstate((version, tuple(int(v) for v in tensors["python"].tolist()), gauss))
     kind, pos, has_gauss, cached = meta["numpy"]
     np.random.set_state((kind, tensors["numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
+
+
+# --- the whole state ------------------------------------------------------------
+
+def capture_train_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, task_state: dict[str, Any], *,
+                        device: torch.device, dist: Distributed, meta: dict[str, Any]) -> TrainState:
+    """Everything resuming needs besides the config, gathered from every rank.
+
+    A collective: every rank calls it at the same point and rank 0 writes the
+    result. ``task_state`` is the task's ``state_dict()``: its tensors are kept
+    per rank, its scalars as JSON. ``meta`` is the trainer's own JSON (history, ...).
+    """
+    tensors = {f"model.{k}": v.detach().to("cpu", torch.float32).contiguous().clone()
+               for k, v in model.state_dict().items()}
+    optim_tensors, optim_meta = flatten_optimizer(optimizer)
+    tensors.update({f"optim.{k}": v for k, v in optim_tensors.items()})
+    task_scalars: dict[str, Any] = {}
+    for name, value in task_state.items():
+        if isinstance(value, torch.Tensor):
+            for rank, part in enumerate(dist.gather(value)):
+                tensors[f"task.r{rank}.{name}"] = part.contiguous()
+        else:
+            task_scalars[name] = value
+    for name, value in capture_local_rng(device).items():
+        for rank, part in enumerate(dist.gather(value)):
+            tensors[f"rng.r{rank}.{name}"] = part
+    host_tensors, host_meta = capture_host_rng()
+    tensors.update({f"host.{k}": v for k, v in host_tensors.items()})
+    return TrainState(tensors, {**meta, "optimizer": optim_meta, "task": task_scalars, "host_rng": host_meta,
+                                "world_size": dist.world_size})
+
+
+def restore_train_state(state: TrainState, model: torch.nn.Module, optimizer: torch.optim.Optimizer, *,
+                        device: torch.device, dist: Distributed) -> dict[str, Any]:
+    """Weights, optimizer and generators back from ``state``; returns this rank's task state.
+
+    A state whose parts do not fit raises KeyError, ValueError, TypeError or RuntimeError.
+    """
+    saved_world = state.meta.get("world_size", 1)
+    if saved_world != dist.world_size:
+        raise UsageError(f"this run was trained with {saved_world} process(es); resume it with the same "
+                         f"number (now {dist.world_size}) so that every stream continues exactly")
+    model.load_state_dict(state.section("model"))
+    optimizer.load_state_dict(unflatten_optimizer(state.section("optim"), state.meta["optimizer"]))
+    rank = f"r{dist.rank}"
+    task_state = {**state.meta["task"], **state.section(f"task.{rank}")}
+    restore_local_rng(state.section(f"rng.{rank}"), device)
+    restore_host_rng(state.section("host"), state.meta["host_rng"])
+    return task_state
 
 
 # --- the file ----------------------------------------------------------------
