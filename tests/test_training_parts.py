@@ -1,4 +1,4 @@
-"""The trainer's parts on their own: schedule, step budget, history, stop flags, the task protocol."""
+"""The trainer's parts on their own: schedule, clocks, history, stop flags, precision, the task protocol."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import torch
 
 from rnncli.core.clocks import StepBudget, Throughput, WallClock
 from rnncli.core.distributed import Distributed
+from rnncli.core.errors import UsageError
 from rnncli.core.history import History
+from rnncli.core.precision import Precision
 from rnncli.core.schedule import COSINE_FLOOR, learning_rate
 from rnncli.core.settings import DEFAULT_STEPS, TrainConfig
 from rnncli.core.stop_signals import Stop
@@ -102,3 +104,38 @@ def test_text_scale_turns_nats_per_token_into_bits():
     scale = TextScale(chars_per_item=2.0, bytes_per_item=4.0)
     assert scale.bits_per_char(math.log(2.0) * 2) == pytest.approx(1.0)
     assert scale.bits_per_byte(math.log(2.0) * 4) == pytest.approx(1.0)
+
+
+def _one_update(precision: Precision, poison: bool = False) -> torch.nn.Linear:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    loss = model(torch.randn(4, 3)).pow(2).mean() * (float("inf") if poison else 1.0)
+    precision.backward(loss, optimizer)
+    precision.step(optimizer)
+    return model
+
+
+def test_the_loss_scaler_path_updates_like_plain_fp32_and_skips_an_overflow():
+    """fp16 needs CUDA, so its GradScaler path runs here with the CPU scaler put in by hand."""
+    plain = Precision("fp32", torch.device("cpu"))
+    scaled = Precision("fp32", torch.device("cpu"))
+    scaled.scaler = torch.amp.GradScaler("cpu")  # scaling by a power of two and back is exact
+    assert not plain.scaled and scaled.scaled and plain.state_dict() is None
+    a, b = _one_update(plain), _one_update(scaled)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    scale = scaled.state_dict()["scale"]
+    torch.manual_seed(0)
+    untouched = torch.nn.Linear(3, 1)
+    skipped = _one_update(scaled, poison=True)
+    assert all(torch.equal(p, q) for p, q in zip(skipped.parameters(), untouched.parameters(), strict=True))
+    assert scaled.state_dict()["scale"] == scale / 2
+    again = Precision("fp32", torch.device("cpu"))
+    again.scaler = torch.amp.GradScaler("cpu")
+    again.load_state_dict(scaled.state_dict())
+    assert again.state_dict() == scaled.state_dict()
+
+
+def test_fp16_is_refused_off_cuda():
+    with pytest.raises(UsageError, match="fp16 needs a CUDA device"):
+        Precision("fp16", torch.device("cpu"))

@@ -9,6 +9,8 @@ and NumPy's generator state and the task's scalars (such as the stream
 position). Because the weights travel with the rest, a crash between writing
 ``last.safetensors`` and this file can never pair a state with other weights.
 Nothing is pickled; the file is validated like a checkpoint before use.
+``capture_train_state`` and ``restore_train_state`` are the one place that
+knows this layout.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """The run folder: config.yaml, checkpoints, resume state, step files, metrics.jsonl and TensorBoard.
 
+``config.yaml`` holds the resolved settings; at each validation come
+``last.safetensors`` and its resume state ``last.state.safetensors``,
+``model.safetensors`` when the validation loss is the best so far, a step
+file ``step-NNNNNNNN.safetensors`` with ``--keep``, one line of
+``metrics.jsonl`` and, with ``--tensorboard``, scalars under ``tensorboard/``.
 With several processes only rank 0 writes; the others hold a writer that is
 not ``enabled`` and does nothing, so the trainer calls it the same way on
 every rank.
