@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from rnncli.core.checkpoint import FORMAT_VERSION, atomic_write_bytes, read_meta
@@ -94,3 +95,41 @@ def test_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"good"
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]  # no temporary left behind
+
+
+# The checkpoint's "rnncli" document and the resume state's "state" document are checked by one function:
+# each damage gives the same wording in both files.
+JSON_DAMAGE = {
+    "not a string": (None, "is missing or too large"),
+    "too large": ("{}" + " " * 64, "is missing or too large"),
+    "not JSON": ("{'step': 1", "is corrupted (not JSON)"),
+    "not a mapping": ("[1, 2]", "is corrupted"),
+}
+
+
+@pytest.mark.parametrize("damage", JSON_DAMAGE, ids=str)
+@pytest.mark.parametrize(("file", "key", "what"), [
+    ("model.safetensors", "rnncli", "the rnncli metadata"),
+    ("last.state.safetensors", "state", "the training state metadata"),
+])
+def test_json_metadata_is_checked_alike_in_checkpoints_and_resume_state(trained_run, tmp_path, monkeypatch,
+                                                                        damage, file, key, what):
+    from rnncli.core.checkpoint import read_meta
+    from rnncli.core.resume_state import read_state_meta
+
+    monkeypatch.setattr("rnncli.core.checkpoint.MAX_METADATA_CHARS", 64)
+    monkeypatch.setattr("rnncli.core.resume_state.MAX_STATE_META_CHARS", 64)
+    document, message = JSON_DAMAGE[damage]
+    with safe_open(str(trained_run / file), framework="pt") as handle:
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+        metadata = dict(handle.metadata())
+    if document is None:
+        metadata.pop(key)
+    else:
+        metadata[key] = document
+    path = tmp_path / file
+    save_file(tensors, str(path), metadata=metadata)
+    read = read_meta if key == "rnncli" else read_state_meta
+    with pytest.raises(CheckpointError) as caught:
+        read(path)
+    assert caught.value.message == f"{path}: {what} {message}"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import struct
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,8 @@ from safetensors.torch import save as safetensors_bytes
 
 import rnncli
 from rnncli.core.errors import CheckpointError, RuntimeFailure
+from rnncli.core.safetensors_header import MAX_HEADER_BYTES as MAX_HEADER_BYTES  # where callers look for it
+from rnncli.core.safetensors_header import read_header, read_json_document
 
 FORMAT_NAME = "rnncli"
 FORMAT_VERSION = 1
@@ -32,7 +33,6 @@ READABLE_VERSIONS = (1,)
 MODEL_FILE = "model.safetensors"
 LAST_FILE = "last.safetensors"
 
-MAX_HEADER_BYTES = 64 * 1024 * 1024  # the JSON header of a safetensors file
 MAX_METADATA_CHARS = 32 * 1024 * 1024  # our JSON document inside it
 MAX_PARAMETERS = 2_000_000_000
 
@@ -105,30 +105,6 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
     return path
 
 
-def read_header(path: Path) -> dict[str, Any]:
-    """Parse a safetensors header ourselves, with size limits, before trusting it."""
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as handle:
-            prefix = handle.read(8)
-            if len(prefix) < 8:
-                raise CheckpointError(f"{path}: not a safetensors checkpoint (file too short)")
-            (header_len,) = struct.unpack("<Q", prefix)
-            if header_len > MAX_HEADER_BYTES or 8 + header_len > size:
-                raise CheckpointError(f"{path}: not a safetensors checkpoint, or truncated (bad header length)")
-            raw = handle.read(header_len)
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(f"{path}: the safetensors header is corrupted (not JSON)") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: the safetensors header is corrupted")
-    header["__data_bytes__"] = size - 8 - header_len  # what follows the header: the tensors' bytes
-    return header
-
-
 def read_meta(path: Path) -> dict[str, Any]:
     """The rnncli metadata document of a checkpoint file, validated for format."""
     header = read_header(path)
@@ -142,15 +118,7 @@ def read_meta(path: Path) -> dict[str, Any]:
             f"{path}: checkpoint format version {version!r} is not readable "
             f"by rnncli (readable versions: {readable}); upgrade rnncli"
         )
-    document = metadata.get("rnncli")
-    if not isinstance(document, str) or len(document) > MAX_METADATA_CHARS:
-        raise CheckpointError(f"{path}: the rnncli metadata is missing or too large")
-    try:
-        meta = json.loads(document)
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{path}: the rnncli metadata is corrupted (not JSON)") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path}: the rnncli metadata is corrupted")
+    meta = read_json_document(path, metadata.get("rnncli"), what="the rnncli metadata", max_chars=MAX_METADATA_CHARS)
     meta["_data_bytes"] = header.pop("__data_bytes__")
     meta["_tensors"] = {k: v for k, v in header.items() if k != "__metadata__"}
     return meta

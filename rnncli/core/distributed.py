@@ -8,13 +8,17 @@ agree (stop now, this step diverged) are taken together with one all-reduce.
 
 from __future__ import annotations
 
+import enum
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 from rnncli.core.errors import UsageError
+
+Urgency = TypeVar("Urgency", bound=enum.IntEnum)
 
 
 @dataclass
@@ -83,6 +87,10 @@ class Distributed:
     def any(self, flag: bool) -> bool:
         """True on every rank if ``flag`` is true on any rank."""
         return self.most(1 if flag else 0) > 0
+
+    def most_urgent(self, flag: Urgency) -> Urgency:
+        """The most urgent of the ranks' flags (an ``IntEnum`` ordered by urgency): a decision all share."""
+        return type(flag)(self.most(int(flag)))
 
     def most(self, value: int) -> int:
         """The largest of a small integer over the ranks (a decision every rank shares)."""

@@ -9,6 +9,8 @@ and NumPy's generator state and the task's scalars (such as the stream
 position). Because the weights travel with the rest, a crash between writing
 ``last.safetensors`` and this file can never pair a state with other weights.
 Nothing is pickled; the file is validated like a checkpoint before use.
+``capture_train_state`` and ``restore_train_state`` are the one place that
+knows this layout.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from rnncli.core.checkpoint import atomic_write_bytes, read_header
-from rnncli.core.errors import CheckpointError
+from rnncli.core.checkpoint import atomic_write_bytes
+from rnncli.core.distributed import Distributed
+from rnncli.core.errors import CheckpointError, UsageError
+from rnncli.core.safetensors_header import read_header, read_json_document
 
 STATE_FILE = "last.state.safetensors"
 STATE_FORMAT = "rnncli-train-state"
@@ -106,6 +110,55 @@ def restore_host_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
     np.random.set_state((kind, tensors["numpy"].numpy().astype(np.uint32), pos, has_gauss, cached))
 
 
+# --- the whole state ------------------------------------------------------------
+
+def capture_train_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, task_state: dict[str, Any], *,
+                        device: torch.device, dist: Distributed, meta: dict[str, Any]) -> TrainState:
+    """Everything resuming needs besides the config, gathered from every rank.
+
+    A collective: every rank calls it at the same point and rank 0 writes the
+    result. ``task_state`` is the task's ``state_dict()``: its tensors are kept
+    per rank, its scalars as JSON. ``meta`` is the trainer's own JSON (history, ...).
+    """
+    tensors = {f"model.{k}": v.detach().to("cpu", torch.float32).contiguous().clone()
+               for k, v in model.state_dict().items()}
+    optim_tensors, optim_meta = flatten_optimizer(optimizer)
+    tensors.update({f"optim.{k}": v for k, v in optim_tensors.items()})
+    task_scalars: dict[str, Any] = {}
+    for name, value in task_state.items():
+        if isinstance(value, torch.Tensor):
+            for rank, part in enumerate(dist.gather(value)):
+                tensors[f"task.r{rank}.{name}"] = part.contiguous()
+        else:
+            task_scalars[name] = value
+    for name, value in capture_local_rng(device).items():
+        for rank, part in enumerate(dist.gather(value)):
+            tensors[f"rng.r{rank}.{name}"] = part
+    host_tensors, host_meta = capture_host_rng()
+    tensors.update({f"host.{k}": v for k, v in host_tensors.items()})
+    return TrainState(tensors, {**meta, "optimizer": optim_meta, "task": task_scalars, "host_rng": host_meta,
+                                "world_size": dist.world_size})
+
+
+def restore_train_state(state: TrainState, model: torch.nn.Module, optimizer: torch.optim.Optimizer, *,
+                        device: torch.device, dist: Distributed) -> dict[str, Any]:
+    """Weights, optimizer and generators back from ``state``; returns this rank's task state.
+
+    A state whose parts do not fit raises KeyError, ValueError, TypeError or RuntimeError.
+    """
+    saved_world = state.meta.get("world_size", 1)
+    if saved_world != dist.world_size:
+        raise UsageError(f"this run was trained with {saved_world} process(es); resume it with the same "
+                         f"number (now {dist.world_size}) so that every stream continues exactly")
+    model.load_state_dict(state.section("model"))
+    optimizer.load_state_dict(unflatten_optimizer(state.section("optim"), state.meta["optimizer"]))
+    rank = f"r{dist.rank}"
+    task_state = {**state.meta["task"], **state.section(f"task.{rank}")}
+    restore_local_rng(state.section(f"rng.{rank}"), device)
+    restore_host_rng(state.section("host"), state.meta["host_rng"])
+    return task_state
+
+
 # --- the file ----------------------------------------------------------------
 
 def save_train_state(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -128,16 +181,8 @@ def read_state_meta(path: Path) -> dict[str, Any]:
     if metadata.get("format_version") != STATE_VERSION:
         raise CheckpointError(f"{path}: training state version {metadata.get('format_version')!r} "
                               f"is not readable (readable: {STATE_VERSION}); upgrade rnncli")
-    document = metadata.get("state")
-    if not isinstance(document, str) or len(document) > MAX_STATE_META_CHARS:
-        raise CheckpointError(f"{path}: the training state metadata is missing or too large")
-    try:
-        meta = json.loads(document)
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{path}: the training state metadata is corrupted (not JSON)") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path}: the training state metadata is corrupted")
-    return meta
+    return read_json_document(path, metadata.get("state"), what="the training state metadata",
+                              max_chars=MAX_STATE_META_CHARS)
 
 
 def load_train_state(path: Path) -> TrainState:

@@ -14,12 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnncli.core.task import Task
 from rnncli.tasks.forecast.model import ForecastConfig, model_inputs, pinball_loss
 
 MAX_WINDOWS = 200_000  # plenty for a global model; keeps memory bounded on long files
 
 
-class ForecastTask:
+class ForecastTask(Task):
     """Windows of ``lookback`` context and ``horizon`` targets from every series, already transformed."""
 
     def __init__(self, arrays: list[np.ndarray], starts: list[int], config: ForecastConfig, *,
@@ -57,7 +58,9 @@ class ForecastTask:
         """Forecast points predicted per step (the throughput the progress bar shows)."""
         return self.batch_size * self.config.horizon
 
-    def bits(self, loss_nats: float) -> None:
+    @property
+    def text_scale(self) -> None:
+        """Forecast points are not text: no bits per character or per byte."""
         return None
 
     def state_dict(self) -> dict[str, Any]:

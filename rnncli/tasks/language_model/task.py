@@ -1,8 +1,9 @@
 """The language-modelling task the trainer runs: windows, loss and validation for text.
 
-The trainer is task-agnostic: it asks a task for the loss of the next batch
-and for a validation loss. This task carries the recurrent state from one
-window to the next (truncated BPTT), detached, and resets it each epoch.
+The trainer is task-agnostic: it asks a task, through the ``Task`` protocol
+(core/task.py), for the loss of the next batch and for a validation loss.
+This task carries the recurrent state from one window to the next
+(truncated BPTT), detached, and resets it each epoch.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from torch.nn import functional as F
 
 from rnncli.core.errors import UsageError
 from rnncli.core.layers import State, detach_state
+from rnncli.core.task import Task, TextScale
 from rnncli.tasks.language_model.data.windows import WindowStream
-from rnncli.tasks.language_model.metrics import LN2
 from rnncli.tasks.language_model.model import LanguageModel
 
 
-class LanguageModelTask:
+class LanguageModelTask(Task):
     """Next-token prediction over a token stream laid out as parallel streams.
 
     ``chars_per_token`` and ``bytes_per_token`` convert nats per token into
@@ -57,13 +58,10 @@ class LanguageModelTask:
         """Tokens consumed by one training step (for throughput)."""
         return self.train.tokens_per_window
 
-    def bits(self, loss_nats: float) -> float:
-        """Bits per character of the raw text for a mean loss in nats per token."""
-        return loss_nats / self.chars_per_token / LN2
-
-    def bits_per_byte(self, loss_nats: float) -> float:
-        """Bits per byte of the raw (UTF-8) text, for comparing with byte-level models."""
-        return loss_nats / self.bytes_per_token / LN2
+    @property
+    def text_scale(self) -> TextScale:
+        """Characters and UTF-8 bytes per token: validation losses in bits per character and per byte."""
+        return TextScale(chars_per_item=self.chars_per_token, bytes_per_item=self.bytes_per_token)
 
     def state_dict(self) -> dict[str, Any]:
         """What resuming needs: the stream position and the carried state (tensors)."""
