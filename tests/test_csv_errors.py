@@ -137,3 +137,22 @@ def test_inspect_reads_a_semicolon_file_as_a_subprocess(tmp_path):
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_docs_errors_md_shows_every_case_as_it_ran(results):
+    """docs/errors.md shows each case's command and message as they ran here (file names without their folder)."""
+    import shlex
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_docs
+
+    rows = []
+    for case in CASES:
+        csv, proc = results[case.name]
+        folder = str(csv.parent) + os.sep
+        argv = [a.replace(folder, "") for a in _command(case, csv, csv.parent)[3:]]
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("rnn: error: ")] or ["(no error)"]
+        message = errors[-1].replace(folder, "").removeprefix("rnn: error: ")
+        rows.append((case.name, shlex.join(["rnn", *argv]), proc.returncode, message))
+    problem = make_docs.sync_block(make_docs.ERRORS, "csv", make_docs.catalogue_table(rows))
+    assert problem is None, problem

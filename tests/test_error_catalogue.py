@@ -1,4 +1,4 @@
-"""The error catalogue of the README: every bad input, run through the real command.
+"""The error catalogue (docs/errors.md): every bad input, run through the real command.
 
 Each entry starts ``python -m rnncli ...`` as a subprocess and checks the exit
 code (2 for bad input or usage, 1 for a runtime failure), that stderr is one
@@ -7,13 +7,16 @@ Importing torch costs about 2 s of CPU per process, too much for a hundred
 entries on a small machine, so one parent process imports the package once
 and forks a child per entry that runs ``rnncli.cli.main()`` (what the ``rnn``
 script runs) with that entry's argv (tests/catalogue_runner.py); a few entries
-also run as ``python -m rnncli`` to show the two agree.
+also run as ``python -m rnncli`` to show the two agree. docs/errors.md shows
+every case with the message it printed here (a test compares them; RNN_UPDATE_DOCS=1,
+which ``python scripts/make_docs.py`` sets, rewrites that block instead).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import struct
 import subprocess
@@ -29,6 +32,9 @@ from conftest import rewrite_checkpoint as _rewrite
 from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import make_docs  # noqa: E402  (scripts/ is not a package)
+
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "NO_COLOR": "1"}
 ENV.pop("RNN_DEBUG", None)
 TINY = ["--hidden-size", "8", "--num-layers", "1", "--embed-size", "4", "--steps", "2", "--device", "cpu", "--quiet"]
@@ -133,10 +139,13 @@ CASES.append(("ckpt-folder-without-model-sample", ["sample", "{bad}/emptydir"], 
 
 def make_bad_checkpoints(good: Path, bad: Path) -> None:
     data = good.read_bytes()
-    (bad / "not_safetensors.safetensors").write_text("just some text, not tensors\n" * 4)
-    (bad / "truncated.safetensors").write_bytes(data[: len(data) // 2])
-    (bad / "huge_header.safetensors").write_bytes(struct.pack("<Q", 1 << 60) + data[8:])
     (header_len,) = struct.unpack("<Q", data[:8])
+    (bad / "not_safetensors.safetensors").write_text("just some text, not tensors\n" * 4)
+    # Cut halfway through the tensor data (not the file), so the message's byte counts do not depend on the
+    # header's length, which varies with the paths and times it records: docs/errors.md shows the message.
+    tensor_bytes = len(data) - 8 - header_len
+    (bad / "truncated.safetensors").write_bytes(data[: 8 + header_len + tensor_bytes // 2])
+    (bad / "huge_header.safetensors").write_bytes(struct.pack("<Q", 1 << 60) + data[8:])
     (bad / "corrupted_header.safetensors").write_bytes(data[:8] + b"\x07" * header_len + data[8 + header_len:])
     save_file({"weight": torch.zeros(3)}, str(bad / "foreign.safetensors"))
     _rewrite(good, bad / "future_version.safetensors", metadata=lambda m: m.update(format_version="99"))
@@ -183,8 +192,8 @@ class Outcome:
 
 
 @pytest.fixture(scope="module")
-def argvs(trained_run, tmp_path_factory) -> dict[str, list[str]]:
-    """Every catalogue command line, with its bad files made."""
+def places(trained_run, tmp_path_factory) -> dict[str, str]:
+    """What the placeholders of the command lines stand for, with the bad files made."""
     bad = tmp_path_factory.mktemp("bad")
     data = bad / "corpus.txt"
     data.write_text(REPETITIVE, encoding="utf-8")
@@ -192,7 +201,12 @@ def argvs(trained_run, tmp_path_factory) -> dict[str, list[str]]:
     shutil.copytree(trained_run, run)
     make_bad_text(bad)
     make_bad_checkpoints(trained_run / "model.safetensors", bad)
-    places = {"data": str(data), "ckpt": str(trained_run), "bad": str(bad), "run": str(run)}
+    return {"data": str(data), "ckpt": str(trained_run), "bad": str(bad), "run": str(run)}
+
+
+@pytest.fixture(scope="module")
+def argvs(places) -> dict[str, list[str]]:
+    """Every catalogue command line."""
     return {case_id: [a.format(**places) for a in argv] for case_id, argv, _, _ in CASES}
 
 
@@ -237,3 +251,43 @@ def test_bad_input_gives_one_clear_line(results, case_id, argv, code, needles):
     for needle in needles:
         assert needle in lines[0], lines[0]
     assert result.stdout == ""
+
+
+# docs/errors.md shows every case as it ran here: the temporary paths under these names, TINY as $TINY.
+SHOWN_AS = {"data": "corpus.txt", "ckpt": "runs/tiny", "bad": "bad", "run": "runs/existing"}
+GROUPS = {"text": "Text data", "prime": "Text data", "opt": "Options", "yaml": "Config files",
+          "ckpt": "Checkpoints"}
+
+
+def _shown_command(argv: list[str]) -> str:
+    words = [a.format(**SHOWN_AS) for a in argv]
+    for start in range(len(words) - len(TINY) + 1):
+        if words[start:start + len(TINY)] == TINY:
+            words[start:start + len(TINY)] = ["$TINY"]
+            break
+    return " ".join(["rnn", *(w if w == "$TINY" else shlex.quote(w) for w in words)])
+
+
+def _shown_message(stderr: str, places: dict[str, str]) -> str:
+    line = stderr.strip().splitlines()[0] if stderr.strip() else "(nothing on stderr)"
+    for key in sorted(places, key=lambda k: -len(places[k])):
+        line = line.replace(places[key], SHOWN_AS[key])
+    return line.removeprefix("rnn: error: ")
+
+
+def catalogue_markdown(places: dict[str, str], results: dict[str, Outcome]) -> str:
+    groups: dict[str, list] = {}
+    for case_id, argv, _, _ in CASES:
+        group = GROUPS.get(case_id.split("-")[0], "Other")
+        outcome = results[case_id]
+        row = (case_id, _shown_command(argv), outcome.returncode, _shown_message(outcome.stderr, places))
+        groups.setdefault(group, []).append(row)
+    intro = (f"`$TINY` stands for `{' '.join(TINY)}`. `corpus.txt` is a good text, `runs/tiny` a small "
+             "trained run, `runs/existing` a copy of it, and `bad/` holds the bad files that "
+             "`make_bad_text` and `make_bad_checkpoints` in tests/test_error_catalogue.py write.\n")
+    return intro + "".join(f"\n### {name}\n\n{make_docs.catalogue_table(rows)}" for name, rows in groups.items())
+
+
+def test_docs_errors_md_shows_every_case_as_it_ran(places, results):
+    problem = make_docs.sync_block(make_docs.ERRORS, "catalogue", catalogue_markdown(places, results))
+    assert problem is None, problem
