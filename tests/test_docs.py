@@ -22,7 +22,14 @@ LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
 def test_reference_md_is_current():
-    """docs/reference.md is every command's --help as the code prints it now."""
+    """docs/reference.md is every command's --help as the code prints it now.
+
+    Compared only where typer, click and rich are the releases it was rendered with: another release may lay
+    out the same help differently, which is no fault of the code (the command list is checked below anyway).
+    """
+    recorded, installed = make_docs.recorded_help_library_versions(), make_docs.help_library_versions()
+    if recorded != installed:
+        pytest.skip(f"docs/reference.md was rendered with {recorded}; this machine has {installed}")
     current = make_docs.REFERENCE.read_text(encoding="utf-8")
     assert current == make_docs.render_reference(), f"docs/reference.md is stale; run: {make_docs.COMMAND}"
 
