@@ -16,7 +16,7 @@ from rnncli.cli import app
 from rnncli.core.checkpoint import save_checkpoint
 from rnncli.core.settings import ModelConfig
 from rnncli.tasks.language_model.checkpoint import load_checkpoint
-from rnncli.tasks.language_model.jobs import start_token
+from rnncli.tasks.language_model.scoring import start_token
 from rnncli.tasks.language_model.logit_processors import (
     DecodingSettings,
     keep_min_p,
