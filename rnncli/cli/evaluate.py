@@ -10,7 +10,7 @@ from rnncli import tasks
 from rnncli.cli import console
 from rnncli.cli.failures import user_errors
 from rnncli.cli.options import FORECASTING, OUTPUT, SCORING, ImplOverride, Task, Unknown, options_besides
-from rnncli.tasks.requests import EvalRequest, Reporter
+from rnncli.tasks.requests import EvalRequest
 
 
 @user_errors
@@ -36,5 +36,5 @@ def evaluate(
     from rnncli.cli.render.outputs import write_evaluation
 
     request = EvalRequest(checkpoint, data, task=task, options=options_besides(ctx, "checkpoint", "data", "task", "as_json"))
-    evaluation = tasks.evaluate(request, Reporter(info=console.info, warn=console.warn))
+    evaluation = tasks.evaluate(request, console.reporter())
     write_evaluation(evaluation, as_json=as_json)

@@ -47,7 +47,7 @@ class TrainProgress:
 
     def reporter(self) -> Reporter:
         """Notes and warnings on stderr, and the trainer's events on this bar."""
-        return Reporter(info=messages.info, warn=messages.warn, progress=self.update)
+        return messages.reporter(self.update)
 
     def update(self, event: TrainEvent, unit: str = "tok/s") -> None:
         if event.kind == "start":

@@ -14,13 +14,16 @@ that claims the file's suffix (.csv and .tsv: forecast), else a language model.
 
 from __future__ import annotations
 
+import copy
 import importlib
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnncli.core.errors import CheckpointError, UsageError
+from rnncli.core.errors import CheckpointError, DataError, UsageError
 from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter, TrainRequest, given
 from rnncli.tasks.spec import TaskSpec
 
@@ -51,7 +54,27 @@ class Detection:
     task: TaskSpec
     path: str | None
     run: bool
-    because: str  # "the run records it", "--task", "the .csv suffix" or "the default"
+    because: str  # "run" (it records its task), "--task", "suffix" (a task claims it) or "default"
+
+    @contextmanager
+    def guess_explained(self, options: Mapping[str, Any]) -> Iterator[None]:
+        """A task chosen by the file's suffix may be the wrong one: its errors say so, and how to change it.
+
+        An error about an option the user gave is about that option, not the guess, and is left alone.
+        """
+        try:
+            yield
+        except (DataError, UsageError) as exc:
+            flag = re.match(r"--([a-z][a-z-]*)", exc.message)
+            if self.because != "suffix" or (flag and flag.group(1).replace("-", "_") in given(dict(options))):
+                raise
+            explained = copy.copy(exc)
+            explained.args = (f"{exc.message} ({self._how_to_change()})",)
+            raise explained from None
+
+    def _how_to_change(self) -> str:
+        others = "; ".join(f"for {t.label} give --task {t.name}" for t in all_tasks() if t is not self.task)
+        return f"read for {self.task.label} because of its {Path(str(self.path)).suffix} suffix; {others}"
 
 
 def detect(path: str | Path | None, *, task: str | None = None) -> Detection:
@@ -61,14 +84,14 @@ def detect(path: str | Path | None, *, task: str | None = None) -> Detection:
         recorded = get_task(_known(recorded_task(shown), shown))
         if task is not None and get_task(task) is not recorded:
             raise UsageError(f"--task {task}: {shown} is a {recorded.name} run; leave out --task")
-        return Detection(recorded, shown, run=True, because="the run records it")
+        return Detection(recorded, shown, run=True, because="run")
     if task is not None:
         return Detection(get_task(task), shown, run=False, because="--task")
     suffix = Path(shown).suffix.lower() if shown not in (None, "-") else ""
     claimed = [spec for spec in all_tasks() if suffix and suffix in spec.suffixes]
     if claimed:
-        return Detection(claimed[0], shown, run=False, because=f"the {suffix} suffix")
-    return Detection(get_task(DEFAULT_TASK), shown, run=False, because="the default")
+        return Detection(claimed[0], shown, run=False, because="suffix")
+    return Detection(get_task(DEFAULT_TASK), shown, run=False, because="default")
 
 
 def is_run(path: str) -> bool:
@@ -140,7 +163,8 @@ def train(request: TrainRequest, reporter: Reporter) -> Any:
     detection = detect(request.resume or (request.data[0] if request.data else None), task=request.task)
     check_options(detection, "train", request.options)
     if request.resume is None:
-        return detection.task.train(request, reporter)
+        with detection.guess_explained(request.options):
+            return detection.task.train(request, reporter)
     from rnncli.tasks.resuming import open_saved_run
 
     return detection.task.resume(request, open_saved_run(request), reporter)

@@ -57,7 +57,8 @@ def inspect_paths(request: InspectRequest) -> Summary:
     check_options(detection, "inspect", {"top": request.top})
     if detection.run:
         return Summary(detection.task.summarise_run(request.paths[0]))
-    return detection.task.summarise_data(request.paths[0], request.top)
+    with detection.guess_explained({"top": request.top}):
+        return detection.task.summarise_data(request.paths[0], request.top)
 
 
 def _run_summary(path: str, task: str | None) -> dict[str, Any]:
