@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from rnncli.cli import app
 from rnncli.core.layers import count_parameters
-from rnncli.tasks.training_curve import overfitting_verdict, read_metrics
 from rnncli.tasks.language_model.checkpoint import load_checkpoint
 from rnncli.tasks.language_model.training import prepare_text, train_text
+from rnncli.tasks.training_curve import overfitting_verdict, read_metrics
 
 runner = CliRunner()
 

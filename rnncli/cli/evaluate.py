@@ -16,8 +16,8 @@ from rnncli.tasks.requests import EvalRequest
 @user_errors
 def evaluate(
     ctx: typer.Context,
-    checkpoint: Annotated[str, typer.Argument(help="A run folder or a .safetensors file.")],
-    data: Annotated[str, typer.Argument(help="A UTF-8 text file, a folder of them, or - for stdin (a CSV for a forecaster).")],
+    checkpoint: Annotated[str, typer.Argument(metavar="CHECKPOINT", help="A run folder or a .safetensors file.")],
+    data: Annotated[str, typer.Argument(metavar="DATA", help="A UTF-8 text file, a folder of them, or - for stdin (a CSV for a forecaster).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.", rich_help_panel=OUTPUT)] = False,
     per_line: Annotated[bool, typer.Option("--per-line", help="Score every line on its own: one JSON object per line.", rich_help_panel=SCORING)] = False,
     carry: Annotated[bool, typer.Option("--carry", help="With --per-line, carry the state from line to line.", rich_help_panel=SCORING)] = False,

@@ -35,7 +35,7 @@ REQUEST_OPTIONS = ("data", "model", "out", "backtest", "output_format", "plot", 
 @user_errors
 def forecast(
     ctx: typer.Context,
-    data: Annotated[str | None, typer.Argument(help="A CSV of time series (wide or long), or - for stdin; with --model, the latest history (optional).")] = None,
+    data: Annotated[str | None, typer.Argument(metavar="DATA", help="A CSV of time series (wide or long), or - for stdin; with --model, the latest history (optional).")] = None,
     horizon: Horizon = None,
     model: Annotated[str | None, typer.Option("--model", help="Forecast with this trained run or checkpoint instead of training.", rich_help_panel=MODEL)] = None,
     output_format: Annotated[str, typer.Option("--format", help="csv or jsonl.", rich_help_panel=OUTPUT)] = "csv",

@@ -13,8 +13,8 @@ DECODING, SCORING, GRAD_FLOW, OUTPUT = "Decoding", "Scoring", "Gradient flow", "
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages on stderr.", rich_help_panel=RUN)]
 Task = Annotated[str | None, typer.Option(
-    help="How to read DATA: language-model or forecast. [default: the task a run or checkpoint records; "
-         "forecast for a .csv or .tsv file; else language-model]", rich_help_panel=RUN)]
+    help="The task to read the data as: language-model or forecast. [default: the task a run or checkpoint "
+         "records; forecast for a .csv or .tsv file; else language-model]")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.", rich_help_panel=OUTPUT)]
 Unknown = Annotated[str | None, typer.Option(
     help="Text outside the vocabulary: error (name it), skip (drop it) or unk (the unknown token). "

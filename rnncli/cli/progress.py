@@ -68,6 +68,8 @@ class TrainProgress:
             rate = f"{event.tokens_per_s:,.0f} {self.unit}" if event.tokens_per_s else ""
             self.progress.update(self.task, completed=event.step, loss=f"loss {event.train_loss:.4f}",
                                  val=self.val_text, rate=rate)
+        if event.kind == "done":
+            self.stop()  # the notes after training print below the finished bar
 
     def _start(self, event: TrainEvent, unit: str) -> None:
         self.unit = unit

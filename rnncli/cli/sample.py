@@ -14,7 +14,7 @@ from rnncli.cli.options import DECODING, OUTPUT, ImplOverride, Quiet, Unknown, o
 @user_errors
 def sample(
     ctx: typer.Context,
-    checkpoint: Annotated[str, typer.Argument(help="A run folder or a .safetensors file.")],
+    checkpoint: Annotated[str, typer.Argument(metavar="CHECKPOINT", help="A run folder or a .safetensors file.")],
     length: Annotated[int, typer.Option(help="Tokens to generate per sample (characters, for a char model).")] = 500,
     temp: Annotated[float | None, typer.Option(help="Sampling temperature; 0 always picks the likeliest token.  [default: 1.0]", rich_help_panel=DECODING)] = None,
     greedy: Annotated[bool, typer.Option("--greedy", help="Always pick the likeliest token (same as --temp 0).", rich_help_panel=DECODING)] = False,

@@ -42,7 +42,7 @@ RUN_OPTIONS = ("data", "task", "config", "resume", "out", "force", "quiet")  # t
 @user_errors
 def train(
     ctx: typer.Context,
-    data: Annotated[list[str] | None, typer.Argument(metavar="[DATA]...", help="Text files, folders (searched recursively; see --glob), or - for stdin; a .csv or .tsv file trains a forecaster (with --resume: the run's own data).")] = None,
+    data: Annotated[list[str] | None, typer.Argument(metavar="DATA", help="Text files, folders (searched recursively; see --glob), or - for stdin; a .csv or .tsv file trains a forecaster (with --resume: the run's own data).")] = None,
     cell: Annotated[str | None, typer.Option(help=with_default("lstm, gru, rnn (tanh), rnn-relu or gru-textbook (reference only).", "cell"), rich_help_panel=MODEL)] = None,
     impl: Annotated[str | None, typer.Option(help=with_default("fused (PyTorch's kernels) or reference (the cells of rnncli/core/cells.py).", "impl"), rich_help_panel=MODEL)] = None,
     hidden_size: Annotated[int | None, typer.Option(help=with_default("Units per recurrent layer.", "hidden_size"), rich_help_panel=MODEL)] = None,

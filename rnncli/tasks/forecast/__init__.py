@@ -7,25 +7,29 @@ so importing this package costs no torch.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnncli.tasks.forecast.options import option_types
 from rnncli.tasks.spec import TaskSpec
 
+if TYPE_CHECKING:
+    from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter, Summary, TrainRequest
+    from rnncli.tasks.resuming import SavedRun
 
-def train(request, reporter) -> Any:
+
+def train(request: TrainRequest, reporter: Reporter) -> Any:
     from rnncli.tasks.forecast import runs
 
     return runs.train(request, reporter)
 
 
-def resume(request, saved, reporter) -> Any:
+def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Any:
     from rnncli.tasks.forecast import runs
 
     return runs.resume(request, saved, reporter)
 
 
-def evaluate(request, reporter):
+def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     from rnncli.tasks.forecast import predict
 
     return predict.evaluate(request, reporter)
@@ -37,7 +41,7 @@ def summarise_run(path: str) -> dict[str, Any]:
     return report.summarise_run(path)
 
 
-def summarise_data(path: str, top: int | None = None):
+def summarise_data(path: str, top: int | None = None) -> Summary:
     from rnncli.tasks.forecast import report
 
     return report.summarise_series(path, top)
