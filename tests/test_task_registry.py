@@ -206,6 +206,21 @@ def test_help_never_imports_torch():
     assert proc.stderr.strip().splitlines()[-1] == "[]"
 
 
+def test_a_bad_csv_is_reported_before_torch_is_imported(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ds,name\n2020-01-01,a\n2020-02-01,b\n")
+    code = ("import sys\nfrom rnncli.cli import app\n"
+            f"for argv in (['inspect', {str(bad)!r}], ['train', {str(bad)!r}, '--horizon', '3'],"
+            f" ['forecast', {str(bad)!r}, '--horizon', '3']):\n"
+            "    try:\n        app(argv, prog_name='rnn')\n    except SystemExit as exit:\n"
+            "        assert exit.code == 2, argv\n"
+            "print('torch' in sys.modules, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("no numeric column") == 3 and proc.stderr.strip().splitlines()[-1] == "False"
+
+
 def test_train_help_groups_its_options_in_panels():
     out = runner.invoke(app, ["train", "--help"], terminal_width=160).stdout
     panels = ["Model", "Training", "Text", "Forecasting", "Run and output"]

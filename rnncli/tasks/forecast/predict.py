@@ -49,8 +49,6 @@ class ForecastResult:
 
 def run_forecast(request: ForecastRequest, reporter: Reporter) -> ForecastResult:
     """Train (or load), then forecast every series, or backtest on the last horizons."""
-    from rnncli.tasks.forecast.forecaster import forecast
-
     if request.backtest is not None and request.backtest < 1:
         raise UsageError(f"--backtest must be 1 or more windows, got {request.backtest}")
     if request.model is None and request.data is None:
@@ -61,15 +59,17 @@ def run_forecast(request: ForecastRequest, reporter: Reporter) -> ForecastResult
         if series is None:
             raise UsageError("--backtest needs the CSV file to compare the forecasts with")
         return ForecastResult(backtest=backtest_report(forecaster, series, request.backtest, reporter))
+    from rnncli.tasks.forecast.forecaster import forecast  # torch: only once the flags and the CSV are good
+
     return ForecastResult(records=forecast(forecaster, series), history=series or forecaster.remembered(),
                           quantiles=forecaster.config.quantiles)
 
 
 def _forecaster_and_series(request: ForecastRequest, settings: ForecastSettings,
                            reporter: Reporter) -> tuple[Forecaster, SeriesSet | None]:
-    from rnncli.tasks.forecast.forecaster import load_forecaster
-
     if request.model is not None:
+        from rnncli.tasks.forecast.forecaster import load_forecaster
+
         forecaster = load_forecaster(request.model)
         saved_freq = forecaster.meta["series"]["freq"]
         series = load_series(request.data, settings.series, reporter, freq=saved_freq) if request.data else None
