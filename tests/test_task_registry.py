@@ -115,6 +115,10 @@ def test_a_wrong_guess_says_what_it_saw_and_task_fixes_it(tmp_path):
 def test_an_error_about_a_given_option_is_not_blamed_on_the_guess(tmp_path):
     result = run("train", ROOT / "sample_data" / "monthly.csv", "--horizon", "-3", "--out", tmp_path / "r")
     assert result.exit_code == 2 and "--horizon must be" in result.stderr and "suffix" not in result.stderr
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "config.yaml").write_text("a run\n")
+    result = run("train", ROOT / "sample_data" / "monthly.csv", "--horizon", "6", "--out", tmp_path / "taken")
+    assert result.exit_code == 2 and "a run already exists there" in result.stderr and "suffix" not in result.stderr
 
 
 # --- options of another task --------------------------------------------------------------------------------

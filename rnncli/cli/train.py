@@ -94,6 +94,8 @@ def train(
 ) -> None:
     """Train a language model on DATA (files, folders or stdin), or a forecaster on a CSV of time series.
 
+    A forecaster has its own defaults for the options it shares with a language model (see rnn forecast --help).
+
     Example: rnn train sample_data/tinyworld.txt --cell lstm --steps 2000
 
     Example: rnn train src/ --glob '*.py' --tokenizer bpe --vocab-size 2000

@@ -163,7 +163,7 @@ def train(request: TrainRequest, reporter: Reporter) -> Any:
     detection = detect(request.resume or (request.data[0] if request.data else None), task=request.task)
     check_options(detection, "train", request.options)
     if request.resume is None:
-        with detection.guess_explained(request.options):
+        with detection.guess_explained({**request.options, "out": request.out, "force": request.force}):
             return detection.task.train(request, reporter)
     from rnncli.tasks.resuming import open_saved_run
 

@@ -10,13 +10,16 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from rnncli.cli import console
 from rnncli.core.errors import UsageError
 from rnncli.tasks.requests import Evaluation, Summary
+
+if TYPE_CHECKING:
+    from rnncli.tasks.forecast.predict import ForecastResult
 
 FORECAST_FORMATS = ("csv", "jsonl")
 
@@ -88,7 +91,7 @@ def check_forecast_output(output_format: str, plot: str | None) -> None:
         require_matplotlib(plot)
 
 
-def write_forecast(result, *, output_format: str, plot: str | None, as_json: bool) -> None:
+def write_forecast(result: ForecastResult, *, output_format: str, plot: str | None, as_json: bool) -> None:
     """A ``ForecastResult``: the backtest, or the forecast records (and their picture with --plot)."""
     if result.backtest is not None:
         write_backtest(result.backtest, as_json=as_json)
