@@ -124,7 +124,7 @@ def _state_task(folder: Path) -> str:
 
 
 def _known(name: Any, path: str) -> str:
-    if name not in TASKS:
+    if not isinstance(name, str) or name not in TASKS:
         raise CheckpointError(f"{path}: a run of task {name!r}, which this version of rnn does not know; "
                               "upgrade rnncli")
     return name

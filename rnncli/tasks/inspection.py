@@ -8,6 +8,7 @@ each task's report module. Every result is JSON-able; the CLI draws it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rnncli.core.errors import UsageError
@@ -59,6 +60,11 @@ def inspect_paths(request: InspectRequest) -> Summary:
         return Summary(detection.task.summarise_run(request.paths[0]))
     with detection.guess_explained({"top": request.top}):
         return detection.task.summarise_data(request.paths[0], request.top)
+
+
+def inspect_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The summary of a run folder or checkpoint file, by the task it records (its weights are not read)."""
+    return detect(path).task.summarise_run(str(path))
 
 
 def _run_summary(path: str, task: str | None) -> dict[str, Any]:
