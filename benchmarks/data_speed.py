@@ -4,7 +4,7 @@ For each tokenizer, in a fresh process each time (so peak memory is that
 job's own):
 
 - prepare: read the corpus in chunks, fit the tokenizer, write the token file
-  into an empty cache (``rnncli.tasks.language_model.jobs.prepare_text``, what ``rnn train``
+  into an empty cache (``rnncli.tasks.language_model.training.prepare_text``, what ``rnn train``
   runs before its first step);
 - again: the same call a second time, which finds the token file in the cache
   and only memory-maps it;
@@ -58,7 +58,7 @@ def child_prepare(corpus: str, tokenizer: str, vocab_size: int) -> dict:
     import torch
 
     from rnncli.tasks.language_model.config import TextConfig
-    from rnncli.tasks.language_model.jobs import prepare_text
+    from rnncli.tasks.language_model.training import prepare_text
 
     torch.set_num_threads(1)
     baseline = peak_rss_mb()
@@ -75,7 +75,7 @@ def child_train(corpus: str, tokenizer: str, vocab_size: int, steps: int) -> dic
     import torch
 
     from rnncli.tasks.language_model.config import RunConfig, TextConfig
-    from rnncli.tasks.language_model.jobs import prepare_text, train_text
+    from rnncli.tasks.language_model.training import prepare_text, train_text
 
     torch.set_num_threads(1)
     start = time.perf_counter()

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rnncli.tasks.language_model.config import RunConfig  # noqa: E402
-from rnncli.tasks.language_model.jobs import prepare_text, train_text  # noqa: E402
+from rnncli.tasks.language_model.training import prepare_text, train_text  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "tinyworld.txt"
 

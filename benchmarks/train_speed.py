@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "sample_data"))
 from make_corpus import make_corpus  # noqa: E402
 
 from rnncli.tasks.language_model.config import RunConfig  # noqa: E402
-from rnncli.tasks.language_model.jobs import prepare_text, train_text  # noqa: E402
+from rnncli.tasks.language_model.training import prepare_text, train_text  # noqa: E402
 
 FUSED = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 

@@ -12,7 +12,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from rnncli.tasks.language_model.config import RunConfig
-from rnncli.tasks.language_model.jobs import prepare_text, train_text
+from rnncli.tasks.language_model.training import prepare_text, train_text
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -9,7 +9,7 @@ from conftest import tiny_run_config
 from rnncli.core.cells import GRUCell, TextbookGRUCell
 from rnncli.core.layers import build_fused, build_reference
 from rnncli.core.settings import ModelConfig
-from rnncli.tasks.language_model.jobs import prepare_text, train_text
+from rnncli.tasks.language_model.training import prepare_text, train_text
 
 FUSED_TWINS = ["lstm", "gru", "rnn", "rnn-relu"]
 

@@ -119,7 +119,7 @@ def test_other_encodings_and_undecodable_bytes(tmp_path):
 
 
 def test_bom_and_windows_line_endings_read_as_the_same_text(tmp_path):
-    from rnncli.tasks.language_model.jobs import prepare_text
+    from rnncli.tasks.language_model.training import prepare_text
 
     text = mixed_text(120)
     plain, windows = tmp_path / "plain.txt", tmp_path / "windows.txt"
@@ -131,7 +131,7 @@ def test_bom_and_windows_line_endings_read_as_the_same_text(tmp_path):
 
 def test_the_token_file_is_reused_and_a_damaged_one_rebuilt(tmp_path, monkeypatch):
     from rnncli.tasks.language_model.data.token_cache import TokenCache
-    from rnncli.tasks.language_model.jobs import prepare_text
+    from rnncli.tasks.language_model.training import prepare_text
 
     monkeypatch.setenv("RNN_CACHE_DIR", str(tmp_path / "cache"))
     corpus = tmp_path / "c.txt"
@@ -149,7 +149,7 @@ def test_the_token_file_is_reused_and_a_damaged_one_rebuilt(tmp_path, monkeypatc
 
 def test_ids_are_stored_in_the_smallest_type(tmp_path):
     from rnncli.tasks.language_model.config import TextConfig
-    from rnncli.tasks.language_model.jobs import prepare_text
+    from rnncli.tasks.language_model.training import prepare_text
 
     corpus = tmp_path / "c.txt"
     corpus.write_text(mixed_text(100), encoding="utf-8")
@@ -188,7 +188,7 @@ def test_contradictory_or_unknown_text_options_are_one_line(args, message, mixed
 
 def test_coverage_counts_the_unknown_tokens_of_a_word_corpus(tmp_path):
     from rnncli.tasks.language_model.config import TextConfig
-    from rnncli.tasks.language_model.jobs import coverage, prepare_text
+    from rnncli.tasks.language_model.training import coverage, prepare_text
 
     corpus = tmp_path / "w.txt"
     corpus.write_text("the cat sat\n" * 9 + "the dog ran\n", encoding="utf-8")  # dog, ran: seen once
@@ -205,7 +205,7 @@ def test_an_unwritable_cache_falls_back_and_a_full_disk_is_one_clear_error(tmp_p
 
     from rnncli.core.errors import RuntimeFailure
     from rnncli.tasks.language_model.data import token_cache as tokencache
-    from rnncli.tasks.language_model.jobs import prepare_text
+    from rnncli.tasks.language_model.training import prepare_text
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("RNN_CACHE_DIR", str(cache))

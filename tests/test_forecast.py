@@ -307,7 +307,7 @@ def test_beats_seasonal_naive_on_the_bundled_samples(name, horizon):
 
 
 def test_losing_to_seasonal_naive_is_said_plainly(capsys):
-    from rnncli.cli.forecast_jobs import write_backtest_table
+    from rnncli.cli.render.outputs import write_backtest_table
 
     row = {"mae": 2.0, "rmse": 2.0, "smape": 5.0, "mase": 1.2}
     write_backtest_table({"series": 1, "windows": 1, "horizon": 3, "lookback": 6, "season": 1,

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from rnncli.cli import app
 from rnncli.core.layers import count_parameters
-from rnncli.tasks.inspection import overfitting_verdict, read_metrics
 from rnncli.tasks.language_model.checkpoint import load_checkpoint
-from rnncli.tasks.language_model.jobs import prepare_text, train_text
+from rnncli.tasks.language_model.training import prepare_text, train_text
+from rnncli.tasks.training_curve import overfitting_verdict, read_metrics
 
 runner = CliRunner()
 
@@ -86,7 +86,7 @@ def test_plot_without_matplotlib_says_how_to_install_it(trained_run, tmp_path, m
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     result = runner.invoke(app, ["inspect", str(trained_run), "--plot", str(tmp_path / "c.png")])
     assert result.exit_code == 2
-    assert "pip install rnncli[plot]" in result.stderr
+    assert "--plot needs matplotlib: pip install 'rnncli[plot]'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

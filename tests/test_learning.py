@@ -7,7 +7,7 @@ import math
 import pytest
 from conftest import tiny_run_config
 
-from rnncli.tasks.language_model.jobs import prepare_text, train_text
+from rnncli.tasks.language_model.training import prepare_text, train_text
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "rnn-relu"])

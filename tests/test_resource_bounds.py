@@ -176,7 +176,7 @@ PREPARE_CHILD = """
 import resource, sys
 import torch
 from rnncli.tasks.language_model.config import TextConfig
-from rnncli.tasks.language_model.jobs import prepare_text
+from rnncli.tasks.language_model.training import prepare_text
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 prepared = prepare_text(sys.argv[1], TextConfig(tokenizer=sys.argv[2]))
 assert prepared.stats["num_tokens"] > 0

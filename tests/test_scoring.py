@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from rnncli.cli import app
 from rnncli.tasks.language_model.checkpoint import load_checkpoint
-from rnncli.tasks.language_model.jobs import start_token
+from rnncli.tasks.language_model.scoring import start_token
 
 runner = CliRunner()
 LINES = ["the quick brown fox", "", "jumps over the lazy dog.", "dog the over", "the quick brown fox"]

@@ -16,8 +16,8 @@ from rnncli.core.resume_state import STATE_FILE, load_train_state
 from rnncli.core.settings import parse_duration
 from rnncli.tasks.language_model.checkpoint import load_checkpoint
 from rnncli.tasks.language_model.config import RunConfig, resolve_resume_settings
-from rnncli.tasks.language_model.jobs import prepare_text, train_text
 from rnncli.tasks.language_model.task import LanguageModelTask
+from rnncli.tasks.language_model.training import prepare_text, train_text
 
 
 def _dropout_run(**train) -> RunConfig:

@@ -11,14 +11,14 @@ from typing import Annotated
 
 import typer
 
-from rnncli.cli import evaluate, forecast, inspect, sample, train
+from rnncli.cli import evaluate, forecast, grad_flow, inspect, sample, train
 from rnncli.cli.failures import DEBUG
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    rich_markup_mode="markdown",  # rich help panels; markdown keeps the [default: ...] of the help texts
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Train, sample, evaluate and inspect recurrent sequence models (RNN, LSTM, GRU).",
 )
@@ -43,8 +43,9 @@ def _root(
 
 app.callback()(_root)
 # The order of --help: the commands a new user needs first.
-for command in (train.train, sample.sample, evaluate.evaluate, inspect.inspect, forecast.forecast):
-    app.command("eval" if command is evaluate.evaluate else None)(command)
+for name, command in (("train", train.train), ("sample", sample.sample), ("eval", evaluate.evaluate),
+                      ("inspect", inspect.inspect), ("forecast", forecast.forecast), ("grad-flow", grad_flow.grad_flow)):
+    app.command(name)(command)
 
 
 def main() -> None:

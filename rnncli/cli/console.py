@@ -6,7 +6,12 @@ itself when stderr is not a terminal or when ``NO_COLOR`` is set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from rich.console import Console
+
+from rnncli.tasks.requests import Reporter
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -49,3 +54,10 @@ def write_flushed(out, text: str) -> None:
     """Write and flush at once, so a reader of a pipe sees every line as soon as it is made."""
     out.write(text)
     out.flush()
+
+
+def reporter(progress: Callable[..., Any] | None = None) -> Reporter:
+    """How the library talks to people: notes and warnings here, and trainer events to ``progress``."""
+    if progress is None:
+        return Reporter(info=info, warn=warn)
+    return Reporter(info=info, warn=warn, progress=progress)

@@ -1,17 +1,19 @@
 """Settings every task shares: the recurrent model's shape, how to train, and how values are checked.
 
-Defaults live in the dataclasses below. A YAML file (``--config run.yaml``)
-overrides the defaults, and flags given on the command line override the
-file. YAML keys are the option names, with ``-`` or ``_`` (``hidden_size`` or
-``hidden-size``); ``load_yaml_settings`` reads them, checked against a task's
-option types.
+Defaults live in the dataclasses below. Every task layers its settings the
+same way, in ``ChosenOptions``: flags > ``--config`` YAML > the saved run (when
+resuming) > defaults. YAML keys are the option names, with ``-`` or ``_``
+(``hidden_size`` or ``hidden-size``); ``load_yaml_settings`` reads them,
+checked against a task's option types.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, fields
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,8 @@ REFERENCE_ONLY_CELLS = ("gru-textbook",)  # no fused twin in PyTorch or cuDNN
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine")
-# Options that may change when a run is resumed: budgets and bookkeeping. The
-# rest (model shape, windows, optimiser, seed, data split) would make the
+# Options that may change when a run of any task is resumed: budgets and bookkeeping.
+# The rest (model shape, windows, optimiser, seed, data split) would make the
 # resumed run a different run, so ``--resume`` refuses to change them.
 RESUMABLE_OPTIONS = ("steps", "epochs", "time", "eval_every", "eval_batches", "patience", "keep",
                      "device", "precision", "tensorboard")
@@ -91,6 +93,13 @@ class TrainConfig:
     def time_budget_s(self) -> float | None:
         """``--time`` in seconds, or None without a wall-clock budget."""
         return parse_duration(self.time, "--time") if self.time is not None else None
+
+    def keep_one_budget(self, given: Mapping[str, Any]) -> None:
+        """A step or epoch budget the user gives replaces the other one from the layers below."""
+        if "steps" in given and "epochs" not in given:
+            self.epochs = None
+        if "epochs" in given and "steps" not in given:
+            self.steps = None
 
     def validate(self) -> None:
         check_int(self.seq_len, 1, 1_000_000, "--seq-len")
@@ -178,6 +187,59 @@ def load_yaml_settings(path: Path, types: dict[str, Any]) -> dict[str, Any]:
             value = str(value)  # a bare number of seconds
         settings[key] = coerce(value, types[key], f"{path}: key '{raw_key}'")
     return settings
+
+
+@dataclass
+class ChosenOptions:
+    """The options a user set for a run, flags over the ``--config`` file: the one precedence of every task.
+
+    ``apply`` lays them over a fresh run's defaults or a resumed run's saved
+    settings, so the order is always flags > YAML > saved run > defaults.
+    """
+
+    values: dict[str, Any] = field(default_factory=dict)
+    from_file: frozenset[str] = frozenset()  # the names whose value came from the file, to blame it for them
+    config_file: Path | None = None
+
+    @classmethod
+    def read(cls, flags: Mapping[str, Any], config_file: Path | None, *, types: Mapping[str, Any]) -> ChosenOptions:
+        """Flags (None: not given) over the YAML file, for the option names in ``types``."""
+        from_file = load_yaml_settings(config_file, dict(types)) if config_file is not None else {}
+        given = {k: v for k, v in flags.items() if v is not None and k in types}
+        return cls({**from_file, **given}, frozenset(from_file) - frozenset(given), config_file)
+
+    def apply(self, *sections: Any, resuming: bool = False) -> None:
+        """Set each value on the first section that has the option; a saved run changes only RESUMABLE_OPTIONS."""
+        for key, value in self.values.items():
+            section = next((s for s in sections if key in s.__dataclass_fields__), None)
+            if section is None:
+                continue  # an option of another section (the caller applies it elsewhere)
+            current = getattr(section, key)
+            if resuming and key not in RESUMABLE_OPTIONS and value != current:
+                raise self.blamed(UsageError(
+                    f"--{key.replace('_', '-')} cannot change when resuming (this run was trained with "
+                    f"{current!r}); leave it out, or start a new run with --out"))
+            setattr(section, key, value)
+        for section in sections:
+            if isinstance(section, TrainConfig):
+                section.keep_one_budget(self.values)
+
+    @contextmanager
+    def blaming_the_file(self) -> Iterator[None]:
+        """Checks inside this block name the config file for a bad value that came from there."""
+        try:
+            yield
+        except UsageError as exc:
+            raise self.blamed(exc) from None
+
+    def blamed(self, exc: UsageError) -> UsageError:
+        """Point a bad value at the config file when the value came from there, not from a flag."""
+        flag = re.match(r"--([a-z][a-z-]*)", exc.message)
+        key = flag.group(1).replace("-", "_") if flag else None
+        if self.config_file is None or key not in self.from_file:
+            return exc
+        rest = exc.message[flag.end():].lstrip(":").lstrip()
+        return UsageError(f"{self.config_file}: key '{key}': {rest}")
 
 
 def build_section(cls, data: Any, *, where: str):

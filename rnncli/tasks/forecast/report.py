@@ -16,10 +16,32 @@ import numpy as np
 
 from rnncli.core.errors import CheckpointError
 from rnncli.tasks.forecast.series import SeriesSet, describe_freq, format_time, read_series, series_times
+from rnncli.tasks.requests import Summary
+from rnncli.tasks.training_curve import curve_beside
 
 PROFILE_POINTS = 48  # points in each series' profile (the sparkline, and the JSON)
 SHOWN_TIMES = 5  # missing timestamps listed per series
 SHOWN_SERIES = 10  # series ids listed for a forecasting checkpoint
+
+
+def summarise_series(source: str, top: int | None = None) -> Summary:
+    """``rnn inspect`` on a CSV of series (``top`` is the language model's; a forecast never gets it)."""
+    summary, data = inspect_series(source)
+    return Summary(summary, data=data)
+
+
+def summarise_run(path: str | Path) -> dict[str, Any]:
+    """A forecasting run folder or checkpoint, from its metadata and tensor table (weights unread)."""
+    from rnncli.core.checkpoint import read_meta, resolve_checkpoint_path
+    from rnncli.tasks.forecast.forecaster import validate_forecaster_layout
+
+    file = resolve_checkpoint_path(path)
+    meta = read_meta(file)
+    tensors = meta["_tensors"]  # the layout check below takes it out of meta
+    validate_forecaster_layout(file, meta)  # a damaged forecaster is refused, as by rnn forecast
+    summary = forecast_checkpoint_summary(file, meta, tensors)
+    summary["curve"] = curve_beside(file)
+    return summary
 
 
 def inspect_series(source: str) -> tuple[dict[str, Any], SeriesSet]:

@@ -7,7 +7,6 @@ The model and train sections, their checks and the YAML reader are the core's
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,12 @@ from rnncli.core.errors import UsageError
 from rnncli.core.settings import (
     MAX_VOCAB,
     REFERENCE_ONLY_CELLS,
-    RESUMABLE_OPTIONS,
+    ChosenOptions,
     ModelConfig,
     TrainConfig,
     build_section,
     check_choice,
     check_int,
-    load_yaml_settings,
 )
 
 TOKENIZER_KINDS = ("char", "byte", "word", "bpe")
@@ -96,74 +94,29 @@ class RunConfig:
         text = build_section(TextConfig, data.get("text", {}), where=f"{where}: text")
         return cls(model=model, train=train, text=text)
 
-    def section_of(self, key: str):
-        """The section an option name belongs to (``vocab_size`` is the text section's: the model's is measured)."""
-        for section in (self.text, self.train, self.model):
-            if key in section.__dataclass_fields__:
-                return section
-        raise KeyError(key)
-
 
 def resolve_train_settings(overrides: dict[str, Any], config_file: Path | None) -> RunConfig:
-    """Defaults, then the YAML file, then the flags the user actually typed.
-
-    ``overrides`` maps option names to values; ``None`` means "not given".
-    """
-    values: dict[str, Any] = {}
-    from_file = load_yaml_settings(config_file, run_option_types()) if config_file is not None else {}
-    values.update(from_file)
-    flags = {k: v for k, v in overrides.items() if v is not None}
-    values.update(flags)
+    """Defaults, then the YAML file, then the flags the user actually typed (``None``: not given)."""
+    chosen = ChosenOptions.read(overrides, config_file, types=run_option_types())
     run = RunConfig()
-    for key, value in values.items():
-        setattr(run.section_of(key), key, value)
-    if run.model.cell in REFERENCE_ONLY_CELLS and "impl" not in values:
+    chosen.apply(run.text, run.train, run.model)
+    if run.model.cell in REFERENCE_ONLY_CELLS and "impl" not in chosen.values:
         run.model.impl = "reference"  # the only implementation it has; an explicit --impl fused is refused
-    try:
+    with chosen.blaming_the_file():
         dataclasses.replace(run.model, vocab_size=1).validate()  # the real vocabulary comes from the data
         run.train.validate()
-        run.text.validate(given=set(values))
-    except UsageError as exc:
-        raise _blame_file(exc, config_file, set(from_file) - set(flags)) from None
+        run.text.validate(given=set(chosen.values))
     return run
 
 
-def _blame_file(exc: UsageError, config_file: Path | None, file_keys: set[str]) -> UsageError:
-    """Point a bad value at the config file when the value came from there, not from a flag."""
-    flag = re.match(r"--([a-z][a-z-]*)", exc.message)
-    key = flag.group(1).replace("-", "_") if flag else None
-    if config_file is None or key not in file_keys:
-        return exc
-    rest = exc.message[flag.end():].lstrip(":").lstrip()
-    return UsageError(f"{config_file}: key '{key}': {rest}")
-
-
 def resolve_resume_settings(saved: RunConfig, overrides: dict[str, Any], config_file: Path | None) -> RunConfig:
-    """A saved run's settings, with the changes that keep a resume meaningful.
-
-    Budgets and bookkeeping may change (``RESUMABLE_OPTIONS``); any other
-    option given with a value other than the saved one is refused.
-    """
-    values: dict[str, Any] = {}
-    if config_file is not None:
-        values.update(load_yaml_settings(config_file, run_option_types()))
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    """A saved run's settings, with the changes that keep a resume meaningful (core's ``RESUMABLE_OPTIONS``)."""
+    chosen = ChosenOptions.read(overrides, config_file, types=run_option_types())
     run = RunConfig(model=dataclasses.replace(saved.model), train=dataclasses.replace(saved.train),
                     text=dataclasses.replace(saved.text))
-    for key, value in values.items():
-        section = run.section_of(key)
-        current = getattr(section, key)
-        if key in RESUMABLE_OPTIONS:
-            setattr(section, key, value)
-        elif value != current:
-            flag = "--" + key.replace("_", "-")
-            raise UsageError(f"{flag} cannot change when resuming (this run was trained with {current!r}); "
-                             "leave it out, or start a new run with --out")
-    if "steps" in values and "epochs" not in values:
-        run.train.epochs = None
-    if "epochs" in values and "steps" not in values:
-        run.train.steps = None
-    run.train.validate()
+    chosen.apply(run.text, run.train, run.model, resuming=True)
+    with chosen.blaming_the_file():
+        run.train.validate()
     return run
 
 

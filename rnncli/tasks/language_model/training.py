@@ -1,13 +1,14 @@
-"""The language-model jobs behind ``rnn train`` and ``rnn eval``.
+"""Training a language model: a corpus read and tokenised once, then the shared trainer on it.
 
-Each function goes from paths and settings to results, and reports progress
-through a callback; none of them prints.
+``prepare_text`` turns paths into a token file (reused from the cache when it
+exists); ``train_text`` trains on it and writes the run folder. Progress goes
+through a callback; nothing here prints.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,22 +21,13 @@ from rnncli.core.distributed import Distributed
 from rnncli.core.errors import DataError, UsageError
 from rnncli.core.resume_state import TrainState
 from rnncli.core.training import History, Trainer, TrainEvent
-from rnncli.tasks.language_model.checkpoint import Checkpoint
 from rnncli.tasks.language_model.config import RunConfig, TextConfig
-from rnncli.tasks.language_model.data.sources import Inputs, TextReader, find_inputs, read_corpus
+from rnncli.tasks.language_model.data.sources import Inputs, TextReader, find_inputs
 from rnncli.tasks.language_model.data.token_cache import TokenCache, cache_key
 from rnncli.tasks.language_model.data.windows import split_train_val
-from rnncli.tasks.language_model.metrics import (
-    LN2,
-    bits_per_char,
-    line_log_probs,
-    mean_loss,
-    perplexity,
-    stream_log_probs,
-)
 from rnncli.tasks.language_model.model import build_model
 from rnncli.tasks.language_model.task import LanguageModelTask
-from rnncli.tasks.language_model.tokenizers import Tokenizer, TokenizerSettings, encode_known, train_tokenizer
+from rnncli.tasks.language_model.tokenizers import Tokenizer, TokenizerSettings, train_tokenizer
 
 TASK_LM = "language-model"
 
@@ -147,69 +139,3 @@ def _check_same_data(resume: TrainState, prepared: PreparedText) -> None:
         raise UsageError(f"{prepared.source}: not the text this run was trained on "
                          f"({saved.get('source', '?')}, sha256 {str(saved.get('sha256'))[:12]}...); "
                          "resume with the same data")
-
-
-def evaluate_text(ckpt: Checkpoint, data: str | list[str], *, unknown: str | None = None) -> dict[str, Any]:
-    """Loss, perplexity, and bits per character and per byte of a checkpoint on a text.
-
-    The first token is context, not predicted, so the bits are spread over
-    the characters (and UTF-8 bytes) after it.
-    """
-    corpus = read_corpus(data)
-    encoded = encode_known(ckpt.tokenizer, corpus.text, policy=unknown, where=f"{corpus.source}: text")
-    if len(encoded) < 2:
-        raise DataError(f"{corpus.source}: needs at least two tokens to evaluate")
-    ids = torch.tensor(encoded, dtype=torch.long)
-    loss = mean_loss(ckpt.model, ids)
-    predicted = len(ids) - 1
-    first = ckpt.tokenizer.decode(encoded[:1])
-    chars = len(corpus.text) - len(first)
-    num_bytes = len(corpus.text.encode("utf-8", "surrogateescape")) - len(first.encode("utf-8", "surrogateescape"))
-    unknown_tokens = sum(1 for i in encoded if i == ckpt.tokenizer.unknown_id)
-    return {"data": corpus.source, "tokenizer": ckpt.tokenizer.kind, "tokens": predicted, "chars": chars,
-            "bytes": num_bytes, "unknown_tokens": unknown_tokens, "loss": loss, "perplexity": perplexity(loss),
-            "bpc": bits_per_char(loss, tokens=predicted, chars=chars),
-            "bpb": bits_per_char(loss, tokens=predicted, chars=num_bytes)}
-
-
-def score_lines(ckpt: Checkpoint, data: str, *, carry: bool = False,
-                unknown: str | None = None) -> Iterator[dict[str, Any]]:
-    """One record per line of ``data``: its tokens, log-probability and bits per character.
-
-    A line's score covers its own tokens, not the newline that ends it. The
-    first token is predicted after the start token (a newline), exactly as
-    ``rnn sample`` starts. Without ``carry`` every line starts from a fresh
-    state; with it the state runs on through the whole file, newlines
-    included, so each line is read in the context of the lines before it.
-    """
-    corpus = read_corpus(data)
-    lines = corpus.text.split("\n")
-    if corpus.text.endswith("\n"):
-        lines.pop()
-    encoded = [encode_known(ckpt.tokenizer, line, policy=unknown, where=f"{corpus.source} line {n}: text")
-               for n, line in enumerate(lines, 1)]
-    start = start_token(ckpt.tokenizer)
-    totals = _carried_line_totals(ckpt, encoded, start) if carry else line_log_probs(ckpt.model, encoded,
-                                                                                     start_id=start)
-    for number, (line, ids, total) in enumerate(zip(lines, encoded, totals, strict=True), 1):
-        chars = len(line)
-        yield {"line": number, "text": line, "tokens": len(ids), "chars": chars, "log_prob": total,
-               "log_prob_per_char": total / chars if chars else None,
-               "bpc": -total / chars / LN2 if chars else None}
-
-
-def start_token(tokenizer) -> int:
-    """The token that stands for "start of a line": a newline when the vocabulary has one, else 0."""
-    return tokenizer.start_id
-
-
-def _carried_line_totals(ckpt: Checkpoint, encoded: list[list[int]], start: int) -> list[float]:
-    """Per-line totals from one pass over start + line 1 + newline + line 2 + ..."""
-    newline = start_token(ckpt.tokenizer)
-    stream, spans = [start], []
-    for ids in encoded:
-        spans.append((len(stream) - 1, len(stream) - 1 + len(ids)))  # positions in the log-prob vector
-        stream.extend(ids)
-        stream.append(newline)
-    log_probs = stream_log_probs(ckpt.model, torch.tensor(stream, dtype=torch.long))
-    return [float(log_probs[a:b].sum()) for a, b in spans]

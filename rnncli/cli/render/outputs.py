@@ -1,0 +1,176 @@
+"""What each command writes to stdout: results as text, tables, CSV, JSON or JSON lines.
+
+Messages go to stderr (rnncli/cli/console.py); everything here is a result.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from rnncli.cli import console
+from rnncli.core.errors import UsageError
+from rnncli.tasks.requests import Evaluation, Summary
+
+if TYPE_CHECKING:
+    from rnncli.tasks.forecast.predict import ForecastResult
+
+FORECAST_FORMATS = ("csv", "jsonl")
+
+
+def write_json(document: Any, *, indent: int | None = 2, ascii_only: bool = True) -> None:
+    typer.echo(json.dumps(document, indent=indent, ensure_ascii=ascii_only))
+
+
+def write_sample(pieces: Iterable[str | dict[str, Any]]) -> None:
+    """Text as it is made (a reader of a pipe sees each piece at once); a record as one JSON line."""
+    for piece in pieces:
+        console.write_flushed(sys.stdout, piece if isinstance(piece, str) else json.dumps(piece) + "\n")
+
+
+def write_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
+    if evaluation.kind == "lines":
+        for record in evaluation.records:
+            console.write_flushed(sys.stdout, json.dumps(record, ensure_ascii=False) + "\n")
+    elif evaluation.kind == "backtest":
+        write_backtest(evaluation.document, as_json=as_json)
+    elif as_json:
+        write_json(evaluation.document, indent=None)
+    else:
+        write_text_scores(evaluation.document)
+
+
+def write_text_scores(result: dict[str, Any]) -> None:
+    typer.echo(f"data        {result['data']}")
+    typer.echo(f"tokens      {result['tokens']:,}")
+    typer.echo(f"loss        {result['loss']:.4f} nats/token")
+    typer.echo(f"perplexity  {result['perplexity']:.3f}")
+    typer.echo(f"bpc         {result['bpc']:.4f} bits/character")
+    typer.echo(f"bpb         {result['bpb']:.4f} bits/byte (UTF-8)")
+    if result["unknown_tokens"]:
+        typer.echo(f"unknown     {result['unknown_tokens']:,} tokens outside the vocabulary "
+                   "(scored as the unknown token)")
+
+
+def write_backtest(result: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    write_backtest_table(result)
+
+
+def write_backtest_table(result: dict[str, Any]) -> None:
+    lines = [f"backtest: {result['series']} series x {result['windows']} window(s) of {result['horizon']} steps "
+             f"(lookback {result['lookback']}, season {result['season']})",
+             f"{'method':<16}{'MAE':>12}{'RMSE':>12}{'sMAPE':>9}{'MASE':>9}"]
+    for name, m in result["metrics"].items():
+        lines.append(f"{name:<16}{m['mae']:>12.4g}{m['rmse']:>12.4g}{m['smape']:>9.2f}{m['mase']:>9.3f}")
+    for nominal, share in result["coverage"].items():
+        lines.append(f"coverage of the {float(nominal):.0%} interval: {share:.1%}")
+    lines.append(f"model MASE / seasonal naive MASE: {result['mase_vs_seasonal_naive']:.3f}")
+    if not result["beats_seasonal_naive"]:
+        lines.append("the model does NOT beat seasonal naive on this data: use seasonal naive, or train longer "
+                     "or with more data")
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def check_forecast_output(output_format: str, plot: str | None) -> None:
+    """What ``rnn forecast`` will write, checked before any training: a known --format, a usable --plot."""
+    from rnncli.cli.render.plots import require_matplotlib
+
+    if output_format not in FORECAST_FORMATS:
+        raise UsageError(f"--format: unknown value '{output_format}' (choose one of: {', '.join(FORECAST_FORMATS)})")
+    if plot is not None:
+        require_matplotlib(plot)
+
+
+def write_forecast(result: ForecastResult, *, output_format: str, plot: str | None, as_json: bool) -> None:
+    """A ``ForecastResult``: the backtest, or the forecast records (and their picture with --plot)."""
+    if result.backtest is not None:
+        write_backtest(result.backtest, as_json=as_json)
+        return
+    write_forecast_records(result.records, output_format)
+    if plot is not None:
+        from rnncli.cli.render.plots import save_forecast_plot
+
+        save_forecast_plot(result.history, result.records, result.quantiles, path=plot)
+        console.info(f"wrote {plot}")
+
+
+def write_forecast_records(records: list[dict[str, Any]], output_format: str) -> None:
+    out = sys.stdout
+    if output_format == "jsonl":
+        for record in records:
+            out.write(json.dumps(record) + "\n")
+    else:
+        writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in record.items()})
+    out.flush()
+
+
+def write_grad_flow(result: dict[str, Any], *, as_json: bool, plot: Path | None) -> None:
+    from rnncli.cli.render.grad_flow import print_grad_flow
+    from rnncli.cli.render.plots import save_grad_flow_plot
+
+    if plot is not None:
+        save_grad_flow_plot([result], plot)
+    if as_json:
+        write_json(result)
+        return
+    print_grad_flow(result)
+    if plot is not None:
+        console.info(f"wrote {plot}")
+
+
+def write_inspection(summary: Summary, *, as_json: bool, plot: Path | None) -> None:
+    """A summary of ``rnn inspect``: its picture first (a bad --plot fails before anything is printed)."""
+    document = summary.document
+    if plot is not None:
+        _plot_inspection(summary, plot)
+    if as_json:
+        write_json(document, ascii_only=document.get("kind") not in ("text", "series"))
+        return
+    _printer(document)(document)
+
+
+def _printer(document: dict[str, Any]):
+    from rnncli.cli.render import data, runs
+
+    kind = document.get("kind")
+    if kind == "checkpoint":
+        return runs.print_forecast_summary if document.get("task") == "forecast" else runs.print_checkpoint_summary
+    printers = {"comparison": runs.print_comparison, "text": data.print_text_summary,
+                "series": data.print_series_summary}
+    return printers.get(kind, write_json)  # a task without its own drawing yet: its JSON
+
+
+def _plot_inspection(summary: Summary, plot: Path) -> None:
+    from rnncli.cli.render import plots
+
+    document = summary.document
+    kind = document.get("kind")
+    if kind == "checkpoint":
+        if not document.get("curve"):
+            raise UsageError(f"--plot: {document['path']} has no metrics.jsonl beside it, so there is no curve "
+                             "to draw")
+        plots.save_curve_plot([(document["path"], document["curve"])], plot)
+    elif kind == "comparison":
+        curves = [(label, s["curve"]) for label, s in zip("AB", summary.data, strict=True) if s["curve"]]
+        if not curves:
+            raise UsageError("--plot: neither checkpoint has a metrics.jsonl beside it, so there is no curve to draw")
+        plots.save_curve_plot(curves, plot)
+    elif kind == "series":
+        plots.save_series_plot(summary.data, plot)
+    elif kind == "text":
+        plots.save_frequency_plot(document, plot)
+    else:
+        raise UsageError(f"--plot: rnn cannot draw a {kind} summary yet; leave out --plot")

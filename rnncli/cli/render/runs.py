@@ -1,0 +1,185 @@
+"""``rnn inspect`` on runs and checkpoints, for people: a language model's or a forecaster's facts, two runs compared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from rnncli.cli.render.curves import print_curve
+from rnncli.cli.render.tables import facts_table, result_console, table_value
+
+
+def print_checkpoint_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    console = result_console(console)
+    console.print(facts_table(_checkpoint_rows(summary)))
+    curve = summary.get("curve")
+    if curve:
+        console.print()
+        print_curve(curve, console=console)
+    table = Table(title="tensors", show_edge=False)
+    table.add_column("name")
+    table.add_column("parameters", justify="right")
+    for name, count in summary["parameters"].items():
+        table.add_row(name, f"{count:,}")
+    console.print()
+    console.print(table)
+
+
+def _checkpoint_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    model, history = summary.get("model") or {}, summary.get("history") or {}
+    data, versions = summary.get("data") or {}, summary.get("versions") or {}
+    train, tok = summary.get("train") or {}, summary["tokenizer"]
+    steps = history.get("step", 0)
+    budget = train.get("steps")
+    rows = [
+        ("checkpoint", summary["path"]),
+        ("task", str(summary.get("task"))),
+        ("cell", f"{model.get('cell')} ({model.get('num_layers')} x {model.get('hidden_size')}, "
+                 f"embedding {model.get('embed_size')}, dropout {model.get('dropout')})"),
+        ("implementation", _implementation(summary.get("implementation") or {})),
+        ("parameters", _parameters_line(summary, data)),
+        ("tokenizer", f"{tok['kind']}, {tok['vocab_size']} symbols: "
+                      + (repr(tok["preview"]) if tok["kind"] == "char" else tok["preview"])),
+        ("trained", f"{steps:,} steps{f' of {budget:,}' if budget else ''}, "
+                    f"{history.get('tokens_seen', 0):,} tokens{_epochs(history, data)}, "
+                    f"{history.get('elapsed_s', 0):.0f} s{_went_on(summary, steps)}"),
+        ("best validation", _best(history)),
+        ("settings", _settings_line(train)),
+        ("data", f"{data.get('source')} ({data.get('num_chars', 0):,} chars) sha256 {str(data.get('sha256'))[:16]}"),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
+        ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
+    ]
+    verdict = (summary.get("curve") or {}).get("verdict")
+    if verdict:
+        rows.append(("verdict", verdict["message"]))
+    rows.extend(_curve_notes(summary, steps))
+    return rows
+
+
+def _implementation(impl: dict[str, Any]) -> str:
+    text = f"{impl.get('impl')} ({impl.get('runs_on')})"
+    if impl.get("reference_only"):
+        text += "; this cell is reference-only: PyTorch has no fused kernel for it"
+    return text
+
+
+def _curve_notes(summary: dict[str, Any], steps: int) -> list[tuple[str, str]]:
+    """Say why a curve is missing or shorter than the checkpoint's own history."""
+    curve = summary.get("curve")
+    if not curve:
+        if (Path(summary["path"]).parent / "metrics.jsonl").is_file():
+            return [("curve", "none: metrics.jsonl beside this checkpoint holds no readable evaluation record")]
+        return [("curve", "none: no metrics.jsonl beside this checkpoint (inspect its run folder to see one)")]
+    notes = []
+    skipped, last = curve.get("skipped_lines", 0), (curve.get("last") or {}).get("step")
+    if skipped:
+        notes.append(("metrics", f"{skipped} unreadable line(s) of metrics.jsonl skipped (cut short by a crash "
+                                 f"or edited?); the curve ends at step {last}"))
+    if last is not None and last < steps:
+        notes.append(("metrics", f"the checkpoint is at step {steps:,} but metrics.jsonl stops at step {last:,}"))
+    return notes
+
+
+def _went_on(summary: dict[str, Any], steps: int) -> str:
+    last = ((summary.get("curve") or {}).get("last") or {}).get("step")
+    if last is None or last <= steps:
+        return ""
+    return f"; the run went on to step {last:,} (this is its best checkpoint; last.safetensors is the latest)"
+
+
+def _parameters_line(summary: dict[str, Any], data: dict[str, Any]) -> str:
+    total = summary["total_parameters"]
+    chars = data.get("num_chars")
+    if not chars:
+        return f"{total:,}"
+    return f"{total:,} ({total / chars:.2g} per training character)"
+
+
+def _epochs(history: dict[str, Any], data: dict[str, Any]) -> str:
+    tokens = data.get("num_tokens")
+    if not tokens:
+        return ""
+    return f" ({history.get('tokens_seen', 0) / tokens:.1f} passes over the data)"
+
+
+def _settings_line(train: dict[str, Any]) -> str:
+    keys = ("seq_len", "batch_size", "lr", "weight_decay", "clip", "seed")
+    return ", ".join(f"{k} {train[k]}" for k in keys if k in train) or "-"
+
+
+def _best(history: dict[str, Any]) -> str:
+    loss = history.get("best_val_loss")
+    if loss is None:
+        return "-"
+    bpc = history.get("best_val_bpc")
+    bits = f", {bpc:.3f} bits/char" if bpc is not None else ""
+    return f"loss {loss:.4f} nats{bits}, at step {history.get('best_step')}"
+
+
+def print_forecast_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    console = result_console(console)
+    model, series = summary["model"], summary["series"]
+    history, train = summary.get("history") or {}, summary.get("train") or {}
+    versions = summary.get("versions") or {}
+    steps, budget = history.get("step", 0), train.get("steps")
+    ids = ", ".join(f"{i} (last {str(t).removesuffix('T00:00:00')})"
+                    for i, t in zip(series["ids"], series["last_time"], strict=False))
+    more = f" and {series['count'] - len(series['ids'])} more" if series["count"] > len(series["ids"]) else ""
+    loss = history.get("best_val_loss")
+    season = model.get("season")
+    rows = [
+        ("checkpoint", summary["path"]),
+        ("task", "forecast"),
+        ("cell", f"{model.get('cell')} ({model.get('num_layers')} x {model.get('hidden_size')}, "
+                 f"dropout {model.get('dropout')}, ensemble {model.get('ensemble', 1)})"),
+        ("parameters", f"{summary['total_parameters']:,}"),
+        ("horizon", f"{model.get('horizon')} steps ahead, lookback {model.get('lookback')}"),
+        ("quantiles", ", ".join(str(q) for q in model.get("quantiles") or [])),
+        ("frequency", str(series.get("frequency_name"))),
+        ("season", f"{season} steps" if isinstance(season, int) and season > 1 else "none"),
+        ("scaling", str(model.get("scaling"))),
+        ("series", f"{series['count']} from {series.get('source')} ({series.get('layout')}): {ids}{more}"),
+        ("trained", f"{steps:,} steps{f' of {budget:,}' if budget else ''}, {history.get('elapsed_s', 0):.0f} s"
+                    + _went_on(summary, steps)),
+        ("best validation", f"pinball loss {loss:.4f} (scaled units), at step {history.get('best_step')}"
+         if isinstance(loss, (int, float)) else "-"),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
+        ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
+    ]
+    verdict = (summary.get("curve") or {}).get("verdict")
+    if verdict:
+        rows.append(("verdict", verdict["message"]))
+    console.print(facts_table(rows))
+    if summary.get("curve"):
+        console.print()
+        print_curve(summary["curve"], console=console)
+
+
+def print_comparison(result: dict[str, Any], console: Console | None = None) -> None:
+    console = result_console(console)
+    best = result["best"]
+    table = Table(show_edge=False, title="best losses")
+    table.add_column("")
+    table.add_column("A", justify="right")
+    table.add_column("B", justify="right")
+    for key in ("best_val_loss", "best_val_bpc", "best_step", "steps", "tokens_seen", "run_steps"):
+        table.add_row(key, table_value(best["a"][key]), table_value(best["b"][key]))
+    console.print(Text(f"A: {result['a']}\nB: {result['b']}"))
+    console.print(table)
+    if result["lower_val_loss"]:
+        measure = "bits per character" if result["compared_by"] == "best_val_bpc" else "loss"
+        console.print(Text(f"{result['lower_val_loss'].upper()} has the lower best validation {measure}"))
+    elif result["compared_by"] is None:
+        console.print(Text("their losses do not compare (different tasks, or different tokenizers without "
+                           "bits per character)"))
+    diff = Table(show_edge=False, title="settings that differ")
+    diff.add_column("setting")
+    diff.add_column("A")
+    diff.add_column("B")
+    for key, (a, b) in result["differences"].items():
+        diff.add_row(key, table_value(a), table_value(b))
+    console.print(diff if result["differences"] else Text("the settings are the same"))

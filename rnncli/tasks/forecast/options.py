@@ -1,0 +1,104 @@
+"""The forecasting options as the commands give them, and how they become the forecaster's and the trainer's settings.
+
+They are layered like every task's (core's ``ChosenOptions``: flags > --config
+> saved run > defaults). Nothing here imports torch, so a bad flag or config
+file is reported before the CSV is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from rnncli.core.errors import UsageError
+from rnncli.core.settings import ChosenOptions, TrainConfig
+from rnncli.tasks.forecast.config import ForecastConfig, parse_quantiles
+
+# The trainer's settings a forecaster takes: no token windows (--seq-len), and validation is the
+# last horizon of every series (no --val-frac).
+TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "clip", "lr_schedule", "warmup", "steps", "epochs", "time",
+              "patience", "eval_every", "keep", "seed", "device", "precision", "tensorboard")
+
+
+@dataclass
+class SeriesOptions:
+    """How to read a CSV: columns, frequency, missing values."""
+
+    time_col: str | None = None
+    value_col: str | None = None
+    id_col: str | None = None
+    freq: str | None = None
+    missing: str = "interpolate"
+
+
+@dataclass
+class ForecastOptions:
+    """The forecaster's shape as the user gives it (None: chosen from the data, or the default)."""
+
+    horizon: int | None = None
+    lookback: int | None = None
+    quantiles: str | None = None
+    season: int | None = None
+    scaling: str | None = None
+    ensemble: int | None = None
+    cell: str | None = None
+    hidden_size: int | None = None
+    num_layers: int | None = None
+    dropout: float | None = None
+
+
+def option_types() -> dict[str, Any]:
+    """Every option of a forecasting run (its flags and its --config keys), with its type."""
+    train = {f.name: f.type for f in fields(TrainConfig) if f.name in TRAIN_KEYS}
+    return {**{f.name: f.type for f in fields(ForecastOptions) + fields(SeriesOptions)}, **train}
+
+
+@dataclass
+class ForecastSettings:
+    """A forecasting run's options, layered: the shape, how to read the CSV, and the rest for the trainer."""
+
+    model: ForecastOptions
+    series: SeriesOptions
+    chosen: ChosenOptions
+
+    @classmethod
+    def resolve(cls, options: dict[str, Any], config_file: Path | None = None) -> ForecastSettings:
+        chosen = ChosenOptions.read(options, config_file, types=option_types())
+        model, series = ForecastOptions(), SeriesOptions()
+        chosen.apply(model, series)
+        return cls(model=model, series=series, chosen=chosen)
+
+    def checked_config(self) -> ForecastConfig:
+        """The options that need no data, checked before the CSV is read (a bad flag is reported first)."""
+        if self.model.horizon is None:
+            raise UsageError("--horizon is required to train a forecaster: how many steps ahead to forecast")
+        config = ForecastConfig(horizon=self.model.horizon)
+        for name in ("cell", "hidden_size", "num_layers", "dropout", "ensemble"):
+            if getattr(self.model, name) is not None:
+                setattr(config, name, getattr(self.model, name))
+        with self.chosen.blaming_the_file():
+            if self.model.quantiles is not None:
+                config.quantiles = parse_quantiles(self.model.quantiles)
+            config.validate()
+        return config
+
+    def train_config(self, defaults: dict[str, Any]) -> TrainConfig:
+        """The trainer's settings: forecasting's defaults, then the options."""
+        cfg = TrainConfig(**defaults)
+        self.chosen.apply(cfg)
+        with self.chosen.blaming_the_file():
+            cfg.validate()
+        return cfg
+
+    def resumed(self, saved: dict[str, Any]) -> tuple[ForecastConfig, TrainConfig]:
+        """A saved run's shape and trainer settings, with the changes a resume allows (budgets, bookkeeping)."""
+        config, cfg = ForecastConfig(**saved["model"]), TrainConfig(**saved["train"])
+        values = dict(self.chosen.values)
+        if isinstance(values.get("quantiles"), str):
+            values["quantiles"] = parse_quantiles(values["quantiles"])  # compared with the saved list
+        dataclasses.replace(self.chosen, values=values).apply(config, cfg, resuming=True)
+        with self.chosen.blaming_the_file():
+            cfg.validate()
+        return config, cfg

@@ -1,0 +1,130 @@
+"""``rnn forecast`` and ``rnn eval`` on a forecaster, as library calls: forecasts or backtest figures, as data.
+
+Without ``--model`` a forecaster is first trained on the file (in ``--out``, or
+a temporary folder). The command layer writes what comes back.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rnncli.core.errors import UsageError
+from rnncli.tasks.forecast.options import ForecastSettings, SeriesOptions
+from rnncli.tasks.forecast.runs import load_series, train_series
+from rnncli.tasks.forecast.series import SeriesSet
+from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter
+
+if TYPE_CHECKING:
+    from rnncli.tasks.forecast.forecaster import Forecaster
+
+DEFAULT_BACKTEST_WINDOWS = 3  # rnn eval on a forecaster
+
+
+@dataclass
+class ForecastRequest:
+    """``rnn forecast``: the CSV, a trained model (or none: train one), and the forecasting options."""
+
+    data: str | None = None
+    model: str | None = None
+    out: str | None = None  # keep the run trained on the way here
+    backtest: int | None = None  # instead of forecasting: backtest this many horizons per series
+    options: dict[str, Any] = field(default_factory=dict)  # None: not given
+    command: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ForecastResult:
+    """Forecast records (one per series and future step) and what they continue, or a backtest document."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    history: SeriesSet | None = None  # the series the forecasts continue (for --plot)
+    quantiles: list[float] = field(default_factory=list)
+    backtest: dict[str, Any] | None = None
+
+
+def run_forecast(request: ForecastRequest, reporter: Reporter) -> ForecastResult:
+    """Train (or load), then forecast every series, or backtest on the last horizons."""
+    if request.backtest is not None and request.backtest < 1:
+        raise UsageError(f"--backtest must be 1 or more windows, got {request.backtest}")
+    if request.model is None and request.data is None:
+        raise UsageError("give a CSV file (or - for stdin) to train on, or --model CKPT")
+    settings = ForecastSettings.resolve(request.options)
+    forecaster, series = _forecaster_and_series(request, settings, reporter)
+    if request.backtest is not None:
+        if series is None:
+            raise UsageError("--backtest needs the CSV file to compare the forecasts with")
+        return ForecastResult(backtest=backtest_report(forecaster, series, request.backtest, reporter))
+    from rnncli.tasks.forecast.forecaster import forecast  # torch: only once the flags and the CSV are good
+
+    return ForecastResult(records=forecast(forecaster, series), history=series or forecaster.remembered(),
+                          quantiles=forecaster.config.quantiles)
+
+
+def _forecaster_and_series(request: ForecastRequest, settings: ForecastSettings,
+                           reporter: Reporter) -> tuple[Forecaster, SeriesSet | None]:
+    if request.model is not None:
+        from rnncli.tasks.forecast.forecaster import load_forecaster
+
+        forecaster = load_forecaster(request.model)
+        saved_freq = forecaster.meta["series"]["freq"]
+        series = load_series(request.data, settings.series, reporter, freq=saved_freq) if request.data else None
+        return forecaster, series
+    settings.checked_config()  # before the CSV is read: a bad flag is reported first
+    series = load_series(request.data, settings.series, reporter)
+    horizon = settings.model.horizon
+    holdout = request.backtest * horizon if request.backtest and horizon else 0
+    if holdout:
+        reporter.info(f"training on all but the last {request.backtest} x {horizon} points of each series, "
+                      "which the backtest forecasts")
+    with _run_folder(request.out) as folder:
+        forecaster, _ = train_series(without_last(series, holdout) if holdout else series, settings,
+                                     out_dir=folder, command=request.command, reporter=reporter,
+                                     kept=request.out is not None)
+    return forecaster, series
+
+
+def without_last(series: SeriesSet, points: int) -> SeriesSet:
+    """The series without their last ``points`` (what a backtest's model may be trained on)."""
+    cut = [replace(s, values=s.values[:-points]) for s in series.series]
+    return replace(series, series=cut, warnings=[])
+
+
+@contextmanager
+def _run_folder(out: str | None) -> Iterator[Path]:
+    """``--out`` when given (kept), else a temporary folder removed afterwards."""
+    if out is not None:
+        from rnncli.core.runs import choose_run_dir
+
+        yield choose_run_dir(out, out, force=False)[0]
+        return
+    with tempfile.TemporaryDirectory(prefix="rnn-forecast-") as folder:
+        yield Path(folder)
+
+
+def backtest_report(forecaster: Forecaster, series: SeriesSet, windows: int, reporter: Reporter) -> dict[str, Any]:
+    """A rolling-origin backtest against the baselines, with a warning when it scores the training data."""
+    from rnncli.tasks.forecast.backtest import backtest
+
+    result = backtest(forecaster, series, windows=windows)
+    if result["overlaps_training"]:
+        reporter.warn("the model was trained on some of these windows; the figures are optimistic "
+                      "(rnn forecast FILE --backtest N trains without them)")
+    return result
+
+
+def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
+    """``rnn eval CKPT series.csv``: a rolling-origin backtest without retraining."""
+    from rnncli.tasks.forecast.forecaster import load_forecaster
+
+    windows = request.options.get("backtest")
+    windows = DEFAULT_BACKTEST_WINDOWS if windows is None else windows
+    if windows < 1:
+        raise UsageError(f"--backtest must be 1 or more windows, got {windows}")
+    forecaster = load_forecaster(request.checkpoint)
+    series = load_series(request.data, SeriesOptions(), reporter, freq=forecaster.meta["series"]["freq"])
+    return Evaluation("backtest", document=backtest_report(forecaster, series, windows, reporter))

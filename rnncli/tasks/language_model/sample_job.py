@@ -1,0 +1,183 @@
+"""``rnn sample`` as a library call: the options checked, the checkpoint loaded, and the output in order.
+
+``sample_output`` yields what the command writes, in the order it must
+appear: text pieces (one sample in text format is streamed token by token) or
+one record per sample (``--format jsonl``). The command layer writes them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from rnncli.core.errors import UsageError
+from rnncli.core.settings import DEVICES
+from rnncli.tasks.language_model.checkpoint import Checkpoint
+from rnncli.tasks.language_model.logit_processors import DecodingSettings
+
+OUTPUT_FORMATS = ("text", "jsonl")
+
+
+@dataclass
+class SampleRequest:
+    """The options of ``rnn sample`` (see its --help); ``temp`` None means 1.0, ``seed`` None a random one."""
+
+    checkpoint: str
+    length: int = 500
+    temp: float | None = None
+    greedy: bool = False
+    top_k: int = 0
+    top_p: float = 1.0
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    beam: int = 0
+    prime: str = ""
+    prime_file: str | None = None
+    include_prime: bool = False
+    num: int = 1
+    separator: str | None = None
+    stop: list[str] | None = field(default_factory=list)
+    output_format: str = "text"
+    seed: int | None = None
+    unknown: str | None = None
+    device: str = "cpu"
+    impl: str | None = None
+
+    def decoding(self) -> DecodingSettings:
+        """The checked decoding settings; every contradiction between options is refused first."""
+        self._check()
+        temperature = 0.0 if self.greedy else (1.0 if self.temp is None else self.temp)
+        settings = DecodingSettings(temperature=temperature, top_k=self.top_k, top_p=self.top_p, min_p=self.min_p,
+                                    repetition_penalty=self.repetition_penalty, beam=self.beam).validate()
+        if self.prime and self.prime_file is not None:
+            raise UsageError("give the prompt with --prime or --prime-file, not both")
+        return settings
+
+    def _check(self) -> None:
+        refusals = [
+            (self.length < 0, f"--length must be 0 or more, got {self.length}"),
+            (self.num < 1, f"--num must be 1 or more, got {self.num}"),
+            (bool(self.beam and self.num > 1), "--beam returns the one likeliest continuation: use --num 1 with it"),
+            (bool(self.greedy and self.beam), "--beam searches over many continuations and --greedy follows one: "
+                                              "choose one (--beam 1 is greedy)"),
+            (self.greedy and self.temp is not None and self.temp != 0,
+             f"--greedy means --temp 0: drop --temp {self.temp}"),
+            (self.output_format not in OUTPUT_FORMATS,
+             f"--format: unknown value '{self.output_format}' (choose one of: {', '.join(OUTPUT_FORMATS)})"),
+            (self.separator is not None and self.output_format == "jsonl",
+             "--separator goes between samples of --format text; jsonl prints one object per line"),
+            (self.device not in DEVICES,
+             f"--device: unknown value '{self.device}' (choose one of: {', '.join(DEVICES)})"),
+            (any(s == "" for s in self.stop or []), "--stop needs a non-empty string"),
+        ]
+        for refused, message in refusals:
+            if refused:
+                raise UsageError(message)
+
+
+def sample_output(request: SampleRequest) -> Iterator[str | dict[str, Any]]:
+    """Check, load and sample: yields text pieces, or one record per sample for jsonl."""
+    from rnncli.core.devices import resolve_device
+    from rnncli.tasks.language_model.checkpoint import load_checkpoint
+    from rnncli.tasks.language_model.sampling import read_prompt_file
+
+    settings = request.decoding()
+    prompt = read_prompt_file(request.prime_file) if request.prime_file is not None else request.prime
+    ckpt = load_checkpoint(request.checkpoint, device=resolve_device(request.device), impl=request.impl)
+    seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+    yield from SampleJob(ckpt, request, prompt=prompt, settings=settings, seed=seed).output()
+
+
+class SampleJob:
+    """One ``rnn sample``: feeds the library's tokens through per-sample text, in output order.
+
+    Plain text with one sample is streamed token by token; with --num > 1 the
+    rows advance together, so each sample is given whole, in order, once it
+    and all the samples before it are finished.
+    """
+
+    def __init__(self, ckpt: Checkpoint, request: SampleRequest, *, prompt: str, settings: DecodingSettings,
+                 seed: int):
+        from rnncli.tasks.language_model.sampling import SampleText, derived_seeds
+        from rnncli.tasks.language_model.tokenizers import encode_known
+
+        self.ckpt, self.tokenizer, self.prompt, self.settings = ckpt, ckpt.tokenizer, prompt, settings
+        self.prime_ids = encode_known(self.tokenizer, prompt, policy=request.unknown, where="the prompt: text")
+        self.length, self.include_prime = request.length, request.include_prime
+        self.separator, self.jsonl = request.separator or "", request.output_format == "jsonl"
+        self.seeds = derived_seeds(seed, request.num)
+        self.samples = [SampleText(stops=list(request.stop or [])) for _ in self.seeds]
+        # one decoder per sample: a byte or BPE token may end in the middle of a character
+        self.decoders = [self.tokenizer.decoder() for _ in self.seeds]
+        self.stream = request.num == 1 and not self.jsonl and not settings.beam
+        self.given_out = 0  # samples given out whole, in order
+
+    def output(self) -> Iterator[str | dict[str, Any]]:
+        start = self.tokenizer.start_id  # generation starts as if after a newline
+        if self.stream and self.include_prime:
+            yield self.prompt
+        if self.settings.beam:
+            self._run_beam(start)
+        else:
+            yield from self._run_sampling(start)
+        for sample, decoder in zip(self.samples, self.decoders, strict=True):
+            if not sample.done:
+                yield from self._streamed(sample.add_text(decoder.finish()))
+                yield from self._streamed(sample.finish())
+        yield from self._finished()
+
+    def _run_sampling(self, start: int) -> Iterator[str | dict[str, Any]]:
+        from rnncli.tasks.language_model.sampling import sample_steps
+
+        steps = sample_steps(self.ckpt.model, self.prime_ids, length=self.length, settings=self.settings,
+                             seeds=self.seeds, newline_id=start)
+        for tokens, log_probs in steps:
+            for sample, decoder, token, log_prob in zip(self.samples, self.decoders, tokens, log_probs, strict=True):
+                if not sample.done:
+                    yield from self._streamed(_decode_token(decoder, sample, token, log_prob))
+            yield from self._finished()
+            if all(sample.done for sample in self.samples):
+                steps.close()
+                return
+
+    def _run_beam(self, start: int) -> None:
+        from rnncli.tasks.language_model.sampling import beam_search
+
+        tokens, log_probs = beam_search(self.ckpt.model, self.prime_ids, length=self.length,
+                                        settings=self.settings, newline_id=start)
+        sample = self.samples[0]
+        for token, log_prob in zip(tokens, log_probs, strict=True):
+            if sample.done:
+                break
+            _decode_token(self.decoders[0], sample, token, log_prob)
+
+    def _streamed(self, text: str) -> list[str]:
+        return [text] if self.stream and text else []
+
+    def _finished(self) -> Iterator[str | dict[str, Any]]:
+        """Every sample that is finished and has all earlier ones given out, in order."""
+        while self.given_out < len(self.samples) and self.samples[self.given_out].finished:
+            index = self.given_out
+            self.given_out += 1
+            if self.jsonl:
+                yield self._record(index)
+                continue
+            if index > 0:
+                yield self.separator + "\n"
+            yield ("" if self.stream else self._full_text(index)) + "\n"
+
+    def _full_text(self, index: int) -> str:
+        return (self.prompt if self.include_prime else "") + self.samples[index].text
+
+    def _record(self, index: int) -> dict[str, Any]:
+        sample = self.samples[index]
+        return {"index": index, "text": self._full_text(index), "prime": self.prompt, "num_tokens": sample.num_tokens,
+                "log_prob": sample.log_prob, "stopped_by": sample.stopped_by, "seed": self.seeds[index],
+                "length": self.length, **self.settings.to_dict()}
+
+
+def _decode_token(decoder, sample, token: int, log_prob: float) -> str:
+    """The one place a token becomes text: decode it and let the sample hold back a possible stop string."""
+    return sample.add(decoder.feed(token), log_prob)

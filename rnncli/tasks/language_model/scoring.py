@@ -1,0 +1,107 @@
+"""Scoring text with a trained language model: loss, perplexity and bits, for a whole text or line by line.
+
+``evaluate`` is the task's entry point for ``rnn eval``; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from rnncli.core.devices import resolve_device
+from rnncli.core.errors import DataError, UsageError
+from rnncli.tasks.language_model.checkpoint import Checkpoint, load_checkpoint
+from rnncli.tasks.language_model.data.sources import read_corpus
+from rnncli.tasks.language_model.metrics import (
+    LN2,
+    bits_per_char,
+    line_log_probs,
+    mean_loss,
+    perplexity,
+    stream_log_probs,
+)
+from rnncli.tasks.language_model.tokenizers import encode_known
+from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter
+
+DEFAULT_DEVICE = "cpu"  # scoring a small model: the GPU's start-up costs more than it saves
+
+
+def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
+    """``rnn eval`` on a language model: the whole text's loss and bits, or (``--per-line``) a score per line."""
+    options = request.options
+    if options.get("carry") and not options.get("per_line"):
+        raise UsageError("--carry only applies to --per-line scoring; add --per-line")
+    ckpt = load_checkpoint(request.checkpoint, device=resolve_device(options.get("device") or DEFAULT_DEVICE),
+                           impl=options.get("impl"))
+    if options.get("per_line"):
+        records = score_lines(ckpt, request.data, carry=bool(options.get("carry")), unknown=options.get("unknown"))
+        return Evaluation("lines", records=records)
+    return Evaluation("text", document=evaluate_text(ckpt, request.data, unknown=options.get("unknown")))
+
+
+def evaluate_text(ckpt: Checkpoint, data: str | list[str], *, unknown: str | None = None) -> dict[str, Any]:
+    """Loss, perplexity, and bits per character and per byte of a checkpoint on a text.
+
+    The first token is context, not predicted, so the bits are spread over
+    the characters (and UTF-8 bytes) after it.
+    """
+    corpus = read_corpus(data)
+    encoded = encode_known(ckpt.tokenizer, corpus.text, policy=unknown, where=f"{corpus.source}: text")
+    if len(encoded) < 2:
+        raise DataError(f"{corpus.source}: needs at least two tokens to evaluate")
+    ids = torch.tensor(encoded, dtype=torch.long)
+    loss = mean_loss(ckpt.model, ids)
+    predicted = len(ids) - 1
+    first = ckpt.tokenizer.decode(encoded[:1])
+    chars = len(corpus.text) - len(first)
+    num_bytes = len(corpus.text.encode("utf-8", "surrogateescape")) - len(first.encode("utf-8", "surrogateescape"))
+    unknown_tokens = sum(1 for i in encoded if i == ckpt.tokenizer.unknown_id)
+    return {"data": corpus.source, "tokenizer": ckpt.tokenizer.kind, "tokens": predicted, "chars": chars,
+            "bytes": num_bytes, "unknown_tokens": unknown_tokens, "loss": loss, "perplexity": perplexity(loss),
+            "bpc": bits_per_char(loss, tokens=predicted, chars=chars),
+            "bpb": bits_per_char(loss, tokens=predicted, chars=num_bytes)}
+
+
+def score_lines(ckpt: Checkpoint, data: str, *, carry: bool = False,
+                unknown: str | None = None) -> Iterator[dict[str, Any]]:
+    """One record per line of ``data``: its tokens, log-probability and bits per character.
+
+    A line's score covers its own tokens, not the newline that ends it. The
+    first token is predicted after the start token (a newline), exactly as
+    ``rnn sample`` starts. Without ``carry`` every line starts from a fresh
+    state; with it the state runs on through the whole file, newlines
+    included, so each line is read in the context of the lines before it.
+    """
+    corpus = read_corpus(data)
+    lines = corpus.text.split("\n")
+    if corpus.text.endswith("\n"):
+        lines.pop()
+    encoded = [encode_known(ckpt.tokenizer, line, policy=unknown, where=f"{corpus.source} line {n}: text")
+               for n, line in enumerate(lines, 1)]
+    start = start_token(ckpt.tokenizer)
+    totals = _carried_line_totals(ckpt, encoded, start) if carry else line_log_probs(ckpt.model, encoded,
+                                                                                     start_id=start)
+    for number, (line, ids, total) in enumerate(zip(lines, encoded, totals, strict=True), 1):
+        chars = len(line)
+        yield {"line": number, "text": line, "tokens": len(ids), "chars": chars, "log_prob": total,
+               "log_prob_per_char": total / chars if chars else None,
+               "bpc": -total / chars / LN2 if chars else None}
+
+
+def start_token(tokenizer) -> int:
+    """The token that stands for "start of a line": a newline when the vocabulary has one, else 0."""
+    return tokenizer.start_id
+
+
+def _carried_line_totals(ckpt: Checkpoint, encoded: list[list[int]], start: int) -> list[float]:
+    """Per-line totals from one pass over start + line 1 + newline + line 2 + ..."""
+    newline = start_token(ckpt.tokenizer)
+    stream, spans = [start], []
+    for ids in encoded:
+        spans.append((len(stream) - 1, len(stream) - 1 + len(ids)))  # positions in the log-prob vector
+        stream.extend(ids)
+        stream.append(newline)
+    log_probs = stream_log_probs(ckpt.model, torch.tensor(stream, dtype=torch.long))
+    return [float(log_probs[a:b].sum()) for a, b in spans]

@@ -1,0 +1,105 @@
+"""A run's training curve from its ``metrics.jsonl``, with its best and last points and an overfitting verdict.
+
+The same for every task: the trainer writes one record per evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+METRICS_FILE = "metrics.jsonl"
+# A validation loss this much (relative) above its best counts as "rising", not noise.
+RISE_TOLERANCE = 0.01
+
+
+def curve_beside(checkpoint: Path) -> dict[str, Any] | None:
+    """The curve of the run folder a checkpoint file sits in; None for a file with no metrics beside it."""
+    run_dir = checkpoint.parent
+    return training_curve(run_dir) if (run_dir / METRICS_FILE).is_file() else None
+
+
+def read_metrics(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
+    """The evaluation records of a run, sorted by step, and how many lines were unreadable.
+
+    A line cut short by a crash is skipped, not fatal. When a step appears twice
+    (a resumed run), the later record wins.
+    """
+    by_step: dict[int, dict[str, Any]] = {}
+    skipped = 0
+    try:
+        lines = (Path(run_dir) / METRICS_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return [], 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            skipped += 1
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            by_step[record["step"]] = record
+        else:
+            skipped += 1
+    return [by_step[s] for s in sorted(by_step)], skipped
+
+
+def training_curve(run_dir: Path) -> dict[str, Any] | None:
+    """The curve of a run folder with its best and last points and an overfitting verdict."""
+    records, skipped = read_metrics(run_dir)
+    if not records:
+        return None
+    scored = [r for r in records if finite_number(r.get("val_loss")) is not None]
+    best = min(scored, key=lambda r: r["val_loss"]) if scored else None
+    last = records[-1]
+    return {
+        "file": str(Path(run_dir) / METRICS_FILE),
+        "records": records,
+        "skipped_lines": skipped,
+        "best": _point(best),
+        "last": _point(last),
+        "verdict": overfitting_verdict(records),
+    }
+
+
+def _point(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    train, val = finite_number(record.get("train_loss")), finite_number(record.get("val_loss"))
+    gap = val - train if train is not None and val is not None else None
+    return {"step": record["step"], "train_loss": train, "val_loss": val,
+            "val_bpc": finite_number(record.get("val_bpc")), "gap": gap}
+
+
+def finite_number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def overfitting_verdict(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Say in words whether validation loss rose while training loss fell after the best point.
+
+    ``status`` is one of ``overfitting``, ``improving`` (the last evaluation is
+    the best), ``flat`` (neither) or ``unknown`` (no validation loss recorded).
+    """
+    scored = [r for r in records if finite_number(r.get("val_loss")) is not None]
+    if len(scored) < 2:
+        return {"status": "unknown", "message": "too few validation points to tell"}
+    best = min(scored, key=lambda r: r["val_loss"])
+    last = scored[-1]
+    if last is best:
+        return {"status": "improving",
+                "message": f"validation loss is still falling (best at the last evaluation, step {last['step']})"}
+    rise = last["val_loss"] - best["val_loss"]
+    train_best, train_last = finite_number(best.get("train_loss")), finite_number(last.get("train_loss"))
+    train_fell = train_best is not None and train_last is not None and train_last < train_best
+    if rise > RISE_TOLERANCE * abs(best["val_loss"]) and train_fell:
+        return {"status": "overfitting",
+                "message": (f"overfitting: since step {best['step']} validation loss rose by {rise:.4f} "
+                            f"while training loss fell by {train_best - train_last:.4f}; "
+                            "model.safetensors keeps the best weights (more data, --dropout or a smaller model help)")}
+    return {"status": "flat",
+            "message": f"validation loss has levelled off since step {best['step']} (change {rise:+.4f})"}
