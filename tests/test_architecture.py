@@ -317,13 +317,28 @@ def function_lengths() -> list[tuple[str, int, str, int]]:
     return sorted(found)
 
 
-@pytest.mark.xfail(strict=False, reason="pending: cli/train.py train() and cli/forecast_jobs.py run_forecast(), "
-                   "which the command-line helper of issue 15 is splitting; the lead removes this mark after merging")
 def test_no_function_is_longer_than_forty_lines():
     broken = [f"{path}:{line}: {name}() has {length} lines" for path, line, name, length in function_lengths()
               if length > MAX_FUNCTION_LINES]
     assert not broken, _report(broken, f"no function longer than {MAX_FUNCTION_LINES} lines "
                                "(body, without docstring, blank or comment-only lines)")
+
+
+MAX_COMMAND_LINES = 15
+
+
+def test_every_command_is_a_request_and_one_library_call():
+    """A command (a function of rnncli/cli wrapped in ``user_errors``) is options in, one call, the result out."""
+    commands = set()
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and any(
+                    isinstance(d, ast.Name) and d.id == "user_errors" for d in node.decorator_list):
+                commands.add((_relative(path), node.name))
+    assert len(commands) >= 5, f"found only {sorted(commands)}: are commands still wrapped in user_errors?"
+    broken = [f"{path}:{line}: {name}() has {length} lines" for path, line, name, length in function_lengths()
+              if (path, name) in commands and length > MAX_COMMAND_LINES]
+    assert not broken, _report(broken, f"no command body longer than {MAX_COMMAND_LINES} lines")
 
 
 if __name__ == "__main__":  # the list of long functions, longest first

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from rnncli.cli import evaluate, forecast, grad_flow, inspect, sample, train
+from rnncli.cli import evaluate, forecast, grad_flow, inspect, predict, sample, train
 from rnncli.cli.failures import DEBUG
 
 app = typer.Typer(
@@ -44,6 +44,7 @@ def _root(
 app.callback()(_root)
 # The order of --help: the commands a new user needs first.
 for name, command in (("train", train.train), ("sample", sample.sample), ("eval", evaluate.evaluate),
+                      ("predict", predict.predict),
                       ("inspect", inspect.inspect), ("forecast", forecast.forecast), ("grad-flow", grad_flow.grad_flow)):
     app.command(name)(command)
 

@@ -6,6 +6,7 @@ itself when stderr is not a terminal or when ``NO_COLOR`` is set.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -61,3 +62,8 @@ def reporter(progress: Callable[..., Any] | None = None) -> Reporter:
     if progress is None:
         return Reporter(info=info, warn=warn)
     return Reporter(info=info, warn=warn, progress=progress)
+
+
+def write_line(text: str) -> None:
+    """One result line on stdout, flushed, so a pipe sees it at once."""
+    write_flushed(sys.stdout, text + "\n")

@@ -36,6 +36,14 @@ class DataError(RnnError):
     """An input file that cannot be read or used as training data."""
 
 
+class NotThisKindOfData(DataError):
+    """Input that is not the kind of data the task reads at all (text given to the forecaster).
+
+    Where the task was guessed from the file's suffix, the guess may be what is wrong, and the
+    message says how to name another task.
+    """
+
+
 class CheckpointError(RnnError):
     """A checkpoint that does not exist, is not ours, or is damaged."""
 

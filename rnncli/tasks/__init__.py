@@ -23,8 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnncli.core.errors import CheckpointError, DataError, UsageError
-from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter, TrainRequest, given
+from rnncli.core.errors import CheckpointError, DataError, NotThisKindOfData, RnnError, UsageError
+from rnncli.tasks.requests import (
+    EvalRequest,
+    Evaluation,
+    Prediction,
+    PredictRequest,
+    Reporter,
+    TrainRequest,
+    given,
+)
 from rnncli.tasks.spec import TaskSpec
 
 TASKS: dict[str, str] = {
@@ -58,15 +66,16 @@ class Detection:
 
     @contextmanager
     def guess_explained(self, options: Mapping[str, Any]) -> Iterator[None]:
-        """A task chosen by the file's suffix may be the wrong one: its errors say so, and how to change it.
+        """A task chosen by the file's suffix may be the wrong one: errors that may come from that say so.
 
-        An error about an option the user gave is about that option, not the guess, and is left alone.
+        Those are data that is not this task's kind at all (text given to the forecaster) and usage errors
+        about an option the user did not give (--horizon, required for forecasting). A flaw in data of the
+        right kind (an unsorted time column) or in an option the user gave is left alone.
         """
         try:
             yield
         except (DataError, UsageError) as exc:
-            flag = re.match(r"--([a-z][a-z-]*)", exc.message)
-            if self.because != "suffix" or (flag and flag.group(1).replace("-", "_") in given(dict(options))):
+            if self.because != "suffix" or not _may_come_from_the_guess(exc, options):
                 raise
             explained = copy.copy(exc)
             explained.args = (f"{exc.message} ({self._how_to_change()})",)
@@ -75,6 +84,15 @@ class Detection:
     def _how_to_change(self) -> str:
         others = "; ".join(f"for {t.label} give --task {t.name}" for t in all_tasks() if t is not self.task)
         return f"read for {self.task.label} because of its {Path(str(self.path)).suffix} suffix; {others}"
+
+
+def _may_come_from_the_guess(exc: RnnError, options: Mapping[str, Any]) -> bool:
+    if isinstance(exc, NotThisKindOfData):
+        return True
+    if not isinstance(exc, UsageError):
+        return False
+    flag = re.match(r"--([a-z][a-z-]*)", exc.message)
+    return not (flag and flag.group(1).replace("-", "_") in given(dict(options)))
 
 
 def detect(path: str | Path | None, *, task: str | None = None) -> Detection:
@@ -175,3 +193,17 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     detection = detect(request.checkpoint, task=request.task)
     check_options(detection, "eval", request.options)
     return detection.task.evaluate(request, reporter)
+
+
+def predict(request: PredictRequest, reporter: Reporter) -> Prediction:
+    """``rnn predict``: map each input to an output with a trained model, as the task its checkpoint records."""
+    detection = detect(request.checkpoint)
+    if not detection.run:
+        raise UsageError(f"{request.checkpoint}: not a run folder or .safetensors checkpoint; "
+                         "give the run to predict with, then the inputs")
+    spec = detection.task
+    if spec.predict is None:
+        instead = f"; {spec.instead_of_predict.format(run=request.checkpoint)}" if spec.instead_of_predict else ""
+        raise UsageError(f"rnn predict maps inputs to outputs, which {spec.label} do not do{instead}")
+    check_options(detection, "predict", request.options)
+    return spec.predict(request, reporter)

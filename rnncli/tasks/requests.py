@@ -86,6 +86,26 @@ class Evaluation:
     kind: str
     document: dict[str, Any] | None = None
     records: Iterable[dict[str, Any]] = ()
+    report: str | None = None  # kind "report": the plain-text report of ``document`` (--json prints the document)
+
+
+@dataclass
+class PredictRequest:
+    """``rnn predict``: a checkpoint, the inputs (a file, or stdin for ``-`` or None) and the options as given."""
+
+    checkpoint: str
+    data: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Prediction:
+    """What ``rnn predict`` writes: one output per input, in order, each already in the --format asked for.
+
+    ``lines`` is consumed as it is written, so predictions stream out while later inputs are still read.
+    """
+
+    lines: Iterable[str]
 
 
 @dataclass

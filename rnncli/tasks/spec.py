@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter, Summary, TrainRequest
+    from rnncli.tasks.requests import (
+        EvalRequest,
+        Evaluation,
+        Prediction,
+        PredictRequest,
+        Reporter,
+        Summary,
+        TrainRequest,
+    )
     from rnncli.tasks.resuming import SavedRun
 
 
@@ -36,7 +44,8 @@ class TaskSpec:
     summarise_run: Callable[[str], dict[str, Any]]  # a run folder or checkpoint, for inspect
     summarise_data: Callable[[str, int | None], Summary]  # a data file, for inspect (the int: --top)
     option_notes: Mapping[str, str] = field(default_factory=dict)
-    predict: Callable[..., Any] | None = None  # rnn predict, for the tasks that map inputs to outputs
+    predict: Callable[[PredictRequest, Reporter], Prediction] | None = None  # rnn predict: inputs to outputs
+    instead_of_predict: str = ""  # what to use where a task has no predict ("rnn sample RUN")
 
     def takes(self, command: str, option: str) -> bool:
         return option in self.options.get(command, frozenset())

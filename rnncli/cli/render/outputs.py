@@ -40,6 +40,8 @@ def write_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
             console.write_flushed(sys.stdout, json.dumps(record, ensure_ascii=False) + "\n")
     elif evaluation.kind == "backtest":
         write_backtest(evaluation.document, as_json=as_json)
+    elif evaluation.kind == "report" and not as_json:
+        typer.echo(evaluation.report)
     elif as_json:
         write_json(evaluation.document, indent=None)
     else:

@@ -62,4 +62,5 @@ TASK = TaskSpec(
     evaluate=evaluate,
     summarise_run=summarise_run,
     summarise_data=summarise_data,
+    instead_of_predict="rnn forecast DATA --model {run} forecasts a CSV",
 )

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnncli.core.errors import DataError
+from rnncli.core.errors import DataError, NotThisKindOfData
 
 TIME_NAMES = ("ds", "date", "datetime", "time", "timestamp", "month", "year", "period", "week", "day",
               "hour", "t", "index", "quarter")
@@ -97,8 +97,9 @@ def read_table(source: str) -> pd.DataFrame:
         match = re.search(r"line (\d+)", str(exc))
         line = match.group(1) if match else _first_long_row(raw, sep)
         where = f" line {line}:" if line else ""
-        raise DataError(f"{source}:{where} not a well-formed CSV (a row has more cells than the header line has "
-                        "column names); fix that row or quote cells that contain the separator") from None
+        raise NotThisKindOfData(f"{source}:{where} not a well-formed CSV (a row has more cells than the header "
+                                "line has column names); fix that row or quote cells that contain the separator"
+                                ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     _check_names(_header_names(raw, sep), source)  # as written: pandas renames a repeated name to name.1
     _check_names(list(frame.columns), source)  # after stripping spaces
@@ -125,7 +126,7 @@ def _check_names(names: list[str], source: str) -> None:
     seen = set()
     for name in names:
         if name in seen:
-            raise DataError(f"{source}: line 1: the column name {name!r} appears twice; "
+            raise NotThisKindOfData(f"{source}: line 1: the column name {name!r} appears twice; "
                             "give each column its own name")
         seen.add(name)
 
@@ -213,7 +214,7 @@ def detect_layout(frame: pd.DataFrame, source: str, *, time_col: str | None, val
     if id_col is not None:
         values = [c for c in rest if c != id_col]
         if not values:
-            raise DataError(f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
+            raise NotThisKindOfData(f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
                             "a column of numbers besides the time and the series id")
         value_col = value_col or next((c for c in values if c.lower() in VALUE_NAMES), None)
         if value_col is None:
@@ -227,7 +228,7 @@ def detect_layout(frame: pd.DataFrame, source: str, *, time_col: str | None, val
     if not values:
         raise DataError(f"{source}: no value column; a series file needs at least one numeric column")
     if not any(_mostly_numeric(frame[c]) for c in values):
-        raise DataError(f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
+        raise NotThisKindOfData(f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
                         "a time column and at least one column of numbers")
     for column in values:
         if not _mostly_numeric(frame[column]) and frame[column].str.strip().ne("").any():

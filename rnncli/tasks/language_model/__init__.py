@@ -60,4 +60,5 @@ TASK = TaskSpec(
     evaluate=evaluate,
     summarise_run=summarise_run,
     summarise_data=summarise_data,
+    instead_of_predict="rnn sample {run} continues a prompt",
 )
