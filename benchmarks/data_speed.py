@@ -66,9 +66,15 @@ def child_prepare(corpus: str, tokenizer: str, vocab_size: int) -> dict:
     start = time.perf_counter()
     prepared = prepare_text(corpus, text)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_mb": peak_rss_mb(), "baseline_mb": baseline, "reused": prepared.reused,
-            "tokens": prepared.stats["num_tokens"], "vocab": prepared.tokenizer.vocab_size,
-            "token_file_mb": prepared.ids.numel() * prepared.ids.element_size() / 1e6}
+    return {
+        "seconds": seconds,
+        "peak_mb": peak_rss_mb(),
+        "baseline_mb": baseline,
+        "reused": prepared.reused,
+        "tokens": prepared.stats["num_tokens"],
+        "vocab": prepared.tokenizer.vocab_size,
+        "token_file_mb": prepared.ids.numel() * prepared.ids.element_size() / 1e6,
+    }
 
 
 def child_train(corpus: str, tokenizer: str, vocab_size: int, steps: int) -> dict:
@@ -90,8 +96,12 @@ def child_train(corpus: str, tokenizer: str, vocab_size: int, steps: int) -> dic
     prepared = prepare_text(corpus, run.text)
     with tempfile.TemporaryDirectory() as folder:
         train_text(prepared, run, out_dir=Path(folder) / "run", on_event=on_event, command=["benchmark"])
-    return {"first_step_s": first[0] if first else float("nan"), "seconds": time.perf_counter() - start,
-            "peak_mb": peak_rss_mb(), "reused": prepared.reused}
+    return {
+        "first_step_s": first[0] if first else float("nan"),
+        "seconds": time.perf_counter() - start,
+        "peak_mb": peak_rss_mb(),
+        "reused": prepared.reused,
+    }
 
 
 def run_child(args: list[str], cache: Path) -> dict:
@@ -114,8 +124,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         job, corpus, tokenizer, vocab, *rest = args.child
-        result = (child_prepare(corpus, tokenizer, int(vocab)) if job == "prepare"
-                  else child_train(corpus, tokenizer, int(vocab), int(rest[0])))
+        result = (
+            child_prepare(corpus, tokenizer, int(vocab))
+            if job == "prepare"
+            else child_train(corpus, tokenizer, int(vocab), int(rest[0]))
+        )
         print(json.dumps(result))
         return
     if args.quick:
@@ -126,8 +139,10 @@ def main() -> None:
             write_corpus(corpus, args.size_mb)
         size_mb = corpus.stat().st_size / 1e6
         print(f"corpus: {size_mb:,.1f} MB; torch threads 1; peak memory = max resident set size of the process")
-        print(f"{'tokenizer':<10}{'vocab':>7}{'tokens':>14}{'file MB':>9}{'prepare s':>11}{'MB/s':>7}"
-              f"{'peak MB':>9}{'baseline':>9}{'again s':>9}{'1st step s':>11}{'train peak':>11}")
+        print(
+            f"{'tokenizer':<10}{'vocab':>7}{'tokens':>14}{'file MB':>9}{'prepare s':>11}{'MB/s':>7}"
+            f"{'peak MB':>9}{'baseline':>9}{'again s':>9}{'1st step s':>11}{'train peak':>11}"
+        )
         for kind in args.tokenizers.split(","):
             cache = Path(folder) / f"cache-{kind}"
             spec = [str(corpus), kind, str(args.vocab_size)]
@@ -135,10 +150,12 @@ def main() -> None:
             again = run_child(["prepare", *spec], cache)
             assert again["reused"], "the second run should find the token file in the cache"
             train = run_child(["train", *spec, str(args.train_steps)], cache)
-            print(f"{kind:<10}{first['vocab']:>7,}{first['tokens']:>14,}{first['token_file_mb']:>9.1f}"
-                  f"{first['seconds']:>11.1f}{size_mb / first['seconds']:>7.1f}{first['peak_mb']:>9.0f}"
-                  f"{first['baseline_mb']:>9.0f}{again['seconds']:>9.2f}{train['first_step_s']:>11.2f}"
-                  f"{train['peak_mb']:>11.0f}")
+            print(
+                f"{kind:<10}{first['vocab']:>7,}{first['tokens']:>14,}{first['token_file_mb']:>9.1f}"
+                f"{first['seconds']:>11.1f}{size_mb / first['seconds']:>7.1f}{first['peak_mb']:>9.0f}"
+                f"{first['baseline_mb']:>9.0f}{again['seconds']:>9.2f}{train['first_step_s']:>11.2f}"
+                f"{train['peak_mb']:>11.0f}"
+            )
 
 
 if __name__ == "__main__":

@@ -65,8 +65,10 @@ def main() -> None:
     steps = 3 if args.quick else args.steps
     prepared = prepare_text(str(SAMPLE))
 
-    print(f"torch {torch.__version__}, {args.threads} thread(s), {SAMPLE.name}, {layers}x{hidden}, "
-          f"{steps} steps per run, same seed")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), {SAMPLE.name}, {layers}x{hidden}, "
+        f"{steps} steps per run, same seed"
+    )
     print(f"{'cell':<6}{'precision':<11}{'tok/s':>9}{'speed-up':>10}{'best val loss':>15}{'bpc':>8}")
     for cell in args.cells.split(","):
         # fp32, bf16, fp32 again: on a shared machine the mean of the two fp32 runs brackets the bf16 one.
@@ -78,8 +80,9 @@ def main() -> None:
         for precision, results in runs.items():
             speed = sum(r[0] for r in results) / len(results)
             _, loss, bpc = results[0]
-            print(f"{cell:<6}{precision:<11}{speed:>9,.0f}{speed / baseline:>9.2f}x{loss:>15.4f}{bpc:>8.3f}",
-                  flush=True)
+            print(
+                f"{cell:<6}{precision:<11}{speed:>9,.0f}{speed / baseline:>9.2f}x{loss:>15.4f}{bpc:>8.3f}", flush=True
+            )
 
 
 if __name__ == "__main__":

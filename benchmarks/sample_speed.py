@@ -55,8 +55,15 @@ def _reference_weights(model: LanguageModel) -> list[dict[str, torch.Tensor]]:
     for k in range(rnn.num_layers):
         w_ih, w_hh = getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")
         b_ih, b_hh = getattr(rnn, f"bias_ih_l{k}"), getattr(rnn, f"bias_hh_l{k}")
-        layers.append({"w_ih_t": w_ih.t().contiguous(), "w_hh_t": w_hh.t().contiguous(),
-                       "b_ih": b_ih, "b_hh": b_hh, "b": b_ih + b_hh})
+        layers.append(
+            {
+                "w_ih_t": w_ih.t().contiguous(),
+                "w_hh_t": w_hh.t().contiguous(),
+                "b_ih": b_ih,
+                "b_hh": b_hh,
+                "b": b_ih + b_hh,
+            }
+        )
     return layers
 
 
@@ -137,18 +144,25 @@ def main() -> None:
     length = args.length or (30 if args.quick else 1000)
     rounds = args.rounds or (1 if args.quick else 5)
 
-    print(f"torch {torch.__version__}, {args.threads} thread(s), {layers}x{hidden}, vocabulary {VOCAB}, "
-          f"{length} tokens per sample, median of {rounds} rounds")
-    print(f"{'cell':<6}{'samples':>8}{'reference tok/s':>17}{'rnn tok/s':>11}{'per-call tok/s':>16}"
-          f"{'rnn/ref':>9}{'rnn/per-call':>14}")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), {layers}x{hidden}, vocabulary {VOCAB}, "
+        f"{length} tokens per sample, median of {rounds} rounds"
+    )
+    print(
+        f"{'cell':<6}{'samples':>8}{'reference tok/s':>17}{'rnn tok/s':>11}{'per-call tok/s':>16}"
+        f"{'rnn/ref':>9}{'rnn/per-call':>14}"
+    )
     for cell in args.cells.split(","):
         torch.manual_seed(0)
         model = build_model(ModelConfig(cell=cell, vocab_size=VOCAB, hidden_size=hidden, num_layers=layers)).eval()
         for batch in (int(b) for b in args.batches.split(",")):
             speed = measure(model, batch=batch, length=length, rounds=rounds)
             ref, ours, per_call = speed["reference"], speed["rnn"], speed["per-call"]
-            print(f"{cell:<6}{batch:>8}{ref:>17,.0f}{ours:>11,.0f}{per_call:>16,.0f}"
-                  f"{ours / ref:>9.2f}{ours / per_call:>14.2f}", flush=True)
+            print(
+                f"{cell:<6}{batch:>8}{ref:>17,.0f}{ours:>11,.0f}{per_call:>16,.0f}"
+                f"{ours / ref:>9.2f}{ours / per_call:>14.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

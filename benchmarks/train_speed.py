@@ -92,11 +92,13 @@ def rnn_tokens_per_s(prepared, cfg: RunConfig, steps: int) -> tuple[float, float
     cfg.train.steps = steps
     clock, rates = Clock(), []
     with tempfile.TemporaryDirectory() as folder:
+
         def on_event(event):
             if event.kind == "start":
                 clock.start()
             elif event.kind == "done":
                 rates.append(clock.rates(steps * cfg.train.batch_size * cfg.train.seq_len))
+
         train_text(prepared, cfg, out_dir=Path(folder) / "run", on_event=on_event, command=["benchmark"])
     return rates[-1]
 
@@ -112,9 +114,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", default="lstm,gru,rnn")
     parser.add_argument("--sizes", default="2x256,3x512", help="LAYERSxHIDDEN, comma-separated")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="rnn steps per measurement [default: the trainer's --eval-every, so one "
-                             "validation and one checkpoint are included]")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="rnn steps per measurement [default: the trainer's --eval-every, so one "
+        "validation and one checkpoint are included]",
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     args = parser.parse_args()
@@ -128,8 +134,10 @@ def main() -> None:
         corpus.write_text(make_corpus(stories=60 if args.quick else 3000), encoding="utf-8")
         prepared = prepare_text(str(corpus))
     vocab = prepared.tokenizer.vocab_size
-    print(f"torch {torch.__version__}, {args.threads} thread(s), batch {batch}, window {seq_len}, "
-          f"{steps} steps per measurement, vocabulary {vocab}")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), batch {batch}, window {seq_len}, "
+        f"{steps} steps per measurement, vocabulary {vocab}"
+    )
     print(f"{'cell':<6}{'size':<8}{'reference tok/s':>17}{'rnn tok/s':>12}{'ratio':>8}{'cpu-time ratio':>16}")
     for size in sizes:
         layers, hidden = (int(v) for v in size.split("x"))
@@ -142,8 +150,11 @@ def main() -> None:
             ours = rnn_tokens_per_s(prepared, cfg, steps)
             after = reference_tokens_per_s(ids, cfg, vocab, max(steps // 2, 1))
             reference = [(b + a) / 2 for b, a in zip(before, after, strict=True)]  # wall, cpu
-            print(f"{cell:<6}{size:<8}{reference[0]:>17,.0f}{ours[0]:>12,.0f}{ours[0] / reference[0]:>8.2f}"
-                  f"{ours[1] / reference[1]:>16.2f}", flush=True)
+            print(
+                f"{cell:<6}{size:<8}{reference[0]:>17,.0f}{ours[0]:>12,.0f}{ours[0] / reference[0]:>8.2f}"
+                f"{ours[1] / reference[1]:>16.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -13,18 +13,73 @@ from pathlib import Path
 SEED = 2026
 STORIES = 420
 
-ANIMALS = ["fox", "heron", "badger", "otter", "wren", "hare", "mole", "crow", "toad", "lark",
-           "beaver", "owl", "stoat", "swan", "vole", "goat"]
-PLACES = ["the river", "the old mill", "the birch wood", "the salt marsh", "the hill farm",
-          "the stone bridge", "the orchard", "the reed bed", "the quarry", "the lighthouse"]
-THINGS = ["a silver key", "a loaf of bread", "a lantern", "a map", "a bell", "a basket of plums",
-          "a blue feather", "a wooden boat", "a jar of honey", "a coil of rope", "a letter"]
-ADJECTIVES = ["clever", "tired", "proud", "gentle", "hungry", "curious", "patient", "foolish",
-              "brave", "quiet", "greedy", "kind"]
-WEATHER = ["rain fell on", "mist lay over", "the wind crossed", "snow covered", "the sun warmed",
-           "frost silvered"]
-TIMES = ["One morning", "Late in the evening", "At the end of summer", "Before dawn",
-         "On the first day of spring", "Long ago", "When the moon was full"]
+ANIMALS = [
+    "fox",
+    "heron",
+    "badger",
+    "otter",
+    "wren",
+    "hare",
+    "mole",
+    "crow",
+    "toad",
+    "lark",
+    "beaver",
+    "owl",
+    "stoat",
+    "swan",
+    "vole",
+    "goat",
+]
+PLACES = [
+    "the river",
+    "the old mill",
+    "the birch wood",
+    "the salt marsh",
+    "the hill farm",
+    "the stone bridge",
+    "the orchard",
+    "the reed bed",
+    "the quarry",
+    "the lighthouse",
+]
+THINGS = [
+    "a silver key",
+    "a loaf of bread",
+    "a lantern",
+    "a map",
+    "a bell",
+    "a basket of plums",
+    "a blue feather",
+    "a wooden boat",
+    "a jar of honey",
+    "a coil of rope",
+    "a letter",
+]
+ADJECTIVES = [
+    "clever",
+    "tired",
+    "proud",
+    "gentle",
+    "hungry",
+    "curious",
+    "patient",
+    "foolish",
+    "brave",
+    "quiet",
+    "greedy",
+    "kind",
+]
+WEATHER = ["rain fell on", "mist lay over", "the wind crossed", "snow covered", "the sun warmed", "frost silvered"]
+TIMES = [
+    "One morning",
+    "Late in the evening",
+    "At the end of summer",
+    "Before dawn",
+    "On the first day of spring",
+    "Long ago",
+    "When the moon was full",
+]
 VERBS_LOST = ["lost", "dropped", "forgot", "hid", "buried"]
 MORALS = [
     "Haste finds the hole in every road.",
@@ -63,8 +118,12 @@ class Story:
 
     def say(self, speaker: str) -> str:
         line = self.rng.choice(SAYINGS).format(
-            place=self.rng.choice(PLACES), thing=self.thing, adj=self.rng.choice(ADJECTIVES),
-            time_word=self.rng.choice(TIME_WORDS), animal=self.hero if speaker != self.hero else self.friend)
+            place=self.rng.choice(PLACES),
+            thing=self.thing,
+            adj=self.rng.choice(ADJECTIVES),
+            time_word=self.rng.choice(TIME_WORDS),
+            animal=self.hero if speaker != self.hero else self.friend,
+        )
         if line.endswith("."):
             line = line[:-1] + ","  # "Wait here," said the fox.
         return f'"{line}" said the {speaker}.'
@@ -72,11 +131,15 @@ class Story:
     def write(self) -> str:
         r = self.rng
         title = f"The {cap(self.adj)} {cap(self.hero)} and the {cap(self.friend)}"
-        opening = (f"{r.choice(TIMES)}, {r.choice(WEATHER)} {self.place}. "
-                   f"A {self.adj} {self.hero} {r.choice(VERBS_LOST)} {self.thing} near {self.other_place}.")
+        opening = (
+            f"{r.choice(TIMES)}, {r.choice(WEATHER)} {self.place}. "
+            f"A {self.adj} {self.hero} {r.choice(VERBS_LOST)} {self.thing} near {self.other_place}."
+        )
         middle = [self.say(r.choice([self.hero, self.friend])) for _ in range(r.randint(2, 5))]
-        turn = (f"The {self.friend} walked to {self.other_place} and came back with {self.thing}. "
-                f"The {self.hero} was {r.choice(['glad', 'ashamed', 'surprised', 'silent'])}.")
+        turn = (
+            f"The {self.friend} walked to {self.other_place} and came back with {self.thing}. "
+            f"The {self.hero} was {r.choice(['glad', 'ashamed', 'surprised', 'silent'])}."
+        )
         if r.random() < 0.5:
             turn += f" Together they went home by {self.place}."
         moral = f"Moral: {r.choice(MORALS)}"

@@ -83,10 +83,15 @@ def run_all(cases: dict[str, list[str]], *, parallel: int = 4, warm: list[list[s
                 running[pid] = (case_id, out_path, err_path)
             pid, status = os.wait()
             case_id, out_path, err_path = running.pop(pid)
-            with open(out_path, encoding="utf-8", errors="replace") as out, \
-                    open(err_path, encoding="utf-8", errors="replace") as err:
-                results[case_id] = {"returncode": os.waitstatus_to_exitcode(status),
-                                    "stdout": out.read(), "stderr": err.read()}
+            with (
+                open(out_path, encoding="utf-8", errors="replace") as out,
+                open(err_path, encoding="utf-8", errors="replace") as err,
+            ):
+                results[case_id] = {
+                    "returncode": os.waitstatus_to_exitcode(status),
+                    "stdout": out.read(),
+                    "stderr": err.read(),
+                }
     return results
 
 

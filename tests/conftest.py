@@ -55,8 +55,9 @@ def trained_run(tmp_path_factory) -> Path:
     data = folder / "repeat.txt"
     data.write_text(REPETITIVE, encoding="utf-8")
     out = folder / "repeat"
-    train_text(prepare_text(str(data)), tiny_run_config(steps=150, eval_every=50, lr=0.01),
-               out_dir=out, command=["test"])
+    train_text(
+        prepare_text(str(data)), tiny_run_config(steps=150, eval_every=50, lr=0.01), out_dir=out, command=["test"]
+    )
     return out
 
 

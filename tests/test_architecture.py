@@ -41,8 +41,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "rnncli"
 MAX_FUNCTION_LINES = 40
@@ -112,8 +110,10 @@ def _imports() -> list[Import]:
     for module, path in _sources().items():
         for node, lazy in _walk_with_scope(_tree(path)):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                found += [Import(module, target, _relative(path), node.lineno, lazy)
-                          for target in dict.fromkeys(_targets(module, node))]  # once per statement
+                found += [
+                    Import(module, target, _relative(path), node.lineno, lazy)
+                    for target in dict.fromkeys(_targets(module, node))
+                ]  # once per statement
     return found
 
 
@@ -148,27 +148,46 @@ def _terminal_writes(path: Path) -> list[tuple[int, str]]:
             target = next((kw.value for kw in node.keywords if kw.arg == "file"), None)
             if target is None:  # print(..., file=sys.stderr) is caught below, by its sys.stderr
                 found.append((node.lineno, "print() to stdout"))
-        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "sys"
-              and node.attr in ("stdout", "stderr", "__stdout__", "__stderr__")):
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "sys"
+            and node.attr in ("stdout", "stderr", "__stdout__", "__stderr__")
+        ):
             found.append((node.lineno, f"sys.{node.attr}"))
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "warn"
-              and isinstance(node.func.value, ast.Name) and node.func.value.id == "warnings"):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "warn"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "warnings"
+        ):
             found.append((node.lineno, "warnings.warn() (Python prints it on stderr, past --quiet)"))
         elif isinstance(node, ast.ImportFrom) and node.module == "sys":
-            found += [(node.lineno, f"from sys import {alias.name}") for alias in node.names
-                      if alias.name in ("stdout", "stderr", "__stdout__", "__stderr__")]
+            found += [
+                (node.lineno, f"from sys import {alias.name}")
+                for alias in node.names
+                if alias.name in ("stdout", "stderr", "__stdout__", "__stderr__")
+            ]
     return found
 
 
 def test_only_the_command_line_writes_to_the_terminal():
-    broken = [f"{_relative(path)}:{line}: {what}" for module, path in _sources().items()
-              if not _within(module, "rnncli.cli") for line, what in _terminal_writes(path)]
+    broken = [
+        f"{_relative(path)}:{line}: {what}"
+        for module, path in _sources().items()
+        if not _within(module, "rnncli.cli")
+        for line, what in _terminal_writes(path)
+    ]
     assert not broken, _report(broken, "only rnncli/cli writes to stdout or stderr")
 
 
 def test_only_the_command_line_imports_typer_or_rich():
-    broken = [_where(imp) for imp in _imports() if not _within(imp.source, "rnncli.cli")
-              and any(_within(imp.target, library) for library in TERMINAL_LIBRARIES)]
+    broken = [
+        _where(imp)
+        for imp in _imports()
+        if not _within(imp.source, "rnncli.cli") and any(_within(imp.target, library) for library in TERMINAL_LIBRARIES)
+    ]
     assert not broken, _report(broken, "only rnncli/cli imports typer or rich")
 
 
@@ -176,14 +195,20 @@ def test_only_the_command_line_imports_typer_or_rich():
 
 
 def test_nothing_imports_the_command_line_but_the_entry_point():
-    broken = [_where(imp) for imp in _imports() if _within(imp.target, "rnncli.cli")
-              and not _within(imp.source, "rnncli.cli") and imp.source != "rnncli.__main__"]
+    broken = [
+        _where(imp)
+        for imp in _imports()
+        if _within(imp.target, "rnncli.cli")
+        and not _within(imp.source, "rnncli.cli")
+        and imp.source != "rnncli.__main__"
+    ]
     assert not broken, _report(broken, "nothing outside rnncli/cli imports rnncli.cli")
 
 
 def test_core_imports_no_task():
-    broken = [_where(imp) for imp in _imports()
-              if _within(imp.source, "rnncli.core") and _within(imp.target, "rnncli.tasks")]
+    broken = [
+        _where(imp) for imp in _imports() if _within(imp.source, "rnncli.core") and _within(imp.target, "rnncli.tasks")
+    ]
     assert not broken, _report(broken, "rnncli/core imports no task")
 
 
@@ -228,8 +253,9 @@ def test_a_task_depends_on_no_other_task_nor_on_the_command_line():
         chain = _chain(edges, imp.target, foreign)
         if chain is not None:
             broken.append(_where(imp) + ("" if len(chain) == 1 else ", which leads to " + " -> ".join(chain[1:])))
-    assert not broken, _report(broken, "a task package depends on no other task and not on rnncli.cli, "
-                               "directly or through what it imports")
+    assert not broken, _report(
+        broken, "a task package depends on no other task and not on rnncli.cli, directly or through what it imports"
+    )
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -276,8 +302,10 @@ def test_no_import_cycles():
         inner = {module: edges.get(module, set()) & members for module in group}
         loops = [_chain(inner, nxt, first.__eq__) for nxt in inner[first]]
         loop = [first, *min((found for found in loops if found), key=len)]
-        links = [next(_where(imp) for imp in _imports() if (imp.source, imp.target) == step)
-                 for step in zip(loop, loop[1:], strict=False)]
+        links = [
+            next(_where(imp) for imp in _imports() if (imp.source, imp.target) == step)
+            for step in zip(loop, loop[1:], strict=False)
+        ]
         broken.append(f"cycle through {len(group)} modules ({', '.join(group)}):\n  " + "\n  ".join(links))
     assert not broken, _report(broken, "no import cycles between rnncli modules")
 
@@ -290,8 +318,14 @@ def _code_lines(path: Path) -> set[int]:
     text = path.read_text(encoding="utf-8")
     lines = set()
     for token in tokenize.generate_tokens(io.StringIO(text).readline):
-        if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
-                          tokenize.ENDMARKER):
+        if token.type in (
+            tokenize.COMMENT,
+            tokenize.NL,
+            tokenize.NEWLINE,
+            tokenize.INDENT,
+            tokenize.DEDENT,
+            tokenize.ENDMARKER,
+        ):
             continue
         lines.update(range(token.start[0], token.end[0] + 1))
     return lines
@@ -318,10 +352,15 @@ def function_lengths() -> list[tuple[str, int, str, int]]:
 
 
 def test_no_function_is_longer_than_forty_lines():
-    broken = [f"{path}:{line}: {name}() has {length} lines" for path, line, name, length in function_lengths()
-              if length > MAX_FUNCTION_LINES]
-    assert not broken, _report(broken, f"no function longer than {MAX_FUNCTION_LINES} lines "
-                               "(body, without docstring, blank or comment-only lines)")
+    broken = [
+        f"{path}:{line}: {name}() has {length} lines"
+        for path, line, name, length in function_lengths()
+        if length > MAX_FUNCTION_LINES
+    ]
+    assert not broken, _report(
+        broken,
+        f"no function longer than {MAX_FUNCTION_LINES} lines (body, without docstring, blank or comment-only lines)",
+    )
 
 
 MAX_COMMAND_LINES = 15
@@ -333,11 +372,15 @@ def test_every_command_is_a_request_and_one_library_call():
     for path in sorted((PACKAGE / "cli").glob("*.py")):
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.FunctionDef) and any(
-                    isinstance(d, ast.Name) and d.id == "user_errors" for d in node.decorator_list):
+                isinstance(d, ast.Name) and d.id == "user_errors" for d in node.decorator_list
+            ):
                 commands.add((_relative(path), node.name))
     assert len(commands) >= 5, f"found only {sorted(commands)}: are commands still wrapped in user_errors?"
-    broken = [f"{path}:{line}: {name}() has {length} lines" for path, line, name, length in function_lengths()
-              if (path, name) in commands and length > MAX_COMMAND_LINES]
+    broken = [
+        f"{path}:{line}: {name}() has {length} lines"
+        for path, line, name, length in function_lengths()
+        if (path, name) in commands and length > MAX_COMMAND_LINES
+    ]
     assert not broken, _report(broken, f"no command body longer than {MAX_COMMAND_LINES} lines")
 
 

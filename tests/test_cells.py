@@ -102,8 +102,13 @@ def test_seeded_training_gives_the_same_losses_with_either_implementation(cell, 
         run = tiny_run_config(steps=30, eval_every=30, seq_len=16, batch_size=4, lr=0.01)
         run.model.cell, run.model.impl, run.model.hidden_size, run.model.num_layers = cell, impl, 16, 2
         seen = []
-        train_text(prepared, run, out_dir=tmp_path / impl, command=["test"],
-                   on_event=lambda e, seen=seen: seen.append(e.train_loss) if e.kind == "step" else None)
+        train_text(
+            prepared,
+            run,
+            out_dir=tmp_path / impl,
+            command=["test"],
+            on_event=lambda e, seen=seen: seen.append(e.train_loss) if e.kind == "step" else None,
+        )
         losses[impl] = seen
     assert len(losses["fused"]) == 30
     assert losses["fused"][-1] < losses["fused"][0] - 0.5  # it learned something

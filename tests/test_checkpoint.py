@@ -57,8 +57,7 @@ def test_unknown_format_version_names_the_readable_ones(trained_run, tmp_path):
     tensors = load_file(str(trained_run / "model.safetensors"))
     meta = read_meta(trained_run / "model.safetensors")
     meta.pop("_tensors", None)
-    save_file(tensors, str(path), metadata={"format": "rnncli", "format_version": "99",
-                                            "rnncli": json.dumps(meta)})
+    save_file(tensors, str(path), metadata={"format": "rnncli", "format_version": "99", "rnncli": json.dumps(meta)})
     with pytest.raises(CheckpointError, match=f"readable versions: {FORMAT_VERSION}"):
         load_checkpoint(path)
 
@@ -69,8 +68,7 @@ def test_shape_mismatch_is_refused(trained_run, tmp_path):
     tensors["head.bias"] = torch.zeros(3)
     meta = read_meta(trained_run / "model.safetensors")
     meta.pop("_tensors", None)
-    save_file(tensors, str(path), metadata={"format": "rnncli", "format_version": "1",
-                                            "rnncli": json.dumps(meta)})
+    save_file(tensors, str(path), metadata={"format": "rnncli", "format_version": "1", "rnncli": json.dumps(meta)})
     with pytest.raises(CheckpointError, match="head.bias"):
         load_checkpoint(path)
 
@@ -108,12 +106,16 @@ JSON_DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", JSON_DAMAGE, ids=str)
-@pytest.mark.parametrize(("file", "key", "what"), [
-    ("model.safetensors", "rnncli", "the rnncli metadata"),
-    ("last.state.safetensors", "state", "the training state metadata"),
-])
-def test_json_metadata_is_checked_alike_in_checkpoints_and_resume_state(trained_run, tmp_path, monkeypatch,
-                                                                        damage, file, key, what):
+@pytest.mark.parametrize(
+    ("file", "key", "what"),
+    [
+        ("model.safetensors", "rnncli", "the rnncli metadata"),
+        ("last.state.safetensors", "state", "the training state metadata"),
+    ],
+)
+def test_json_metadata_is_checked_alike_in_checkpoints_and_resume_state(
+    trained_run, tmp_path, monkeypatch, damage, file, key, what
+):
     from rnncli.core.checkpoint import read_meta
     from rnncli.core.resume_state import read_state_meta
 

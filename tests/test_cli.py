@@ -16,8 +16,25 @@ from rnncli.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
-TINY = ["--hidden-size", "32", "--num-layers", "1", "--embed-size", "16", "--seq-len", "32",
-        "--batch-size", "8", "--steps", "40", "--eval-every", "20", "--device", "cpu", "--quiet"]
+TINY = [
+    "--hidden-size",
+    "32",
+    "--num-layers",
+    "1",
+    "--embed-size",
+    "16",
+    "--seq-len",
+    "32",
+    "--batch-size",
+    "8",
+    "--steps",
+    "40",
+    "--eval-every",
+    "20",
+    "--device",
+    "cpu",
+    "--quiet",
+]
 
 
 def invoke(*args: str):
@@ -68,17 +85,20 @@ def test_default_out_never_overwrites_an_earlier_run(corpus, tmp_path, monkeypat
     assert "--force" in refused.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "missing.txt"], "missing.txt: no such file"),
-    (["train", "emptydir"], "the folder holds no text files"),
-    (["train", "empty.txt"], "empty or only whitespace"),
-    (["train", "corpus.txt", "--hidden-size", "-3"], "--hidden-size must be"),
-    (["train", "corpus.txt", "--cell", "tree"], "choose one of: lstm, gru, rnn, rnn-relu"),
-    (["train", "corpus.txt", "--steps", "3", "--epochs", "1"], "not both"),
-    (["sample", "corpus.txt"], "not a safetensors checkpoint"),
-    (["sample", "nowhere"], "no such checkpoint"),
-    (["eval", "nowhere", "corpus.txt"], "no such checkpoint"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "missing.txt"], "missing.txt: no such file"),
+        (["train", "emptydir"], "the folder holds no text files"),
+        (["train", "empty.txt"], "empty or only whitespace"),
+        (["train", "corpus.txt", "--hidden-size", "-3"], "--hidden-size must be"),
+        (["train", "corpus.txt", "--cell", "tree"], "choose one of: lstm, gru, rnn, rnn-relu"),
+        (["train", "corpus.txt", "--steps", "3", "--epochs", "1"], "not both"),
+        (["sample", "corpus.txt"], "not a safetensors checkpoint"),
+        (["sample", "nowhere"], "no such checkpoint"),
+        (["eval", "nowhere", "corpus.txt"], "no such checkpoint"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(args, message, corpus, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty.txt").write_text("  \n")
@@ -99,14 +119,17 @@ def test_out_of_range_sampling_options(trained_run):
 
 def _rnn(*args: str, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "rnncli", *args], capture_output=True, text=True,
-                          env=env, **kwargs)
+    return subprocess.run([sys.executable, "-m", "rnncli", *args], capture_output=True, text=True, env=env, **kwargs)
 
 
 def test_closed_pipe_ends_quietly_with_exit_0(trained_run):
     script = f"{sys.executable} -m rnncli sample {trained_run} --length 20000 | head -c 1"
-    proc = subprocess.run(["bash", "-o", "pipefail", "-c", script], capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert len(proc.stdout) == 1
@@ -114,12 +137,19 @@ def test_closed_pipe_ends_quietly_with_exit_0(trained_run):
 
 @pytest.mark.parametrize("what", ["run", "text", "csv"])
 def test_inspect_into_a_closed_pipe_ends_quietly_with_exit_0(what, trained_run):
-    path = {"run": trained_run, "text": ROOT / "sample_data" / "tinyworld.txt",
-            "csv": ROOT / "sample_data" / "monthly.csv"}[what]
+    path = {
+        "run": trained_run,
+        "text": ROOT / "sample_data" / "tinyworld.txt",
+        "csv": ROOT / "sample_data" / "monthly.csv",
+    }[what]
     # `true` exits at once, so the very first write meets a closed pipe (rich's own answer is exit 1)
     script = f"{sys.executable} -m rnncli inspect {path} | true"
-    proc = subprocess.run(["bash", "-o", "pipefail", "-c", script], capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
 

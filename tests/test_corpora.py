@@ -13,10 +13,47 @@ from typer.testing import CliRunner
 from rnncli.cli import app
 
 runner = CliRunner()
-TINY = ["--hidden-size", "16", "--num-layers", "1", "--embed-size", "8", "--seq-len", "16", "--batch-size", "4",
-        "--steps", "4", "--eval-every", "4", "--device", "cpu", "--quiet"]
-WORDS = ["the", "river", "“quiet”", "don’t", "Москва", "река", "тихая", "東京", "の", "川", "🙂", "🌊", "naïve",
-         "café", "—", "über", "ёлка", "猫", "👩‍💻", "end."]
+TINY = [
+    "--hidden-size",
+    "16",
+    "--num-layers",
+    "1",
+    "--embed-size",
+    "8",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "4",
+    "--steps",
+    "4",
+    "--eval-every",
+    "4",
+    "--device",
+    "cpu",
+    "--quiet",
+]
+WORDS = [
+    "the",
+    "river",
+    "“quiet”",
+    "don’t",
+    "Москва",
+    "река",
+    "тихая",
+    "東京",
+    "の",
+    "川",
+    "🙂",
+    "🌊",
+    "naïve",
+    "café",
+    "—",
+    "über",
+    "ёлка",
+    "猫",
+    "👩‍💻",
+    "end.",
+]
 
 
 def mixed_text(lines: int = 300, seed: int = 0) -> str:
@@ -44,8 +81,9 @@ def meta_of(run: Path) -> dict:
         return json.loads(handle.metadata()["rnncli"])
 
 
-@pytest.mark.parametrize("kind, extra", [("char", []), ("byte", []), ("word", ["--min-count", "2"]),
-                                         ("bpe", ["--vocab-size", "300"])])
+@pytest.mark.parametrize(
+    "kind, extra", [("char", []), ("byte", []), ("word", ["--min-count", "2"]), ("bpe", ["--vocab-size", "300"])]
+)
 def test_every_tokenizer_trains_samples_utf8_and_evaluates_on_mixed_scripts(kind, extra, mixed, tmp_path):
     run = tmp_path / kind
     train(str(mixed), "--tokenizer", kind, *extra, *TINY, "--out", str(run))
@@ -139,7 +177,7 @@ def test_the_token_file_is_reused_and_a_damaged_one_rebuilt(tmp_path, monkeypatc
     first = prepare_text(str(corpus))
     second = prepare_text(str(corpus))
     assert not first.reused and second.reused and second.ids.tolist() == first.ids.tolist()
-    token_file, = (tmp_path / "cache" / "tokens").glob("*.tokens")
+    (token_file,) = (tmp_path / "cache" / "tokens").glob("*.tokens")
     token_file.write_bytes(token_file.read_bytes()[:-1])  # a truncated entry is not trusted
     third = prepare_text(str(corpus), cache=TokenCache())
     assert not third.reused and third.ids.tolist() == first.ids.tolist()
@@ -170,16 +208,21 @@ def test_unknown_characters_in_a_prompt(mixed, tmp_path):
     assert skipped.exit_code == 0, skipped.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--tokenizer", "sentencepiece"],
-     "--tokenizer: unknown value 'sentencepiece' (choose one of: char, byte, word, bpe)"),
-    (["--vocab-size", "500"], "--vocab-size applies to --tokenizer bpe, not char"),
-    (["--tokenizer", "bpe", "--vocab-size", "100"], "--vocab-size must be a whole number from 257"),
-    (["--tokenizer", "byte", "--min-count", "3"], "--min-count applies to --tokenizer word, not byte"),
-    (["--encoding", "klingon"], "--encoding: unknown encoding 'klingon'"),
-    (["--errors", "ignore"], "--errors: unknown value 'ignore' (choose one of: strict, replace)"),
-    (["--glob", "*.py"], "--glob '*.py' selects files in a folder; none of the inputs is a folder"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--tokenizer", "sentencepiece"],
+            "--tokenizer: unknown value 'sentencepiece' (choose one of: char, byte, word, bpe)",
+        ),
+        (["--vocab-size", "500"], "--vocab-size applies to --tokenizer bpe, not char"),
+        (["--tokenizer", "bpe", "--vocab-size", "100"], "--vocab-size must be a whole number from 257"),
+        (["--tokenizer", "byte", "--min-count", "3"], "--min-count applies to --tokenizer word, not byte"),
+        (["--encoding", "klingon"], "--encoding: unknown encoding 'klingon'"),
+        (["--errors", "ignore"], "--errors: unknown value 'ignore' (choose one of: strict, replace)"),
+        (["--glob", "*.py"], "--glob '*.py' selects files in a folder; none of the inputs is a folder"),
+    ],
+)
 def test_contradictory_or_unknown_text_options_are_one_line(args, message, mixed, tmp_path):
     result = runner.invoke(app, ["train", str(mixed), *args, *TINY, "--out", str(tmp_path / "r")])
     assert result.exit_code == 2, result.output

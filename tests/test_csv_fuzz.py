@@ -19,10 +19,28 @@ from rnncli.tasks.forecast.series import read_series
 
 NAMES = st.sampled_from(["ds", "date", "time", "unique_id", "id", "y", "value", "sales", "t", "index", "a", "b"])
 ODD_NAMES = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=8)
-DATES = st.sampled_from(["2020-01-01", "2020-02-01", "2020-03-01", "2021-01-01 13:00", "2020/01/05", "01.02.2020",
-                         "2020-Q1", "202001", "2020", "Jan-01-2020", "2020-13-45", "1e9", "-1"])
-NUMBERS = st.one_of(st.integers(-10**6, 10**6).map(str), st.floats(allow_nan=True, allow_infinity=True).map(repr),
-                    st.sampled_from(["3,5", "1.234,5", "NaN", "inf", "-0", "1e308", "1e309", ".5", "5."]))
+DATES = st.sampled_from(
+    [
+        "2020-01-01",
+        "2020-02-01",
+        "2020-03-01",
+        "2021-01-01 13:00",
+        "2020/01/05",
+        "01.02.2020",
+        "2020-Q1",
+        "202001",
+        "2020",
+        "Jan-01-2020",
+        "2020-13-45",
+        "1e9",
+        "-1",
+    ]
+)
+NUMBERS = st.one_of(
+    st.integers(-(10**6), 10**6).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["3,5", "1.234,5", "NaN", "inf", "-0", "1e308", "1e309", ".5", "5."]),
+)
 GARBAGE = st.one_of(st.just(""), st.just(" "), st.just('"'), st.just('"a,b"'), st.text(max_size=6))
 CELLS = st.one_of(DATES, NUMBERS, GARBAGE)
 
@@ -62,8 +80,9 @@ def _read_or_refuse(folder: Path, text: str) -> None:
 
 
 def _budget(examples: int):
-    return settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                                 HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    )
 
 
 @_budget(60)

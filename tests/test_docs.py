@@ -86,10 +86,12 @@ def test_links_resolve(page):
 def test_cells_md_quotes_the_lines_it_names():
     """docs/cells.md shows code with `# cells.py:N`: line N of rnncli/core/cells.py must be that code."""
     source = (ROOT / "rnncli" / "core" / "cells.py").read_text(encoding="utf-8").splitlines()
-    quoted = re.findall(r"^(.*?)#\s*cells\.py:(\d+)", (ROOT / "docs" / "cells.md").read_text(encoding="utf-8"),
-                        flags=re.M)
+    quoted = re.findall(
+        r"^(.*?)#\s*cells\.py:(\d+)", (ROOT / "docs" / "cells.md").read_text(encoding="utf-8"), flags=re.M
+    )
     assert len(quoted) > 20
     for code, number in quoted:
         code = code.split("  # ")[0].strip()
         assert source[int(number) - 1].strip().startswith(code), (
-            f"docs/cells.md quotes cells.py:{number} as {code!r}, but that line is {source[int(number) - 1]!r}")
+            f"docs/cells.md quotes cells.py:{number} as {code!r}, but that line is {source[int(number) - 1]!r}"
+        )

@@ -72,30 +72,74 @@ CASES: list[tuple[str, list[str], int, tuple[str, ...]]] = [
     ("text-directory-inspect", ["inspect", "{bad}/emptydir"], 2, ("emptydir", "the folder holds no text files")),
     ("text-binary", ["train", "{bad}/binary.txt", *TINY], 2, ("binary.txt", "binary data")),
     ("text-binary-eval", ["eval", "{ckpt}", "{bad}/binary.txt"], 2, ("binary.txt", "binary data")),
-    ("text-invalid-utf8", ["train", "{bad}/latin1.txt", *TINY], 2,
-     ("latin1.txt", "not valid UTF-8 at byte offset 14", "convert the file to UTF-8")),
-    ("text-invalid-utf8-eval", ["eval", "{ckpt}", "{bad}/latin1.txt"], 2,
-     ("latin1.txt", "not valid UTF-8 at byte offset 14")),
-    ("text-too-small", ["train", "{bad}/small.txt", *TINY, "--seq-len", "64", "--batch-size", "4"], 2,
-     ("small.txt", "too few for one window of --seq-len 64", "need at least", "smaller --seq-len")),
-    ("text-unseen-chars-eval", ["eval", "{ckpt}", "{bad}/unseen.txt"], 2,
-     ("unseen.txt: text has characters the model never saw in training", "'Z'")),
+    (
+        "text-invalid-utf8",
+        ["train", "{bad}/latin1.txt", *TINY],
+        2,
+        ("latin1.txt", "not valid UTF-8 at byte offset 14", "convert the file to UTF-8"),
+    ),
+    (
+        "text-invalid-utf8-eval",
+        ["eval", "{ckpt}", "{bad}/latin1.txt"],
+        2,
+        ("latin1.txt", "not valid UTF-8 at byte offset 14"),
+    ),
+    (
+        "text-too-small",
+        ["train", "{bad}/small.txt", *TINY, "--seq-len", "64", "--batch-size", "4"],
+        2,
+        ("small.txt", "too few for one window of --seq-len 64", "need at least", "smaller --seq-len"),
+    ),
+    (
+        "text-unseen-chars-eval",
+        ["eval", "{ckpt}", "{bad}/unseen.txt"],
+        2,
+        ("unseen.txt: text has characters the model never saw in training", "'Z'"),
+    ),
     ("prime-unseen-chars", ["sample", "{ckpt}", "--prime", "Zebra"], 2, ("the prompt: text has characters", "'Z'")),
-    ("prime-file-invalid-utf8", ["sample", "{ckpt}", "--prime-file", "{bad}/latin1.txt"], 2,
-     ("--prime-file", "latin1.txt", "byte offset 14")),
-    ("text-glob-matches-nothing", ["train", "{bad}", "--glob", "*.rs", *TINY], 2,
-     ("holds no text files matching --glob '*.rs'", "check --glob")),
-    ("text-wrong-encoding", ["train", "{bad}/latin1.txt", "--encoding", "utf-16", *TINY], 2,
-     ("latin1.txt", "cannot be read as utf-16", "check --encoding")),
+    (
+        "prime-file-invalid-utf8",
+        ["sample", "{ckpt}", "--prime-file", "{bad}/latin1.txt"],
+        2,
+        ("--prime-file", "latin1.txt", "byte offset 14"),
+    ),
+    (
+        "text-glob-matches-nothing",
+        ["train", "{bad}", "--glob", "*.rs", *TINY],
+        2,
+        ("holds no text files matching --glob '*.rs'", "check --glob"),
+    ),
+    (
+        "text-wrong-encoding",
+        ["train", "{bad}/latin1.txt", "--encoding", "utf-16", *TINY],
+        2,
+        ("latin1.txt", "cannot be read as utf-16", "check --encoding"),
+    ),
     # options
-    ("opt-unknown-tokenizer", ["train", "{data}", *TINY, "--tokenizer", "sentencepiece"], 2,
-     ("--tokenizer: unknown value 'sentencepiece'", "choose one of: char, byte, word, bpe")),
-    ("opt-other-tokenizers-option", ["train", "{data}", *TINY, "--vocab-size", "500"], 2,
-     ("--vocab-size applies to --tokenizer bpe, not char",)),
-    ("opt-unknown-encoding", ["train", "{data}", *TINY, "--encoding", "klingon"], 2,
-     ("--encoding: unknown encoding 'klingon'",)),
-    ("opt-unknown-policy", ["sample", "{ckpt}", "--unknown", "guess"], 2,
-     ("--unknown: unknown value 'guess'", "choose one of: error, skip, unk")),
+    (
+        "opt-unknown-tokenizer",
+        ["train", "{data}", *TINY, "--tokenizer", "sentencepiece"],
+        2,
+        ("--tokenizer: unknown value 'sentencepiece'", "choose one of: char, byte, word, bpe"),
+    ),
+    (
+        "opt-other-tokenizers-option",
+        ["train", "{data}", *TINY, "--vocab-size", "500"],
+        2,
+        ("--vocab-size applies to --tokenizer bpe, not char",),
+    ),
+    (
+        "opt-unknown-encoding",
+        ["train", "{data}", *TINY, "--encoding", "klingon"],
+        2,
+        ("--encoding: unknown encoding 'klingon'",),
+    ),
+    (
+        "opt-unknown-policy",
+        ["sample", "{ckpt}", "--unknown", "guess"],
+        2,
+        ("--unknown: unknown value 'guess'", "choose one of: error, skip, unk"),
+    ),
     ("opt-negative-hidden", ["train", "{data}", *TINY, "--hidden-size", "-3"], 2, ("--hidden-size must be",)),
     ("opt-negative-seq-len", ["train", "{data}", *TINY, "--seq-len", "-1"], 2, ("--seq-len must be",)),
     ("opt-zero-batch", ["train", "{data}", *TINY, "--batch-size", "0"], 2, ("--batch-size must be",)),
@@ -105,28 +149,60 @@ CASES: list[tuple[str, list[str], int, tuple[str, ...]]] = [
     ("opt-top-p-above-one", ["sample", "{ckpt}", "--top-p", "1.5"], 2, ("--top-p", "(0, 1]")),
     ("opt-dropout-one", ["train", "{data}", *TINY, "--dropout", "1"], 2, ("--dropout must be in",)),
     ("opt-steps-and-epochs", ["train", "{data}", *TINY, "--epochs", "1"], 2, ("--steps or --epochs, not both",)),
-    ("opt-prime-and-prime-file", ["sample", "{ckpt}", "--prime", "a", "--prime-file", "{data}"], 2,
-     ("--prime or --prime-file, not both",)),
+    (
+        "opt-prime-and-prime-file",
+        ["sample", "{ckpt}", "--prime", "a", "--prime-file", "{data}"],
+        2,
+        ("--prime or --prime-file, not both",),
+    ),
     ("opt-greedy-and-temp", ["sample", "{ckpt}", "--greedy", "--temp", "0.5"], 2, ("--greedy", "--temp")),
     ("opt-carry-without-per-line", ["eval", "{ckpt}", "{data}", "--carry"], 2, ("--carry", "--per-line")),
-    ("opt-unknown-cell", ["train", "{data}", *TINY, "--cell", "tree"], 2,
-     ("--cell: unknown value 'tree'", "choose one of: lstm, gru, rnn, rnn-relu, gru-textbook")),
+    (
+        "opt-unknown-cell",
+        ["train", "{data}", *TINY, "--cell", "tree"],
+        2,
+        ("--cell: unknown value 'tree'", "choose one of: lstm, gru, rnn, rnn-relu, gru-textbook"),
+    ),
     ("opt-unknown-impl", ["train", "{data}", *TINY, "--impl", "magic"], 2, ("choose one of: fused, reference",)),
     ("opt-unknown-device", ["sample", "{ckpt}", "--device", "tpu"], 2, ("choose one of: auto, cpu",)),
-    ("opt-bad-duration", ["train", "{data}", "--hidden-size", "8", "--quiet", "--time", "soon"], 2,
-     ("--time", "as a duration")),
+    (
+        "opt-bad-duration",
+        ["train", "{data}", "--hidden-size", "8", "--quiet", "--time", "soon"],
+        2,
+        ("--time", "as a duration"),
+    ),
     ("opt-out-exists", ["train", "{data}", *TINY, "--out", "{run}"], 2, ("a run already exists there", "--force")),
     ("opt-resume-not-a-run", ["train", "--resume", "{bad}/emptydir"], 2, ("emptydir", "no resume state here")),
-    ("yaml-unknown-key", ["train", "{data}", *TINY, "--config", "{bad}/unknown_key.yaml"], 2,
-     ("unknown_key.yaml", "unknown key 'hiden_size'", "valid keys:")),
-    ("yaml-wrong-type", ["train", "{data}", *TINY, "--config", "{bad}/wrong_type.yaml"], 2,
-     ("wrong_type.yaml", "key 'hidden_size' must be a whole number", "'big'")),
-    ("yaml-invalid", ["train", "{data}", *TINY, "--config", "{bad}/invalid.yaml"], 2,
-     ("invalid.yaml", "line 2", "not valid YAML")),
-    ("yaml-not-mapping", ["train", "{data}", *TINY, "--config", "{bad}/list.yaml"], 2,
-     ("list.yaml", "expected a mapping")),
-    ("yaml-missing", ["train", "{data}", *TINY, "--config", "{bad}/nowhere.yaml"], 2,
-     ("nowhere.yaml", "cannot read config file")),
+    (
+        "yaml-unknown-key",
+        ["train", "{data}", *TINY, "--config", "{bad}/unknown_key.yaml"],
+        2,
+        ("unknown_key.yaml", "unknown key 'hiden_size'", "valid keys:"),
+    ),
+    (
+        "yaml-wrong-type",
+        ["train", "{data}", *TINY, "--config", "{bad}/wrong_type.yaml"],
+        2,
+        ("wrong_type.yaml", "key 'hidden_size' must be a whole number", "'big'"),
+    ),
+    (
+        "yaml-invalid",
+        ["train", "{data}", *TINY, "--config", "{bad}/invalid.yaml"],
+        2,
+        ("invalid.yaml", "line 2", "not valid YAML"),
+    ),
+    (
+        "yaml-not-mapping",
+        ["train", "{data}", *TINY, "--config", "{bad}/list.yaml"],
+        2,
+        ("list.yaml", "expected a mapping"),
+    ),
+    (
+        "yaml-missing",
+        ["train", "{data}", *TINY, "--config", "{bad}/nowhere.yaml"],
+        2,
+        ("nowhere.yaml", "cannot read config file"),
+    ),
 ]
 for _name, _needles in BAD_CHECKPOINTS.items():
     _file = "{bad}/" + _name + ".safetensors"
@@ -146,7 +222,7 @@ def make_bad_checkpoints(good: Path, bad: Path) -> None:
     tensor_bytes = len(data) - 8 - header_len
     (bad / "truncated.safetensors").write_bytes(data[: 8 + header_len + tensor_bytes // 2])
     (bad / "huge_header.safetensors").write_bytes(struct.pack("<Q", 1 << 60) + data[8:])
-    (bad / "corrupted_header.safetensors").write_bytes(data[:8] + b"\x07" * header_len + data[8 + header_len:])
+    (bad / "corrupted_header.safetensors").write_bytes(data[:8] + b"\x07" * header_len + data[8 + header_len :])
     save_file({"weight": torch.zeros(3)}, str(bad / "foreign.safetensors"))
     _rewrite(good, bad / "future_version.safetensors", metadata=lambda m: m.update(format_version="99"))
 
@@ -180,8 +256,14 @@ def make_bad_text(bad: Path) -> None:
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rnncli", *argv], capture_output=True, text=True,
-                          env=ENV, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "rnncli", *argv],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @dataclass
@@ -218,8 +300,13 @@ def results(argvs, tmp_path_factory) -> dict[str, Outcome]:
     warm_up = [["eval", ckpt, data], ["sample", ckpt, "--length", "2"], ["inspect", ckpt], ["inspect", data]]
     (folder / "cases.json").write_text(json.dumps({"cases": argvs, "warm_up": warm_up}))
     runner = Path(__file__).with_name("catalogue_runner.py")
-    subprocess.run([sys.executable, str(runner), str(folder / "cases.json"), str(folder / "results.json")],
-                   check=True, env=ENV, timeout=600, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(runner), str(folder / "cases.json"), str(folder / "results.json")],
+        check=True,
+        env=ENV,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
     raw = json.loads((folder / "results.json").read_text())
     return {case_id: Outcome(**outcome) for case_id, outcome in raw.items()}
 
@@ -255,15 +342,14 @@ def test_bad_input_gives_one_clear_line(results, case_id, argv, code, needles):
 
 # docs/errors.md shows every case as it ran here: the temporary paths under these names, TINY as $TINY.
 SHOWN_AS = {"data": "corpus.txt", "ckpt": "runs/tiny", "bad": "bad", "run": "runs/existing"}
-GROUPS = {"text": "Text data", "prime": "Text data", "opt": "Options", "yaml": "Config files",
-          "ckpt": "Checkpoints"}
+GROUPS = {"text": "Text data", "prime": "Text data", "opt": "Options", "yaml": "Config files", "ckpt": "Checkpoints"}
 
 
 def _shown_command(argv: list[str]) -> str:
     words = [a.format(**SHOWN_AS) for a in argv]
     for start in range(len(words) - len(TINY) + 1):
-        if words[start:start + len(TINY)] == TINY:
-            words[start:start + len(TINY)] = ["$TINY"]
+        if words[start : start + len(TINY)] == TINY:
+            words[start : start + len(TINY)] = ["$TINY"]
             break
     return " ".join(["rnn", *(w if w == "$TINY" else shlex.quote(w) for w in words)])
 
@@ -282,9 +368,11 @@ def catalogue_markdown(places: dict[str, str], results: dict[str, Outcome]) -> s
         outcome = results[case_id]
         row = (case_id, _shown_command(argv), outcome.returncode, _shown_message(outcome.stderr, places))
         groups.setdefault(group, []).append(row)
-    intro = (f"`$TINY` stands for `{' '.join(TINY)}`. `corpus.txt` is a good text, `runs/tiny` a small "
-             "trained run, `runs/existing` a copy of it, and `bad/` holds the bad files that "
-             "`make_bad_text` and `make_bad_checkpoints` in tests/test_error_catalogue.py write.\n")
+    intro = (
+        f"`$TINY` stands for `{' '.join(TINY)}`. `corpus.txt` is a good text, `runs/tiny` a small "
+        "trained run, `runs/existing` a copy of it, and `bad/` holds the bad files that "
+        "`make_bad_text` and `make_bad_checkpoints` in tests/test_error_catalogue.py write.\n"
+    )
     return intro + "".join(f"\n### {name}\n\n{make_docs.catalogue_table(rows)}" for name, rows in groups.items())
 
 

@@ -34,9 +34,13 @@ def seasonal_csv(path: Path, *, n: int = 96, seed: int = 0) -> Path:
     t = np.arange(n)
     dates = pd.date_range("2010-01-01", periods=n, freq="MS").strftime("%Y-%m")
     shape = np.sin(2 * np.pi * t / 12) + 0.4 * np.cos(4 * np.pi * t / 12)
-    frame = pd.DataFrame({"date": dates,
-                          "small": np.round(20 + 0.05 * t + 4 * shape + rng.normal(0, 0.3, n), 3),
-                          "large": np.round(9000 + 5 * t + 1500 * shape + rng.normal(0, 90, n), 3)})
+    frame = pd.DataFrame(
+        {
+            "date": dates,
+            "small": np.round(20 + 0.05 * t + 4 * shape + rng.normal(0, 0.3, n), 3),
+            "large": np.round(9000 + 5 * t + 1500 * shape + rng.normal(0, 90, n), 3),
+        }
+    )
     frame.to_csv(path, index=False)
     return path
 
@@ -70,11 +74,18 @@ def test_model_learns_well_below_the_naive_baseline(trained, monthly_csv):
         scale = torch.tensor([np.std(h) for h in held]).view(-1, 1, 1)
         return float(pinball_loss(pred / scale, truth / scale[..., 0], quantiles))
 
-    cut = data.__class__(series=[s.__class__(id=s.id, values=h, start=s.start) for s, h in zip(
-        data.series, held, strict=True)], freq=data.freq, time_format=data.time_format, source="x", layout="wide")
+    cut = data.__class__(
+        series=[s.__class__(id=s.id, values=h, start=s.start) for s, h in zip(data.series, held, strict=True)],
+        freq=data.freq,
+        time_format=data.time_format,
+        source="x",
+        layout="wide",
+    )
     records = forecast(forecaster, cut)
-    model = torch.tensor([[[r["q0.1"], r["q0.5"], r["q0.9"]] for r in records if r["id"] == s.id]
-                          for s in data.series], dtype=torch.float64)
+    model = torch.tensor(
+        [[[r["q0.1"], r["q0.5"], r["q0.9"]] for r in records if r["id"] == s.id] for s in data.series],
+        dtype=torch.float64,
+    )
     naive = torch.tensor(np.stack([np.full((H, 3), h[-1]) for h in held]))
     assert loss(model) < 0.5 * loss(naive)
 
@@ -136,11 +147,14 @@ def test_text_commands_refuse_a_forecaster_clearly(trained):
         load_checkpoint(trained)
 
 
-@pytest.mark.parametrize("damage, message", [
-    ("truncated", "the file is truncated"),
-    ("huge_width", "hidden-size must be a whole number from 1 to 65536"),
-    ("missing_tensor", "tensors do not match the model config"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("truncated", "the file is truncated"),
+        ("huge_width", "hidden-size must be a whole number from 1 to 65536"),
+        ("missing_tensor", "tensors do not match the model config"),
+    ],
+)
 def test_a_damaged_forecaster_is_refused_by_inspect_and_forecast(damage, message, trained, tmp_path):
     good = trained / "model.safetensors"
     bad = tmp_path / f"{damage}.safetensors"
@@ -195,7 +209,8 @@ def test_backtest_reports_every_method_and_coverage(trained, monthly_csv):
     assert 0 <= result["coverage"]["0.8"] <= 1
     assert result["overlaps_training"]  # trained on this very file
     assert result["mase_vs_seasonal_naive"] == pytest.approx(
-        result["metrics"]["model"]["mase"] / result["metrics"]["seasonal_naive"]["mase"])
+        result["metrics"]["model"]["mase"] / result["metrics"]["seasonal_naive"]["mase"]
+    )
 
 
 # --- the command line -----------------------------------------------------------------------
@@ -228,16 +243,32 @@ def test_eval_backtest_json(trained, monthly_csv):
 
 def test_train_routes_csv_to_the_forecaster(monthly_csv, tmp_path):
     out = tmp_path / "run"
-    result = runner.invoke(app, ["train", str(monthly_csv), "--horizon", "6", "--out", str(out), "--quiet",
-                                 *TINY, "--steps", "20"])
+    result = runner.invoke(
+        app, ["train", str(monthly_csv), "--horizon", "6", "--out", str(out), "--quiet", *TINY, "--steps", "20"]
+    )
     assert result.exit_code == 0, result.output
     assert load_forecaster(out).config.horizon == 6
 
 
 def test_train_resume_continues_a_forecasting_run(monthly_csv, tmp_path):
     out = tmp_path / "run"
-    first = runner.invoke(app, ["train", str(monthly_csv), "--horizon", "6", "--out", str(out), "--quiet",
-                                *TINY, "--steps", "20", "--eval-every", "10"])
+    first = runner.invoke(
+        app,
+        [
+            "train",
+            str(monthly_csv),
+            "--horizon",
+            "6",
+            "--out",
+            str(out),
+            "--quiet",
+            *TINY,
+            "--steps",
+            "20",
+            "--eval-every",
+            "10",
+        ],
+    )
     assert first.exit_code == 0, first.output
     again = runner.invoke(app, ["train", "--resume", str(out), "--steps", "30", "--quiet"])
     assert again.exit_code == 0, again.output
@@ -248,29 +279,34 @@ def test_train_resume_continues_a_forecasting_run(monthly_csv, tmp_path):
 def test_forecast_trains_then_forecasts_and_plots(monthly_csv, tmp_path):
     pytest.importorskip("matplotlib")
     plot = tmp_path / "f.png"
-    result = runner.invoke(app, ["forecast", str(monthly_csv), "--horizon", "3", "--plot", str(plot), "--quiet",
-                                 *TINY, "--steps", "20"])
+    result = runner.invoke(
+        app, ["forecast", str(monthly_csv), "--horizon", "3", "--plot", str(plot), "--quiet", *TINY, "--steps", "20"]
+    )
     assert result.exit_code == 0, result.output
     assert len(list(csv.DictReader(io.StringIO(result.stdout)))) == 2 * 3
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_forecast_backtest_says_whether_it_beats_seasonal_naive(monthly_csv):
-    result = runner.invoke(app, ["forecast", str(monthly_csv), "--horizon", "6", "--backtest", "2", "--quiet",
-                                 *TINY, "--steps", "20"])
+    result = runner.invoke(
+        app, ["forecast", str(monthly_csv), "--horizon", "6", "--backtest", "2", "--quiet", *TINY, "--steps", "20"]
+    )
     assert result.exit_code == 0, result.output
     assert "seasonal_naive" in result.stdout and "model MASE / seasonal naive MASE" in result.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["forecast"], "give a CSV file"),
-    (["forecast", "{csv}"], "--horizon is required"),
-    (["forecast", "{csv}", "--horizon", "6", "--quantiles", "0.5,1.5"], "quantiles must be increasing"),
-    (["forecast", "{csv}", "--horizon", "6", "--format", "xml"], "--format: unknown value 'xml'"),
-    (["forecast", "{csv}", "--horizon", "60"], "needs at least"),
-    (["train", "{csv}", "--horizon", "6", "--seq-len", "9"], "--seq-len does not apply to forecasting"),
-    (["train", "{txt}", "--horizon", "6"], "--horizon is for forecasting: give a .csv file or --task forecast"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["forecast"], "give a CSV file"),
+        (["forecast", "{csv}"], "--horizon is required"),
+        (["forecast", "{csv}", "--horizon", "6", "--quantiles", "0.5,1.5"], "quantiles must be increasing"),
+        (["forecast", "{csv}", "--horizon", "6", "--format", "xml"], "--format: unknown value 'xml'"),
+        (["forecast", "{csv}", "--horizon", "60"], "needs at least"),
+        (["train", "{csv}", "--horizon", "6", "--seq-len", "9"], "--seq-len does not apply to forecasting"),
+        (["train", "{txt}", "--horizon", "6"], "--horizon is for forecasting: give a .csv file or --task forecast"),
+    ],
+)
 def test_usage_errors_are_one_line(monthly_csv, args, message):
     text = monthly_csv.with_suffix(".txt")
     text.write_text("some text for a language model\n")
@@ -284,8 +320,13 @@ def test_stdin_pipeline(monthly_csv):
     """cat series.csv | python -m rnncli forecast - --horizon 6 (a real pipe, a real process)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     with open(monthly_csv, "rb") as handle:
-        done = subprocess.run([sys.executable, "-m", "rnncli", "forecast", "-", "--horizon", "6", *TINY,
-                               "--steps", "10"], stdin=handle, capture_output=True, env=env, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "rnncli", "forecast", "-", "--horizon", "6", *TINY, "--steps", "10"],
+            stdin=handle,
+            capture_output=True,
+            env=env,
+            timeout=120,
+        )
     assert done.returncode == 0, done.stderr.decode()
     rows = list(csv.DictReader(io.StringIO(done.stdout.decode())))
     assert len(rows) == 12 and rows[0]["timestamp"] == "2018-01"
@@ -297,8 +338,23 @@ def test_beats_seasonal_naive_on_the_bundled_samples(name, horizon):
 
     Seed 1, as in the README's table (78.5% and 75.0% coverage there: not at the edge of the band).
     """
-    result = runner.invoke(app, ["forecast", str(ROOT / "sample_data" / name), "--horizon", str(horizon),
-                                 "--backtest", "3", "--json", "--quiet", "--device", "cpu", "--seed", "1"])
+    result = runner.invoke(
+        app,
+        [
+            "forecast",
+            str(ROOT / "sample_data" / name),
+            "--horizon",
+            str(horizon),
+            "--backtest",
+            "3",
+            "--json",
+            "--quiet",
+            "--device",
+            "cpu",
+            "--seed",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert not document["overlaps_training"]
@@ -310,9 +366,19 @@ def test_losing_to_seasonal_naive_is_said_plainly(capsys):
     from rnncli.cli.render.outputs import write_backtest_table
 
     row = {"mae": 2.0, "rmse": 2.0, "smape": 5.0, "mase": 1.2}
-    write_backtest_table({"series": 1, "windows": 1, "horizon": 3, "lookback": 6, "season": 1,
-                          "metrics": {"model": row, "seasonal_naive": {**row, "mase": 1.0}},
-                          "coverage": {"0.8": 0.5}, "mase_vs_seasonal_naive": 1.2, "beats_seasonal_naive": False})
+    write_backtest_table(
+        {
+            "series": 1,
+            "windows": 1,
+            "horizon": 3,
+            "lookback": 6,
+            "season": 1,
+            "metrics": {"model": row, "seasonal_naive": {**row, "mase": 1.0}},
+            "coverage": {"0.8": 0.5},
+            "mase_vs_seasonal_naive": 1.2,
+            "beats_seasonal_naive": False,
+        }
+    )
     assert "the model does NOT beat seasonal naive" in capsys.readouterr().out
 
 
@@ -328,8 +394,22 @@ def test_a_config_file_sets_forecasting_options_and_flags_override_it(monthly_cs
     config = tmp_path / "forecast.yaml"
     config.write_text("horizon: 6\nhidden_size: 12\nsteps: 500\nseason: 12\n")
     out = tmp_path / "run"
-    result = runner.invoke(app, ["train", str(monthly_csv), "--config", str(config), "--steps", "20",
-                                 "--device", "cpu", "--out", str(out), "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(monthly_csv),
+            "--config",
+            str(config),
+            "--steps",
+            "20",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     forecaster = load_forecaster(out)
     assert (forecaster.config.horizon, forecaster.config.hidden_size) == (6, 12)  # from the file

@@ -30,8 +30,12 @@ BUDGETS = [50, pytest.param(2000, marks=pytest.mark.fuzz, id="long")]
 
 
 def _run(budget: int, strategy, prop) -> None:
-    settings(max_examples=budget, deadline=None, database=None,
-             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])(given(strategy)(prop))()
+    settings(
+        max_examples=budget,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )(given(strategy)(prop))()
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +43,13 @@ def tiny_checkpoint() -> bytes:
     """The bytes of a real (untrained) checkpoint, a few KB: the seed of every mutation."""
     tokenizer = CharTokenizer.train("abc .\n")
     config = ModelConfig(cell="gru", vocab_size=tokenizer.vocab_size, embed_size=3, hidden_size=4, num_layers=1)
-    meta = {"task": "text", "model": {**vars(config)}, "tokenizer": tokenizer.to_dict(),
-            "history": {"step": 0}, "versions": versions()}
+    meta = {
+        "task": "text",
+        "model": {**vars(config)},
+        "tokenizer": tokenizer.to_dict(),
+        "history": {"step": 0},
+        "versions": versions(),
+    }
     return encode_checkpoint(build_model(config), meta)
 
 
@@ -57,7 +66,7 @@ def mutations(draw, blob: bytes) -> bytes:
             data[at] ^= 1 << draw(st.integers(0, 7))
         elif kind == "overwrite":
             chunk = draw(st.binary(min_size=1, max_size=16))
-            data[at:at + len(chunk)] = chunk
+            data[at : at + len(chunk)] = chunk
         else:
             data[at:at] = draw(st.binary(min_size=1, max_size=16))
     return bytes(data)
@@ -137,9 +146,11 @@ def test_tokenizer_on_text_decoded_from_random_bytes(budget):
     _run(budget, st.binary(max_size=256), prop)
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-                    max_leaves=10)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=10,
+)
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
@@ -153,7 +164,8 @@ def test_random_yaml_config_files(budget, tmp_path):
     path = tmp_path / "config.yaml"
     keys = st.sampled_from(["hidden_size", "hidden-size", "cell", "lr", "steps", "time", "tensorboard", "bogus"])
     documents = st.text(max_size=80) | st.dictionaries(keys, JSON, max_size=4).map(
-        lambda d: "\n".join(f"{k}: {v!r}" for k, v in d.items()))
+        lambda d: "\n".join(f"{k}: {v!r}" for k, v in d.items())
+    )
 
     def prop(text: str) -> None:
         path.write_text(text, encoding="utf-8", errors="surrogatepass")

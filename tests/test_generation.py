@@ -14,8 +14,14 @@ from rnncli.tasks.language_model.token_steps import ModelStepper, make_stepper
 def sampled(ckpt, prime: str, *, length: int, temperature: float, seed: int) -> list[int]:
     """One sample's token ids, drawn the way ``rnn sample`` draws them."""
     settings = DecodingSettings(temperature=temperature).validate()
-    steps = sample_steps(ckpt.model, ckpt.tokenizer.encode(prime), length=length, settings=settings, seeds=[seed],
-                         newline_id=ckpt.tokenizer.start_id)
+    steps = sample_steps(
+        ckpt.model,
+        ckpt.tokenizer.encode(prime),
+        length=length,
+        settings=settings,
+        seeds=[seed],
+        newline_id=ckpt.tokenizer.start_id,
+    )
     return [tokens[0] for tokens, _ in steps]
 
 

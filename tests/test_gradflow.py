@@ -15,8 +15,25 @@ from rnncli.tasks.language_model.checkpoint import load_checkpoint
 from rnncli.tasks.language_model.gradient_flow import gradient_norms, untrained_model
 
 runner = CliRunner()
-TINY = ["--hidden-size", "16", "--num-layers", "2", "--embed-size", "8", "--seq-len", "16",
-        "--batch-size", "4", "--steps", "10", "--eval-every", "10", "--device", "cpu", "--quiet"]
+TINY = [
+    "--hidden-size",
+    "16",
+    "--num-layers",
+    "2",
+    "--embed-size",
+    "8",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "4",
+    "--steps",
+    "10",
+    "--eval-every",
+    "10",
+    "--device",
+    "cpu",
+    "--quiet",
+]
 
 
 def _model(cell: str, impl: str = "fused"):
@@ -59,16 +76,43 @@ def test_elman_gradient_vanishes_geometrically_at_initialisation():
 
 
 def test_grad_flow_cli_on_an_untrained_model_json_and_table(tmp_path):
-    result = runner.invoke(app, ["inspect", "--grad-flow", "--cell", "gru", "--hidden-size", "8",
-                                 "--steps-back", "50", "--windows", "2", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "inspect",
+            "--grad-flow",
+            "--cell",
+            "gru",
+            "--hidden-size",
+            "8",
+            "--steps-back",
+            "50",
+            "--windows",
+            "2",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["trained"] is False and report["model"]["cell"] == "gru"
     assert len(report["norms"]) == 51
     assert report["ratio_50_to_1"] == pytest.approx(report["norms"][50] / report["norms"][1])
     assert "random tokens" in report["text"]
-    human = runner.invoke(app, ["inspect", "--grad-flow", "--cell", "gru-textbook", "--hidden-size", "8",
-                                "--steps-back", "5", "--windows", "2"])
+    human = runner.invoke(
+        app,
+        [
+            "inspect",
+            "--grad-flow",
+            "--cell",
+            "gru-textbook",
+            "--hidden-size",
+            "8",
+            "--steps-back",
+            "5",
+            "--windows",
+            "2",
+        ],
+    )
     assert human.exit_code == 0, human.output
     assert "gru-textbook (reference" in human.stdout and "relative to k=1" in human.stdout
 
@@ -76,31 +120,50 @@ def test_grad_flow_cli_on_an_untrained_model_json_and_table(tmp_path):
 def test_grad_flow_plot_is_a_png(tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "flow.png"
-    result = runner.invoke(app, ["inspect", "--grad-flow", "--cell", "rnn", "--hidden-size", "8",
-                                 "--steps-back", "10", "--windows", "2", "--plot", str(png)])
+    result = runner.invoke(
+        app,
+        [
+            "inspect",
+            "--grad-flow",
+            "--cell",
+            "rnn",
+            "--hidden-size",
+            "8",
+            "--steps-back",
+            "10",
+            "--windows",
+            "2",
+            "--plot",
+            str(png),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_grad_flow_on_a_checkpoint_uses_the_runs_validation_text(trained_run):
-    result = runner.invoke(app, ["inspect", str(trained_run), "--grad-flow", "--steps-back", "20",
-                                 "--windows", "2", "--json"])
+    result = runner.invoke(
+        app, ["inspect", str(trained_run), "--grad-flow", "--steps-back", "20", "--windows", "2", "--json"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["trained"] is True and "validation part" in report["text"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["inspect"], "give a PATH"),
-    (["inspect", "--cell", "rnn"], "add --grad-flow"),
-    (["inspect", "somewhere", "--grad-flow", "--cell", "rnn"], "leave it out"),
-    (["inspect", "--grad-flow", "--cell", "gru-textbook", "--impl", "fused"], "no fused implementation"),
-    (["inspect", "--grad-flow", "--cell", "rnn", "--steps-back", "0"], "--steps-back"),
-    # grad-flow settings without --grad-flow would be silently ignored
-    (["inspect", "somewhere", "--steps-back", "5"], "--steps-back applies to --grad-flow"),
-    (["inspect", "somewhere", "--windows", "4"], "--windows applies to --grad-flow"),
-    (["inspect", "somewhere", "--seed", "3"], "--seed applies to --grad-flow"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["inspect"], "give a PATH"),
+        (["inspect", "--cell", "rnn"], "add --grad-flow"),
+        (["inspect", "somewhere", "--grad-flow", "--cell", "rnn"], "leave it out"),
+        (["inspect", "--grad-flow", "--cell", "gru-textbook", "--impl", "fused"], "no fused implementation"),
+        (["inspect", "--grad-flow", "--cell", "rnn", "--steps-back", "0"], "--steps-back"),
+        # grad-flow settings without --grad-flow would be silently ignored
+        (["inspect", "somewhere", "--steps-back", "5"], "--steps-back applies to --grad-flow"),
+        (["inspect", "somewhere", "--windows", "4"], "--windows applies to --grad-flow"),
+        (["inspect", "somewhere", "--seed", "3"], "--seed applies to --grad-flow"),
+    ],
+)
 def test_grad_flow_usage_errors(args, message):
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
@@ -116,8 +179,9 @@ def corpus(tmp_path):
 
 def test_a_model_trained_with_one_implementation_runs_with_the_other(corpus, tmp_path):
     out = tmp_path / "ref"
-    result = runner.invoke(app, ["train", str(corpus), "--out", str(out), "--cell", "gru", "--impl", "reference",
-                                 *TINY])
+    result = runner.invoke(
+        app, ["train", str(corpus), "--out", str(out), "--cell", "gru", "--impl", "reference", *TINY]
+    )
     assert result.exit_code == 0, result.output
     assert load_checkpoint(out).config.impl == "reference"
     assert load_checkpoint(out, impl="fused").model.rnn.__class__ is torch.nn.GRU
@@ -127,8 +191,10 @@ def test_a_model_trained_with_one_implementation_runs_with_the_other(corpus, tmp
         assert result.exit_code == 0, result.output
         losses[impl] = json.loads(result.stdout)["loss"]
     assert losses["fused"] == pytest.approx(losses["reference"], rel=1e-5)
-    samples = [runner.invoke(app, ["sample", str(out), "--length", "40", "--seed", "3", "--temp", "0",
-                                   "--impl", impl]).stdout for impl in ("fused", "reference")]
+    samples = [
+        runner.invoke(app, ["sample", str(out), "--length", "40", "--seed", "3", "--temp", "0", "--impl", impl]).stdout
+        for impl in ("fused", "reference")
+    ]
     assert samples[0] == samples[1] and len(samples[0]) == 41
     summary = json.loads(runner.invoke(app, ["inspect", str(out), "--json"]).stdout)
     assert summary["implementation"]["impl"] == "reference"

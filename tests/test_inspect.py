@@ -19,8 +19,23 @@ from rnncli.tasks.training_curve import overfitting_verdict, read_metrics
 
 runner = CliRunner()
 
-CHECKPOINT_KEYS = {"kind", "path", "task", "model", "implementation", "parameters", "total_parameters", "tokenizer",
-                   "train", "text", "history", "data", "versions", "command", "curve"}
+CHECKPOINT_KEYS = {
+    "kind",
+    "path",
+    "task",
+    "model",
+    "implementation",
+    "parameters",
+    "total_parameters",
+    "tokenizer",
+    "train",
+    "text",
+    "history",
+    "data",
+    "versions",
+    "command",
+    "curve",
+}
 CURVE_KEYS = {"file", "records", "skipped_lines", "best", "last", "verdict"}
 POINT_KEYS = {"step", "train_loss", "val_loss", "val_bpc", "gap"}
 
@@ -60,8 +75,16 @@ def test_run_folder_for_people_draws_the_curve_with_the_best_point(trained_run):
     result = runner.invoke(app, ["inspect", str(trained_run)])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    for expected in ("training curve (3 evaluations", "★", "grad norm", "lr ", "gap (val - train)",
-                     "best validation", "verdict", "rnn.weight_hh_l0"):
+    for expected in (
+        "training curve (3 evaluations",
+        "★",
+        "grad norm",
+        "lr ",
+        "gap (val - train)",
+        "best validation",
+        "verdict",
+        "rnn.weight_hh_l0",
+    ):
         assert expected in out, expected
 
 
@@ -145,8 +168,12 @@ def test_compare_ranks_only_losses_that_compare():
     from rnncli.tasks.inspection import compare_checkpoints
 
     def summary(task, tokenizer, loss, bpc):
-        return {"path": task, "task": task, "tokenizer": {"kind": tokenizer},
-                "history": {"best_val_loss": loss, "best_val_bpc": bpc, "step": 10}}
+        return {
+            "path": task,
+            "task": task,
+            "tokenizer": {"kind": tokenizer},
+            "history": {"best_val_loss": loss, "best_val_bpc": bpc, "step": 10},
+        }
 
     lm, forecaster = summary("language-model", "char", 1.2, 1.7), summary("forecast", None, 0.3, None)
     assert compare_checkpoints(lm, forecaster)["lower_val_loss"] is None  # nats vs pinball loss

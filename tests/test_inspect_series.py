@@ -16,11 +16,35 @@ from rnncli.tasks.forecast.series import read_series
 
 runner = CliRunner()
 
-SERIES_KEYS = {"kind", "source", "layout", "num_series", "total_points", "frequency", "frequency_name", "season",
-               "time_range", "missing_cells", "gaps", "series"}
+SERIES_KEYS = {
+    "kind",
+    "source",
+    "layout",
+    "num_series",
+    "total_points",
+    "frequency",
+    "frequency_name",
+    "season",
+    "time_range",
+    "missing_cells",
+    "gaps",
+    "series",
+}
 ENTRY_KEYS = {"id", "length", "start", "end", "min", "max", "mean", "missing_cells", "gaps", "profile"}
-FORECAST_KEYS = {"kind", "path", "task", "model", "parameters", "total_parameters", "series", "train", "history",
-                 "versions", "command", "curve"}
+FORECAST_KEYS = {
+    "kind",
+    "path",
+    "task",
+    "model",
+    "parameters",
+    "total_parameters",
+    "series",
+    "train",
+    "history",
+    "versions",
+    "command",
+    "curve",
+}
 FORECAST_SERIES_KEYS = {"count", "source", "layout", "frequency", "frequency_name", "ids", "last_time", "length"}
 
 

@@ -23,10 +23,33 @@ from rnncli.tasks.language_model.text_report import WORD_PATTERN, inspect_text, 
 
 runner = CliRunner()
 
-TEXT_KEYS = {"kind", "source", "files", "bytes", "characters", "lines", "vocabulary", "top_symbols", "top_words",
-             "entropy_bits_per_char", "unusual", "problems", "chunks_read", "suggested_model"}
-SUGGESTION_KEYS = {"rule", "target_parameters", "cell", "hidden_size", "num_layers", "embed_size", "parameters",
-                   "dropout", "command"}
+TEXT_KEYS = {
+    "kind",
+    "source",
+    "files",
+    "bytes",
+    "characters",
+    "lines",
+    "vocabulary",
+    "top_symbols",
+    "top_words",
+    "entropy_bits_per_char",
+    "unusual",
+    "problems",
+    "chunks_read",
+    "suggested_model",
+}
+SUGGESTION_KEYS = {
+    "rule",
+    "target_parameters",
+    "cell",
+    "hidden_size",
+    "num_layers",
+    "embed_size",
+    "parameters",
+    "dropout",
+    "command",
+}
 
 
 def inspect_json(*args: str, **kwargs) -> dict:
@@ -138,8 +161,13 @@ def test_stdin_is_read_with_dash():
 def test_the_suggested_model_follows_the_rule_of_thumb():
     for num_chars in (8_000, 200_000, 5_000_000):
         suggestion = suggest_model(num_chars, 80)
-        config = ModelConfig(cell="lstm", vocab_size=80, embed_size=suggestion["embed_size"],
-                             hidden_size=suggestion["hidden_size"], num_layers=suggestion["num_layers"])
+        config = ModelConfig(
+            cell="lstm",
+            vocab_size=80,
+            embed_size=suggestion["embed_size"],
+            hidden_size=suggestion["hidden_size"],
+            num_layers=suggestion["num_layers"],
+        )
         with torch.device("meta"):
             assert suggestion["parameters"] == count_parameters(build_model(config))
         # the nearest size on the grid: within a factor of 2 of the character count
@@ -153,8 +181,21 @@ def test_the_suggested_command_line_trains(tmp_path, monkeypatch):
     summary = inspect_json("corpus.txt")
     command = summary["suggested_model"]["command"].split()
     assert command[:3] == ["rnn", "train", "corpus.txt"]
-    quick = ["--steps", "2", "--seq-len", "8", "--batch-size", "2", "--eval-every", "2", "--device", "cpu",
-             "--quiet", "--out", "run"]
+    quick = [
+        "--steps",
+        "2",
+        "--seq-len",
+        "8",
+        "--batch-size",
+        "2",
+        "--eval-every",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        "run",
+    ]
     result = runner.invoke(app, [*command[1:], *quick])
     assert result.exit_code == 0, result.output
     trained = inspect_json("run")
@@ -214,8 +255,21 @@ def test_inspect_reads_exactly_the_files_that_train_trains_on(tmp_path, monkeypa
     # the suggested command trains on the folder itself, with the same --glob
     command = shlex.split(summary["suggested_model"]["command"])
     assert command[:3] == ["rnn", "train", str(folder)] and ("--glob" in command) == (glob is not None)
-    quick = ["--steps", "2", "--seq-len", "8", "--batch-size", "2", "--eval-every", "2", "--device", "cpu",
-             "--quiet", "--out", "run"]
+    quick = [
+        "--steps",
+        "2",
+        "--seq-len",
+        "8",
+        "--batch-size",
+        "2",
+        "--eval-every",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        "run",
+    ]
     result = runner.invoke(app, [*command[1:], *quick])
     assert result.exit_code == 0, result.output
     trained = load_checkpoint("run")

@@ -40,8 +40,9 @@ def unsafe_uses(source: str) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found += [f"{node.lineno}: import {a.name}" for a in node.names
-                      if a.name.split(".")[0] in UNPICKLING_MODULES]
+            found += [
+                f"{node.lineno}: import {a.name}" for a in node.names if a.name.split(".")[0] in UNPICKLING_MODULES
+            ]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in UNPICKLING_MODULES:
             found.append(f"{node.lineno}: from {node.module} import")
         elif isinstance(node, ast.ImportFrom) and node.module == "torch":
@@ -87,8 +88,13 @@ def test_no_code_execution_from_data(path):
 
 def test_scan_covers_the_package():
     names = {p.relative_to(ROOT).as_posix() for p in SCANNED}
-    assert {"rnncli/core/checkpoint.py", "rnncli/core/settings.py", "rnncli/core/resume_state.py",
-            "rnncli/tasks/language_model/data/sources.py", "rnncli/tasks/language_model/checkpoint.py"} <= names
+    assert {
+        "rnncli/core/checkpoint.py",
+        "rnncli/core/settings.py",
+        "rnncli/core/resume_state.py",
+        "rnncli/tasks/language_model/data/sources.py",
+        "rnncli/tasks/language_model/checkpoint.py",
+    } <= names
 
 
 def _peak_bytes(func) -> tuple[int, str]:
@@ -114,10 +120,10 @@ def _doctor(good: Path, target: Path, *, model=None, header=None) -> None:
     if header is not None:
         data = target.read_bytes()
         (length,) = struct.unpack("<Q", data[:8])
-        table = json.loads(data[8:8 + length])
+        table = json.loads(data[8 : 8 + length])
         header(table)
         raw = json.dumps(table).encode()
-        target.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + length:])
+        target.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + length :])
 
 
 LOADERS = {"load": load_checkpoint, "inspect": inspect_checkpoint}
@@ -135,11 +141,14 @@ def test_header_claiming_a_huge_size_is_refused_before_reading_it(loader, tmp_pa
 
 
 @pytest.mark.parametrize("loader", LOADERS)
-@pytest.mark.parametrize("model, expected", [
-    ({"vocab_size": 10**9}, "vocab_size must be a whole number from 1 to"),
-    ({"hidden_size": 65_536, "num_layers": 64, "embed_size": 65_536}, "implausibly large"),
-    ({"num_layers": 10**12}, "num_layers must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "model, expected",
+    [
+        ({"vocab_size": 10**9}, "vocab_size must be a whole number from 1 to"),
+        ({"hidden_size": 65_536, "num_layers": 64, "embed_size": 65_536}, "implausibly large"),
+        ({"num_layers": 10**12}, "num_layers must be a whole number"),
+    ],
+)
 def test_absurd_model_sizes_are_refused_before_allocating(loader, model, expected, trained_run, tmp_path):
     path = tmp_path / "absurd.safetensors"
     _doctor(trained_run / "model.safetensors", path, model=model)
@@ -151,8 +160,9 @@ def test_absurd_model_sizes_are_refused_before_allocating(loader, model, expecte
 @pytest.mark.parametrize("loader", LOADERS)
 def test_a_huge_tensor_shape_in_the_header_is_refused_unread(loader, trained_run, tmp_path):
     path = tmp_path / "huge_shape.safetensors"
-    _doctor(trained_run / "model.safetensors", path,
-            header=lambda table: table["head.weight"].update(shape=[10**9, 10**9]))
+    _doctor(
+        trained_run / "model.safetensors", path, header=lambda table: table["head.weight"].update(shape=[10**9, 10**9])
+    )
     peak, message = _peak_bytes(lambda: LOADERS[loader](path))
     assert "head.weight" in message and "shape" in message
     assert peak < 1 << 20
@@ -161,6 +171,9 @@ def test_a_huge_tensor_shape_in_the_header_is_refused_unread(loader, trained_run
 @pytest.mark.parametrize("loader", LOADERS)
 def test_byte_ranges_pointing_outside_the_file_are_refused(loader, trained_run, tmp_path):
     path = tmp_path / "offsets.safetensors"
-    _doctor(trained_run / "model.safetensors", path,
-            header=lambda table: table["head.bias"].update(data_offsets=[0, 10**15]))
+    _doctor(
+        trained_run / "model.safetensors",
+        path,
+        header=lambda table: table["head.bias"].update(data_offsets=[0, 10**15]),
+    )
     assert "head.bias" in _peak_bytes(lambda: LOADERS[loader](path))[1]

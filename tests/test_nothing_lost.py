@@ -43,6 +43,7 @@ def test_out_never_overwrites_an_existing_run_without_force(run_copy, repetitive
 
 def _refuse_new_files(monkeypatch):
     """What a read-only folder does to mkstemp, for when chmod cannot restrict us (root)."""
+
     def read_only(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
@@ -89,8 +90,9 @@ def test_training_that_cannot_save_exits_1_and_keeps_the_run(run_copy, monkeypat
     before = _snapshot(run_copy)
     step = load_checkpoint(run_copy / "last.safetensors").meta["history"]["step"]
     _refuse_new_files(monkeypatch)
-    result = runner.invoke(app, ["train", "--resume", str(run_copy), "--steps", str(step + 4),
-                                 "--eval-every", "2", "--quiet"])
+    result = runner.invoke(
+        app, ["train", "--resume", str(run_copy), "--steps", str(step + 4), "--eval-every", "2", "--quiet"]
+    )
     assert result.exit_code == 1, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rnn: error: ")

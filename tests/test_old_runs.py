@@ -49,10 +49,13 @@ def test_old_forecaster_forecasts_the_same_numbers(old):
     assert result.stdout == (OLD / "expected_forecast.csv").read_text()
 
 
-@pytest.mark.parametrize(("run", "data", "val_loss"), [
-    ("lm_run", "story.txt", 3.6208157340685525),
-    ("forecast_run", "series.csv", 0.12937939167022705),
-])
+@pytest.mark.parametrize(
+    ("run", "data", "val_loss"),
+    [
+        ("lm_run", "story.txt", 3.6208157340685525),
+        ("forecast_run", "series.csv", 0.12937939167022705),
+    ],
+)
 def test_old_runs_resume_where_they_stopped(old, run, data, val_loss):
     invoke("train", "--resume", old / run, old / data, "--steps", "30", "--quiet")
     lines = [json.loads(line) for line in (old / run / "metrics.jsonl").read_text().splitlines()]

@@ -123,8 +123,9 @@ sys.exit(code)
 
 def _peak_mb(*args: str) -> tuple[float, subprocess.CompletedProcess]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-c", PEAK_RSS, *args], capture_output=True, text=True, env=env,
-                            timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, *args], capture_output=True, text=True, env=env, timeout=600
+    )
     peak = next(int(line.split()[1]) for line in result.stderr.splitlines() if line.startswith("PEAK_KB"))
     return peak / 1024, result
 
@@ -143,8 +144,25 @@ def big_inputs(tmp_path_factory):
 def test_ten_megabyte_single_line_trains_scores_and_inspects_in_bounded_memory(big_inputs):
     line, run = big_inputs / "line.txt", big_inputs / "run"
     baseline, _ = _peak_mb("inspect", str(big_inputs / "tiny.txt"))
-    tiny = ["--hidden-size", "16", "--num-layers", "1", "--embed-size", "8", "--seq-len", "32", "--batch-size", "8",
-            "--steps", "2", "--eval-every", "2", "--device", "cpu", "--quiet"]
+    tiny = [
+        "--hidden-size",
+        "16",
+        "--num-layers",
+        "1",
+        "--embed-size",
+        "8",
+        "--seq-len",
+        "32",
+        "--batch-size",
+        "8",
+        "--steps",
+        "2",
+        "--eval-every",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     commands = {  # megabytes over the baseline allowed; measured: 111, 255, 178, 0, 33
         "train": (["train", str(line), "--out", str(run), *tiny], 250),
         "eval --per-line": (["eval", str(run), str(line), "--per-line"], 400),
@@ -194,8 +212,13 @@ def test_preparing_a_large_corpus_needs_memory_independent_of_its_size(tokenizer
         for i in range(60):
             out.write(block.replace("fox", f"fox{i % 7}"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "RNN_CACHE_DIR": str(tmp_path / "c")}
-    proc = subprocess.run([sys.executable, "-c", PREPARE_CHILD, str(corpus), tokenizer], capture_output=True,
-                          text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", PREPARE_CHILD, str(corpus), tokenizer],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     grew_mb = int(proc.stdout.strip())
     print(f"{tokenizer}: preparing 60 MB grew the process by {grew_mb} MB")

@@ -109,28 +109,31 @@ def test_carry_feeds_the_newline_between_lines_when_the_vocabulary_has_one(tmp_p
     tokenizer = CharTokenizer(list("\nabcd"))
     config = ModelConfig(cell="gru", vocab_size=tokenizer.vocab_size, embed_size=4, hidden_size=6, num_layers=2)
     path = tmp_path / "gru.safetensors"
-    save_checkpoint(path, build_model(config), {"task": "language-model", "model": vars(config),
-                                                "tokenizer": tokenizer.to_dict()})
+    save_checkpoint(
+        path, build_model(config), {"task": "language-model", "model": vars(config), "tokenizer": tokenizer.to_dict()}
+    )
     data = tmp_path / "lines.txt"
     data.write_text("abc\ndab\n", encoding="utf-8")
     ckpt = load_checkpoint(path)
     log_probs = log_probs_of(ckpt, tokenizer.encode("\nabc\ndab"))  # starts as if after a newline
     carried = per_line(path, data, "--carry")
-    assert [r["log_prob"] for r in carried] == pytest.approx([float(log_probs[:3].sum()),
-                                                              float(log_probs[4:].sum())], abs=1e-5)
+    assert [r["log_prob"] for r in carried] == pytest.approx(
+        [float(log_probs[:3].sum()), float(log_probs[4:].sum())], abs=1e-5
+    )
     reset = per_line(path, data)
-    assert reset[1]["log_prob"] == pytest.approx(float(log_probs_of(ckpt, tokenizer.encode("\ndab")).sum()),
-                                                 abs=1e-5)
+    assert reset[1]["log_prob"] == pytest.approx(float(log_probs_of(ckpt, tokenizer.encode("\ndab")).sum()), abs=1e-5)
 
 
 def test_batching_and_windows_do_not_change_the_scores(trained_run, lines_file, monkeypatch):
     whole = per_line(trained_run, lines_file)
     monkeypatch.setattr("rnncli.tasks.language_model.metrics.LOGITS_PER_CHUNK", 1)  # windows of one token
-    assert [r["log_prob"] for r in per_line(trained_run, lines_file)] == \
-        pytest.approx([r["log_prob"] for r in whole], abs=1e-5)
+    assert [r["log_prob"] for r in per_line(trained_run, lines_file)] == pytest.approx(
+        [r["log_prob"] for r in whole], abs=1e-5
+    )
     monkeypatch.setattr("rnncli.tasks.language_model.metrics.TOKENS_PER_GROUP", 1)  # every line in a batch of its own
-    assert [r["log_prob"] for r in per_line(trained_run, lines_file)] == \
-        pytest.approx([r["log_prob"] for r in whole], abs=1e-5)
+    assert [r["log_prob"] for r in per_line(trained_run, lines_file)] == pytest.approx(
+        [r["log_prob"] for r in whole], abs=1e-5
+    )
 
 
 def test_json_with_per_line_changes_nothing(trained_run, lines_file):

@@ -23,18 +23,21 @@ def rows(times: list[str], values: list[float], header: str = "date,v") -> str:
     return header + "\n" + "".join(f"{t},{v}\n" for t, v in zip(times, values, strict=True))
 
 
-@pytest.mark.parametrize("times, freq, shown", [
-    (["2020-01-01", "2020-01-02", "2020-01-03"], "D", "2020-01-02"),
-    (["2020-01-01 00:00:00", "2020-01-01 01:00:00", "2020-01-01 02:00:00"], "h", "2020-01-01 01:00:00"),
-    (["2020-01-01T00:00:00", "2020-01-01T01:00:00", "2020-01-01T02:00:00"], "h", "2020-01-01T01:00:00"),
-    (["1949-01", "1949-02", "1949-03"], "MS", "1949-02"),
-    (["Jan-1-1995", "Jan-2-1995", "Jan-3-1995"], "D", "Jan-02-1995"),
-    (["2010/01/01 00:00", "2010/01/01 01:00", "2010/01/01 02:00"], "h", "2010/01/01 01:00"),
-    (["19580329", "19580330", "19580331"], "D", "19580330"),
-    (["1990", "1991", "1992"], "YS-JAN", "1991"),
-    (["2020-01-05", "2020-01-12", "2020-01-19"], "W-SUN", "2020-01-12"),
-    (["2020-01-01", "2020-04-01", "2020-07-01"], "QS-JAN", "2020-04-01"),
-])
+@pytest.mark.parametrize(
+    "times, freq, shown",
+    [
+        (["2020-01-01", "2020-01-02", "2020-01-03"], "D", "2020-01-02"),
+        (["2020-01-01 00:00:00", "2020-01-01 01:00:00", "2020-01-01 02:00:00"], "h", "2020-01-01 01:00:00"),
+        (["2020-01-01T00:00:00", "2020-01-01T01:00:00", "2020-01-01T02:00:00"], "h", "2020-01-01T01:00:00"),
+        (["1949-01", "1949-02", "1949-03"], "MS", "1949-02"),
+        (["Jan-1-1995", "Jan-2-1995", "Jan-3-1995"], "D", "Jan-02-1995"),
+        (["2010/01/01 00:00", "2010/01/01 01:00", "2010/01/01 02:00"], "h", "2010/01/01 01:00"),
+        (["19580329", "19580330", "19580331"], "D", "19580330"),
+        (["1990", "1991", "1992"], "YS-JAN", "1991"),
+        (["2020-01-05", "2020-01-12", "2020-01-19"], "W-SUN", "2020-01-12"),
+        (["2020-01-01", "2020-04-01", "2020-07-01"], "QS-JAN", "2020-04-01"),
+    ],
+)
 def test_time_formats_and_frequencies(tmp_path, times, freq, shown):
     data = read_series(write(tmp_path, rows(times, [1, 2, 3])))
     assert data.freq == freq
@@ -103,13 +106,16 @@ def test_wide_series_of_unequal_lengths_are_trimmed_not_extrapolated(tmp_path):
     assert not data.warnings
 
 
-@pytest.mark.parametrize("text, message", [
-    (rows(["2020-01", "2020-02", "2020-02"], [1, 2, 3]), r"line 4: duplicate timestamp \(same as line 3\)"),
-    (rows(["2020-01", "2020-03", "2020-02"], [1, 2, 3]), r"line 4: rows are not sorted by time"),
-    (rows(["2020-01", "2020-02", "2020-03"], [1, "n/a", 3]), r"line 3, column 'v': 'n/a' is not a number"),
-    (rows(["2020-01-01", "yesterday", "2020-01-03"], [1, 2, 3]), r"line 3, column 'date': cannot read 'yesterday'"),
-    ("unique_id,ds,y\nA,2020-01-01,1\nA,2020-01-01,2\n", r"line 3: duplicate timestamp of series 'A'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (rows(["2020-01", "2020-02", "2020-02"], [1, 2, 3]), r"line 4: duplicate timestamp \(same as line 3\)"),
+        (rows(["2020-01", "2020-03", "2020-02"], [1, 2, 3]), r"line 4: rows are not sorted by time"),
+        (rows(["2020-01", "2020-02", "2020-03"], [1, "n/a", 3]), r"line 3, column 'v': 'n/a' is not a number"),
+        (rows(["2020-01-01", "yesterday", "2020-01-03"], [1, 2, 3]), r"line 3, column 'date': cannot read 'yesterday'"),
+        ("unique_id,ds,y\nA,2020-01-01,1\nA,2020-01-01,2\n", r"line 3: duplicate timestamp of series 'A'"),
+    ],
+)
 def test_bad_rows_are_named_by_line(tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(DataError, match=message) as info:

@@ -20,8 +20,23 @@ from rnncli.tasks import all_tasks, detect, get_task
 ROOT = Path(__file__).resolve().parents[1]
 OLD = Path(__file__).resolve().parent / "fixtures" / "old_runs"
 runner = CliRunner()
-TINY_LM = ["--hidden-size", "16", "--num-layers", "1", "--embed-size", "8", "--seq-len", "16", "--batch-size", "4",
-           "--steps", "2", "--device", "cpu", "--quiet"]
+TINY_LM = [
+    "--hidden-size",
+    "16",
+    "--num-layers",
+    "1",
+    "--embed-size",
+    "8",
+    "--seq-len",
+    "16",
+    "--batch-size",
+    "4",
+    "--steps",
+    "2",
+    "--device",
+    "cpu",
+    "--quiet",
+]
 
 
 @pytest.fixture
@@ -38,9 +53,15 @@ def run(*args: str):
 # --- the detection rule ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path, task", [("lm_run", "language-model"), ("forecast_run", "forecast"),
-                                        ("forecast_run/model.safetensors", "forecast"),
-                                        ("lm_run/last.safetensors", "language-model")])
+@pytest.mark.parametrize(
+    "path, task",
+    [
+        ("lm_run", "language-model"),
+        ("forecast_run", "forecast"),
+        ("forecast_run/model.safetensors", "forecast"),
+        ("lm_run/last.safetensors", "language-model"),
+    ],
+)
 def test_a_run_folder_or_checkpoint_is_the_task_it_records(path, task):
     detection = detect(OLD / path)
     assert (detection.task.name, detection.run, detection.because) == (task, True, "run")
@@ -58,11 +79,17 @@ def test_a_folder_with_only_resume_state_is_the_task_the_state_records(tmp_path)
     assert detect(tmp_path / "run").task.name == "forecast"
 
 
-@pytest.mark.parametrize("path, task, because", [
-    ("sales.csv", "forecast", "suffix"), ("SALES.TSV", "forecast", "suffix"),
-    ("notes.txt", "language-model", "default"), ("corpus", "language-model", "default"),
-    ("-", "language-model", "default"), (None, "language-model", "default"),
-])
+@pytest.mark.parametrize(
+    "path, task, because",
+    [
+        ("sales.csv", "forecast", "suffix"),
+        ("SALES.TSV", "forecast", "suffix"),
+        ("notes.txt", "language-model", "default"),
+        ("corpus", "language-model", "default"),
+        ("-", "language-model", "default"),
+        (None, "language-model", "default"),
+    ],
+)
 def test_data_is_claimed_by_its_suffix_else_a_language_model(path, task, because):
     detection = detect(path)
     assert (detection.task.name, detection.run, detection.because) == (task, False, because)
@@ -90,8 +117,21 @@ def test_every_command_agrees_on_a_tsv_file_of_series(tmp_path):
     inspected = run("inspect", series, "--json")
     assert inspected.exit_code == 0, inspected.output
     assert json.loads(inspected.stdout)["kind"] == "series"
-    trained = run("train", series, "--horizon", "6", "--hidden-size", "8", "--steps", "5", "--device", "cpu",
-                  "--out", tmp_path / "run", "--quiet")
+    trained = run(
+        "train",
+        series,
+        "--horizon",
+        "6",
+        "--hidden-size",
+        "8",
+        "--steps",
+        "5",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "run",
+        "--quiet",
+    )
     assert trained.exit_code == 0, trained.output
     assert detect(tmp_path / "run").task.name == "forecast"
 
@@ -124,21 +164,38 @@ def test_an_error_about_a_given_option_is_not_blamed_on_the_guess(tmp_path):
 # --- options of another task --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "{txt}", "--horizon", "6"],
-     "--horizon does not apply to language models; --horizon is for forecasting: give a .csv file or --task forecast"),
-    (["train", "{csv}", "--horizon", "6", "--tokenizer", "bpe"],
-     "--tokenizer does not apply to forecasting; --tokenizer is for language models: give a text file or "
-     "--task language-model"),
-    (["train", "{csv}", "--horizon", "6", "--seq-len", "9"], "--seq-len does not apply to forecasting (the context is"),
-    (["train", "--resume", "{old}/forecast_run", "--glob", "*.txt"],
-     "--glob does not apply to forecasting: {old}/forecast_run is a forecast run"),
-    (["eval", "{old}/forecast_run", "{old}/series.csv", "--per-line"],
-     "--per-line does not apply to forecasting: {old}/forecast_run is a forecast run"),
-    (["eval", "{old}/lm_run", "{old}/story.txt", "--backtest", "2"],
-     "--backtest does not apply to language models: {old}/lm_run is a language-model run"),
-    (["inspect", "{csv}", "--top", "3"], "--top does not apply to forecasting; --top is for language models"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["train", "{txt}", "--horizon", "6"],
+            "--horizon does not apply to language models; --horizon is for forecasting: "
+            "give a .csv file or --task forecast",
+        ),
+        (
+            ["train", "{csv}", "--horizon", "6", "--tokenizer", "bpe"],
+            "--tokenizer does not apply to forecasting; --tokenizer is for language models: give a text file or "
+            "--task language-model",
+        ),
+        (
+            ["train", "{csv}", "--horizon", "6", "--seq-len", "9"],
+            "--seq-len does not apply to forecasting (the context is",
+        ),
+        (
+            ["train", "--resume", "{old}/forecast_run", "--glob", "*.txt"],
+            "--glob does not apply to forecasting: {old}/forecast_run is a forecast run",
+        ),
+        (
+            ["eval", "{old}/forecast_run", "{old}/series.csv", "--per-line"],
+            "--per-line does not apply to forecasting: {old}/forecast_run is a forecast run",
+        ),
+        (
+            ["eval", "{old}/lm_run", "{old}/story.txt", "--backtest", "2"],
+            "--backtest does not apply to language models: {old}/lm_run is a language-model run",
+        ),
+        (["inspect", "{csv}", "--top", "3"], "--top does not apply to forecasting; --top is for language models"),
+    ],
+)
 def test_an_option_of_another_task_is_refused_in_one_line(args, message, old, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text(REPETITIVE)
@@ -177,8 +234,10 @@ def test_a_resumed_forecaster_takes_every_resumable_option_it_has():
     from rnncli.core.settings import RESUMABLE_OPTIONS
     from rnncli.tasks.forecast.options import TRAIN_KEYS, ForecastSettings
 
-    saved = {"model": {"horizon": 6, "lookback": 12, "season": 12, "hidden_size": 8},
-             "train": {"steps": 20, "lr": 0.003, "patience": 6, "keep": 0, "eval_every": 50}}
+    saved = {
+        "model": {"horizon": 6, "lookback": 12, "season": 12, "hidden_size": 8},
+        "train": {"steps": 20, "lr": 0.003, "patience": 6, "keep": 0, "eval_every": 50},
+    }
     changes = {"steps": 40, "patience": 2, "keep": 1, "eval_every": 10, "time": "10m", "device": "cpu"}
     assert set(changes) == set(RESUMABLE_OPTIONS) & set(TRAIN_KEYS) - {"epochs", "precision", "tensorboard"}
     config, cfg = ForecastSettings.resolve({**changes, "quantiles": "0.1,0.5,0.9"}).resumed(saved)
@@ -189,8 +248,10 @@ def test_a_resumed_forecaster_takes_every_resumable_option_it_has():
 def test_one_interrupt_message_for_every_task(tmp_path):
     from rnncli.tasks.resuming import interrupt_message
 
-    assert interrupt_message(7, tmp_path / "run") == (f"interrupted at step 7; saved {tmp_path}/run/last.safetensors "
-                                                      f"and its state; resume with: rnn train --resume {tmp_path}/run")
+    assert interrupt_message(7, tmp_path / "run") == (
+        f"interrupted at step 7; saved {tmp_path}/run/last.safetensors "
+        f"and its state; resume with: rnn train --resume {tmp_path}/run"
+    )
     assert "nothing kept (give --out" in interrupt_message(7, tmp_path, kept=False)
 
 
@@ -198,14 +259,22 @@ def test_one_interrupt_message_for_every_task(tmp_path):
 
 
 def test_help_never_imports_torch():
-    code = ("import sys\nfrom rnncli.cli import app\n"
-            "for argv in (['--help'], ['train', '--help'], ['inspect', '--help'], ['forecast', '--help'],"
-            " ['eval', '--help'], ['sample', '--help'], ['grad-flow', '--help']):\n"
-            "    try:\n        app(argv, prog_name='rnn')\n    except SystemExit:\n        pass\n"
-            "print(sorted(m for m in ('torch', 'numpy', 'pandas', 'safetensors') if m in sys.modules), "
-            "file=sys.stderr)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=60)
+    code = (
+        "import sys\nfrom rnncli.cli import app\n"
+        "for argv in (['--help'], ['train', '--help'], ['inspect', '--help'], ['forecast', '--help'],"
+        " ['eval', '--help'], ['sample', '--help'], ['grad-flow', '--help']):\n"
+        "    try:\n        app(argv, prog_name='rnn')\n    except SystemExit:\n        pass\n"
+        "print(sorted(m for m in ('torch', 'numpy', 'pandas', 'safetensors') if m in sys.modules), "
+        "file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "[]"
 
@@ -213,14 +282,22 @@ def test_help_never_imports_torch():
 def test_a_bad_csv_is_reported_before_torch_is_imported(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("ds,name\n2020-01-01,a\n2020-02-01,b\n")
-    code = ("import sys\nfrom rnncli.cli import app\n"
-            f"for argv in (['inspect', {str(bad)!r}], ['train', {str(bad)!r}, '--horizon', '3'],"
-            f" ['forecast', {str(bad)!r}, '--horizon', '3']):\n"
-            "    try:\n        app(argv, prog_name='rnn')\n    except SystemExit as exit:\n"
-            "        assert exit.code == 2, argv\n"
-            "print('torch' in sys.modules, file=sys.stderr)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=60)
+    code = (
+        "import sys\nfrom rnncli.cli import app\n"
+        f"for argv in (['inspect', {str(bad)!r}], ['train', {str(bad)!r}, '--horizon', '3'],"
+        f" ['forecast', {str(bad)!r}, '--horizon', '3']):\n"
+        "    try:\n        app(argv, prog_name='rnn')\n    except SystemExit as exit:\n"
+        "        assert exit.code == 2, argv\n"
+        "print('torch' in sys.modules, file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("no numeric column") == 3 and proc.stderr.strip().splitlines()[-1] == "False"
 
@@ -230,8 +307,13 @@ def test_train_help_groups_its_options_in_panels():
     panels = ["Model", "Training", "Text", "Forecasting", "Run and output"]
     starts = [out.index(f"─ {name} ─") for name in panels]
     assert starts == sorted(starts)
-    for option, panel in (("--hidden-size", 0), ("--lr-schedule", 1), ("--tokenizer", 2), ("--horizon", 3),
-                          ("--resume", 4)):
+    for option, panel in (
+        ("--hidden-size", 0),
+        ("--lr-schedule", 1),
+        ("--tokenizer", 2),
+        ("--horizon", 3),
+        ("--resume", 4),
+    ):
         where = out.index(f"│ {option} ")
         assert starts[panel] < where and (panel + 1 == len(starts) or where < starts[panel + 1]), option
 

@@ -34,7 +34,7 @@ CORPUS = (
     "Маяк светит всю ночь, и море спокойно.\n"
     "Смотритель пишет письмо — море спокойно, ночь тиха!\n"
     "灯塔守望者在夜里写信。海很平静，灯光在转。\n"
-    "The keeper said \"good night\" to the sea 🌊 and to the lamp 💡.\n"
+    'The keeper said "good night" to the sea 🌊 and to the lamp 💡.\n'
     "Café crème, naïve façade: e\u0301 with a combining accent.\n"
     "\n"
     "It’s 3 o'clock; the sea is calm, the lamp is bright, the keeper is awake 🙂.\n"
@@ -47,8 +47,9 @@ CORPUS_CHARS = sorted(set(CORPUS))
 AWKWARD = list("aZ09 \n\r\t\x00\x7féßçЖжя中文字日本語한국어😀👍🏽👩‍👩‍👧🇫🇷\u0301\u0308\u200b\u00a0\u2028\ufeff“”’'\"<>")
 ANY_TEXT = st.text(alphabet=st.one_of(st.characters(), st.sampled_from(AWKWARD)), max_size=200)
 # Text a file can hold: no lone surrogates (which only Python strings, not UTF-8, can carry).
-VALID_TEXT = st.text(alphabet=st.one_of(st.characters(exclude_categories=("Cs",)), st.sampled_from(AWKWARD)),
-                     max_size=200)
+VALID_TEXT = st.text(
+    alphabet=st.one_of(st.characters(exclude_categories=("Cs",)), st.sampled_from(AWKWARD)), max_size=200
+)
 
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -81,6 +82,7 @@ def test_every_kind_is_registered():
 
 
 # --- round trips ---------------------------------------------------------------
+
 
 @EXAMPLES
 @given(st.text(alphabet=st.sampled_from(CORPUS_CHARS), max_size=200))
@@ -140,6 +142,7 @@ def test_word_unknown_token_decodes_as_itself_and_encodes_back():
 
 # --- determinism and bulk encoding ---------------------------------------------
 
+
 @pytest.mark.parametrize("kind", KINDS)
 @EXAMPLES
 @given(text=st.text(alphabet=st.sampled_from(CORPUS_CHARS), max_size=300))
@@ -162,8 +165,11 @@ def test_word_bulk_encoding_cut_into_segments_matches_whole_text(monkeypatch):
 
 
 @FEW
-@given(text=st.lists(st.sampled_from(["sea", "海很", " ", "  ", "\n", "\n\n", " \n", "'s", "”", "🙂", "\t"]),
-                     max_size=120).map("".join))
+@given(
+    text=st.lists(
+        st.sampled_from(["sea", "海很", " ", "  ", "\n", "\n\n", " \n", "'s", "”", "🙂", "\t"]), max_size=120
+    ).map("".join)
+)
 def test_bpe_encoding_in_pieces_gives_the_ids_of_the_whole_text(text):
     tok = trained("bpe")
     pieces = list(bpe_module._pieces(text, 5))
@@ -181,6 +187,7 @@ def test_bpe_bulk_encoding_of_long_text_matches_the_library(monkeypatch):
 
 
 # --- serialisation -------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_dict_round_trip_keeps_vocabulary_and_ids(kind):
@@ -200,6 +207,7 @@ def test_start_id_is_the_newline(kind):
 
 
 # --- streaming decode ----------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", KINDS)
 @EXAMPLES
@@ -231,6 +239,7 @@ def test_bpe_streaming_holds_back_half_a_character():
 
 # --- the byte table against the library ----------------------------------------
 
+
 def test_byte_table_matches_the_library_alphabet():
     from tokenizers import pre_tokenizers
 
@@ -238,8 +247,11 @@ def test_byte_table_matches_the_library_alphabet():
     assert set(BYTE_TO_CHAR.values()) == set(pre_tokenizers.ByteLevel.alphabet())
     spell = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     # every byte that valid UTF-8 can hold, as the first or a later byte of a character
-    sample = [chr(c) for c in [*range(0x80), *range(0x80, 0x800, 7), *range(0x800, 0x10000, 251),
-                               *range(0x10000, 0x110000, 4093)] if not 0xD800 <= c < 0xE000]
+    sample = [
+        chr(c)
+        for c in [*range(0x80), *range(0x80, 0x800, 7), *range(0x800, 0x10000, 251), *range(0x10000, 0x110000, 4093)]
+        if not 0xD800 <= c < 0xE000
+    ]
     seen = set()
     for ch in sample:
         ((spelt, _),) = spell.pre_tokenize_str(ch)
@@ -299,7 +311,7 @@ def test_fit_reads_the_corpus_lazily_chunk_by_chunk():
 
     def chunks():
         calls.append(1)
-        yield from (CORPUS[i:i + 17] for i in range(0, len(CORPUS), 17))
+        yield from (CORPUS[i : i + 17] for i in range(0, len(CORPUS), 17))
 
     for kind in KINDS:
         tok = train_tokenizer(TokenizerSettings(kind=kind, vocab_size=300), chunks)
@@ -328,6 +340,7 @@ def test_word_settings_are_validated(options):
 
 
 # --- unknown text --------------------------------------------------------------
+
 
 def test_char_unseen_character_is_the_unknown_token():
     tok = trained("char")
@@ -390,24 +403,30 @@ def test_damaged_bpe_json_raises_checkpoint_error_only(data):
     where = data.draw(st.integers(0, len(text) - 1))
     how = data.draw(st.sampled_from(["truncate", "replace", "insert"]))
     char = data.draw(st.sampled_from(list('0123456789",:{}[]aĊ ')))
-    damaged = {"truncate": text[:where], "replace": text[:where] + char + text[where + 1:],
-               "insert": text[:where] + char + text[where:]}[how]
+    damaged = {
+        "truncate": text[:where],
+        "replace": text[:where] + char + text[where + 1 :],
+        "insert": text[:where] + char + text[where:],
+    }[how]
     _must_refuse({"kind": "bpe", "tokenizer": damaged})
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"kind": "word", "words": ["the", UNKNOWN_TOKEN]}, "starts with"),
-    ({"kind": "word", "words": [UNKNOWN_TOKEN, "sea", "sea"]}, "distinct"),
-    ({"kind": "word", "words": [UNKNOWN_TOKEN, "two words"]}, "single word"),
-    ({"kind": "word", "words": [UNKNOWN_TOKEN, ""]}, "non-empty"),
-    ({"kind": "word", "words": [UNKNOWN_TOKEN] * (MAX_TOKENIZER_VOCAB + 1)}, "list of"),
-    ({"kind": "word", "words": "<unk> sea"}, "list of"),
-    ({"kind": "bpe", "tokenizer": "x" * (bpe_module.MAX_JSON_CHARS + 1)}, "at most"),
-    ({"kind": "bpe", "tokenizer": "{not json"}, "does not parse"),
-    ({"kind": "bpe", "tokenizer": "[" * 100_000}, "does not parse"),  # nesting deeper than Python recurses
-    ({"kind": "bpe", "tokenizer": 42}, "JSON text"),
-    ({"kind": "bpe"}, "exactly"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"kind": "word", "words": ["the", UNKNOWN_TOKEN]}, "starts with"),
+        ({"kind": "word", "words": [UNKNOWN_TOKEN, "sea", "sea"]}, "distinct"),
+        ({"kind": "word", "words": [UNKNOWN_TOKEN, "two words"]}, "single word"),
+        ({"kind": "word", "words": [UNKNOWN_TOKEN, ""]}, "non-empty"),
+        ({"kind": "word", "words": [UNKNOWN_TOKEN] * (MAX_TOKENIZER_VOCAB + 1)}, "list of"),
+        ({"kind": "word", "words": "<unk> sea"}, "list of"),
+        ({"kind": "bpe", "tokenizer": "x" * (bpe_module.MAX_JSON_CHARS + 1)}, "at most"),
+        ({"kind": "bpe", "tokenizer": "{not json"}, "does not parse"),
+        ({"kind": "bpe", "tokenizer": "[" * 100_000}, "does not parse"),  # nesting deeper than Python recurses
+        ({"kind": "bpe", "tokenizer": 42}, "JSON text"),
+        ({"kind": "bpe"}, "exactly"),
+    ],
+)
 def test_damaged_dicts_say_what_is_wrong(data, message):
     with pytest.raises(CheckpointError, match=message):
         tokenizer_from_dict(data)
@@ -442,8 +461,12 @@ def test_bpe_refuses_random_or_inconsistent_models_before_the_library_panics():
         (lambda d: d["model"].update(continuing_subword_prefix="##"), "affixes"),
         (lambda d: d["model"]["merges"].append(["Ġkeeper", "zzz"]), "merge"),  # the library panics on some of these
         (lambda d: d["model"].update(vocab=[1, 2]), "map of tokens"),
-        (lambda d: d.update(truncation={"max_length": 3, "stride": 0, "strategy": "LongestFirst",
-                                        "direction": "Right"}), "truncates"),
+        (
+            lambda d: d.update(
+                truncation={"max_length": 3, "stride": 0, "strategy": "LongestFirst", "direction": "Right"}
+            ),
+            "truncates",
+        ),
     ]
     for change, message in cases:
         with pytest.raises(CheckpointError, match=message):
@@ -452,9 +475,12 @@ def test_bpe_refuses_random_or_inconsistent_models_before_the_library_panics():
 
 # --- start-up cost -------------------------------------------------------------
 
+
 def test_importing_the_tokenizers_package_does_not_import_hugging_face_tokenizers():
-    code = ("import sys, rnncli.tasks.language_model.tokenizers as t; "
-            "assert 'bpe' in t.TOKENIZERS; assert 'tokenizers' not in sys.modules")
+    code = (
+        "import sys, rnncli.tasks.language_model.tokenizers as t; "
+        "assert 'bpe' in t.TOKENIZERS; assert 'tokenizers' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(_root())}, timeout=60)
 
 

@@ -23,8 +23,20 @@ from rnncli.core.resume_state import STATE_FILE, load_train_state
 from rnncli.tasks.language_model.checkpoint import load_checkpoint
 
 runner = CliRunner()
-SMALL = ["--hidden-size", "32", "--num-layers", "1", "--embed-size", "16", "--seq-len", "32",
-         "--batch-size", "8", "--device", "cpu"]
+SMALL = [
+    "--hidden-size",
+    "32",
+    "--num-layers",
+    "1",
+    "--embed-size",
+    "16",
+    "--seq-len",
+    "32",
+    "--batch-size",
+    "8",
+    "--device",
+    "cpu",
+]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
 
@@ -37,12 +49,13 @@ def corpus(tmp_path: Path) -> Path:
 
 def test_flags_override_the_config_file_which_overrides_defaults(corpus, tmp_path):
     config = tmp_path / "run.yaml"
-    config.write_text("hidden_size: 24\nsteps: 10\neval-every: 5\nlr_schedule: cosine\npatience: 3\n"
-                      "time: 600\nkeep: 1\nnum_layers: 1\nembed_size: 16\nseq_len: 32\nbatch_size: 8\n"
-                      "device: cpu\n")
+    config.write_text(
+        "hidden_size: 24\nsteps: 10\neval-every: 5\nlr_schedule: cosine\npatience: 3\n"
+        "time: 600\nkeep: 1\nnum_layers: 1\nembed_size: 16\nseq_len: 32\nbatch_size: 8\n"
+        "device: cpu\n"
+    )
     out = tmp_path / "run"
-    result = runner.invoke(app, ["train", str(corpus), "--config", str(config), "--steps", "12",
-                                 "--out", str(out)])
+    result = runner.invoke(app, ["train", str(corpus), "--config", str(config), "--steps", "12", "--out", str(out)])
     assert result.exit_code == 0, result.output
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["model"]["hidden_size"] == 24  # from the file
@@ -54,15 +67,18 @@ def test_flags_override_the_config_file_which_overrides_defaults(corpus, tmp_pat
     assert meta["train"]["steps"] == 12 and meta["model"]["hidden_size"] == 24
 
 
-@pytest.mark.parametrize("text, message", [
-    ("hiden_size: 24\n", "unknown key 'hiden_size'"),
-    ("hidden_size: big\n", "key 'hidden_size' must be a whole number"),
-    ("precision: fp8\n", "key 'precision': unknown value 'fp8'"),
-    ("time: soon\n", "key 'time': cannot read 'soon'"),
-    ("hidden_size: -4\n", "key 'hidden_size': must be a whole number from 1 to 65536, got -4"),
-    ("tokenizer: bpe\nvocab_size: 12\n", "key 'vocab_size': must be a whole number from 257"),
-    ("tensorboard: maybe\n", "key 'tensorboard' must be true or false"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("hiden_size: 24\n", "unknown key 'hiden_size'"),
+        ("hidden_size: big\n", "key 'hidden_size' must be a whole number"),
+        ("precision: fp8\n", "key 'precision': unknown value 'fp8'"),
+        ("time: soon\n", "key 'time': cannot read 'soon'"),
+        ("hidden_size: -4\n", "key 'hidden_size': must be a whole number from 1 to 65536, got -4"),
+        ("tokenizer: bpe\nvocab_size: 12\n", "key 'vocab_size': must be a whole number from 257"),
+        ("tensorboard: maybe\n", "key 'tensorboard' must be true or false"),
+    ],
+)
 def test_config_file_errors_name_the_key_and_file(text, message, corpus, tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text(text)
@@ -81,8 +97,9 @@ def test_a_bad_flag_is_blamed_on_the_flag_even_with_a_config_file(corpus, tmp_pa
 
 def test_cli_resume_extends_the_budget_and_refuses_changes(corpus, tmp_path):
     out = tmp_path / "run"
-    first = runner.invoke(app, ["train", str(corpus), "--out", str(out), *SMALL, "--steps", "10",
-                                "--eval-every", "5", "--quiet"])
+    first = runner.invoke(
+        app, ["train", str(corpus), "--out", str(out), *SMALL, "--steps", "10", "--eval-every", "5", "--quiet"]
+    )
     assert first.exit_code == 0, first.output
     done = runner.invoke(app, ["train", "--resume", str(out), "--quiet"])
     assert done.exit_code == 2 and "already trained 10 steps" in done.stderr
@@ -100,8 +117,21 @@ def test_cli_resume_extends_the_budget_and_refuses_changes(corpus, tmp_path):
 
 
 def _start_training(corpus: Path, out: Path, *extra: str) -> subprocess.Popen:
-    args = [sys.executable, "-m", "rnncli", "train", str(corpus), "--out", str(out), *SMALL,
-            "--steps", "1000000", "--eval-every", "5", *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "rnncli",
+        "train",
+        str(corpus),
+        "--out",
+        str(out),
+        *SMALL,
+        "--steps",
+        "1000000",
+        "--eval-every",
+        "5",
+        *extra,
+    ]
     return subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENV)
 
 
@@ -139,9 +169,13 @@ def test_kill_9_at_any_moment_leaves_a_loadable_checkpoint(corpus, tmp_path):
         if attempt == 0:
             proc = _start_training(corpus, out, *extra)
         else:
-            proc = subprocess.Popen([sys.executable, "-m", "rnncli", "train", "--resume", str(out),
-                                     "--steps", "1000000", *extra], stderr=subprocess.PIPE,
-                                    stdout=subprocess.DEVNULL, text=True, env=ENV)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "rnncli", "train", "--resume", str(out), "--steps", "1000000", *extra],
+                stderr=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                text=True,
+                env=ENV,
+            )
         _wait_for_steps(proc)
         time.sleep(rng.uniform(0.05, 0.6))
         os.kill(proc.pid, signal.SIGKILL)
@@ -161,9 +195,20 @@ def test_kill_9_at_any_moment_leaves_a_loadable_checkpoint(corpus, tmp_path):
 # two torchrun launches of two processes each: about 16 s on 2 cores, worth it in every run
 def test_two_processes_train_like_one_and_resume(corpus, tmp_path):
     """torchrun with 2 CPU processes (gloo): the same streams, averaged gradients, one writer."""
+
     def launch(*args: str) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "-m", "rnncli", "train", *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "rnncli",
+            "train",
+            *args,
+        ]
         return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
 
     ddp, single = tmp_path / "ddp", tmp_path / "single"
@@ -172,8 +217,9 @@ def test_two_processes_train_like_one_and_resume(corpus, tmp_path):
     assert proc.stderr.count("config:") == 1  # only rank 0 talks
     lines = (ddp / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [5, 10]
-    result = runner.invoke(app, ["train", str(corpus), "--out", str(single), *SMALL, "--steps", "10",
-                                 "--eval-every", "5", "--quiet"])
+    result = runner.invoke(
+        app, ["train", str(corpus), "--out", str(single), *SMALL, "--steps", "10", "--eval-every", "5", "--quiet"]
+    )
     assert result.exit_code == 0
     a, b = load_file(str(ddp / "last.safetensors")), load_file(str(single / "last.safetensors"))
     for name in a:  # the same maths, summed in a different order

@@ -19,9 +19,20 @@ pytestmark = pytest.mark.slow
 
 
 def test_train_speed_benchmark_runs_and_prints_a_ratio_per_cell():
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--quick",
-                           "--threads", "1", "--cells", "lstm,gru"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "train_speed.py"),
+            "--quick",
+            "--threads",
+            "1",
+            "--cells",
+            "lstm,gru",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = [line.split() for line in proc.stdout.splitlines() if line.startswith(("lstm", "gru"))]
     assert [row[0] for row in rows] == ["lstm", "gru"]
@@ -29,9 +40,12 @@ def test_train_speed_benchmark_runs_and_prints_a_ratio_per_cell():
 
 
 def test_precision_benchmark_runs_fp32_and_bf16_for_each_cell():
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "precision.py"), "--quick",
-                           "--threads", "1", "--cells", "lstm"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "precision.py"), "--quick", "--threads", "1", "--cells", "lstm"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("lstm")]
     assert [row[1] for row in rows] == ["fp32", "bf16"]

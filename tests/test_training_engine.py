@@ -95,15 +95,15 @@ def test_nan_rolls_back_halves_the_lr_and_continues(repetitive_file, tmp_path, m
     _nan_at({15}, monkeypatch)
     events = []
     run = tiny_run_config(steps=30, eval_every=10, lr=0.004)
-    history = train_text(prepare_text(str(repetitive_file)), run, out_dir=tmp_path / "run",
-                         command=["test"], on_event=events.append)
+    history = train_text(
+        prepare_text(str(repetitive_file)), run, out_dir=tmp_path / "run", command=["test"], on_event=events.append
+    )
     assert history.step == 30 and history.rollbacks == 1 and history.lr_scale == 0.5
     rollback = [e for e in events if e.kind == "rollback"]
     assert len(rollback) == 1 and rollback[0].step == 10  # back to the last good state
     assert [m["lr"] for m in _metrics(tmp_path / "run")] == [0.004, 0.002, 0.002]
     for name in ("last.safetensors", "model.safetensors", STATE_FILE):
-        assert all(torch.isfinite(t).all() for t in _tensors(tmp_path / "run" / name).values()
-                   if t.is_floating_point())
+        assert all(torch.isfinite(t).all() for t in _tensors(tmp_path / "run" / name).values() if t.is_floating_point())
     load_checkpoint(tmp_path / "run")
 
 
@@ -175,15 +175,23 @@ def test_bf16_on_cpu_trains_and_saves_float32(repetitive_file, tmp_path):
 
 def test_fp16_on_cpu_is_refused(repetitive_file, tmp_path):
     with pytest.raises(UsageError, match="fp16 needs a CUDA device"):
-        train_text(prepare_text(str(repetitive_file)), tiny_run_config(precision="fp16"),
-                   out_dir=tmp_path / "run", command=["test"])
+        train_text(
+            prepare_text(str(repetitive_file)),
+            tiny_run_config(precision="fp16"),
+            out_dir=tmp_path / "run",
+            command=["test"],
+        )
 
 
 def test_tensorboard_without_the_package_names_it(repetitive_file, tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "torch.utils.tensorboard", None)  # as if not installed
     with pytest.raises(UsageError, match="pip install tensorboard"):
-        train_text(prepare_text(str(repetitive_file)), tiny_run_config(tensorboard=True),
-                   out_dir=tmp_path / "run", command=["test"])
+        train_text(
+            prepare_text(str(repetitive_file)),
+            tiny_run_config(tensorboard=True),
+            out_dir=tmp_path / "run",
+            command=["test"],
+        )
 
 
 def test_tensorboard_writes_events_where_installed(repetitive_file, tmp_path):

@@ -89,8 +89,9 @@ def test_one_process_agrees_with_itself_and_keeps_the_flag_type():
 
 def test_both_tasks_implement_the_protocol_explicitly():
     ids = torch.arange(4000) % 50
-    text = LanguageModelTask(ids, ids[:500], batch_size=4, seq_len=16, eval_batches=2,
-                             chars_per_token=1.5, bytes_per_token=2.0)
+    text = LanguageModelTask(
+        ids, ids[:500], batch_size=4, seq_len=16, eval_batches=2, chars_per_token=1.5, bytes_per_token=2.0
+    )
     config = ForecastConfig(horizon=3, lookback=8)
     series = ForecastTask([np.sin(np.arange(60.0))], [0], config, batch_size=4, seed=1)
     for task in (text, series):

@@ -34,8 +34,9 @@ def _version(value: bool) -> None:
 
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks (also RNN_DEBUG=1).")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     if debug:
         DEBUG["on"] = True
@@ -43,9 +44,15 @@ def _root(
 
 app.callback()(_root)
 # The order of --help: the commands a new user needs first.
-for name, command in (("train", train.train), ("sample", sample.sample), ("eval", evaluate.evaluate),
-                      ("predict", predict.predict),
-                      ("inspect", inspect.inspect), ("forecast", forecast.forecast), ("grad-flow", grad_flow.grad_flow)):
+for name, command in (
+    ("train", train.train),
+    ("sample", sample.sample),
+    ("eval", evaluate.evaluate),
+    ("predict", predict.predict),
+    ("inspect", inspect.inspect),
+    ("forecast", forecast.forecast),
+    ("grad-flow", grad_flow.grad_flow),
+):
     app.command(name)(command)
 
 

@@ -17,14 +17,32 @@ from rnncli.tasks.requests import EvalRequest
 def evaluate(
     ctx: typer.Context,
     checkpoint: Annotated[str, typer.Argument(metavar="CHECKPOINT", help="A run folder or a .safetensors file.")],
-    data: Annotated[str, typer.Argument(metavar="DATA", help="A UTF-8 text file, a folder of them, or - for stdin (a CSV for a forecaster).")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATA", help="A UTF-8 text file, a folder of them, or - for stdin (a CSV for a forecaster)."
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.", rich_help_panel=OUTPUT)] = False,
-    per_line: Annotated[bool, typer.Option("--per-line", help="Score every line on its own: one JSON object per line.", rich_help_panel=SCORING)] = False,
-    carry: Annotated[bool, typer.Option("--carry", help="With --per-line, carry the state from line to line.", rich_help_panel=SCORING)] = False,
+    per_line: Annotated[
+        bool,
+        typer.Option(
+            "--per-line", help="Score every line on its own: one JSON object per line.", rich_help_panel=SCORING
+        ),
+    ] = False,
+    carry: Annotated[
+        bool,
+        typer.Option("--carry", help="With --per-line, carry the state from line to line.", rich_help_panel=SCORING),
+    ] = False,
     unknown: Unknown = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps. [default: cpu]")] = None,
     impl: ImplOverride = None,
-    backtest: Annotated[int | None, typer.Option(help="Forecasting models: backtest windows (horizons) per series. [default: 3]", rich_help_panel=FORECASTING)] = None,
+    backtest: Annotated[
+        int | None,
+        typer.Option(
+            help="Forecasting models: backtest windows (horizons) per series. [default: 3]", rich_help_panel=FORECASTING
+        ),
+    ] = None,
     task: Task = None,
 ) -> None:
     """Loss, perplexity and bits per character of a model on a text (or a score per line); a backtest for a forecaster.
@@ -35,6 +53,8 @@ def evaluate(
     """
     from rnncli.cli.render.outputs import write_evaluation
 
-    request = EvalRequest(checkpoint, data, task=task, options=options_besides(ctx, "checkpoint", "data", "task", "as_json"))
+    request = EvalRequest(
+        checkpoint, data, task=task, options=options_besides(ctx, "checkpoint", "data", "task", "as_json")
+    )
     evaluation = tasks.evaluate(request, console.reporter())
     write_evaluation(evaluation, as_json=as_json)

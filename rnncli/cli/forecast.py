@@ -35,32 +35,78 @@ REQUEST_OPTIONS = ("data", "model", "out", "backtest", "output_format", "plot", 
 @user_errors
 def forecast(
     ctx: typer.Context,
-    data: Annotated[str | None, typer.Argument(metavar="DATA", help="A CSV of time series (wide or long), or - for stdin; with --model, the latest history (optional).")] = None,
+    data: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="DATA",
+            help="A CSV of time series (wide or long), or - for stdin; with --model, the latest history (optional).",
+        ),
+    ] = None,
     horizon: Horizon = None,
-    model: Annotated[str | None, typer.Option("--model", help="Forecast with this trained run or checkpoint instead of training.", rich_help_panel=MODEL)] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="Forecast with this trained run or checkpoint instead of training.", rich_help_panel=MODEL
+        ),
+    ] = None,
     output_format: Annotated[str, typer.Option("--format", help="csv or jsonl.", rich_help_panel=OUTPUT)] = "csv",
-    plot: Annotated[str | None, typer.Option(help="Also draw history, forecast and interval to this PNG (needs matplotlib: pip install rnncli[plot]).", rich_help_panel=OUTPUT)] = None,
-    backtest: Annotated[int | None, typer.Option(help="Instead of forecasting: train without the last N horizons of each series and backtest on them.", rich_help_panel=OUTPUT)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="With --backtest: print one JSON document.", rich_help_panel=OUTPUT)] = False,
+    plot: Annotated[
+        str | None,
+        typer.Option(
+            help="Also draw history, forecast and interval to this PNG (needs matplotlib: pip install rnncli[plot]).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    backtest: Annotated[
+        int | None,
+        typer.Option(
+            help="Instead of forecasting: train without the last N horizons of each series and backtest on them.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --backtest: print one JSON document.", rich_help_panel=OUTPUT)
+    ] = False,
     lookback: Lookback = None,
     quantiles: Quantiles = None,
     season: Season = None,
     scaling: Scaling = None,
     ensemble: Ensemble = None,
-    cell: Annotated[str | None, typer.Option(help="lstm, gru, rnn or rnn-relu [default: lstm].", rich_help_panel=MODEL)] = None,
-    hidden_size: Annotated[int | None, typer.Option(help="Units of the recurrent layer [default: 64].", rich_help_panel=MODEL)] = None,
-    num_layers: Annotated[int | None, typer.Option(help="Stacked recurrent layers [default: 1].", rich_help_panel=MODEL)] = None,
-    steps: Annotated[int | None, typer.Option(help="Training budget in optimizer steps [default: 1000, with early stopping after 6 validations without improvement].", rich_help_panel=TRAINING)] = None,
-    time: Annotated[str | None, typer.Option(help="Wall-clock training budget (30s, 2m).", rich_help_panel=TRAINING)] = None,
-    lr: Annotated[float | None, typer.Option(help="AdamW learning rate [default: 0.003].", rich_help_panel=TRAINING)] = None,
+    cell: Annotated[
+        str | None, typer.Option(help="lstm, gru, rnn or rnn-relu [default: lstm].", rich_help_panel=MODEL)
+    ] = None,
+    hidden_size: Annotated[
+        int | None, typer.Option(help="Units of the recurrent layer [default: 64].", rich_help_panel=MODEL)
+    ] = None,
+    num_layers: Annotated[
+        int | None, typer.Option(help="Stacked recurrent layers [default: 1].", rich_help_panel=MODEL)
+    ] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Training budget in optimizer steps [default: 1000, with early stopping after 6 validations without improvement].",
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
+    time: Annotated[
+        str | None, typer.Option(help="Wall-clock training budget (30s, 2m).", rich_help_panel=TRAINING)
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option(help="AdamW learning rate [default: 0.003].", rich_help_panel=TRAINING)
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed [default: 1337].", rich_help_panel=TRAINING)] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps [default: auto].", rich_help_panel=TRAINING)] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda or mps [default: auto].", rich_help_panel=TRAINING)
+    ] = None,
     freq: Freq = None,
     time_col: TimeCol = None,
     value_col: ValueCol = None,
     id_col: IdCol = None,
     missing: Missing = None,
-    out: Annotated[str | None, typer.Option(help="Keep the trained run in this folder [default: a temporary folder].", rich_help_panel=OUTPUT)] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(help="Keep the trained run in this folder [default: a temporary folder].", rich_help_panel=OUTPUT),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Forecast every series of a CSV, with quantiles, as tidy CSV on stdout.
@@ -75,8 +121,14 @@ def forecast(
 
     console.set_quiet(quiet)
     check_forecast_output(output_format, plot)
-    request = ForecastRequest(data=data, model=model, out=out, backtest=backtest, command=["rnn", *sys.argv[1:]],
-                              options=options_besides(ctx, *REQUEST_OPTIONS))
+    request = ForecastRequest(
+        data=data,
+        model=model,
+        out=out,
+        backtest=backtest,
+        command=["rnn", *sys.argv[1:]],
+        options=options_besides(ctx, *REQUEST_OPTIONS),
+    )
     with TrainProgress(console.stderr) as progress:
         result = run_forecast(request, progress.reporter())
     write_forecast(result, output_format=output_format, plot=plot, as_json=as_json)

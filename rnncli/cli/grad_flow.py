@@ -26,7 +26,13 @@ from rnncli.cli.options import (
 @user_errors
 def grad_flow(
     ctx: typer.Context,
-    path: Annotated[str | None, typer.Argument(metavar="PATH", help="A run folder or .safetensors checkpoint of a language model; leave out (with --cell ...) for an untrained model.")] = None,
+    path: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="PATH",
+            help="A run folder or .safetensors checkpoint of a language model; leave out (with --cell ...) for an untrained model.",
+        ),
+    ] = None,
     data: GradFlowData = None,
     steps_back: StepsBack = None,
     windows: Windows = None,

@@ -31,12 +31,35 @@ OWN_OPTIONS = ("paths", "as_json", "plot", "top", "task", "grad_flow")
 @user_errors
 def inspect(
     ctx: typer.Context,
-    paths: Annotated[list[str] | None, typer.Argument(metavar="PATH [PATH_B]", help="A run folder or .safetensors checkpoint (language model or forecaster), a .csv/.tsv of time series, a text file, a folder of text files or - (stdin); two checkpoints to compare them (leave out with --grad-flow --cell ... for an untrained model).")] = None,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="PATH [PATH_B]",
+            help="A run folder or .safetensors checkpoint (language model or forecaster), a .csv/.tsv of time series, a text file, a folder of text files or - (stdin); two checkpoints to compare them (leave out with --grad-flow --cell ... for an untrained model).",
+        ),
+    ] = None,
     as_json: Json = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a picture (.png, .svg or .pdf): the training curve of a run, the symbol frequencies of a text, the series of a CSV, or the --grad-flow curve. Needs matplotlib.", rich_help_panel=OUTPUT)] = None,
-    top: Annotated[int | None, typer.Option(help="How many of the most frequent symbols and words of a text to list. [default: 10]")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Also write a picture (.png, .svg or .pdf): the training curve of a run, the symbol frequencies of a text, the series of a CSV, or the --grad-flow curve. Needs matplotlib.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(help="How many of the most frequent symbols and words of a text to list. [default: 10]"),
+    ] = None,
     task: Task = None,
-    grad_flow: Annotated[bool, typer.Option("--grad-flow", help="Show the norm of d loss_T / d h_{T-k} for each distance k back (the same as rnn grad-flow).", rich_help_panel=GRAD_FLOW)] = False,
+    grad_flow: Annotated[
+        bool,
+        typer.Option(
+            "--grad-flow",
+            help="Show the norm of d loss_T / d h_{T-k} for each distance k back (the same as rnn grad-flow).",
+            rich_help_panel=GRAD_FLOW,
+        ),
+    ] = False,
     data: GradFlowData = None,
     steps_back: StepsBack = None,
     windows: Windows = None,

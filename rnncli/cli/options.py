@@ -12,64 +12,126 @@ MODEL, TRAINING, TEXT, FORECASTING, RUN = "Model", "Training", "Text", "Forecast
 DECODING, SCORING, GRAD_FLOW, OUTPUT = "Decoding", "Scoring", "Gradient flow", "Output"
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages on stderr.", rich_help_panel=RUN)]
-Task = Annotated[str | None, typer.Option(
-    help="The task to read the data as: language-model or forecast. [default: the task a run or checkpoint "
-         "records; forecast for a .csv or .tsv file; else language-model]")]
+Task = Annotated[
+    str | None,
+    typer.Option(
+        help="The task to read the data as: language-model or forecast. [default: the task a run or checkpoint "
+        "records; forecast for a .csv or .tsv file; else language-model]"
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.", rich_help_panel=OUTPUT)]
-Unknown = Annotated[str | None, typer.Option(
-    help="Text outside the vocabulary: error (name it), skip (drop it) or unk (the unknown token). "
-         "[default: unk for a word model, else error]")]
-ImplOverride = Annotated[str | None, typer.Option(
-    "--impl", help="Run on fused or reference cells instead of what the checkpoint records.")]
+Unknown = Annotated[
+    str | None,
+    typer.Option(
+        help="Text outside the vocabulary: error (name it), skip (drop it) or unk (the unknown token). "
+        "[default: unk for a word model, else error]"
+    ),
+]
+ImplOverride = Annotated[
+    str | None, typer.Option("--impl", help="Run on fused or reference cells instead of what the checkpoint records.")
+]
 
 # Forecasting: `rnn train series.csv` and `rnn forecast` read and shape the same way.
-Horizon = Annotated[int | None, typer.Option(
-    help="Steps ahead to forecast (required to train a forecaster).", rich_help_panel=FORECASTING)]
-Lookback = Annotated[int | None, typer.Option(
-    help="Context steps the model reads [default: max(2 x horizon, 2 x season, 8); a week for long hourly series].",
-    rich_help_panel=FORECASTING)]
-Quantiles = Annotated[str | None, typer.Option(
-    help="Quantiles to forecast [default: 0.1,0.5,0.9].", rich_help_panel=FORECASTING)]
-Season = Annotated[int | None, typer.Option(
-    help="Seasonal period in steps [default: detected by autocorrelation].", rich_help_panel=FORECASTING)]
-Scaling = Annotated[str | None, typer.Option(
-    help="standard, or log for positive multiplicative data [default: standard].", rich_help_panel=FORECASTING)]
-Ensemble = Annotated[int | None, typer.Option(
-    help="Models trained side by side, median taken [default: 1].", rich_help_panel=FORECASTING)]
-Freq = Annotated[str | None, typer.Option(
-    help="pandas frequency (h, D, W, MS, QS, YS, 15min...) [default: inferred].", rich_help_panel=FORECASTING)]
-TimeCol = Annotated[str | None, typer.Option(
-    help="The time column [default: from the header; none = integer index].", rich_help_panel=FORECASTING)]
-ValueCol = Annotated[str | None, typer.Option(
-    help="The value column of a long file [default: from the header].", rich_help_panel=FORECASTING)]
-IdCol = Annotated[str | None, typer.Option(
-    help="The series id column of a long file [default: from the header].", rich_help_panel=FORECASTING)]
-Missing = Annotated[str | None, typer.Option(
-    help="interpolate gaps and empty cells (with a warning) or error [default: interpolate].",
-    rich_help_panel=FORECASTING)]
+Horizon = Annotated[
+    int | None,
+    typer.Option(help="Steps ahead to forecast (required to train a forecaster).", rich_help_panel=FORECASTING),
+]
+Lookback = Annotated[
+    int | None,
+    typer.Option(
+        help="Context steps the model reads [default: max(2 x horizon, 2 x season, 8); a week for long hourly series].",
+        rich_help_panel=FORECASTING,
+    ),
+]
+Quantiles = Annotated[
+    str | None, typer.Option(help="Quantiles to forecast [default: 0.1,0.5,0.9].", rich_help_panel=FORECASTING)
+]
+Season = Annotated[
+    int | None,
+    typer.Option(help="Seasonal period in steps [default: detected by autocorrelation].", rich_help_panel=FORECASTING),
+]
+Scaling = Annotated[
+    str | None,
+    typer.Option(
+        help="standard, or log for positive multiplicative data [default: standard].", rich_help_panel=FORECASTING
+    ),
+]
+Ensemble = Annotated[
+    int | None,
+    typer.Option(help="Models trained side by side, median taken [default: 1].", rich_help_panel=FORECASTING),
+]
+Freq = Annotated[
+    str | None,
+    typer.Option(
+        help="pandas frequency (h, D, W, MS, QS, YS, 15min...) [default: inferred].", rich_help_panel=FORECASTING
+    ),
+]
+TimeCol = Annotated[
+    str | None,
+    typer.Option(help="The time column [default: from the header; none = integer index].", rich_help_panel=FORECASTING),
+]
+ValueCol = Annotated[
+    str | None,
+    typer.Option(help="The value column of a long file [default: from the header].", rich_help_panel=FORECASTING),
+]
+IdCol = Annotated[
+    str | None,
+    typer.Option(help="The series id column of a long file [default: from the header].", rich_help_panel=FORECASTING),
+]
+Missing = Annotated[
+    str | None,
+    typer.Option(
+        help="interpolate gaps and empty cells (with a warning) or error [default: interpolate].",
+        rich_help_panel=FORECASTING,
+    ),
+]
 
 # Gradient flow: `rnn grad-flow` and its alias `rnn inspect --grad-flow`.
-GradFlowData = Annotated[str | None, typer.Option(
-    "--data", help="Text to measure on [default: the run's validation text; random tokens for an untrained model].",
-    rich_help_panel=GRAD_FLOW)]
-StepsBack = Annotated[int | None, typer.Option(
-    help="How many steps back to follow the gradient. [default: 100]", rich_help_panel=GRAD_FLOW)]
-Windows = Annotated[int | None, typer.Option(
-    help="Windows of text the norms are averaged over. [default: 16]", rich_help_panel=GRAD_FLOW)]
-GradFlowSeed = Annotated[int | None, typer.Option(
-    "--seed", help="Seed for the windows and the untrained model. [default: 0]", rich_help_panel=GRAD_FLOW)]
-GradFlowImpl = Annotated[str | None, typer.Option(
-    "--impl", help="fused or reference: the implementation to measure on.", rich_help_panel=GRAD_FLOW)]
-UntrainedCell = Annotated[str | None, typer.Option(
-    "--cell", help="Untrained model: lstm, gru, rnn, rnn-relu or gru-textbook.", rich_help_panel=GRAD_FLOW)]
-UntrainedHiddenSize = Annotated[int | None, typer.Option(
-    "--hidden-size", help="Untrained model: units per layer.", rich_help_panel=GRAD_FLOW)]
-UntrainedNumLayers = Annotated[int | None, typer.Option(
-    "--num-layers", help="Untrained model: stacked layers.", rich_help_panel=GRAD_FLOW)]
-UntrainedEmbedSize = Annotated[int | None, typer.Option(
-    "--embed-size", help="Untrained model: embedding size.", rich_help_panel=GRAD_FLOW)]
-Plot = Annotated[Path | None, typer.Option(
-    "--plot", help="Also write a picture (.png, .svg or .pdf). Needs matplotlib.", rich_help_panel=OUTPUT)]
+GradFlowData = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        help="Text to measure on [default: the run's validation text; random tokens for an untrained model].",
+        rich_help_panel=GRAD_FLOW,
+    ),
+]
+StepsBack = Annotated[
+    int | None,
+    typer.Option(help="How many steps back to follow the gradient. [default: 100]", rich_help_panel=GRAD_FLOW),
+]
+Windows = Annotated[
+    int | None,
+    typer.Option(help="Windows of text the norms are averaged over. [default: 16]", rich_help_panel=GRAD_FLOW),
+]
+GradFlowSeed = Annotated[
+    int | None,
+    typer.Option(
+        "--seed", help="Seed for the windows and the untrained model. [default: 0]", rich_help_panel=GRAD_FLOW
+    ),
+]
+GradFlowImpl = Annotated[
+    str | None,
+    typer.Option("--impl", help="fused or reference: the implementation to measure on.", rich_help_panel=GRAD_FLOW),
+]
+UntrainedCell = Annotated[
+    str | None,
+    typer.Option(
+        "--cell", help="Untrained model: lstm, gru, rnn, rnn-relu or gru-textbook.", rich_help_panel=GRAD_FLOW
+    ),
+]
+UntrainedHiddenSize = Annotated[
+    int | None, typer.Option("--hidden-size", help="Untrained model: units per layer.", rich_help_panel=GRAD_FLOW)
+]
+UntrainedNumLayers = Annotated[
+    int | None, typer.Option("--num-layers", help="Untrained model: stacked layers.", rich_help_panel=GRAD_FLOW)
+]
+UntrainedEmbedSize = Annotated[
+    int | None, typer.Option("--embed-size", help="Untrained model: embedding size.", rich_help_panel=GRAD_FLOW)
+]
+Plot = Annotated[
+    Path | None,
+    typer.Option("--plot", help="Also write a picture (.png, .svg or .pdf). Needs matplotlib.", rich_help_panel=OUTPUT),
+]
 
 
 def with_default(text: str, name: str) -> str:

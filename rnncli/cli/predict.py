@@ -17,8 +17,20 @@ from rnncli.tasks.requests import PredictRequest
 def predict(
     ctx: typer.Context,
     checkpoint: Annotated[str, typer.Argument(metavar="CHECKPOINT", help="A run folder or a .safetensors file.")],
-    data: Annotated[str | None, typer.Argument(metavar="[DATA]", help="Inputs, one per line (or the task's file format); - or left out: stdin.")] = None,
-    output_format: Annotated[str | None, typer.Option("--format", help="How to write each output: text, jsonl (and the task's own formats). [default: text]", rich_help_panel=OUTPUT)] = None,
+    data: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[DATA]", help="Inputs, one per line (or the task's file format); - or left out: stdin."
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="How to write each output: text, jsonl (and the task's own formats). [default: text]",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps. [default: cpu]")] = None,
     quiet: Quiet = False,
 ) -> None:

@@ -27,10 +27,15 @@ class TrainProgress:
         self.live = console.is_terminal and not console.quiet
         self.val_text = "val -"
         self.progress = Progress(
-            TextColumn("step"), MofNCompleteColumn(), BarColumn(),
-            TextColumn("{task.fields[loss]}"), TextColumn("{task.fields[val]}"),
-            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-            console=console, transient=False,
+            TextColumn("step"),
+            MofNCompleteColumn(),
+            BarColumn(),
+            TextColumn("{task.fields[loss]}"),
+            TextColumn("{task.fields[val]}"),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
         )
         self.task = None
 
@@ -54,20 +59,25 @@ class TrainProgress:
             self._start(event, unit)
             return
         if event.kind == "rollback":
-            self.console.print(f"rnn: warning: {event.note}; learning rate now {event.lr:.3g}",
-                               markup=False, style="yellow")
+            self.console.print(
+                f"rnn: warning: {event.note}; learning rate now {event.lr:.3g}", markup=False, style="yellow"
+            )
             return
         if event.kind == "eval":
             self.val_text = f"val {event.val_loss:.4f}" if event.val_loss is not None else "val -"
             if not self.live:
                 bpc = f" bpc {event.val_bpc:.3f}" if event.val_bpc is not None else ""
                 total = event.total_steps if event.total_steps is not None else "?"
-                self.console.print(f"step {event.step}/{total} loss {event.train_loss:.4f} "
-                                   f"{self.val_text}{bpc} {event.tokens_per_s:,.0f} {self.unit}", markup=False)
+                self.console.print(
+                    f"step {event.step}/{total} loss {event.train_loss:.4f} "
+                    f"{self.val_text}{bpc} {event.tokens_per_s:,.0f} {self.unit}",
+                    markup=False,
+                )
         if self.live and self.task is not None and event.kind in ("step", "eval"):
             rate = f"{event.tokens_per_s:,.0f} {self.unit}" if event.tokens_per_s else ""
-            self.progress.update(self.task, completed=event.step, loss=f"loss {event.train_loss:.4f}",
-                                 val=self.val_text, rate=rate)
+            self.progress.update(
+                self.task, completed=event.step, loss=f"loss {event.train_loss:.4f}", val=self.val_text, rate=rate
+            )
         if event.kind == "done":
             self.stop()  # the notes after training print below the finished bar
 
@@ -75,5 +85,6 @@ class TrainProgress:
         self.unit = unit
         if self.live and self.task is None:
             self.progress.start()
-            self.task = self.progress.add_task("train", total=event.total_steps, start=True,
-                                               loss="loss -", val=self.val_text, rate="")
+            self.task = self.progress.add_task(
+                "train", total=event.total_steps, start=True, loss="loss -", val=self.val_text, rate=""
+            )

@@ -16,20 +16,62 @@ def sample(
     ctx: typer.Context,
     checkpoint: Annotated[str, typer.Argument(metavar="CHECKPOINT", help="A run folder or a .safetensors file.")],
     length: Annotated[int, typer.Option(help="Tokens to generate per sample (characters, for a char model).")] = 500,
-    temp: Annotated[float | None, typer.Option(help="Sampling temperature; 0 always picks the likeliest token.  [default: 1.0]", rich_help_panel=DECODING)] = None,
-    greedy: Annotated[bool, typer.Option("--greedy", help="Always pick the likeliest token (same as --temp 0).", rich_help_panel=DECODING)] = False,
-    top_k: Annotated[int, typer.Option(help="Sample only from the K likeliest tokens; 0 turns it off.", rich_help_panel=DECODING)] = 0,
-    top_p: Annotated[float, typer.Option(help="Nucleus: sample from the likeliest tokens holding this much probability, in (0, 1].", rich_help_panel=DECODING)] = 1.0,
-    min_p: Annotated[float, typer.Option(help="Drop tokens less likely than this times the likeliest one, in [0, 1).", rich_help_panel=DECODING)] = 0.0,
-    repetition_penalty: Annotated[float, typer.Option(help="Above 1, tokens already in the prompt or sample become less likely.", rich_help_panel=DECODING)] = 1.0,
-    beam: Annotated[int, typer.Option(help="Beam search with N beams for the likeliest continuation; 0 samples.", rich_help_panel=DECODING)] = 0,
+    temp: Annotated[
+        float | None,
+        typer.Option(
+            help="Sampling temperature; 0 always picks the likeliest token.  [default: 1.0]", rich_help_panel=DECODING
+        ),
+    ] = None,
+    greedy: Annotated[
+        bool,
+        typer.Option("--greedy", help="Always pick the likeliest token (same as --temp 0).", rich_help_panel=DECODING),
+    ] = False,
+    top_k: Annotated[
+        int, typer.Option(help="Sample only from the K likeliest tokens; 0 turns it off.", rich_help_panel=DECODING)
+    ] = 0,
+    top_p: Annotated[
+        float,
+        typer.Option(
+            help="Nucleus: sample from the likeliest tokens holding this much probability, in (0, 1].",
+            rich_help_panel=DECODING,
+        ),
+    ] = 1.0,
+    min_p: Annotated[
+        float,
+        typer.Option(
+            help="Drop tokens less likely than this times the likeliest one, in [0, 1).", rich_help_panel=DECODING
+        ),
+    ] = 0.0,
+    repetition_penalty: Annotated[
+        float,
+        typer.Option(
+            help="Above 1, tokens already in the prompt or sample become less likely.", rich_help_panel=DECODING
+        ),
+    ] = 1.0,
+    beam: Annotated[
+        int,
+        typer.Option(
+            help="Beam search with N beams for the likeliest continuation; 0 samples.", rich_help_panel=DECODING
+        ),
+    ] = 0,
     prime: Annotated[str, typer.Option(help="Text to start from (fed through the model once, not printed).")] = "",
     prime_file: Annotated[str | None, typer.Option(help="Read the prompt from a file, or - for stdin.")] = None,
-    include_prime: Annotated[bool, typer.Option("--include-prime", help="Print the prompt before each sample.", rich_help_panel=OUTPUT)] = False,
+    include_prime: Annotated[
+        bool, typer.Option("--include-prime", help="Print the prompt before each sample.", rich_help_panel=OUTPUT)
+    ] = False,
     num: Annotated[int, typer.Option(help="Samples to generate, as one batch; sample i uses seed + i.")] = 1,
-    separator: Annotated[str | None, typer.Option(help="A line printed between samples (text format).  [default: an empty line]", rich_help_panel=OUTPUT)] = None,
-    stop: Annotated[list[str] | None, typer.Option(help="End a sample where this text appears (not printed); repeatable.")] = None,
-    output_format: Annotated[str, typer.Option("--format", help="text (streamed) or jsonl (one object per sample).", rich_help_panel=OUTPUT)] = "text",
+    separator: Annotated[
+        str | None,
+        typer.Option(
+            help="A line printed between samples (text format).  [default: an empty line]", rich_help_panel=OUTPUT
+        ),
+    ] = None,
+    stop: Annotated[
+        list[str] | None, typer.Option(help="End a sample where this text appears (not printed); repeatable.")
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="text (streamed) or jsonl (one object per sample).", rich_help_panel=OUTPUT)
+    ] = "text",
     seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same text.")] = None,
     unknown: Unknown = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",

@@ -42,38 +42,177 @@ RUN_OPTIONS = ("data", "task", "config", "resume", "out", "force", "quiet")  # t
 @user_errors
 def train(
     ctx: typer.Context,
-    data: Annotated[list[str] | None, typer.Argument(metavar="DATA", help="Text files, folders (searched recursively; see --glob), or - for stdin; a .csv or .tsv file trains a forecaster (with --resume: the run's own data).")] = None,
-    cell: Annotated[str | None, typer.Option(help=with_default("lstm, gru, rnn (tanh), rnn-relu or gru-textbook (reference only).", "cell"), rich_help_panel=MODEL)] = None,
-    impl: Annotated[str | None, typer.Option(help=with_default("fused (PyTorch's kernels) or reference (the cells of rnncli/core/cells.py).", "impl"), rich_help_panel=MODEL)] = None,
-    hidden_size: Annotated[int | None, typer.Option(help=with_default("Units per recurrent layer.", "hidden_size"), rich_help_panel=MODEL)] = None,
-    num_layers: Annotated[int | None, typer.Option(help=with_default("Stacked recurrent layers.", "num_layers"), rich_help_panel=MODEL)] = None,
-    embed_size: Annotated[int | None, typer.Option(help=with_default("Size of the token embedding.", "embed_size"), rich_help_panel=MODEL)] = None,
-    dropout: Annotated[float | None, typer.Option(help=with_default("Dropout between layers and before the head.", "dropout"), rich_help_panel=MODEL)] = None,
-    seq_len: Annotated[int | None, typer.Option(help=with_default("Window length for truncated BPTT.", "seq_len"), rich_help_panel=TRAINING)] = None,
-    batch_size: Annotated[int | None, typer.Option(help=with_default("Parallel streams per batch (all processes together).", "batch_size"), rich_help_panel=TRAINING)] = None,
-    lr: Annotated[float | None, typer.Option(help=with_default("AdamW learning rate.", "lr"), rich_help_panel=TRAINING)] = None,
-    weight_decay: Annotated[float | None, typer.Option(help=with_default("AdamW weight decay.", "weight_decay"), rich_help_panel=TRAINING)] = None,
-    clip: Annotated[float | None, typer.Option(help=with_default("Clip the gradient norm to this; 0 turns it off.", "clip"), rich_help_panel=TRAINING)] = None,
-    lr_schedule: Annotated[str | None, typer.Option(help=with_default("constant or cosine (decays to 0.1 x --lr).", "lr_schedule"), rich_help_panel=TRAINING)] = None,
-    warmup: Annotated[int | None, typer.Option(help=with_default("Steps of linear learning-rate warm-up.", "warmup"), rich_help_panel=TRAINING)] = None,
-    steps: Annotated[int | None, typer.Option(help=f"Optimizer steps to train, in total (also when resuming). [default: {DEFAULT_STEPS} unless --epochs or --time]", rich_help_panel=TRAINING)] = None,
-    epochs: Annotated[float | None, typer.Option(help="Passes over the training text (instead of --steps).", rich_help_panel=TRAINING)] = None,
-    time: Annotated[str | None, typer.Option(help="Wall-clock budget (90s, 10m, 2h): then validate, save and stop.", rich_help_panel=TRAINING)] = None,
-    patience: Annotated[int | None, typer.Option(help="Stop after N evaluations without a better validation loss.", rich_help_panel=TRAINING)] = None,
-    eval_every: Annotated[int | None, typer.Option(help=with_default("Validate and save every N steps.", "eval_every"), rich_help_panel=TRAINING)] = None,
-    keep: Annotated[int | None, typer.Option(help=with_default("Also keep the N latest step checkpoints (the best one always stays).", "keep"), rich_help_panel=TRAINING)] = None,
-    val_frac: Annotated[float | None, typer.Option(help=with_default("Last fraction of the text kept for validation.", "val_frac"), rich_help_panel=TRAINING)] = None,
-    seed: Annotated[int | None, typer.Option(help=with_default("Random seed, for repeatable runs.", "seed"), rich_help_panel=TRAINING)] = None,
-    device: Annotated[str | None, typer.Option(help=with_default("auto, cpu, cuda or mps.", "device"), rich_help_panel=TRAINING)] = None,
-    precision: Annotated[str | None, typer.Option(help=with_default("fp32, bf16 or fp16 (fp16: CUDA only).", "precision"), rich_help_panel=TRAINING)] = None,
-    tensorboard: Annotated[bool | None, typer.Option("--tensorboard/--no-tensorboard", help="Also write TensorBoard events (needs tensorboard).", show_default=False, rich_help_panel=TRAINING)] = None,
-    tokenizer: Annotated[str | None, typer.Option(help=with_default("char (code points), byte (UTF-8 bytes), word or bpe (byte-level BPE).", "tokenizer"), rich_help_panel=TEXT)] = None,
-    vocab_size: Annotated[int | None, typer.Option(help=with_default("bpe: the vocabulary to learn, 257 or more.", "vocab_size"), rich_help_panel=TEXT)] = None,
-    min_count: Annotated[int | None, typer.Option(help=with_default("word: words seen fewer times become the unknown token.", "min_count"), rich_help_panel=TEXT)] = None,
-    max_vocab: Annotated[int | None, typer.Option(help=with_default("word: keep at most this many of the most frequent words.", "max_vocab"), rich_help_panel=TEXT)] = None,
-    glob: Annotated[str | None, typer.Option(help="In a folder, read only the files matching this pattern, e.g. '*.py' [default: every text file].", rich_help_panel=TEXT)] = None,
-    encoding: Annotated[str | None, typer.Option(help=with_default("The text's encoding (latin-1, cp1252, utf-16, ...).", "encoding"), rich_help_panel=TEXT)] = None,
-    errors: Annotated[str | None, typer.Option(help=with_default("strict (an undecodable byte is an error) or replace (it becomes U+FFFD).", "errors"), rich_help_panel=TEXT)] = None,
+    data: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="DATA",
+            help="Text files, folders (searched recursively; see --glob), or - for stdin; a .csv or .tsv file trains a forecaster (with --resume: the run's own data).",
+        ),
+    ] = None,
+    cell: Annotated[
+        str | None,
+        typer.Option(
+            help=with_default("lstm, gru, rnn (tanh), rnn-relu or gru-textbook (reference only).", "cell"),
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    impl: Annotated[
+        str | None,
+        typer.Option(
+            help=with_default("fused (PyTorch's kernels) or reference (the cells of rnncli/core/cells.py).", "impl"),
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    hidden_size: Annotated[
+        int | None, typer.Option(help=with_default("Units per recurrent layer.", "hidden_size"), rich_help_panel=MODEL)
+    ] = None,
+    num_layers: Annotated[
+        int | None, typer.Option(help=with_default("Stacked recurrent layers.", "num_layers"), rich_help_panel=MODEL)
+    ] = None,
+    embed_size: Annotated[
+        int | None, typer.Option(help=with_default("Size of the token embedding.", "embed_size"), rich_help_panel=MODEL)
+    ] = None,
+    dropout: Annotated[
+        float | None,
+        typer.Option(
+            help=with_default("Dropout between layers and before the head.", "dropout"), rich_help_panel=MODEL
+        ),
+    ] = None,
+    seq_len: Annotated[
+        int | None,
+        typer.Option(help=with_default("Window length for truncated BPTT.", "seq_len"), rich_help_panel=TRAINING),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            help=with_default("Parallel streams per batch (all processes together).", "batch_size"),
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option(help=with_default("AdamW learning rate.", "lr"), rich_help_panel=TRAINING)
+    ] = None,
+    weight_decay: Annotated[
+        float | None, typer.Option(help=with_default("AdamW weight decay.", "weight_decay"), rich_help_panel=TRAINING)
+    ] = None,
+    clip: Annotated[
+        float | None,
+        typer.Option(
+            help=with_default("Clip the gradient norm to this; 0 turns it off.", "clip"), rich_help_panel=TRAINING
+        ),
+    ] = None,
+    lr_schedule: Annotated[
+        str | None,
+        typer.Option(
+            help=with_default("constant or cosine (decays to 0.1 x --lr).", "lr_schedule"), rich_help_panel=TRAINING
+        ),
+    ] = None,
+    warmup: Annotated[
+        int | None,
+        typer.Option(help=with_default("Steps of linear learning-rate warm-up.", "warmup"), rich_help_panel=TRAINING),
+    ] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Optimizer steps to train, in total (also when resuming). [default: {DEFAULT_STEPS} unless --epochs or --time]",
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
+    epochs: Annotated[
+        float | None, typer.Option(help="Passes over the training text (instead of --steps).", rich_help_panel=TRAINING)
+    ] = None,
+    time: Annotated[
+        str | None,
+        typer.Option(help="Wall-clock budget (90s, 10m, 2h): then validate, save and stop.", rich_help_panel=TRAINING),
+    ] = None,
+    patience: Annotated[
+        int | None,
+        typer.Option(help="Stop after N evaluations without a better validation loss.", rich_help_panel=TRAINING),
+    ] = None,
+    eval_every: Annotated[
+        int | None,
+        typer.Option(help=with_default("Validate and save every N steps.", "eval_every"), rich_help_panel=TRAINING),
+    ] = None,
+    keep: Annotated[
+        int | None,
+        typer.Option(
+            help=with_default("Also keep the N latest step checkpoints (the best one always stays).", "keep"),
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
+    val_frac: Annotated[
+        float | None,
+        typer.Option(
+            help=with_default("Last fraction of the text kept for validation.", "val_frac"), rich_help_panel=TRAINING
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help=with_default("Random seed, for repeatable runs.", "seed"), rich_help_panel=TRAINING),
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help=with_default("auto, cpu, cuda or mps.", "device"), rich_help_panel=TRAINING)
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(help=with_default("fp32, bf16 or fp16 (fp16: CUDA only).", "precision"), rich_help_panel=TRAINING),
+    ] = None,
+    tensorboard: Annotated[
+        bool | None,
+        typer.Option(
+            "--tensorboard/--no-tensorboard",
+            help="Also write TensorBoard events (needs tensorboard).",
+            show_default=False,
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            help=with_default("char (code points), byte (UTF-8 bytes), word or bpe (byte-level BPE).", "tokenizer"),
+            rich_help_panel=TEXT,
+        ),
+    ] = None,
+    vocab_size: Annotated[
+        int | None,
+        typer.Option(
+            help=with_default("bpe: the vocabulary to learn, 257 or more.", "vocab_size"), rich_help_panel=TEXT
+        ),
+    ] = None,
+    min_count: Annotated[
+        int | None,
+        typer.Option(
+            help=with_default("word: words seen fewer times become the unknown token.", "min_count"),
+            rich_help_panel=TEXT,
+        ),
+    ] = None,
+    max_vocab: Annotated[
+        int | None,
+        typer.Option(
+            help=with_default("word: keep at most this many of the most frequent words.", "max_vocab"),
+            rich_help_panel=TEXT,
+        ),
+    ] = None,
+    glob: Annotated[
+        str | None,
+        typer.Option(
+            help="In a folder, read only the files matching this pattern, e.g. '*.py' [default: every text file].",
+            rich_help_panel=TEXT,
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help=with_default("The text's encoding (latin-1, cp1252, utf-16, ...).", "encoding"), rich_help_panel=TEXT
+        ),
+    ] = None,
+    errors: Annotated[
+        str | None,
+        typer.Option(
+            help=with_default("strict (an undecodable byte is an error) or replace (it becomes U+FFFD).", "errors"),
+            rich_help_panel=TEXT,
+        ),
+    ] = None,
     horizon: Horizon = None,
     lookback: Lookback = None,
     quantiles: Quantiles = None,
@@ -86,10 +225,19 @@ def train(
     id_col: IdCol = None,
     missing: Missing = None,
     task: Task = None,
-    config: Annotated[Path | None, typer.Option("--config", help="YAML file of options; flags override it.", rich_help_panel=RUN)] = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this folder exactly where it stopped.", rich_help_panel=RUN)] = None,
-    out: Annotated[str | None, typer.Option(help="Run folder [default: runs/ and the name of DATA].", rich_help_panel=RUN)] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.", rich_help_panel=RUN)] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML file of options; flags override it.", rich_help_panel=RUN)
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue the run in this folder exactly where it stopped.", rich_help_panel=RUN),
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option(help="Run folder [default: runs/ and the name of DATA].", rich_help_panel=RUN)
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing run folder.", rich_help_panel=RUN)
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Train a language model on DATA (files, folders or stdin), or a forecaster on a CSV of time series.
@@ -103,7 +251,15 @@ def train(
     Example: rnn train sample_data/monthly.csv --horizon 12
     """
     console.set_quiet(quiet)
-    request = TrainRequest(data=data or [], task=task, resume=resume, config=config, out=out, force=force,
-                           options=options_besides(ctx, *RUN_OPTIONS), command=["rnn", *sys.argv[1:]])
+    request = TrainRequest(
+        data=data or [],
+        task=task,
+        resume=resume,
+        config=config,
+        out=out,
+        force=force,
+        options=options_besides(ctx, *RUN_OPTIONS),
+        command=["rnn", *sys.argv[1:]],
+    )
     with TrainProgress(console.stderr) as progress:
         tasks.train(request, progress.reporter())

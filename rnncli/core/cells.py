@@ -197,12 +197,10 @@ class ReferenceRecurrent(nn.Module):
     its cells, which keeps them right after ``.to()`` or a ``load_state_dict(assign=True)``.
     """
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, *, num_layers: int = 1,
-                 dropout: float = 0.0):
+    def __init__(self, cell: str, input_size: int, hidden_size: int, *, num_layers: int = 1, dropout: float = 0.0):
         super().__init__()
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
-        self.cells = [make_cell(cell, input_size if k == 0 else hidden_size, hidden_size)
-                      for k in range(num_layers)]
+        self.cells = [make_cell(cell, input_size if k == 0 else hidden_size, hidden_size) for k in range(num_layers)]
         for k, layer_cell in enumerate(self.cells):
             for name in PARAMETER_NAMES:
                 self.register_parameter(f"{name}_l{k}", getattr(layer_cell, name))

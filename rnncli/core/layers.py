@@ -29,8 +29,13 @@ def detach_state(state: State) -> State:
 def build_fused(config: ModelConfig, input_size: int) -> nn.Module:
     """PyTorch's fused module for ``config.cell`` (oneDNN on CPU, cuDNN on GPU)."""
     between_layers = config.dropout if config.num_layers > 1 else 0.0
-    common = dict(input_size=input_size, hidden_size=config.hidden_size,
-                  num_layers=config.num_layers, dropout=between_layers, batch_first=True)
+    common = dict(
+        input_size=input_size,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        dropout=between_layers,
+        batch_first=True,
+    )
     if config.cell == "lstm":
         return nn.LSTM(**common)
     if config.cell == "gru":
@@ -42,8 +47,9 @@ def build_fused(config: ModelConfig, input_size: int) -> nn.Module:
 def build_reference(config: ModelConfig, input_size: int) -> ReferenceRecurrent:
     """The readable cells of cells.py, stacked; same call, state and tensor names as the fused module."""
     between_layers = config.dropout if config.num_layers > 1 else 0.0
-    return ReferenceRecurrent(config.cell, input_size, config.hidden_size,
-                              num_layers=config.num_layers, dropout=between_layers)
+    return ReferenceRecurrent(
+        config.cell, input_size, config.hidden_size, num_layers=config.num_layers, dropout=between_layers
+    )
 
 
 def build_recurrent(config: ModelConfig, input_size: int) -> nn.Module:

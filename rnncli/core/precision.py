@@ -58,6 +58,7 @@ def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "fp32":
         return None
     if precision == "fp16" and device.type != "cuda":
-        raise UsageError(f"--precision fp16 needs a CUDA device (this run is on {device.type}); "
-                         "use --precision bf16 or fp32")
+        raise UsageError(
+            f"--precision fp16 needs a CUDA device (this run is on {device.type}); use --precision bf16 or fp32"
+        )
     return torch.bfloat16 if precision == "bf16" else torch.float16

@@ -52,6 +52,7 @@ class TrainState:
 
 # --- optimizer -------------------------------------------------------------
 
+
 def flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Optimizer state as named tensors plus JSON (its param groups and scalar entries)."""
     state = optimizer.state_dict()
@@ -79,6 +80,7 @@ def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) 
 
 # --- random generators -----------------------------------------------------
 
+
 def capture_local_rng(device: torch.device) -> dict[str, torch.Tensor]:
     """This process's torch generators (CPU and, where used, the current CUDA device)."""
     rng = {"torch": torch.get_rng_state()}
@@ -97,8 +99,7 @@ def capture_host_rng() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Python's and NumPy's generators: the big integer arrays as tensors, the rest as JSON."""
     version, internal, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state()
-    tensors = {"python": torch.tensor(internal, dtype=torch.int64),
-               "numpy": torch.from_numpy(keys.astype(np.int64))}
+    tensors = {"python": torch.tensor(internal, dtype=torch.int64), "numpy": torch.from_numpy(keys.astype(np.int64))}
     meta = {"python": [version, gauss], "numpy": [kind, int(pos), int(has_gauss), float(cached)]}
     return tensors, meta
 
@@ -112,16 +113,25 @@ def restore_host_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
 
 # --- the whole state ------------------------------------------------------------
 
-def capture_train_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, task_state: dict[str, Any], *,
-                        device: torch.device, dist: Distributed, meta: dict[str, Any]) -> TrainState:
+
+def capture_train_state(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    task_state: dict[str, Any],
+    *,
+    device: torch.device,
+    dist: Distributed,
+    meta: dict[str, Any],
+) -> TrainState:
     """Everything resuming needs besides the config, gathered from every rank.
 
     A collective: every rank calls it at the same point and rank 0 writes the
     result. ``task_state`` is the task's ``state_dict()``: its tensors are kept
     per rank, its scalars as JSON. ``meta`` is the trainer's own JSON (history, ...).
     """
-    tensors = {f"model.{k}": v.detach().to("cpu", torch.float32).contiguous().clone()
-               for k, v in model.state_dict().items()}
+    tensors = {
+        f"model.{k}": v.detach().to("cpu", torch.float32).contiguous().clone() for k, v in model.state_dict().items()
+    }
     optim_tensors, optim_meta = flatten_optimizer(optimizer)
     tensors.update({f"optim.{k}": v for k, v in optim_tensors.items()})
     task_scalars: dict[str, Any] = {}
@@ -136,20 +146,30 @@ def capture_train_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer
             tensors[f"rng.r{rank}.{name}"] = part
     host_tensors, host_meta = capture_host_rng()
     tensors.update({f"host.{k}": v for k, v in host_tensors.items()})
-    return TrainState(tensors, {**meta, "optimizer": optim_meta, "task": task_scalars, "host_rng": host_meta,
-                                "world_size": dist.world_size})
+    return TrainState(
+        tensors,
+        {**meta, "optimizer": optim_meta, "task": task_scalars, "host_rng": host_meta, "world_size": dist.world_size},
+    )
 
 
-def restore_train_state(state: TrainState, model: torch.nn.Module, optimizer: torch.optim.Optimizer, *,
-                        device: torch.device, dist: Distributed) -> dict[str, Any]:
+def restore_train_state(
+    state: TrainState,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    device: torch.device,
+    dist: Distributed,
+) -> dict[str, Any]:
     """Weights, optimizer and generators back from ``state``; returns this rank's task state.
 
     A state whose parts do not fit raises KeyError, ValueError, TypeError or RuntimeError.
     """
     saved_world = state.meta.get("world_size", 1)
     if saved_world != dist.world_size:
-        raise UsageError(f"this run was trained with {saved_world} process(es); resume it with the same "
-                         f"number (now {dist.world_size}) so that every stream continues exactly")
+        raise UsageError(
+            f"this run was trained with {saved_world} process(es); resume it with the same "
+            f"number (now {dist.world_size}) so that every stream continues exactly"
+        )
     model.load_state_dict(state.section("model"))
     optimizer.load_state_dict(unflatten_optimizer(state.section("optim"), state.meta["optimizer"]))
     rank = f"r{dist.rank}"
@@ -161,10 +181,10 @@ def restore_train_state(state: TrainState, model: torch.nn.Module, optimizer: to
 
 # --- the file ----------------------------------------------------------------
 
+
 def save_train_state(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     """Write the state atomically (temporary file, fsync, rename)."""
-    metadata = {"format": STATE_FORMAT, "format_version": STATE_VERSION,
-                "state": json.dumps(meta, sort_keys=True)}
+    metadata = {"format": STATE_FORMAT, "format_version": STATE_VERSION, "state": json.dumps(meta, sort_keys=True)}
     payload = safetensors_bytes({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
     atomic_write_bytes(Path(path), payload)
 
@@ -173,16 +193,21 @@ def read_state_meta(path: Path) -> dict[str, Any]:
     """The JSON document of a state file, without reading its tensors."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no resume state here; only runs trained by this version "
-                              "of rnn can be resumed (the weights alone can be sampled)")
+        raise CheckpointError(
+            f"{path}: no resume state here; only runs trained by this version "
+            "of rnn can be resumed (the weights alone can be sampled)"
+        )
     metadata = read_header(path).get("__metadata__")
     if not isinstance(metadata, dict) or metadata.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{path}: not an rnncli training state file")
     if metadata.get("format_version") != STATE_VERSION:
-        raise CheckpointError(f"{path}: training state version {metadata.get('format_version')!r} "
-                              f"is not readable (readable: {STATE_VERSION}); upgrade rnncli")
-    return read_json_document(path, metadata.get("state"), what="the training state metadata",
-                              max_chars=MAX_STATE_META_CHARS)
+        raise CheckpointError(
+            f"{path}: training state version {metadata.get('format_version')!r} "
+            f"is not readable (readable: {STATE_VERSION}); upgrade rnncli"
+        )
+    return read_json_document(
+        path, metadata.get("state"), what="the training state metadata", max_chars=MAX_STATE_META_CHARS
+    )
 
 
 def load_train_state(path: Path) -> TrainState:

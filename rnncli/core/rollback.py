@@ -26,8 +26,9 @@ MAX_ROLLBACKS = 3  # divergences survived by rolling back and halving the learni
 class Rollback:
     """The latest known-good training state, kept in memory (weights, optimizer, task, generators)."""
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, task: Task, precision: Precision, *,
-                 last_file: Path):
+    def __init__(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, task: Task, precision: Precision, *, last_file: Path
+    ):
         self.model, self.optimizer, self.task, self.precision = model, optimizer, task, precision
         self.last_file = last_file  # where the last good weights are on disk, for the final message
         self.good: dict[str, Any] = {}
@@ -52,7 +53,8 @@ class Rollback:
             raise RuntimeFailure(
                 f"training diverged (non-finite loss or gradient at step {bad_step}) after {MAX_ROLLBACKS} "
                 f"rollbacks that each halved the learning rate; the last good weights are in {self.last_file}; "
-                "try a lower --lr, a smaller --clip or --precision fp32")
+                "try a lower --lr, a smaller --clip or --precision fp32"
+            )
         good, device = self.good, self.precision.device
         self.model.load_state_dict(good["model"])
         self.optimizer.load_state_dict(copy.deepcopy(good["optimizer"]))
@@ -67,8 +69,10 @@ class Rollback:
 
 def rollback_note(bad_step: int, history: History) -> str:
     """What the progress display says after ``Rollback.restore`` returned ``history``."""
-    return (f"non-finite loss or gradient at step {bad_step}; rolled back to step {history.step} and halved "
-            f"the learning rate (rollback {history.rollbacks} of {MAX_ROLLBACKS})")
+    return (
+        f"non-finite loss or gradient at step {bad_step}; rolled back to step {history.step} and halved "
+        f"the learning rate (rollback {history.rollbacks} of {MAX_ROLLBACKS})"
+    )
 
 
 def _clone(saved: dict[str, Any]) -> dict[str, Any]:

@@ -53,8 +53,16 @@ class RunWriter:
             self.board.close()
             self.board = None
 
-    def save(self, model: torch.nn.Module, meta: dict[str, Any], state: TrainState, *,
-             step: int, best_step: int | None, improved: bool) -> list[str]:
+    def save(
+        self,
+        model: torch.nn.Module,
+        meta: dict[str, Any],
+        state: TrainState,
+        *,
+        step: int,
+        best_step: int | None,
+        improved: bool,
+    ) -> list[str]:
         """last, its state, the best model and a step file; the order keeps every pair consistent.
 
         Returns the names of the files written (none on a rank that does not write).
@@ -89,9 +97,10 @@ class RunWriter:
 
     def _prune_step_files(self, best_step: int | None) -> None:
         """Keep the newest ``keep`` step files, and always the best step's."""
-        steps = sorted(int(m.group(1)) for p in self.folder.iterdir()
-                       if (m := re.fullmatch(r"step-(\d+)\.safetensors", p.name)))
-        keep = set(steps[-self.keep:]) | {best_step}
+        steps = sorted(
+            int(m.group(1)) for p in self.folder.iterdir() if (m := re.fullmatch(r"step-(\d+)\.safetensors", p.name))
+        )
+        keep = set(steps[-self.keep :]) | {best_step}
         for step in steps:
             if step not in keep:
                 (self.folder / STEP_FILE.format(step=step)).unlink(missing_ok=True)

@@ -25,8 +25,10 @@ def choose_run_dir(out: str | None, data: str, *, force: bool, root: Path = Path
         if path.exists() and not path.is_dir():
             raise UsageError(f"--out {out}: exists and is not a folder; choose another --out")
         if _is_used(path) and not force:
-            raise UsageError(f"--out {out}: a run already exists there; use --force to overwrite it, "
-                             "--resume to continue it, or choose another --out")
+            raise UsageError(
+                f"--out {out}: a run already exists there; use --force to overwrite it, "
+                "--resume to continue it, or choose another --out"
+            )
         return path, None
     base = root / default_run_name(data)
     if not _is_used(base) or force:

@@ -31,8 +31,18 @@ LR_SCHEDULES = ("constant", "cosine")
 # Options that may change when a run of any task is resumed: budgets and bookkeeping.
 # The rest (model shape, windows, optimiser, seed, data split) would make the
 # resumed run a different run, so ``--resume`` refuses to change them.
-RESUMABLE_OPTIONS = ("steps", "epochs", "time", "eval_every", "eval_batches", "patience", "keep",
-                     "device", "precision", "tensorboard")
+RESUMABLE_OPTIONS = (
+    "steps",
+    "epochs",
+    "time",
+    "eval_every",
+    "eval_batches",
+    "patience",
+    "keep",
+    "device",
+    "precision",
+    "tensorboard",
+)
 
 # Upper bounds that protect us from absurd values, typed or read from an
 # untrusted checkpoint, before anything is allocated from them.
@@ -132,8 +142,10 @@ def check_impl(cell: str, impl: str, *, label: str = "--impl") -> None:
     """``impl`` must be one of IMPLS, and not ``fused`` for a cell that only exists as reference cells."""
     check_choice(impl, IMPLS, label)
     if impl == "fused" and cell in REFERENCE_ONLY_CELLS:
-        raise UsageError(f"{label} fused: cell {cell} has no fused implementation "
-                         "(PyTorch and cuDNN compute a different GRU); use --impl reference")
+        raise UsageError(
+            f"{label} fused: cell {cell} has no fused implementation "
+            "(PyTorch and cuDNN compute a different GRU); use --impl reference"
+        )
 
 
 def model_config_from_dict(data: Any, *, where: str) -> ModelConfig:
@@ -216,9 +228,12 @@ class ChosenOptions:
                 continue  # an option of another section (the caller applies it elsewhere)
             current = getattr(section, key)
             if resuming and key not in RESUMABLE_OPTIONS and value != current:
-                raise self.blamed(UsageError(
-                    f"--{key.replace('_', '-')} cannot change when resuming (this run was trained with "
-                    f"{current!r}); leave it out, or start a new run with --out"))
+                raise self.blamed(
+                    UsageError(
+                        f"--{key.replace('_', '-')} cannot change when resuming (this run was trained with "
+                        f"{current!r}); leave it out, or start a new run with --out"
+                    )
+                )
             setattr(section, key, value)
         for section in sections:
             if isinstance(section, TrainConfig):
@@ -238,7 +253,7 @@ class ChosenOptions:
         key = flag.group(1).replace("-", "_") if flag else None
         if self.config_file is None or key not in self.from_file:
             return exc
-        rest = exc.message[flag.end():].lstrip(":").lstrip()
+        rest = exc.message[flag.end() :].lstrip(":").lstrip()
         return UsageError(f"{self.config_file}: key '{key}': {rest}")
 
 
@@ -296,8 +311,9 @@ def check_int(value: int, low: int, high: int, name: str) -> None:
         raise UsageError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
 
 
-def check_float(value: float, low: float, high: float, name: str, *,
-                 low_open: bool = False, high_open: bool = False) -> None:
+def check_float(
+    value: float, low: float, high: float, name: str, *, low_open: bool = False, high_open: bool = False
+) -> None:
     ok = isinstance(value, (int, float)) and math.isfinite(value)
     if ok:
         ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)

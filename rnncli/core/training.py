@@ -78,9 +78,19 @@ class Trainer:
     model is wrapped in DistributedDataParallel and only rank 0 writes.
     """
 
-    def __init__(self, model: nn.Module, task: Task, cfg: TrainConfig, *, out_dir: Path,
-                 meta: dict[str, Any], config: dict[str, Any], device: torch.device,
-                 on_event: Callable[[TrainEvent], None] | None = None, dist: Distributed | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        cfg: TrainConfig,
+        *,
+        out_dir: Path,
+        meta: dict[str, Any],
+        config: dict[str, Any],
+        device: torch.device,
+        on_event: Callable[[TrainEvent], None] | None = None,
+        dist: Distributed | None = None,
+    ):
         self.task, self.cfg, self.device = task, cfg, device
         self.dist = dist or Distributed()
         self.model = model.to(device)  # the plain module: what checkpoints hold
@@ -122,17 +132,26 @@ class Trainer:
                             break
         finally:
             self.writer.close()
-        self.on_event(TrainEvent("done", self.history.step, self.budget.total,
-                                 train_loss=self.last.loss if self.last else None,
-                                 val_loss=self.history.best_val_loss, val_bpc=self.history.best_val_bpc,
-                                 note=self.history.stop_reason))
+        self.on_event(
+            TrainEvent(
+                "done",
+                self.history.step,
+                self.budget.total,
+                train_loss=self.last.loss if self.last else None,
+                val_loss=self.history.best_val_loss,
+                val_bpc=self.history.best_val_bpc,
+                note=self.history.stop_reason,
+            )
+        )
         return self.history
 
     def _open(self) -> None:
         """Refuse a spent budget, prepare the run folder, and keep the starting state as good."""
         if self.budget.spent(self.history.step):
-            raise UsageError(f"the run has already trained {self.history.step} steps; "
-                             f"give a larger --steps (the run's total) to continue it")
+            raise UsageError(
+                f"the run has already trained {self.history.step} steps; "
+                f"give a larger --steps (the run's total) to continue it"
+            )
         self.writer.open(self.config)
         self.history.stop_reason = None
         self.on_event(TrainEvent("start", self.history.step, self.budget.total))
@@ -149,8 +168,13 @@ class Trainer:
     # --- one step -----------------------------------------------------------------
 
     def _lr(self) -> float:
-        return learning_rate(self.history.step, peak=self.cfg.lr * self.history.lr_scale, warmup=self.cfg.warmup,
-                             schedule=self.cfg.lr_schedule, total_steps=self.budget.total)
+        return learning_rate(
+            self.history.step,
+            peak=self.cfg.lr * self.history.lr_scale,
+            warmup=self.cfg.warmup,
+            schedule=self.cfg.lr_schedule,
+            total_steps=self.budget.total,
+        )
 
     def _train_step(self) -> StepResult | None:
         """One optimiser step; None (and no update) if the loss or gradient is not finite."""
@@ -180,15 +204,23 @@ class Trainer:
         history.elapsed_s = clock.elapsed_s()
         speed.add(items)
         self.last = result
-        self.on_event(TrainEvent("step", history.step, self.budget.total, train_loss=result.loss,
-                                 tokens_per_s=speed.per_second()))
+        self.on_event(
+            TrainEvent("step", history.step, self.budget.total, train_loss=result.loss, tokens_per_s=speed.per_second())
+        )
 
     def _roll_back(self, speed: Throughput) -> None:
         """Back to the last good state with half the learning rate (see rollback.py)."""
         bad_step = self.history.step + 1
         self.history = self.rollback.restore(self.history)
-        self.on_event(TrainEvent("rollback", self.history.step, self.budget.total, lr=self._lr(),
-                                 note=rollback_note(bad_step, self.history)))
+        self.on_event(
+            TrainEvent(
+                "rollback",
+                self.history.step,
+                self.budget.total,
+                lr=self._lr(),
+                note=rollback_note(bad_step, self.history),
+            )
+        )
         speed.restart()
 
     # --- validation and saving ------------------------------------------------------
@@ -200,7 +232,8 @@ class Trainer:
         with self.precision.autocast():
             val_loss = self.task.validation_loss(self.model, self.device)
         finite = (val_loss is None or math.isfinite(val_loss)) and all(
-            bool(torch.isfinite(p).all()) for p in self.model.parameters())
+            bool(torch.isfinite(p).all()) for p in self.model.parameters()
+        )
         if self.dist.any(not finite):
             self._roll_back(speed)
             return False
@@ -208,12 +241,29 @@ class Trainer:
         scale = self.task.text_scale
         improved = self.history.record_score(score, scale.bits_per_char(score) if scale else None)
         record = self._metrics_record(val_loss)
-        saved = self.writer.save(self.model, self._meta(), self._capture_state(), step=self.history.step,
-                                 best_step=self.history.best_step, improved=improved)
+        saved = self.writer.save(
+            self.model,
+            self._meta(),
+            self._capture_state(),
+            step=self.history.step,
+            best_step=self.history.best_step,
+            improved=improved,
+        )
         self.writer.log(record)
-        self.on_event(TrainEvent("eval", self.history.step, self.budget.total, train_loss=record["train_loss"],
-                                 val_loss=val_loss, val_bpc=record["val_bpc"], tokens_per_s=record["tokens_per_s"],
-                                 lr=record["lr"], grad_norm=record["grad_norm"], saved=saved))
+        self.on_event(
+            TrainEvent(
+                "eval",
+                self.history.step,
+                self.budget.total,
+                train_loss=record["train_loss"],
+                val_loss=val_loss,
+                val_bpc=record["val_bpc"],
+                tokens_per_s=record["tokens_per_s"],
+                lr=record["lr"],
+                grad_norm=record["grad_norm"],
+                saved=saved,
+            )
+        )
         self.rollback.remember(self.history)
         speed.restart()
         return True
@@ -225,10 +275,17 @@ class Trainer:
         bits: dict[str, float | None] = {"val_bpc": scale.bits_per_char(val_loss) if measured else None}
         if scale is not None:
             bits["val_bpb"] = scale.bits_per_byte(val_loss) if measured else None
-        return {"step": history.step, "tokens_seen": history.tokens_seen, "train_loss": history.train_loss,
-                "val_loss": val_loss, **bits, "lr": self.optimizer.param_groups[0]["lr"],
-                "grad_norm": self.last.grad_norm if self.last else None,
-                "tokens_per_s": history.tokens_per_s, "elapsed_s": round(history.elapsed_s, 3)}
+        return {
+            "step": history.step,
+            "tokens_seen": history.tokens_seen,
+            "train_loss": history.train_loss,
+            "val_loss": val_loss,
+            **bits,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "grad_norm": self.last.grad_norm if self.last else None,
+            "tokens_per_s": history.tokens_per_s,
+            "elapsed_s": round(history.elapsed_s, 3),
+        }
 
     def _save_and_interrupt(self, clock: WallClock) -> None:
         """Save last + state at a step boundary, then stop with exit code 130."""
@@ -236,8 +293,14 @@ class Trainer:
         self.history.stop_reason = "interrupted"
         state = self._capture_state()  # a collective: every rank takes part
         if self.history.step > 0:
-            self.writer.save(self.model, self._meta(), state, step=self.history.step,
-                             best_step=self.history.best_step, improved=False)
+            self.writer.save(
+                self.model,
+                self._meta(),
+                state,
+                step=self.history.step,
+                best_step=self.history.best_step,
+                improved=False,
+            )
         raise TrainingInterrupted(f"interrupted at step {self.history.step}", step=self.history.step)
 
     # --- resume state ---------------------------------------------------------------
@@ -245,10 +308,15 @@ class Trainer:
     def _capture_state(self) -> TrainState:
         """Everything resuming needs, gathered from every rank (a collective; rank 0 writes it)."""
         history = self.history
-        meta = {"step": history.step, "history": history.to_dict(), "scaler": self.precision.state_dict(),
-                "checkpoint": self._meta()}
-        return capture_train_state(self.model, self.optimizer, self.task.state_dict(), device=self.device,
-                                   dist=self.dist, meta=meta)
+        meta = {
+            "step": history.step,
+            "history": history.to_dict(),
+            "scaler": self.precision.state_dict(),
+            "checkpoint": self._meta(),
+        }
+        return capture_train_state(
+            self.model, self.optimizer, self.task.state_dict(), device=self.device, dist=self.dist, meta=meta
+        )
 
     def restore(self, state: TrainState) -> None:
         """Continue from a saved state: weights, optimizer, task position, generators, history."""
@@ -258,8 +326,10 @@ class Trainer:
             self.precision.load_state_dict(state.meta.get("scaler"))
             self.history = History.from_dict(state.meta["history"])
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-            raise CheckpointError(f"{self.out_dir / STATE_FILE}: the training state does not fit this "
-                                  f"run ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+            raise CheckpointError(
+                f"{self.out_dir / STATE_FILE}: the training state does not fit this "
+                f"run ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+            ) from None
 
     def _meta(self) -> dict[str, Any]:
         return {**self.meta, "history": self.history.to_dict()}

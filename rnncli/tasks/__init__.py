@@ -143,8 +143,9 @@ def _state_task(folder: Path) -> str:
 
 def _known(name: Any, path: str) -> str:
     if not isinstance(name, str) or name not in TASKS:
-        raise CheckpointError(f"{path}: a run of task {name!r}, which this version of rnn does not know; "
-                              "upgrade rnncli")
+        raise CheckpointError(
+            f"{path}: a run of task {name!r}, which this version of rnn does not know; upgrade rnncli"
+        )
     return name
 
 
@@ -172,8 +173,10 @@ def _refusal(name: str, detection: Detection, owner: TaskSpec) -> str:
     note = f" ({spec.option_notes[name]})" if name in spec.option_notes else ""
     if detection.run:
         return f"{flag} does not apply to {spec.label}{note}: {detection.path} is a {spec.name} run"
-    return (f"{flag} does not apply to {spec.label}{note}; {flag} is for {owner.label}: "
-            f"give {owner.data_hint} or --task {owner.name}")
+    return (
+        f"{flag} does not apply to {spec.label}{note}; {flag} is for {owner.label}: "
+        f"give {owner.data_hint} or --task {owner.name}"
+    )
 
 
 def train(request: TrainRequest, reporter: Reporter) -> Any:
@@ -199,8 +202,10 @@ def predict(request: PredictRequest, reporter: Reporter) -> Prediction:
     """``rnn predict``: map each input to an output with a trained model, as the task its checkpoint records."""
     detection = detect(request.checkpoint)
     if not detection.run:
-        raise UsageError(f"{request.checkpoint}: not a run folder or .safetensors checkpoint; "
-                         "give the run to predict with, then the inputs")
+        raise UsageError(
+            f"{request.checkpoint}: not a run folder or .safetensors checkpoint; "
+            "give the run to predict with, then the inputs"
+        )
     spec = detection.task
     if spec.predict is None:
         instead = f"; {spec.instead_of_predict.format(run=request.checkpoint)}" if spec.instead_of_predict else ""

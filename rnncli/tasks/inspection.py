@@ -37,11 +37,13 @@ class InspectRequest:
                 raise UsageError(f"--{name.replace('_', '-')} applies to --grad-flow; add --grad-flow")
         for name in UNTRAINED_SHAPE:
             if name in flags:
-                raise UsageError(f"--{name.replace('_', '-')} describes an untrained model for --grad-flow; "
-                                 "add --grad-flow")
+                raise UsageError(
+                    f"--{name.replace('_', '-')} describes an untrained model for --grad-flow; add --grad-flow"
+                )
         if not self.paths:
-            raise UsageError("give a PATH (checkpoint, run folder or text), or --grad-flow --cell CELL "
-                             "for an untrained model")
+            raise UsageError(
+                "give a PATH (checkpoint, run folder or text), or --grad-flow --cell CELL for an untrained model"
+            )
         if len(self.paths) > 2:
             raise UsageError(f"inspect takes one PATH, or two checkpoints to compare; got {len(self.paths)}")
         if self.top is not None and self.top < 1:
@@ -84,13 +86,21 @@ def compare_checkpoints(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     better = None
     if measure is not None and best_a[measure] != best_b[measure]:
         better = "a" if best_a[measure] < best_b[measure] else "b"
-    return {"kind": "comparison", "a": a["path"], "b": b["path"], "differences": differences,
-            "same": sorted(k for k in keys if k not in differences),
-            "best": {"a": best_a, "b": best_b}, "compared_by": measure, "lower_val_loss": better}
+    return {
+        "kind": "comparison",
+        "a": a["path"],
+        "b": b["path"],
+        "differences": differences,
+        "same": sorted(k for k in keys if k not in differences),
+        "best": {"a": best_a, "b": best_b},
+        "compared_by": measure,
+        "lower_val_loss": better,
+    }
 
 
-def _comparable_measure(a: dict[str, Any], b: dict[str, Any], best_a: dict[str, Any],
-                        best_b: dict[str, Any]) -> str | None:
+def _comparable_measure(
+    a: dict[str, Any], b: dict[str, Any], best_a: dict[str, Any], best_b: dict[str, Any]
+) -> str | None:
     """Which best loss can rank the two, if any.
 
     Losses of different tasks (nats per token, pinball loss) never compare;
@@ -124,8 +134,11 @@ def _settings(summary: dict[str, Any]) -> dict[str, Any]:
 def _best(summary: dict[str, Any]) -> dict[str, Any]:
     history = summary.get("history") or {}
     last = ((summary.get("curve") or {}).get("last") or {}).get("step")
-    return {"run_steps": last if last is not None else history.get("step"),
-            "best_val_loss": finite_number(history.get("best_val_loss")),
-            "best_val_bpc": finite_number(history.get("best_val_bpc")),
-            "best_step": history.get("best_step"), "steps": history.get("step"),
-            "tokens_seen": history.get("tokens_seen")}
+    return {
+        "run_steps": last if last is not None else history.get("step"),
+        "best_val_loss": finite_number(history.get("best_val_loss")),
+        "best_val_bpc": finite_number(history.get("best_val_bpc")),
+        "best_step": history.get("best_step"),
+        "steps": history.get("step"),
+        "tokens_seen": history.get("tokens_seen"),
+    }

@@ -34,8 +34,9 @@ class SavedRun:
         if given:
             return given
         if not recorded or not all(isinstance(item, str) for item in recorded) or recorded == ["-"]:
-            raise UsageError(f"--resume {self.folder}: the run read its {what} from stdin; "
-                             "give DATA (- for stdin) again")
+            raise UsageError(
+                f"--resume {self.folder}: the run read its {what} from stdin; give DATA (- for stdin) again"
+            )
         return recorded
 
 

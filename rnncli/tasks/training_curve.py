@@ -71,8 +71,13 @@ def _point(record: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     train, val = finite_number(record.get("train_loss")), finite_number(record.get("val_loss"))
     gap = val - train if train is not None and val is not None else None
-    return {"step": record["step"], "train_loss": train, "val_loss": val,
-            "val_bpc": finite_number(record.get("val_bpc")), "gap": gap}
+    return {
+        "step": record["step"],
+        "train_loss": train,
+        "val_loss": val,
+        "val_bpc": finite_number(record.get("val_bpc")),
+        "gap": gap,
+    }
 
 
 def finite_number(value: Any) -> float | None:
@@ -91,15 +96,23 @@ def overfitting_verdict(records: list[dict[str, Any]]) -> dict[str, str]:
     best = min(scored, key=lambda r: r["val_loss"])
     last = scored[-1]
     if last is best:
-        return {"status": "improving",
-                "message": f"validation loss is still falling (best at the last evaluation, step {last['step']})"}
+        return {
+            "status": "improving",
+            "message": f"validation loss is still falling (best at the last evaluation, step {last['step']})",
+        }
     rise = last["val_loss"] - best["val_loss"]
     train_best, train_last = finite_number(best.get("train_loss")), finite_number(last.get("train_loss"))
     train_fell = train_best is not None and train_last is not None and train_last < train_best
     if rise > RISE_TOLERANCE * abs(best["val_loss"]) and train_fell:
-        return {"status": "overfitting",
-                "message": (f"overfitting: since step {best['step']} validation loss rose by {rise:.4f} "
-                            f"while training loss fell by {train_best - train_last:.4f}; "
-                            "model.safetensors keeps the best weights (more data, --dropout or a smaller model help)")}
-    return {"status": "flat",
-            "message": f"validation loss has levelled off since step {best['step']} (change {rise:+.4f})"}
+        return {
+            "status": "overfitting",
+            "message": (
+                f"overfitting: since step {best['step']} validation loss rose by {rise:.4f} "
+                f"while training loss fell by {train_best - train_last:.4f}; "
+                "model.safetensors keeps the best weights (more data, --dropout or a smaller model help)"
+            ),
+        }
+    return {
+        "status": "flat",
+        "message": f"validation loss has levelled off since step {best['step']} (change {rise:+.4f})",
+    }

@@ -12,8 +12,10 @@ from rnncli.cli.render.tables import is_finite, result_console, short_number, sp
 CHART_WIDTH, CHART_HEIGHT = 50, 12
 TRAIN_GLYPH, VAL_GLYPH, BEST_GLYPH = "·", "•", "★"
 
-def print_curve(curve: dict[str, Any], *, console: Console | None = None,
-                width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> None:
+
+def print_curve(
+    curve: dict[str, Any], *, console: Console | None = None, width: int = CHART_WIDTH, height: int = CHART_HEIGHT
+) -> None:
     """Train and validation loss against steps, best point starred, lr and grad norm below."""
     console = result_console(console)
     records = curve["records"]
@@ -27,12 +29,14 @@ def print_curve(curve: dict[str, Any], *, console: Console | None = None,
     console.print(_gap_line(curve))
 
 
-def loss_chart(records: list[dict[str, Any]], *, best: dict[str, Any] | None,
-               width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> list[Text]:
+def loss_chart(
+    records: list[dict[str, Any]], *, best: dict[str, Any] | None, width: int = CHART_WIDTH, height: int = CHART_HEIGHT
+) -> list[Text]:
     """A character plot: ``·`` train loss, ``•`` validation loss, ``★`` the best validation point."""
     steps = [r["step"] for r in records]
-    series = {key: [(r["step"], r.get(key)) for r in records if is_finite(r.get(key))]
-              for key in ("train_loss", "val_loss")}
+    series = {
+        key: [(r["step"], r.get(key)) for r in records if is_finite(r.get(key))] for key in ("train_loss", "val_loss")
+    }
     values = [v for points in series.values() for _, v in points]
     if not values:
         return [Text("(no losses recorded)")]
@@ -124,6 +128,8 @@ def _gap_line(curve: dict[str, Any]) -> Text:
     for name in ("best", "last"):
         point = curve.get(name)
         if point and point.get("gap") is not None:
-            parts.append(f"{name:>9} step {point['step']:,}: train {point['train_loss']:.4f}, "
-                         f"val {point['val_loss']:.4f}, gap (val - train) {point['gap']:+.4f}")
+            parts.append(
+                f"{name:>9} step {point['step']:,}: train {point['train_loss']:.4f}, "
+                f"val {point['val_loss']:.4f}, gap (val - train) {point['gap']:+.4f}"
+            )
     return Text("\n".join(parts) or "no validation loss recorded")

@@ -19,8 +19,11 @@ def print_text_summary(summary: dict[str, Any], console: Console | None = None) 
     rows = [
         ("text", summary["source"] + files),
         ("size", f"{summary['bytes']:,} bytes, {summary['characters']:,} characters, {summary['lines']:,} lines"),
-        ("vocabulary", f"char {vocab['char']:,}, byte 256 ({vocab['byte_values_used']} values used), "
-                       f"word {words}, bpe as --vocab-size asks"),
+        (
+            "vocabulary",
+            f"char {vocab['char']:,}, byte 256 ({vocab['byte_values_used']} values used), "
+            f"word {words}, bpe as --vocab-size asks",
+        ),
         ("entropy", f"{summary['entropy_bits_per_char']:.3f} bits/char (unigram: the baseline a model must beat)"),
     ]
     console.print(facts_table(rows))
@@ -37,9 +40,13 @@ def print_text_summary(summary: dict[str, Any], console: Console | None = None) 
     console.print()
     if suggestion is None:
         return
-    console.print(Text(f"suggested model: {suggestion['cell']} {suggestion['num_layers']} x "
-                       f"{suggestion['hidden_size']}, {suggestion['parameters']:,} parameters "
-                       f"for {suggestion['target_parameters']:,} characters ({suggestion['rule']})"))
+    console.print(
+        Text(
+            f"suggested model: {suggestion['cell']} {suggestion['num_layers']} x "
+            f"{suggestion['hidden_size']}, {suggestion['parameters']:,} parameters "
+            f"for {suggestion['target_parameters']:,} characters ({suggestion['rule']})"
+        )
+    )
     console.print(Text(f"  {suggestion['command']}", style="bold"))
 
 
@@ -64,21 +71,35 @@ def print_series_summary(summary: dict[str, Any], console: Console | None = None
     span = summary["time_range"]
     rows = [
         ("series file", summary["source"]),
-        ("layout", summary["layout"] + (" (id, time, value rows)" if summary["layout"] == "long"
-                                        else " (a time column and one column per series)")),
+        (
+            "layout",
+            summary["layout"]
+            + (
+                " (id, time, value rows)"
+                if summary["layout"] == "long"
+                else " (a time column and one column per series)"
+            ),
+        ),
         ("series", f"{summary['num_series']}, {summary['total_points']:,} points in all"),
         ("time range", f"{span['start']} to {span['end']}"),
         ("frequency", summary["frequency_name"]),
         ("season", f"{season} steps" if season > 1 else "none detected"),
-        ("missing", f"{summary['missing_cells']} empty cells, {summary['gaps']} missing timestamps"
-                    + (" (filled by linear interpolation when training)" if summary["missing_cells"]
-                       + summary["gaps"] else "")),
+        (
+            "missing",
+            f"{summary['missing_cells']} empty cells, {summary['gaps']} missing timestamps"
+            + (" (filled by linear interpolation when training)" if summary["missing_cells"] + summary["gaps"] else ""),
+        ),
     ]
     console.print(facts_table(rows))
     console.print()
     table = Table(show_edge=False)
-    for name, justify in (("series", "left"), ("length", "right"), ("from", "left"), ("to", "left"),
-                          ("missing", "right")):
+    for name, justify in (
+        ("series", "left"),
+        ("length", "right"),
+        ("from", "left"),
+        ("to", "left"),
+        ("missing", "right"),
+    ):
         table.add_column(name, justify=justify, no_wrap=True)
     for entry in summary["series"]:
         holes = entry["missing_cells"]["count"] + entry["gaps"]["count"]
@@ -87,13 +108,22 @@ def print_series_summary(summary: dict[str, Any], console: Console | None = None
     console.print()
     width = max(len(e["id"]) for e in summary["series"])
     for entry in summary["series"]:
-        console.print(Text.assemble((f"{entry['id']:>{width}} ", "bold"), (sparkline(entry["profile"]), "blue"),
-                                    f" {short_number(entry['min'])} .. {short_number(entry['max'])}"))
+        console.print(
+            Text.assemble(
+                (f"{entry['id']:>{width}} ", "bold"),
+                (sparkline(entry["profile"]), "blue"),
+                f" {short_number(entry['min'])} .. {short_number(entry['max'])}",
+            )
+        )
     for entry in summary["series"]:
         for label, key in (("empty cells", "missing_cells"), ("missing timestamps", "gaps")):
             where = entry[key]
             if where["count"]:
                 rest = where["count"] - len(where["first"])
                 more = f" and {rest} more" if rest > 0 else ""
-                console.print(Text(f"! {entry['id']}: {where['count']} {label} at {', '.join(where['first'])}{more}",
-                                   style="yellow"))
+                console.print(
+                    Text(
+                        f"! {entry['id']}: {where['count']} {label} at {', '.join(where['first'])}{more}",
+                        style="yellow",
+                    )
+                )

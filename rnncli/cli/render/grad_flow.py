@@ -11,14 +11,18 @@ from rnncli.cli.render.tables import log_sparkline, result_console
 
 TABLE_DISTANCES = (0, 1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000)
 
+
 def print_grad_flow(result: dict[str, Any], console: Console | None = None) -> None:
     """A title line, a log-scale sparkline of the norms and a table at a few distances."""
     console = result_console(console)
     model, norms = result["model"], result["norms"]
     state = "trained" if result["trained"] else "untrained"
-    console.print(f"gradient flow: {model['cell']} ({model['impl']}, {model['num_layers']} x "
-                  f"{model['hidden_size']}), {state}; {result['windows']} windows of "
-                  f"{result['text']}", markup=False)
+    console.print(
+        f"gradient flow: {model['cell']} ({model['impl']}, {model['num_layers']} x "
+        f"{model['hidden_size']}), {state}; {result['windows']} windows of "
+        f"{result['text']}",
+        markup=False,
+    )
     console.print(f"|d loss_T / d h_(T-k)|, k = 0..{len(norms) - 1}, log scale:", markup=False)
     console.print(log_sparkline(norms), markup=False)
     table = Table(show_edge=False)

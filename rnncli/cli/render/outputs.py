@@ -56,8 +56,9 @@ def write_text_scores(result: dict[str, Any]) -> None:
     typer.echo(f"bpc         {result['bpc']:.4f} bits/character")
     typer.echo(f"bpb         {result['bpb']:.4f} bits/byte (UTF-8)")
     if result["unknown_tokens"]:
-        typer.echo(f"unknown     {result['unknown_tokens']:,} tokens outside the vocabulary "
-                   "(scored as the unknown token)")
+        typer.echo(
+            f"unknown     {result['unknown_tokens']:,} tokens outside the vocabulary (scored as the unknown token)"
+        )
 
 
 def write_backtest(result: dict[str, Any], *, as_json: bool) -> None:
@@ -68,17 +69,20 @@ def write_backtest(result: dict[str, Any], *, as_json: bool) -> None:
 
 
 def write_backtest_table(result: dict[str, Any]) -> None:
-    lines = [f"backtest: {result['series']} series x {result['windows']} window(s) of {result['horizon']} steps "
-             f"(lookback {result['lookback']}, season {result['season']})",
-             f"{'method':<16}{'MAE':>12}{'RMSE':>12}{'sMAPE':>9}{'MASE':>9}"]
+    lines = [
+        f"backtest: {result['series']} series x {result['windows']} window(s) of {result['horizon']} steps "
+        f"(lookback {result['lookback']}, season {result['season']})",
+        f"{'method':<16}{'MAE':>12}{'RMSE':>12}{'sMAPE':>9}{'MASE':>9}",
+    ]
     for name, m in result["metrics"].items():
         lines.append(f"{name:<16}{m['mae']:>12.4g}{m['rmse']:>12.4g}{m['smape']:>9.2f}{m['mase']:>9.3f}")
     for nominal, share in result["coverage"].items():
         lines.append(f"coverage of the {float(nominal):.0%} interval: {share:.1%}")
     lines.append(f"model MASE / seasonal naive MASE: {result['mase_vs_seasonal_naive']:.3f}")
     if not result["beats_seasonal_naive"]:
-        lines.append("the model does NOT beat seasonal naive on this data: use seasonal naive, or train longer "
-                     "or with more data")
+        lines.append(
+            "the model does NOT beat seasonal naive on this data: use seasonal naive, or train longer or with more data"
+        )
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 
@@ -150,8 +154,11 @@ def _printer(document: dict[str, Any]):
     kind = document.get("kind")
     if kind == "checkpoint":
         return runs.print_forecast_summary if document.get("task") == "forecast" else runs.print_checkpoint_summary
-    printers = {"comparison": runs.print_comparison, "text": data.print_text_summary,
-                "series": data.print_series_summary}
+    printers = {
+        "comparison": runs.print_comparison,
+        "text": data.print_text_summary,
+        "series": data.print_series_summary,
+    }
     return printers.get(kind, write_json)  # a task without its own drawing yet: its JSON
 
 
@@ -162,8 +169,7 @@ def _plot_inspection(summary: Summary, plot: Path) -> None:
     kind = document.get("kind")
     if kind == "checkpoint":
         if not document.get("curve"):
-            raise UsageError(f"--plot: {document['path']} has no metrics.jsonl beside it, so there is no curve "
-                             "to draw")
+            raise UsageError(f"--plot: {document['path']} has no metrics.jsonl beside it, so there is no curve to draw")
         plots.save_curve_plot([(document["path"], document["curve"])], plot)
     elif kind == "comparison":
         curves = [(label, s["curve"]) for label, s in zip("AB", summary.data, strict=True) if s["curve"]]

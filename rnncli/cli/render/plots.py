@@ -42,25 +42,34 @@ def save_figure(fig, path: str | Path, plt, *, dpi: float | None = None) -> None
         plt.close(fig)
 
 
-
 def save_curve_plot(curves: list[tuple[str, dict[str, Any]]], path: Path) -> None:
     """Loss curves (best points starred), learning rate and gradient norm, as an image file."""
     plt = require_matplotlib(path)
-    fig, (ax_loss, ax_lr, ax_grad) = plt.subplots(3, 1, figsize=(8, 7), sharex=True,
-                                                  gridspec_kw={"height_ratios": [3, 1, 1]})
+    fig, (ax_loss, ax_lr, ax_grad) = plt.subplots(
+        3, 1, figsize=(8, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1, 1]}
+    )
     for i, (name, curve) in enumerate(curves):
         train_colour, val_colour = f"C{2 * i}", f"C{2 * i + 1}"
         records = curve["records"]
         steps = [r["step"] for r in records]
         prefix = f"{name}: " if len(curves) > 1 else ""
-        ax_loss.plot(steps, [r.get("train_loss") for r in records], label=f"{prefix}train", alpha=0.7,
-                     color=train_colour)
-        ax_loss.plot(steps, [r.get("val_loss") for r in records], marker="o", ms=3, label=f"{prefix}validation",
-                     color=val_colour)
+        ax_loss.plot(
+            steps, [r.get("train_loss") for r in records], label=f"{prefix}train", alpha=0.7, color=train_colour
+        )
+        ax_loss.plot(
+            steps, [r.get("val_loss") for r in records], marker="o", ms=3, label=f"{prefix}validation", color=val_colour
+        )
         best = curve.get("best")
         if best and best.get("val_loss") is not None:
-            ax_loss.plot([best["step"]], [best["val_loss"]], marker="*", ms=14, color="gold",
-                         markeredgecolor="black", linestyle="none")
+            ax_loss.plot(
+                [best["step"]],
+                [best["val_loss"]],
+                marker="*",
+                ms=14,
+                color="gold",
+                markeredgecolor="black",
+                linestyle="none",
+            )
         ax_lr.plot(steps, [r.get("lr") for r in records], color=val_colour)
         ax_grad.plot(steps, [r.get("grad_norm") for r in records], color=val_colour)
     ax_loss.set_ylabel("loss (nats/token)")
@@ -119,8 +128,10 @@ def save_series_plot(data, path: Path) -> None:
             ax.plot(times[holes], series.values[holes], "o", ms=3, color="red", label="filled")
             ax.legend(loc="upper left")
         ax.set_ylabel(series.id)
-    axes[0, 0].set_title(f"{data.source} ({len(data.series)} series"
-                         + (f", first {MAX_PANELS} shown)" if len(data.series) > MAX_PANELS else ")"))
+    axes[0, 0].set_title(
+        f"{data.source} ({len(data.series)} series"
+        + (f", first {MAX_PANELS} shown)" if len(data.series) > MAX_PANELS else ")")
+    )
     fig.tight_layout()
     save_figure(fig, path, plt)
 
@@ -141,8 +152,14 @@ def save_forecast_plot(data, records: list[dict[str, Any]], quantiles: list[floa
         future = times[steps:]
         ax.plot(future, [r[mid] for r in rows], color="tab:blue", label="median forecast")
         band = f"{quantiles[0]:g}-{quantiles[-1]:g}"
-        ax.fill_between(future, [r[low] for r in rows], [r[high] for r in rows], color="tab:blue", alpha=0.25,
-                        label=f"{band} quantiles")
+        ax.fill_between(
+            future,
+            [r[low] for r in rows],
+            [r[high] for r in rows],
+            color="tab:blue",
+            alpha=0.25,
+            label=f"{band} quantiles",
+        )
         ax.set_title(series.id, fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()

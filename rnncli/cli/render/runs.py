@@ -38,15 +38,24 @@ def _checkpoint_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [
         ("checkpoint", summary["path"]),
         ("task", str(summary.get("task"))),
-        ("cell", f"{model.get('cell')} ({model.get('num_layers')} x {model.get('hidden_size')}, "
-                 f"embedding {model.get('embed_size')}, dropout {model.get('dropout')})"),
+        (
+            "cell",
+            f"{model.get('cell')} ({model.get('num_layers')} x {model.get('hidden_size')}, "
+            f"embedding {model.get('embed_size')}, dropout {model.get('dropout')})",
+        ),
         ("implementation", _implementation(summary.get("implementation") or {})),
         ("parameters", _parameters_line(summary, data)),
-        ("tokenizer", f"{tok['kind']}, {tok['vocab_size']} symbols: "
-                      + (repr(tok["preview"]) if tok["kind"] == "char" else tok["preview"])),
-        ("trained", f"{steps:,} steps{f' of {budget:,}' if budget else ''}, "
-                    f"{history.get('tokens_seen', 0):,} tokens{_epochs(history, data)}, "
-                    f"{history.get('elapsed_s', 0):.0f} s{_went_on(summary, steps)}"),
+        (
+            "tokenizer",
+            f"{tok['kind']}, {tok['vocab_size']} symbols: "
+            + (repr(tok["preview"]) if tok["kind"] == "char" else tok["preview"]),
+        ),
+        (
+            "trained",
+            f"{steps:,} steps{f' of {budget:,}' if budget else ''}, "
+            f"{history.get('tokens_seen', 0):,} tokens{_epochs(history, data)}, "
+            f"{history.get('elapsed_s', 0):.0f} s{_went_on(summary, steps)}",
+        ),
         ("best validation", _best(history)),
         ("settings", _settings_line(train)),
         ("data", f"{data.get('source')} ({data.get('num_chars', 0):,} chars) sha256 {str(data.get('sha256'))[:16]}"),
@@ -77,8 +86,13 @@ def _curve_notes(summary: dict[str, Any], steps: int) -> list[tuple[str, str]]:
     notes = []
     skipped, last = curve.get("skipped_lines", 0), (curve.get("last") or {}).get("step")
     if skipped:
-        notes.append(("metrics", f"{skipped} unreadable line(s) of metrics.jsonl skipped (cut short by a crash "
-                                 f"or edited?); the curve ends at step {last}"))
+        notes.append(
+            (
+                "metrics",
+                f"{skipped} unreadable line(s) of metrics.jsonl skipped (cut short by a crash "
+                f"or edited?); the curve ends at step {last}",
+            )
+        )
     if last is not None and last < steps:
         notes.append(("metrics", f"the checkpoint is at step {steps:,} but metrics.jsonl stops at step {last:,}"))
     return notes
@@ -126,16 +140,21 @@ def print_forecast_summary(summary: dict[str, Any], console: Console | None = No
     history, train = summary.get("history") or {}, summary.get("train") or {}
     versions = summary.get("versions") or {}
     steps, budget = history.get("step", 0), train.get("steps")
-    ids = ", ".join(f"{i} (last {str(t).removesuffix('T00:00:00')})"
-                    for i, t in zip(series["ids"], series["last_time"], strict=False))
+    ids = ", ".join(
+        f"{i} (last {str(t).removesuffix('T00:00:00')})"
+        for i, t in zip(series["ids"], series["last_time"], strict=False)
+    )
     more = f" and {series['count'] - len(series['ids'])} more" if series["count"] > len(series["ids"]) else ""
     loss = history.get("best_val_loss")
     season = model.get("season")
     rows = [
         ("checkpoint", summary["path"]),
         ("task", "forecast"),
-        ("cell", f"{model.get('cell')} ({model.get('num_layers')} x {model.get('hidden_size')}, "
-                 f"dropout {model.get('dropout')}, ensemble {model.get('ensemble', 1)})"),
+        (
+            "cell",
+            f"{model.get('cell')} ({model.get('num_layers')} x {model.get('hidden_size')}, "
+            f"dropout {model.get('dropout')}, ensemble {model.get('ensemble', 1)})",
+        ),
         ("parameters", f"{summary['total_parameters']:,}"),
         ("horizon", f"{model.get('horizon')} steps ahead, lookback {model.get('lookback')}"),
         ("quantiles", ", ".join(str(q) for q in model.get("quantiles") or [])),
@@ -143,10 +162,17 @@ def print_forecast_summary(summary: dict[str, Any], console: Console | None = No
         ("season", f"{season} steps" if isinstance(season, int) and season > 1 else "none"),
         ("scaling", str(model.get("scaling"))),
         ("series", f"{series['count']} from {series.get('source')} ({series.get('layout')}): {ids}{more}"),
-        ("trained", f"{steps:,} steps{f' of {budget:,}' if budget else ''}, {history.get('elapsed_s', 0):.0f} s"
-                    + _went_on(summary, steps)),
-        ("best validation", f"pinball loss {loss:.4f} (scaled units), at step {history.get('best_step')}"
-         if isinstance(loss, (int, float)) else "-"),
+        (
+            "trained",
+            f"{steps:,} steps{f' of {budget:,}' if budget else ''}, {history.get('elapsed_s', 0):.0f} s"
+            + _went_on(summary, steps),
+        ),
+        (
+            "best validation",
+            f"pinball loss {loss:.4f} (scaled units), at step {history.get('best_step')}"
+            if isinstance(loss, (int, float))
+            else "-",
+        ),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
         ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
     ]
@@ -174,8 +200,9 @@ def print_comparison(result: dict[str, Any], console: Console | None = None) -> 
         measure = "bits per character" if result["compared_by"] == "best_val_bpc" else "loss"
         console.print(Text(f"{result['lower_val_loss'].upper()} has the lower best validation {measure}"))
     elif result["compared_by"] is None:
-        console.print(Text("their losses do not compare (different tasks, or different tokenizers without "
-                           "bits per character)"))
+        console.print(
+            Text("their losses do not compare (different tasks, or different tokenizers without bits per character)")
+        )
     diff = Table(show_edge=False, title="settings that differ")
     diff.add_column("setting")
     diff.add_column("A")

@@ -48,8 +48,12 @@ def point_metrics(actual: np.ndarray, predicted: np.ndarray, scale: float) -> di
     error = actual - predicted
     denom = np.abs(actual) + np.abs(predicted)
     smape = np.where(denom > 0, 200 * np.abs(error) / np.where(denom > 0, denom, 1), 0.0)
-    return {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error ** 2).mean())),
-            "smape": float(smape.mean()), "mase": float(np.abs(error).mean() / scale)}
+    return {
+        "mae": float(np.abs(error).mean()),
+        "rmse": float(np.sqrt((error**2).mean())),
+        "smape": float(smape.mean()),
+        "mase": float(np.abs(error).mean() / scale),
+    }
 
 
 def interval_pairs(quantiles: list[float]) -> list[tuple[int, int, float]]:
@@ -69,14 +73,16 @@ def backtest(forecaster: Forecaster, data: SeriesSet, *, windows: int) -> dict[s
     needed = L + windows * H + (m if m > 1 else 1)
     short = [s for s in data.series if len(s.values) < needed]
     if short:
-        raise DataError(f"{data.source}: series {short[0].id!r} has {len(short[0].values)} points; a backtest of "
-                        f"{windows} window(s) of {H} after a context of {L} (and one season to scale MASE) "
-                        f"needs at least {needed}; use a smaller --backtest")
+        raise DataError(
+            f"{data.source}: series {short[0].id!r} has {len(short[0].values)} points; a backtest of "
+            f"{windows} window(s) of {H} after a context of {L} (and one season to scale MASE) "
+            f"needs at least {needed}; use a smaller --backtest"
+        )
     contexts, starts, cases = [], [], []
     for index, series in enumerate(data.series):
         first = step_index(series.start, data.freq)
         for origin in origins(len(series.values), horizon=H, windows=windows):
-            contexts.append(series.values[origin - L:origin])
+            contexts.append(series.values[origin - L : origin])
             starts.append(first + origin - L)
             cases.append((index, origin))
     quantiles = predict_windows(forecaster, np.stack(contexts), np.array(starts))  # (N, H, Q)
@@ -86,7 +92,7 @@ def backtest(forecaster: Forecaster, data: SeriesSet, *, windows: int) -> dict[s
     coverage: dict[int, dict[float, list[float]]] = {}
     for (index, origin), q in zip(cases, quantiles, strict=True):
         values = data.series[index].values
-        history, actual = values[:origin], values[origin:origin + H]
+        history, actual = values[:origin], values[origin : origin + H]
         scale = mase_scale(history, m)
         forecasts = {"model": q[:, median], **baselines(history, horizon=H, season=m)}
         rows = per_series.setdefault(index, {name: [] for name in METHODS})
@@ -102,19 +108,28 @@ def _summarise(data: SeriesSet, forecaster: Forecaster, per_series, coverage, *,
     """Average per series, then over series; the model's MASE relative to seasonal naive."""
     metrics = {}
     for name in METHODS:
-        series_means = [{k: float(np.nanmean([r[k] for r in rows[name]])) for k in rows[name][0]}
-                        for rows in per_series.values()]
+        series_means = [
+            {k: float(np.nanmean([r[k] for r in rows[name]])) for k in rows[name][0]} for rows in per_series.values()
+        ]
         metrics[name] = {k: float(np.nanmean([s[k] for s in series_means])) for k in series_means[0]}
     nominals = next(iter(coverage.values())).keys() if coverage else []
-    covered = {f"{nominal:g}": float(np.mean([np.mean(c[nominal]) for c in coverage.values()]))
-               for nominal in nominals}
+    covered = {f"{nominal:g}": float(np.mean([np.mean(c[nominal]) for c in coverage.values()])) for nominal in nominals}
     relative = metrics["model"]["mase"] / metrics["seasonal_naive"]["mase"]
     config = forecaster.config
-    return {"data": data.source, "model": str(forecaster.path), "series": len(data.series), "windows": windows,
-            "horizon": config.horizon, "lookback": config.lookback, "season": config.season,
-            "metrics": metrics, "coverage": covered, "mase_vs_seasonal_naive": relative,
-            "beats_seasonal_naive": bool(relative < 1),
-            "overlaps_training": _overlaps_training(forecaster, data, windows=windows)}
+    return {
+        "data": data.source,
+        "model": str(forecaster.path),
+        "series": len(data.series),
+        "windows": windows,
+        "horizon": config.horizon,
+        "lookback": config.lookback,
+        "season": config.season,
+        "metrics": metrics,
+        "coverage": covered,
+        "mase_vs_seasonal_naive": relative,
+        "beats_seasonal_naive": bool(relative < 1),
+        "overlaps_training": _overlaps_training(forecaster, data, windows=windows),
+    }
 
 
 def _overlaps_training(forecaster: Forecaster, data: SeriesSet, *, windows: int) -> bool:
@@ -123,5 +138,5 @@ def _overlaps_training(forecaster: Forecaster, data: SeriesSet, *, windows: int)
     trained = dict(zip(info["ids"], info["length"], strict=True))
     same_source = info.get("source") == data.source
     return same_source and any(
-        s.id in trained and trained[s.id] > len(s.values) - windows * forecaster.config.horizon
-        for s in data.series)
+        s.id in trained and trained[s.id] > len(s.values) - windows * forecaster.config.horizon for s in data.series
+    )

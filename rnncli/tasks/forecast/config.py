@@ -42,15 +42,17 @@ class ForecastConfig:
 
     def validate(self, *, where: str = "") -> None:
         label = f"{where} " if where else "--"
-        checks = [(1 <= self.horizon <= 10_000, "horizon", "a whole number from 1 to 10000"),
-                  (0 <= self.lookback <= 100_000, "lookback", "a whole number from 1 to 100000"),
-                  (1 <= self.season <= 100_000, "season", "a whole number from 1 to 100000"),
-                  (self.cell in CELLS, "cell", f"one of {', '.join(CELLS)}"),
-                  (1 <= self.hidden_size <= 65_536, "hidden-size", "a whole number from 1 to 65536"),
-                  (1 <= self.num_layers <= 64, "num-layers", "a whole number from 1 to 64"),
-                  (0 <= self.dropout < 1, "dropout", "in [0, 1)"),
-                  (self.scaling in SCALINGS, "scaling", f"one of {', '.join(SCALINGS)}"),
-                  (1 <= self.ensemble <= 64, "ensemble", "a whole number from 1 to 64")]
+        checks = [
+            (1 <= self.horizon <= 10_000, "horizon", "a whole number from 1 to 10000"),
+            (0 <= self.lookback <= 100_000, "lookback", "a whole number from 1 to 100000"),
+            (1 <= self.season <= 100_000, "season", "a whole number from 1 to 100000"),
+            (self.cell in CELLS, "cell", f"one of {', '.join(CELLS)}"),
+            (1 <= self.hidden_size <= 65_536, "hidden-size", "a whole number from 1 to 65536"),
+            (1 <= self.num_layers <= 64, "num-layers", "a whole number from 1 to 64"),
+            (0 <= self.dropout < 1, "dropout", "in [0, 1)"),
+            (self.scaling in SCALINGS, "scaling", f"one of {', '.join(SCALINGS)}"),
+            (1 <= self.ensemble <= 64, "ensemble", "a whole number from 1 to 64"),
+        ]
         for ok, name, what in checks:
             if not ok:
                 raise UsageError(f"{label}{name} must be {what}, got {getattr(self, name.replace('-', '_'))!r}")

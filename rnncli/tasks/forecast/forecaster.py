@@ -91,7 +91,9 @@ def check_lengths(data: SeriesSet, config: ForecastConfig, *, extra: int = 0, wh
                 f"{data.source}: series {series.id!r} has {len(series.values)} points; to {what} it with "
                 f"--horizon {config.horizon} and --lookback {config.lookback} it needs at least {need} "
                 f"(lookback + horizon for a training window + horizon held out for validation"
-                + (f" + {extra} backtest points" if extra else "") + "); use a shorter --lookback or --horizon")
+                + (f" + {extra} backtest points" if extra else "")
+                + "); use a shorter --lookback or --horizon"
+            )
 
 
 def choose_scaling(data: SeriesSet, scaling: str | None) -> str:
@@ -102,20 +104,32 @@ def choose_scaling(data: SeriesSet, scaling: str | None) -> str:
 
 def series_meta(data: SeriesSet, config: ForecastConfig) -> dict[str, Any]:
     """What forecasting needs without the file: ids, last times and the last context of each series."""
-    return {"freq": data.freq, "time_format": data.time_format, "layout": data.layout, "source": data.source,
-            "ids": [s.id for s in data.series],
-            "last_time": [_stamp_to_json(time_grid(s.start, len(s.values), data.freq)[-1]) for s in data.series],
-            "length": [len(s.values) for s in data.series],
-            "context": [s.values[-config.lookback:].tolist() for s in data.series]}
+    return {
+        "freq": data.freq,
+        "time_format": data.time_format,
+        "layout": data.layout,
+        "source": data.source,
+        "ids": [s.id for s in data.series],
+        "last_time": [_stamp_to_json(time_grid(s.start, len(s.values), data.freq)[-1]) for s in data.series],
+        "length": [len(s.values) for s in data.series],
+        "context": [s.values[-config.lookback :].tolist() for s in data.series],
+    }
 
 
 def _stamp_to_json(stamp) -> Any:
     return int(stamp) if isinstance(stamp, (int, np.integer)) else pd.Timestamp(stamp).isoformat()
 
 
-def train_forecaster(data: SeriesSet, config: ForecastConfig, cfg: TrainConfig, *, out_dir: Path,
-                     on_event: Callable[[TrainEvent], None] | None = None,
-                     command: list[str] | None = None, resume: TrainState | None = None) -> History:
+def train_forecaster(
+    data: SeriesSet,
+    config: ForecastConfig,
+    cfg: TrainConfig,
+    *,
+    out_dir: Path,
+    on_event: Callable[[TrainEvent], None] | None = None,
+    command: list[str] | None = None,
+    resume: TrainState | None = None,
+) -> History:
     """Train a global forecaster on every series of ``data`` and write its run folder.
 
     With ``resume`` (the run's saved state) training continues exactly where it stopped.
@@ -132,10 +146,23 @@ def train_forecaster(data: SeriesSet, config: ForecastConfig, cfg: TrainConfig, 
     starts = [step_index(s.start, data.freq) for s in data.series]
     task = ForecastTask(arrays, starts, config, batch_size=cfg.batch_size, seed=cfg.seed)
     settings = {"model": config.to_dict(), "train": dataclasses.asdict(cfg)}
-    meta = {"task": TASK_FORECAST, **settings, "series": series_meta(data, config), "versions": versions(),
-            "command": command if command is not None else sys.argv}
-    trainer = Trainer(ForecastModel(config), task, cfg, out_dir=out_dir, meta=meta, config=settings,
-                      device=resolve_device(cfg.device), on_event=on_event)
+    meta = {
+        "task": TASK_FORECAST,
+        **settings,
+        "series": series_meta(data, config),
+        "versions": versions(),
+        "command": command if command is not None else sys.argv,
+    }
+    trainer = Trainer(
+        ForecastModel(config),
+        task,
+        cfg,
+        out_dir=out_dir,
+        meta=meta,
+        config=settings,
+        device=resolve_device(cfg.device),
+        on_event=on_event,
+    )
     if resume is not None:
         trainer.restore(resume)
     return trainer.fit()
@@ -161,8 +188,13 @@ class Forecaster:
             values = np.asarray(context, dtype=np.float64)
             start = _first_time(last, len(values), freq)
             series.append(Series(id=sid, values=values, start=start))
-        return SeriesSet(series=series, freq=freq, time_format=info.get("time_format"), source=str(self.path),
-                         layout=info.get("layout", "wide"))
+        return SeriesSet(
+            series=series,
+            freq=freq,
+            time_format=info.get("time_format"),
+            source=str(self.path),
+            layout=info.get("layout", "wide"),
+        )
 
 
 def _first_time(last, count: int, freq: str):
@@ -198,8 +230,10 @@ def validate_forecaster_layout(path: Path, meta: dict[str, Any]) -> ForecastConf
     Pops ``_tensors`` and ``_data_bytes`` from ``meta``.
     """
     if meta.get("task") != TASK_FORECAST:
-        raise CheckpointError(f"{path}: not a forecasting model (task {meta.get('task')!r}); "
-                              "train one with: rnn train series.csv --horizon 12")
+        raise CheckpointError(
+            f"{path}: not a forecasting model (task {meta.get('task')!r}); "
+            "train one with: rnn train series.csv --horizon 12"
+        )
     try:
         config = ForecastConfig(**meta["model"])
         config.validate(where=f"{path}: model")
@@ -231,21 +265,23 @@ def forecast(forecaster: Forecaster, data: SeriesSet | None = None) -> list[dict
     data = data or forecaster.remembered()
     config = forecaster.config
     if data.freq != forecaster.meta["series"]["freq"]:
-        raise DataError(f"{data.source}: the data is {describe_freq(data.freq)} but the model was trained on "
-                        f"{describe_freq(forecaster.meta['series']['freq'])} data")
+        raise DataError(
+            f"{data.source}: the data is {describe_freq(data.freq)} but the model was trained on "
+            f"{describe_freq(forecaster.meta['series']['freq'])} data"
+        )
     short = [s.id for s in data.series if len(s.values) < config.lookback]
     if short:
-        raise DataError(f"{data.source}: series {short[0]!r} has fewer than the {config.lookback} points "
-                        "of context the model reads")
-    contexts = np.stack([s.values[-config.lookback:] for s in data.series])
+        raise DataError(
+            f"{data.source}: series {short[0]!r} has fewer than the {config.lookback} points of context the model reads"
+        )
+    contexts = np.stack([s.values[-config.lookback :] for s in data.series])
     starts = np.array([step_index(s.start, data.freq) + len(s.values) - config.lookback for s in data.series])
     quantiles = predict_windows(forecaster, contexts, starts)  # (S, H, Q)
     records = []
     for series, q in zip(data.series, quantiles, strict=False):
-        future = time_grid(series.start, len(series.values) + config.horizon, data.freq)[len(series.values):]
+        future = time_grid(series.start, len(series.values) + config.horizon, data.freq)[len(series.values) :]
         for step, stamp in enumerate(future):
-            record = {"id": series.id, "timestamp": format_time(stamp, data.time_format),
-                      "mean": float(q[step].mean())}
+            record = {"id": series.id, "timestamp": format_time(stamp, data.time_format), "mean": float(q[step].mean())}
             record.update({f"q{_label(level)}": float(q[step, j]) for j, level in enumerate(config.quantiles)})
             records.append(record)
     return records

@@ -33,14 +33,15 @@ class _Member(nn.Module):
         self.config = config
         q, h = len(config.quantiles), config.horizon
         self.rnn = build_fused(config, config.num_features)
-        self.head = nn.Sequential(nn.Linear(config.hidden_size, config.hidden_size), nn.ReLU(),
-                                  nn.Linear(config.hidden_size, h * q))
+        self.head = nn.Sequential(
+            nn.Linear(config.hidden_size, config.hidden_size), nn.ReLU(), nn.Linear(config.hidden_size, h * q)
+        )
         self.skip = nn.Linear(config.lookback, h)
         self.anchor = median_index(config.quantiles)  # the others are offsets from it
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, F) scaled context -> (B, H, Q) scaled quantiles, increasing along Q."""
-        out, _ = self.rnn(x[:, -self.config.encoder_steps:])  # (B, T, H_rnn)
+        out, _ = self.rnn(x[:, -self.config.encoder_steps :])  # (B, T, H_rnn)
         raw = self.head(out[:, -1]).view(x.shape[0], self.config.horizon, -1)  # (B, H, Q)
         centre = raw[..., self.anchor] + self.skip(x[..., 0])  # (B, H)
         return _monotone(centre, raw, self.anchor)
@@ -49,7 +50,7 @@ class _Member(nn.Module):
 def _monotone(centre: torch.Tensor, raw: torch.Tensor, anchor: int) -> torch.Tensor:
     """Quantiles that cannot cross: the centre plus (minus) cumulative positive gaps."""
     gaps = F.softplus(raw) + 1e-4  # (B, H, Q)
-    above = centre.unsqueeze(-1) + torch.cumsum(gaps[..., anchor + 1:], dim=-1)
+    above = centre.unsqueeze(-1) + torch.cumsum(gaps[..., anchor + 1 :], dim=-1)
     below = centre.unsqueeze(-1) - torch.flip(torch.cumsum(torch.flip(gaps[..., :anchor], [-1]), -1), [-1])
     return torch.cat([below, centre.unsqueeze(-1), above], dim=-1)
 

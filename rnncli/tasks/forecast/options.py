@@ -18,8 +18,24 @@ from rnncli.tasks.forecast.config import ForecastConfig, parse_quantiles
 
 # The trainer's settings a forecaster takes: no token windows (--seq-len), and validation is the
 # last horizon of every series (no --val-frac).
-TRAIN_KEYS = ("batch_size", "lr", "weight_decay", "clip", "lr_schedule", "warmup", "steps", "epochs", "time",
-              "patience", "eval_every", "keep", "seed", "device", "precision", "tensorboard")
+TRAIN_KEYS = (
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "clip",
+    "lr_schedule",
+    "warmup",
+    "steps",
+    "epochs",
+    "time",
+    "patience",
+    "eval_every",
+    "keep",
+    "seed",
+    "device",
+    "precision",
+    "tensorboard",
+)
 
 
 @dataclass

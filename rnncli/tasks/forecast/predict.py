@@ -61,12 +61,16 @@ def run_forecast(request: ForecastRequest, reporter: Reporter) -> ForecastResult
         return ForecastResult(backtest=backtest_report(forecaster, series, request.backtest, reporter))
     from rnncli.tasks.forecast.forecaster import forecast  # torch: only once the flags and the CSV are good
 
-    return ForecastResult(records=forecast(forecaster, series), history=series or forecaster.remembered(),
-                          quantiles=forecaster.config.quantiles)
+    return ForecastResult(
+        records=forecast(forecaster, series),
+        history=series or forecaster.remembered(),
+        quantiles=forecaster.config.quantiles,
+    )
 
 
-def _forecaster_and_series(request: ForecastRequest, settings: ForecastSettings,
-                           reporter: Reporter) -> tuple[Forecaster, SeriesSet | None]:
+def _forecaster_and_series(
+    request: ForecastRequest, settings: ForecastSettings, reporter: Reporter
+) -> tuple[Forecaster, SeriesSet | None]:
     if request.model is not None:
         from rnncli.tasks.forecast.forecaster import load_forecaster
 
@@ -79,12 +83,19 @@ def _forecaster_and_series(request: ForecastRequest, settings: ForecastSettings,
     horizon = settings.model.horizon
     holdout = request.backtest * horizon if request.backtest and horizon else 0
     if holdout:
-        reporter.info(f"training on all but the last {request.backtest} x {horizon} points of each series, "
-                      "which the backtest forecasts")
+        reporter.info(
+            f"training on all but the last {request.backtest} x {horizon} points of each series, "
+            "which the backtest forecasts"
+        )
     with _run_folder(request.out) as folder:
-        forecaster, _ = train_series(without_last(series, holdout) if holdout else series, settings,
-                                     out_dir=folder, command=request.command, reporter=reporter,
-                                     kept=request.out is not None)
+        forecaster, _ = train_series(
+            without_last(series, holdout) if holdout else series,
+            settings,
+            out_dir=folder,
+            command=request.command,
+            reporter=reporter,
+            kept=request.out is not None,
+        )
     return forecaster, series
 
 
@@ -112,8 +123,10 @@ def backtest_report(forecaster: Forecaster, series: SeriesSet, windows: int, rep
 
     result = backtest(forecaster, series, windows=windows)
     if result["overlaps_training"]:
-        reporter.warn("the model was trained on some of these windows; the figures are optimistic "
-                      "(rnn forecast FILE --backtest N trains without them)")
+        reporter.warn(
+            "the model was trained on some of these windows; the figures are optimistic "
+            "(rnn forecast FILE --backtest N trains without them)"
+        )
     return result
 
 

@@ -113,8 +113,9 @@ def forecast_checkpoint_summary(path: Path, meta: dict[str, Any], tensors: dict[
     info = meta.get("series")
     if not isinstance(model, dict) or not isinstance(info, dict):
         raise CheckpointError(f"{path}: the forecasting metadata is damaged (no model or series section)")
-    parameters = {name: math.prod(int(d) for d in t.get("shape", [])) for name, t in tensors.items()
-                  if isinstance(t, dict)}
+    parameters = {
+        name: math.prod(int(d) for d in t.get("shape", [])) for name, t in tensors.items() if isinstance(t, dict)
+    }
     ids, last, length = (_list(info.get(k)) for k in ("ids", "last_time", "length"))
     freq = info.get("freq")
     return {

@@ -36,8 +36,10 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     settings.checked_config()  # before the CSV is read: a bad flag is reported first
     series = load_series(data, settings.series, reporter)
     forecaster, history = train_series(series, settings, out_dir=out_dir, command=request.command, reporter=reporter)
-    reporter.info(f"saved {out_dir}/ ({len(series.series)} series, horizon {forecaster.config.horizon}); "
-                  f"try: rnn forecast --model {out_dir}")
+    reporter.info(
+        f"saved {out_dir}/ ({len(series.series)} series, horizon {forecaster.config.horizon}); "
+        f"try: rnn forecast --model {out_dir}"
+    )
     return history
 
 
@@ -52,18 +54,35 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     series = load_series(data, settings.series, reporter, freq=info["freq"])
     same = [s.id for s in series.series] == info["ids"] and [len(s.values) for s in series.series] == info["length"]
     if not same:
-        raise UsageError(f"{data}: not the series this run was trained on (ids or lengths differ); "
-                         "resume with the same file")
+        raise UsageError(
+            f"{data}: not the series this run was trained on (ids or lengths differ); resume with the same file"
+        )
     with interrupts_explained(saved.folder):
-        history = train_forecaster(series, config, cfg, out_dir=saved.folder, on_event=reporter.events(THROUGHPUT_UNIT),
-                                   command=request.command, resume=saved.state)
-    reporter.info(f"saved {saved.folder}/ (best validation pinball loss {history.best_val_loss:.4f} "
-                  f"at step {history.best_step} of {history.step})")
+        history = train_forecaster(
+            series,
+            config,
+            cfg,
+            out_dir=saved.folder,
+            on_event=reporter.events(THROUGHPUT_UNIT),
+            command=request.command,
+            resume=saved.state,
+        )
+    reporter.info(
+        f"saved {saved.folder}/ (best validation pinball loss {history.best_val_loss:.4f} "
+        f"at step {history.best_step} of {history.step})"
+    )
     return history
 
 
-def train_series(series: SeriesSet, settings: ForecastSettings, *, out_dir: Path, command: list[str],
-                 reporter: Reporter, kept: bool = True) -> tuple[Forecaster, History]:
+def train_series(
+    series: SeriesSet,
+    settings: ForecastSettings,
+    *,
+    out_dir: Path,
+    command: list[str],
+    reporter: Reporter,
+    kept: bool = True,
+) -> tuple[Forecaster, History]:
     """Train with the shared trainer; return the best weights (early stopping) and the history."""
     from rnncli.tasks.forecast.forecaster import (
         FORECAST_TRAIN_DEFAULTS,
@@ -76,10 +95,13 @@ def train_series(series: SeriesSet, settings: ForecastSettings, *, out_dir: Path
     check_lengths(series, config)
     cfg = settings.train_config(FORECAST_TRAIN_DEFAULTS)
     with interrupts_explained(out_dir, kept=kept):
-        history = train_forecaster(series, config, cfg, out_dir=out_dir, on_event=reporter.events(THROUGHPUT_UNIT),
-                                   command=command)
-    reporter.info(f"{STOP_REASONS.get(history.stop_reason or '', '')}best validation pinball loss "
-                  f"{history.best_val_loss:.4f} at step {history.best_step} of {history.step}")
+        history = train_forecaster(
+            series, config, cfg, out_dir=out_dir, on_event=reporter.events(THROUGHPUT_UNIT), command=command
+        )
+    reporter.info(
+        f"{STOP_REASONS.get(history.stop_reason or '', '')}best validation pinball loss "
+        f"{history.best_val_loss:.4f} at step {history.best_step} of {history.step}"
+    )
     return load_forecaster(out_dir), history
 
 
@@ -94,23 +116,38 @@ def build_config(series: SeriesSet, settings: ForecastSettings, reporter: Report
     config.scaling = choose_scaling(series, options.scaling)
     with settings.chosen.blaming_the_file():
         config.validate()
-    how = ("given" if options.season is not None else "detected by autocorrelation" if config.season > 1
-           else "none detected")
-    reporter.info(f"season {config.season} ({how}), lookback {config.lookback}, horizon {config.horizon}, "
-                  f"quantiles {','.join(f'{q:g}' for q in config.quantiles)}, scaling {config.scaling}")
+    how = (
+        "given"
+        if options.season is not None
+        else "detected by autocorrelation"
+        if config.season > 1
+        else "none detected"
+    )
+    reporter.info(
+        f"season {config.season} ({how}), lookback {config.lookback}, horizon {config.horizon}, "
+        f"quantiles {','.join(f'{q:g}' for q in config.quantiles)}, scaling {config.scaling}"
+    )
     return config
 
 
 def load_series(data: str, options: SeriesOptions, reporter: Reporter, *, freq: str | None = None) -> SeriesSet:
     """Read the CSV, report what was found, and warn about every filled gap."""
-    series = read_series(data, time_col=options.time_col, value_col=options.value_col, id_col=options.id_col,
-                         freq=options.freq or freq, missing=options.missing)
+    series = read_series(
+        data,
+        time_col=options.time_col,
+        value_col=options.value_col,
+        id_col=options.id_col,
+        freq=options.freq or freq,
+        missing=options.missing,
+    )
     for note in series.warnings:
         reporter.warn(note)
     lengths = [len(s.values) for s in series.series]
     span = f"{min(lengths)}" if min(lengths) == max(lengths) else f"{min(lengths)} to {max(lengths)}"
-    reporter.info(f"{series.source}: {len(lengths)} series ({series.layout} layout), {span} points each, "
-                  f"{describe_freq(series.freq)}")
+    reporter.info(
+        f"{series.source}: {len(lengths)} series ({series.layout} layout), {span} points each, "
+        f"{describe_freq(series.freq)}"
+    )
     return series
 
 

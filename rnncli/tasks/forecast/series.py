@@ -22,17 +22,57 @@ import pandas as pd
 
 from rnncli.core.errors import DataError, NotThisKindOfData
 
-TIME_NAMES = ("ds", "date", "datetime", "time", "timestamp", "month", "year", "period", "week", "day",
-              "hour", "t", "index", "quarter")
+TIME_NAMES = (
+    "ds",
+    "date",
+    "datetime",
+    "time",
+    "timestamp",
+    "month",
+    "year",
+    "period",
+    "week",
+    "day",
+    "hour",
+    "t",
+    "index",
+    "quarter",
+)
 ID_NAMES = ("unique_id", "id", "series", "series_id", "item_id", "key", "name")
 VALUE_NAMES = ("y", "value", "values", "target", "sales", "demand")
 # Explicit formats tried in order; the first that reads every cell wins (ISO is the fallback).
-TIME_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
-                "%Y-%m", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y/%m", "%b-%d-%Y", "%d-%b-%Y",
-                "%b %d %Y", "%Y%m%d", "%Y%m%d%H", "%d.%m.%Y", "%m/%d/%Y", "%Y-Q%q")
+TIME_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d",
+    "%Y/%m",
+    "%b-%d-%Y",
+    "%d-%b-%Y",
+    "%b %d %Y",
+    "%Y%m%d",
+    "%Y%m%d%H",
+    "%d.%m.%Y",
+    "%m/%d/%Y",
+    "%Y-Q%q",
+)
 MISSING_POLICIES = ("interpolate", "error")
-FREQ_NAMES = {"h": "hourly", "min": "minutely", "s": "secondly", "D": "daily", "B": "business-daily",
-              "W": "weekly", "M": "monthly", "Q": "quarterly", "Y": "yearly"}
+FREQ_NAMES = {
+    "h": "hourly",
+    "min": "minutely",
+    "s": "secondly",
+    "D": "daily",
+    "B": "business-daily",
+    "W": "weekly",
+    "M": "monthly",
+    "Q": "quarterly",
+    "Y": "yearly",
+}
 
 
 @dataclass
@@ -91,15 +131,23 @@ def read_table(source: str) -> pd.DataFrame:
         with warnings.catch_warnings():  # pandas only warns (and drops cells) when the first row is too long
             warnings.simplefilter("error", pd.errors.ParserWarning)
             # Blank lines are kept as rows (only trailing ones are dropped) so that row i is CSV line i + 2.
-            frame = pd.read_csv(io.StringIO(raw.rstrip() + "\n"), sep=sep, dtype=str, keep_default_na=False,
-                                skipinitialspace=True, skip_blank_lines=False, index_col=False)
+            frame = pd.read_csv(
+                io.StringIO(raw.rstrip() + "\n"),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+                skip_blank_lines=False,
+                index_col=False,
+            )
     except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
         match = re.search(r"line (\d+)", str(exc))
         line = match.group(1) if match else _first_long_row(raw, sep)
         where = f" line {line}:" if line else ""
-        raise NotThisKindOfData(f"{source}:{where} not a well-formed CSV (a row has more cells than the header "
-                                "line has column names); fix that row or quote cells that contain the separator"
-                                ) from None
+        raise NotThisKindOfData(
+            f"{source}:{where} not a well-formed CSV (a row has more cells than the header "
+            "line has column names); fix that row or quote cells that contain the separator"
+        ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     _check_names(_header_names(raw, sep), source)  # as written: pandas renames a repeated name to name.1
     _check_names(list(frame.columns), source)  # after stripping spaces
@@ -126,8 +174,9 @@ def _check_names(names: list[str], source: str) -> None:
     seen = set()
     for name in names:
         if name in seen:
-            raise NotThisKindOfData(f"{source}: line 1: the column name {name!r} appears twice; "
-                            "give each column its own name")
+            raise NotThisKindOfData(
+                f"{source}: line 1: the column name {name!r} appears twice; give each column its own name"
+            )
         seen.add(name)
 
 
@@ -167,8 +216,15 @@ def _read_file(source: str) -> str:
     return path.read_bytes().decode("utf-8-sig")
 
 
-def read_series(source: str, *, time_col: str | None = None, value_col: str | None = None,
-                id_col: str | None = None, freq: str | None = None, missing: str = "interpolate") -> SeriesSet:
+def read_series(
+    source: str,
+    *,
+    time_col: str | None = None,
+    value_col: str | None = None,
+    id_col: str | None = None,
+    freq: str | None = None,
+    missing: str = "interpolate",
+) -> SeriesSet:
     """Read a wide or long CSV into regular series, filling (or refusing) gaps."""
     if missing not in MISSING_POLICIES:
         raise DataError(f"--missing: unknown value '{missing}' (choose one of: {', '.join(MISSING_POLICIES)})")
@@ -182,8 +238,9 @@ def read_series(source: str, *, time_col: str | None = None, value_col: str | No
     for sid, (stamps, cells, lines) in groups.items():
         values = _numbers(cells, lines, source, column=layout.value_cols[sid])
         stamps, values, lines = _trim_blank_ends(stamps, values, lines, source=source, sid=sid)
-        series, note = regularise(sid, stamps, values, lines, freq=freq, source=source, missing=missing,
-                                  time_format=time_format)
+        series, note = regularise(
+            sid, stamps, values, lines, freq=freq, source=source, missing=missing, time_format=time_format
+        )
         result.series.append(series)
         if note:
             result.warnings.append(note)
@@ -198,8 +255,9 @@ class Layout:
     value_cols: dict[str, str]  # series id -> the column holding its values
 
 
-def detect_layout(frame: pd.DataFrame, source: str, *, time_col: str | None, value_col: str | None,
-                  id_col: str | None) -> Layout:
+def detect_layout(
+    frame: pd.DataFrame, source: str, *, time_col: str | None, value_col: str | None, id_col: str | None
+) -> Layout:
     """Wide or long, from the header (or the flags)."""
     columns = list(frame.columns)
     for flag, name in (("--time-col", time_col), ("--value-col", value_col), ("--id-col", id_col)):
@@ -214,13 +272,17 @@ def detect_layout(frame: pd.DataFrame, source: str, *, time_col: str | None, val
     if id_col is not None:
         values = [c for c in rest if c != id_col]
         if not values:
-            raise NotThisKindOfData(f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
-                            "a column of numbers besides the time and the series id")
+            raise NotThisKindOfData(
+                f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
+                "a column of numbers besides the time and the series id"
+            )
         value_col = value_col or next((c for c in values if c.lower() in VALUE_NAMES), None)
         if value_col is None:
             if len(values) != 1:
-                raise DataError(f"{source}: long layout (id column {id_col!r}) with several value columns "
-                                f"({', '.join(values)}); say which with --value-col")
+                raise DataError(
+                    f"{source}: long layout (id column {id_col!r}) with several value columns "
+                    f"({', '.join(values)}); say which with --value-col"
+                )
             value_col = values[0]
         ids = list(dict.fromkeys(frame[id_col].astype(str)))
         return Layout("long", time_col, id_col, {sid: value_col for sid in ids})
@@ -228,12 +290,16 @@ def detect_layout(frame: pd.DataFrame, source: str, *, time_col: str | None, val
     if not values:
         raise DataError(f"{source}: no value column; a series file needs at least one numeric column")
     if not any(_mostly_numeric(frame[c]) for c in values):
-        raise NotThisKindOfData(f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
-                        "a time column and at least one column of numbers")
+        raise NotThisKindOfData(
+            f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
+            "a time column and at least one column of numbers"
+        )
     for column in values:
         if not _mostly_numeric(frame[column]) and frame[column].str.strip().ne("").any():
-            raise DataError(f"{source}: column {column!r} is not numeric; if it names the series (a long file), "
-                            f"give --id-col {column}, or --time-col {column} if it holds the times")
+            raise DataError(
+                f"{source}: column {column!r} is not numeric; if it names the series (a long file), "
+                f"give --id-col {column}, or --time-col {column} if it holds the times"
+            )
     return Layout("wide", time_col, None, {c: c for c in values})
 
 
@@ -267,15 +333,21 @@ def parse_times(frame: pd.DataFrame, time_col: str | None, source: str):
     is_int = cells.str.fullmatch(r"-?\d+").all()
     if is_int and not cells.str.fullmatch(r"\d{8}|\d{10}").all():
         numbers = cells.astype(np.int64)
-        if cells.str.fullmatch(r"\d{4}").all() and numbers.between(1000, 2999).all() and numbers.nunique() > 1 \
-                and _year_like(time_col):
+        if (
+            cells.str.fullmatch(r"\d{4}").all()
+            and numbers.between(1000, 2999).all()
+            and numbers.nunique() > 1
+            and _year_like(time_col)
+        ):
             return pd.to_datetime(cells, format="%Y"), "%Y"
         return numbers.to_numpy(), None
     parsed, fmt = _parse_with_format(cells)
     if parsed is None:
         bad = _first_unparseable(cells)
-        raise DataError(f"{source}: line {cells.index[bad]}, column {time_col!r}: cannot read {cells.iloc[bad]!r} as a "
-                        "date or time; use ISO dates (2020-01-31), or --time-col to pick another column")
+        raise DataError(
+            f"{source}: line {cells.index[bad]}, column {time_col!r}: cannot read {cells.iloc[bad]!r} as a "
+            "date or time; use ISO dates (2020-01-31), or --time-col to pick another column"
+        )
     return parsed, fmt
 
 
@@ -343,12 +415,16 @@ def _check_order(stamps, rows: np.ndarray, *, source: str, sid: str, layout: Lay
     label = f" of series {sid!r}" if layout.kind == "long" or len(layout.value_cols) > 1 else ""
     if len(same):
         i = same[0]
-        raise DataError(f"{source}: line {rows[i + 1]}: duplicate timestamp{label} (same as line {rows[i]}); "
-                          "each time may appear once per series")
+        raise DataError(
+            f"{source}: line {rows[i + 1]}: duplicate timestamp{label} (same as line {rows[i]}); "
+            "each time may appear once per series"
+        )
     if len(back):
         i = back[0]
-        raise DataError(f"{source}: line {rows[i + 1]}: rows are not sorted by time{label} (earlier than line "
-                          f"{rows[i]}); sort the file by time")
+        raise DataError(
+            f"{source}: line {rows[i + 1]}: rows are not sorted by time{label} (earlier than line "
+            f"{rows[i]}); sort the file by time"
+        )
 
 
 def infer_freq(stamp_lists, source: str) -> str:
@@ -375,8 +451,10 @@ def _normalise_alias(alias: str) -> str:
 def _freq_from_steps(stamps: pd.DatetimeIndex, source: str) -> str:
     """With gaps pandas cannot infer; use the smallest common step and the calendar."""
     if len(stamps) < 2:
-        raise DataError(f"{source}: a single row of data per series; a time series needs many rows, one per time "
-                        "stamp (and --freq to name the step when it cannot be inferred)")
+        raise DataError(
+            f"{source}: a single row of data per series; a time series needs many rows, one per time "
+            "stamp (and --freq to name the step when it cannot be inferred)"
+        )
     days = np.diff(stamps.as_unit("ns").asi8) / 86_400e9
     smallest = float(np.min(days))
     if 27 <= smallest <= 31:
@@ -432,8 +510,17 @@ def time_grid(start, periods: int, freq: str):
     return pd.date_range(start=start, periods=periods, freq=freq)
 
 
-def regularise(sid: str, stamps, values: np.ndarray, lines: np.ndarray, *, freq: str, source: str,
-               missing: str, time_format: str | None) -> tuple[Series, str | None]:
+def regularise(
+    sid: str,
+    stamps,
+    values: np.ndarray,
+    lines: np.ndarray,
+    *,
+    freq: str,
+    source: str,
+    missing: str,
+    time_format: str | None,
+) -> tuple[Series, str | None]:
     """Put a series on its complete grid; fill gaps and empty cells by interpolation."""
     if freq.startswith("step:"):
         step = int(freq[5:])
@@ -441,14 +528,17 @@ def regularise(sid: str, stamps, values: np.ndarray, lines: np.ndarray, *, freq:
     else:
         grid = pd.date_range(start=stamps[0], end=stamps[-1], freq=freq)
         if len(grid) == 0 or grid[0] != stamps[0]:
-            raise DataError(f"{source}: line {lines[0]}: {stamps[0]} is not on the {describe_freq(freq)} grid; "
-                            "check --freq")
+            raise DataError(
+                f"{source}: line {lines[0]}: {stamps[0]} is not on the {describe_freq(freq)} grid; check --freq"
+            )
         positions = grid.get_indexer(pd.DatetimeIndex(stamps)).astype(float)
     off = np.flatnonzero((positions < 0) | (positions != np.round(positions)))
     if len(off):
         i = off[0]
-        raise DataError(f"{source}: line {lines[i]}: {stamps[i]} does not fall on the {describe_freq(freq)} "
-                        "grid of the other rows; fix the time or give --freq")
+        raise DataError(
+            f"{source}: line {lines[i]}: {stamps[i]} does not fall on the {describe_freq(freq)} "
+            "grid of the other rows; fix the time or give --freq"
+        )
     positions = positions.astype(np.int64)
     full = np.full(int(positions[-1]) + 1, np.nan)
     full[positions] = values
@@ -459,16 +549,19 @@ def regularise(sid: str, stamps, values: np.ndarray, lines: np.ndarray, *, freq:
     if len(holes):
         where = _describe_holes(holes, stamps[0], freq, time_format)
         if missing == "error":
-            raise DataError(f"{source}: series {sid!r} has {len(holes)} missing value(s) ({where}); "
-                            "fill them, or drop --missing error to interpolate")
+            raise DataError(
+                f"{source}: series {sid!r} has {len(holes)} missing value(s) ({where}); "
+                "fill them, or drop --missing error to interpolate"
+            )
         known = np.flatnonzero(~np.isnan(full))
         if len(known) == 0:
             raise DataError(f"{source}: series {sid!r} has no numbers at all")
         full[holes] = np.interp(holes, known, full[known])
         note = f"{source}: series {sid!r}: {len(holes)} missing value(s) filled by linear interpolation ({where})"
     start = int(stamps[0]) if freq.startswith("step:") else pd.Timestamp(stamps[0])
-    return Series(id=sid, values=full, start=start, filled=len(holes), blank_cells=blank.tolist(),
-                  gaps=gaps.tolist()), note
+    return Series(
+        id=sid, values=full, start=start, filled=len(holes), blank_cells=blank.tolist(), gaps=gaps.tolist()
+    ), note
 
 
 def _describe_holes(holes: np.ndarray, start, freq: str, time_format: str | None, limit: int = 5) -> str:

@@ -23,8 +23,9 @@ MAX_WINDOWS = 200_000  # plenty for a global model; keeps memory bounded on long
 class ForecastTask(Task):
     """Windows of ``lookback`` context and ``horizon`` targets from every series, already transformed."""
 
-    def __init__(self, arrays: list[np.ndarray], starts: list[int], config: ForecastConfig, *,
-                 batch_size: int, seed: int):
+    def __init__(
+        self, arrays: list[np.ndarray], starts: list[int], config: ForecastConfig, *, batch_size: int, seed: int
+    ):
         self.config, self.batch_size = config, batch_size
         self.quantiles = torch.tensor(config.quantiles, dtype=torch.float32)
         L, H = config.lookback, config.horizon
@@ -39,9 +40,9 @@ class ForecastTask(Task):
                 train_ctx.append(series[take[:, :L]])
                 train_pos.append(positions[take[:, :L]])
                 train_y.append(series[take[:, L:]])
-            val_ctx.append(series[n - H - L:n - H])
-            val_pos.append(positions[n - H - L:n - H])
-            val_y.append(series[n - H:])
+            val_ctx.append(series[n - H - L : n - H])
+            val_pos.append(positions[n - H - L : n - H])
+            val_y.append(series[n - H :])
         self.context, self.positions, self.targets = (torch.cat(t) for t in (train_ctx, train_pos, train_y))
         if len(self.context) > MAX_WINDOWS:
             keep = torch.randperm(len(self.context), generator=torch.Generator().manual_seed(seed))[:MAX_WINDOWS]

@@ -52,9 +52,11 @@ TASK = TaskSpec(
     label="language models",
     data_hint="a text file",
     suffixes=(),  # the default: text in any file no other task claims
-    options={"train": frozenset(run_option_types()),
-             "eval": frozenset({"per_line", "carry", "unknown", "device", "impl"}),
-             "inspect": frozenset({"top"})},
+    options={
+        "train": frozenset(run_option_types()),
+        "eval": frozenset({"per_line", "carry", "unknown", "device", "impl"}),
+        "inspect": frozenset({"top"}),
+    },
     train=train,
     resume=resume,
     evaluate=evaluate,

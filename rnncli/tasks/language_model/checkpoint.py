@@ -42,8 +42,9 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", imp
     path = resolve_checkpoint_path(path)
     meta = read_meta(path)
     if meta.get("task") == "forecast":
-        raise CheckpointError(f"{path}: a forecasting model; use it with rnn forecast --model {path} "
-                              "or rnn eval CKPT series.csv")
+        raise CheckpointError(
+            f"{path}: a forecasting model; use it with rnn forecast --model {path} or rnn eval CKPT series.csv"
+        )
     config, tokenizer = validate_layout(path, meta)
     if impl is not None:
         config = _with_impl(config, impl)
@@ -72,8 +73,9 @@ def validate_layout(path: Path, meta: dict[str, Any]) -> tuple[ModelConfig, Toke
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc.message}") from None
     if tokenizer.vocab_size != config.vocab_size:
-        raise CheckpointError(f"{path}: tokenizer has {tokenizer.vocab_size} symbols but the model "
-                              f"expects {config.vocab_size}")
+        raise CheckpointError(
+            f"{path}: tokenizer has {tokenizer.vocab_size} symbols but the model expects {config.vocab_size}"
+        )
     check_tensors_match(path, meta, lambda: build_model(config))
     return config, tokenizer
 
@@ -82,5 +84,3 @@ def _with_impl(config: ModelConfig, impl: str) -> ModelConfig:
     """The stored config with the implementation the user asked for, validated again."""
     check_impl(config.cell, impl)
     return dataclasses.replace(config, impl=impl)
-
-

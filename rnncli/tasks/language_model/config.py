@@ -46,8 +46,7 @@ class TextConfig:
         check_int(self.max_vocab, 1, MAX_VOCAB - 1, "--max-vocab")
         for option, kind in (("vocab_size", "bpe"), ("min_count", "word"), ("max_vocab", "word")):
             if option in given and self.tokenizer != kind:
-                raise UsageError(f"--{option.replace('_', '-')} applies to --tokenizer {kind}, "
-                                 f"not {self.tokenizer}")
+                raise UsageError(f"--{option.replace('_', '-')} applies to --tokenizer {kind}, not {self.tokenizer}")
         self.read_settings().validate()
 
     def read_settings(self):
@@ -56,8 +55,9 @@ class TextConfig:
         return ReadSettings(glob=self.glob, encoding=self.encoding, errors=self.errors)
 
     def tokenizer_settings(self) -> TokenizerSettings:
-        return TokenizerSettings(kind=self.tokenizer, vocab_size=self.vocab_size, min_count=self.min_count,
-                                 max_vocab=self.max_vocab)
+        return TokenizerSettings(
+            kind=self.tokenizer, vocab_size=self.vocab_size, min_count=self.min_count, max_vocab=self.max_vocab
+        )
 
 
 @dataclass
@@ -83,8 +83,11 @@ class RunConfig:
     text: TextConfig = field(default_factory=TextConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": dataclasses.asdict(self.model), "train": dataclasses.asdict(self.train),
-                "text": dataclasses.asdict(self.text)}
+        return {
+            "model": dataclasses.asdict(self.model),
+            "train": dataclasses.asdict(self.train),
+            "text": dataclasses.asdict(self.text),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "config") -> RunConfig:
@@ -112,8 +115,11 @@ def resolve_train_settings(overrides: dict[str, Any], config_file: Path | None) 
 def resolve_resume_settings(saved: RunConfig, overrides: dict[str, Any], config_file: Path | None) -> RunConfig:
     """A saved run's settings, with the changes that keep a resume meaningful (core's ``RESUMABLE_OPTIONS``)."""
     chosen = ChosenOptions.read(overrides, config_file, types=run_option_types())
-    run = RunConfig(model=dataclasses.replace(saved.model), train=dataclasses.replace(saved.train),
-                    text=dataclasses.replace(saved.text))
+    run = RunConfig(
+        model=dataclasses.replace(saved.model),
+        train=dataclasses.replace(saved.train),
+        text=dataclasses.replace(saved.text),
+    )
     chosen.apply(run.text, run.train, run.model, resuming=True)
     with chosen.blaming_the_file():
         run.train.validate()

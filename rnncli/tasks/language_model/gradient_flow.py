@@ -33,8 +33,9 @@ RANDOM_VOCAB = 64  # vocabulary of the random text used when an untrained model 
 RANDOM_TOKENS = 20_000
 
 
-def gradient_norms(model: LanguageModel, ids: torch.Tensor, *, steps_back: int, windows: int,
-                   seed: int = 0) -> list[float]:
+def gradient_norms(
+    model: LanguageModel, ids: torch.Tensor, *, steps_back: int, windows: int, seed: int = 0
+) -> list[float]:
     """``norms[k]`` = mean over windows of ``|| d loss_T / d h_{T-k} ||``, for k = 0..steps_back."""
     span = steps_back + 1
     if len(ids) < span + 1:
@@ -77,13 +78,22 @@ def ratio(norms: list[float], far: int, near: int = 1) -> float | None:
     return norms[far] / norms[near]
 
 
-def report(model: LanguageModel, ids: torch.Tensor, *, source: str, steps_back: int, windows: int,
-           seed: int, trained: bool) -> dict[str, Any]:
+def report(
+    model: LanguageModel, ids: torch.Tensor, *, source: str, steps_back: int, windows: int, seed: int, trained: bool
+) -> dict[str, Any]:
     """The grad-flow numbers as one JSON-able document."""
     norms = gradient_norms(model, ids, steps_back=steps_back, windows=windows, seed=seed)
-    return {"model": dataclasses.asdict(model.config), "trained": trained, "text": source,
-            "steps_back": steps_back, "windows": windows, "seed": seed, "norms": norms,
-            "ratio_10_to_1": ratio(norms, 10), "ratio_50_to_1": ratio(norms, 50)}
+    return {
+        "model": dataclasses.asdict(model.config),
+        "trained": trained,
+        "text": source,
+        "steps_back": steps_back,
+        "windows": windows,
+        "seed": seed,
+        "norms": norms,
+        "ratio_10_to_1": ratio(norms, 10),
+        "ratio_50_to_1": ratio(norms, 50),
+    }
 
 
 def checkpoint_text(ckpt: Checkpoint, data: str | None) -> tuple[torch.Tensor, str]:

@@ -73,8 +73,9 @@ def measure_gradient_flow(request: GradFlowRequest) -> dict[str, Any]:
     else:
         model, ids, source = gradient_flow.untrained_model(request.untrained_config(), request.data, seed=seed)
         checkpoint = None
-    result = gradient_flow.report(model, ids, source=source, steps_back=steps_back, windows=windows, seed=seed,
-                                  trained=checkpoint is not None)
+    result = gradient_flow.report(
+        model, ids, source=source, steps_back=steps_back, windows=windows, seed=seed, trained=checkpoint is not None
+    )
     result["checkpoint"] = checkpoint
     return result
 

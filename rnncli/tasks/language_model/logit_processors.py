@@ -54,18 +54,25 @@ class DecodingSettings:
         filters = self.filters_used
         if self.beam and (filters or self.temperature != 1.0):
             used = filters + (["--temp"] if self.temperature != 1.0 else [])
-            raise UsageError(f"--beam searches for the likeliest text and does not sample: "
-                             f"drop {', '.join(used)}")
+            raise UsageError(f"--beam searches for the likeliest text and does not sample: drop {', '.join(used)}")
         if self.greedy and filters:
-            raise UsageError(f"--temp 0 (greedy) always takes the likeliest token, so {', '.join(filters)} "
-                             f"would do nothing: drop it or use a temperature above 0")
+            raise UsageError(
+                f"--temp 0 (greedy) always takes the likeliest token, so {', '.join(filters)} "
+                f"would do nothing: drop it or use a temperature above 0"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-_FIELD_OF = {"--temp": "temperature", "--top-k": "top_k", "--top-p": "top_p", "--min-p": "min_p",
-             "--repetition-penalty": "repetition_penalty", "--beam": "beam"}
+_FIELD_OF = {
+    "--temp": "temperature",
+    "--top-k": "top_k",
+    "--top-p": "top_p",
+    "--min-p": "min_p",
+    "--repetition-penalty": "repetition_penalty",
+    "--beam": "beam",
+}
 
 
 def penalize_repeats(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:

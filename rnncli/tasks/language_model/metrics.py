@@ -50,8 +50,9 @@ def mean_loss(model, ids, *, chunk: int = 1024) -> float:
     return total / max(count, 1)
 
 
-def line_log_probs(model, lines: list[list[int]], *, start_id: int, batch_size: int = 64,
-                   chunk: int = 1024) -> list[float]:
+def line_log_probs(
+    model, lines: list[list[int]], *, start_id: int, batch_size: int = 64, chunk: int = 1024
+) -> list[float]:
     """Total log-probability (nats) of each line's tokens, every line read on its own.
 
     Each line starts from a zero state with ``start_id`` fed first, so its
@@ -66,8 +67,9 @@ def line_log_probs(model, lines: list[list[int]], *, start_id: int, batch_size: 
     with torch.inference_mode():
         model.eval()
         for group in _groups_of_similar_length(lines, batch_size=batch_size):
-            group_totals = _padded_line_totals(model, [lines[i] for i in group], start_id=start_id, chunk=chunk,
-                                               device=device)
+            group_totals = _padded_line_totals(
+                model, [lines[i] for i in group], start_id=start_id, chunk=chunk, device=device
+            )
             for index, total in zip(group, group_totals, strict=True):
                 totals[index] = total
     return totals

@@ -50,5 +50,3 @@ class LanguageModel(nn.Module):
 
 def build_model(config: ModelConfig) -> LanguageModel:
     return LanguageModel(config)
-
-

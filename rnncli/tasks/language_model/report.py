@@ -59,8 +59,9 @@ def vocabulary_preview(tokenizer: Tokenizer, *, count: int = 80) -> str:
     return " ".join(repr(tokenizer.decode([i])) for i in ids)
 
 
-def _summary(path: Path, meta: dict[str, Any], config: ModelConfig, tokenizer: Tokenizer,
-             parameters: dict[str, int]) -> dict[str, Any]:
+def _summary(
+    path: Path, meta: dict[str, Any], config: ModelConfig, tokenizer: Tokenizer, parameters: dict[str, int]
+) -> dict[str, Any]:
     preview = vocabulary_preview(tokenizer)
     return {
         "kind": "checkpoint",

@@ -46,18 +46,32 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     recorded = saved.meta.get("data", {})
     data = saved.inputs(request.data, recorded.get("inputs") or [recorded.get("source")], what="text")
     prepared = prepare_text(data, run.text, tokenizer=_saved_tokenizer(saved))
-    return _train(prepared, run, out_dir=saved.folder, request=request, reporter=reporter, dist=dist,
-                  saved=saved)
+    return _train(prepared, run, out_dir=saved.folder, request=request, reporter=reporter, dist=dist, saved=saved)
 
 
-def _train(prepared: PreparedText, run: RunConfig, *, out_dir: Path, request: TrainRequest, reporter: Reporter,
-           dist: Distributed, saved: SavedRun | None = None) -> History:
+def _train(
+    prepared: PreparedText,
+    run: RunConfig,
+    *,
+    out_dir: Path,
+    request: TrainRequest,
+    reporter: Reporter,
+    dist: Distributed,
+    saved: SavedRun | None = None,
+) -> History:
     _report_settings(run, reporter)
     _report_prepared(prepared, reporter)
     try:
         with interrupts_explained(out_dir):
-            history = train_text(prepared, run, out_dir=out_dir, on_event=reporter.events(THROUGHPUT_UNIT),
-                                 command=request.command, resume=saved.state if saved else None, dist=dist)
+            history = train_text(
+                prepared,
+                run,
+                out_dir=out_dir,
+                on_event=reporter.events(THROUGHPUT_UNIT),
+                command=request.command,
+                resume=saved.state if saved else None,
+                dist=dist,
+            )
     finally:
         dist.stop()
     reporter.info(_closing_note(history, out_dir))
@@ -68,8 +82,10 @@ def _closing_note(history: History, out_dir: Path) -> str:
     why = STOP_REASONS.get(history.stop_reason or "", "")
     if history.best_val_loss is None:
         return f"{why}stopped before the first step; nothing saved"
-    return (f"{why}saved {out_dir}/ (best loss {history.best_val_loss:.4f} at step {history.best_step}); "
-            f"try: rnn sample {out_dir} --temp 0.8")
+    return (
+        f"{why}saved {out_dir}/ (best loss {history.best_val_loss:.4f} at step {history.best_step}); "
+        f"try: rnn sample {out_dir} --temp 0.8"
+    )
 
 
 def _report_settings(run: RunConfig, reporter: Reporter) -> None:
@@ -87,17 +103,21 @@ def _report_prepared(prepared: PreparedText, reporter: Reporter) -> None:
     stats, tok = prepared.stats, prepared.tokenizer
     files = f" in {stats['num_files']} files" if stats.get("num_files", 1) > 1 else ""
     cached = " (token file reused from the cache)" if prepared.reused else ""
-    reporter.info(f"{prepared.source}: {stats['num_chars']:,} characters{files}, {stats['num_tokens']:,} "
-                  f"{tok.kind} tokens{cached}; vocabulary of {tok.vocab_size:,} symbols covering "
-                  f"{coverage(prepared):.2%} of the tokens")
+    reporter.info(
+        f"{prepared.source}: {stats['num_chars']:,} characters{files}, {stats['num_tokens']:,} "
+        f"{tok.kind} tokens{cached}; vocabulary of {tok.vocab_size:,} symbols covering "
+        f"{coverage(prepared):.2%} of the tokens"
+    )
 
 
 def _saved_settings(saved: SavedRun) -> RunConfig:
     from rnncli.core.resume_state import STATE_FILE
 
     meta = saved.meta
-    return RunConfig.from_dict({"model": meta.get("model", {}), "train": meta.get("train", {}),
-                                "text": meta.get("text", {})}, where=str(saved.folder / STATE_FILE))
+    return RunConfig.from_dict(
+        {"model": meta.get("model", {}), "train": meta.get("train", {}), "text": meta.get("text", {})},
+        where=str(saved.folder / STATE_FILE),
+    )
 
 
 def _saved_tokenizer(saved: SavedRun) -> Tokenizer:

@@ -49,8 +49,14 @@ class SampleRequest:
         """The checked decoding settings; every contradiction between options is refused first."""
         self._check()
         temperature = 0.0 if self.greedy else (1.0 if self.temp is None else self.temp)
-        settings = DecodingSettings(temperature=temperature, top_k=self.top_k, top_p=self.top_p, min_p=self.min_p,
-                                    repetition_penalty=self.repetition_penalty, beam=self.beam).validate()
+        settings = DecodingSettings(
+            temperature=temperature,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            min_p=self.min_p,
+            repetition_penalty=self.repetition_penalty,
+            beam=self.beam,
+        ).validate()
         if self.prime and self.prime_file is not None:
             raise UsageError("give the prompt with --prime or --prime-file, not both")
         return settings
@@ -60,16 +66,26 @@ class SampleRequest:
             (self.length < 0, f"--length must be 0 or more, got {self.length}"),
             (self.num < 1, f"--num must be 1 or more, got {self.num}"),
             (bool(self.beam and self.num > 1), "--beam returns the one likeliest continuation: use --num 1 with it"),
-            (bool(self.greedy and self.beam), "--beam searches over many continuations and --greedy follows one: "
-                                              "choose one (--beam 1 is greedy)"),
-            (self.greedy and self.temp is not None and self.temp != 0,
-             f"--greedy means --temp 0: drop --temp {self.temp}"),
-            (self.output_format not in OUTPUT_FORMATS,
-             f"--format: unknown value '{self.output_format}' (choose one of: {', '.join(OUTPUT_FORMATS)})"),
-            (self.separator is not None and self.output_format == "jsonl",
-             "--separator goes between samples of --format text; jsonl prints one object per line"),
-            (self.device not in DEVICES,
-             f"--device: unknown value '{self.device}' (choose one of: {', '.join(DEVICES)})"),
+            (
+                bool(self.greedy and self.beam),
+                "--beam searches over many continuations and --greedy follows one: choose one (--beam 1 is greedy)",
+            ),
+            (
+                self.greedy and self.temp is not None and self.temp != 0,
+                f"--greedy means --temp 0: drop --temp {self.temp}",
+            ),
+            (
+                self.output_format not in OUTPUT_FORMATS,
+                f"--format: unknown value '{self.output_format}' (choose one of: {', '.join(OUTPUT_FORMATS)})",
+            ),
+            (
+                self.separator is not None and self.output_format == "jsonl",
+                "--separator goes between samples of --format text; jsonl prints one object per line",
+            ),
+            (
+                self.device not in DEVICES,
+                f"--device: unknown value '{self.device}' (choose one of: {', '.join(DEVICES)})",
+            ),
             (any(s == "" for s in self.stop or []), "--stop needs a non-empty string"),
         ]
         for refused, message in refusals:
@@ -98,8 +114,7 @@ class SampleJob:
     and all the samples before it are finished.
     """
 
-    def __init__(self, ckpt: Checkpoint, request: SampleRequest, *, prompt: str, settings: DecodingSettings,
-                 seed: int):
+    def __init__(self, ckpt: Checkpoint, request: SampleRequest, *, prompt: str, settings: DecodingSettings, seed: int):
         from rnncli.tasks.language_model.sampling import SampleText, derived_seeds
         from rnncli.tasks.language_model.tokenizers import encode_known
 
@@ -131,8 +146,14 @@ class SampleJob:
     def _run_sampling(self, start: int) -> Iterator[str | dict[str, Any]]:
         from rnncli.tasks.language_model.sampling import sample_steps
 
-        steps = sample_steps(self.ckpt.model, self.prime_ids, length=self.length, settings=self.settings,
-                             seeds=self.seeds, newline_id=start)
+        steps = sample_steps(
+            self.ckpt.model,
+            self.prime_ids,
+            length=self.length,
+            settings=self.settings,
+            seeds=self.seeds,
+            newline_id=start,
+        )
         for tokens, log_probs in steps:
             for sample, decoder, token, log_prob in zip(self.samples, self.decoders, tokens, log_probs, strict=True):
                 if not sample.done:
@@ -145,8 +166,9 @@ class SampleJob:
     def _run_beam(self, start: int) -> None:
         from rnncli.tasks.language_model.sampling import beam_search
 
-        tokens, log_probs = beam_search(self.ckpt.model, self.prime_ids, length=self.length,
-                                        settings=self.settings, newline_id=start)
+        tokens, log_probs = beam_search(
+            self.ckpt.model, self.prime_ids, length=self.length, settings=self.settings, newline_id=start
+        )
         sample = self.samples[0]
         for token, log_prob in zip(tokens, log_probs, strict=True):
             if sample.done:
@@ -173,9 +195,17 @@ class SampleJob:
 
     def _record(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
-        return {"index": index, "text": self._full_text(index), "prime": self.prompt, "num_tokens": sample.num_tokens,
-                "log_prob": sample.log_prob, "stopped_by": sample.stopped_by, "seed": self.seeds[index],
-                "length": self.length, **self.settings.to_dict()}
+        return {
+            "index": index,
+            "text": self._full_text(index),
+            "prime": self.prompt,
+            "num_tokens": sample.num_tokens,
+            "log_prob": sample.log_prob,
+            "stopped_by": sample.stopped_by,
+            "seed": self.seeds[index],
+            "length": self.length,
+            **self.settings.to_dict(),
+        }
 
 
 def _decode_token(decoder, sample, token: int, log_prob: float) -> str:

@@ -57,8 +57,9 @@ def read_prompt_file(path: str) -> str:
 PRIME_CHUNK = 4096  # a longer prompt is read in pieces, state carried, so memory does not grow with it
 
 
-def _prime(model: LanguageModel, prime_ids: list[int], newline_id: int | None,
-           batch: int) -> tuple[torch.Tensor, State]:
+def _prime(
+    model: LanguageModel, prime_ids: list[int], newline_id: int | None, batch: int
+) -> tuple[torch.Tensor, State]:
     """Run the start token and prompt through the fused module; copy the result to ``batch`` rows."""
     device = model.head.weight.device
     prefix = torch.tensor([start_ids(prime_ids, newline_id)], device=device)  # (1, P)
@@ -76,8 +77,15 @@ def _seen_mask(prime_ids: list[int], *, batch: int, vocab: int, device: torch.de
     return seen
 
 
-def sample_steps(model: LanguageModel, prime_ids: list[int], *, length: int, settings: DecodingSettings,
-                 seeds: list[int], newline_id: int | None = None) -> Iterator[tuple[list[int], list[float]]]:
+def sample_steps(
+    model: LanguageModel,
+    prime_ids: list[int],
+    *,
+    length: int,
+    settings: DecodingSettings,
+    seeds: list[int],
+    newline_id: int | None = None,
+) -> Iterator[tuple[list[int], list[float]]]:
     """Yield, ``length`` times, the next token of every row and its log-probability under the model.
 
     One row per seed. The log-probability is the model's own (temperature 1,
@@ -105,8 +113,14 @@ def sample_steps(model: LanguageModel, prime_ids: list[int], *, length: int, set
             logits, layers = stepper.step(tokens, layers)
 
 
-def beam_search(model: LanguageModel, prime_ids: list[int], *, length: int, settings: DecodingSettings,
-                newline_id: int | None = None) -> tuple[list[int], list[float]]:
+def beam_search(
+    model: LanguageModel,
+    prime_ids: list[int],
+    *,
+    length: int,
+    settings: DecodingSettings,
+    newline_id: int | None = None,
+) -> tuple[list[int], list[float]]:
     """The likeliest continuation of ``length`` tokens found with ``settings.beam`` beams.
 
     Every beam carries its own recurrent state; after each step the best

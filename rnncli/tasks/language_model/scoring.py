@@ -33,8 +33,9 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     options = request.options
     if options.get("carry") and not options.get("per_line"):
         raise UsageError("--carry only applies to --per-line scoring; add --per-line")
-    ckpt = load_checkpoint(request.checkpoint, device=resolve_device(options.get("device") or DEFAULT_DEVICE),
-                           impl=options.get("impl"))
+    ckpt = load_checkpoint(
+        request.checkpoint, device=resolve_device(options.get("device") or DEFAULT_DEVICE), impl=options.get("impl")
+    )
     if options.get("per_line"):
         records = score_lines(ckpt, request.data, carry=bool(options.get("carry")), unknown=options.get("unknown"))
         return Evaluation("lines", records=records)
@@ -58,14 +59,23 @@ def evaluate_text(ckpt: Checkpoint, data: str | list[str], *, unknown: str | Non
     chars = len(corpus.text) - len(first)
     num_bytes = len(corpus.text.encode("utf-8", "surrogateescape")) - len(first.encode("utf-8", "surrogateescape"))
     unknown_tokens = sum(1 for i in encoded if i == ckpt.tokenizer.unknown_id)
-    return {"data": corpus.source, "tokenizer": ckpt.tokenizer.kind, "tokens": predicted, "chars": chars,
-            "bytes": num_bytes, "unknown_tokens": unknown_tokens, "loss": loss, "perplexity": perplexity(loss),
-            "bpc": bits_per_char(loss, tokens=predicted, chars=chars),
-            "bpb": bits_per_char(loss, tokens=predicted, chars=num_bytes)}
+    return {
+        "data": corpus.source,
+        "tokenizer": ckpt.tokenizer.kind,
+        "tokens": predicted,
+        "chars": chars,
+        "bytes": num_bytes,
+        "unknown_tokens": unknown_tokens,
+        "loss": loss,
+        "perplexity": perplexity(loss),
+        "bpc": bits_per_char(loss, tokens=predicted, chars=chars),
+        "bpb": bits_per_char(loss, tokens=predicted, chars=num_bytes),
+    }
 
 
-def score_lines(ckpt: Checkpoint, data: str, *, carry: bool = False,
-                unknown: str | None = None) -> Iterator[dict[str, Any]]:
+def score_lines(
+    ckpt: Checkpoint, data: str, *, carry: bool = False, unknown: str | None = None
+) -> Iterator[dict[str, Any]]:
     """One record per line of ``data``: its tokens, log-probability and bits per character.
 
     A line's score covers its own tokens, not the newline that ends it. The
@@ -78,16 +88,25 @@ def score_lines(ckpt: Checkpoint, data: str, *, carry: bool = False,
     lines = corpus.text.split("\n")
     if corpus.text.endswith("\n"):
         lines.pop()
-    encoded = [encode_known(ckpt.tokenizer, line, policy=unknown, where=f"{corpus.source} line {n}: text")
-               for n, line in enumerate(lines, 1)]
+    encoded = [
+        encode_known(ckpt.tokenizer, line, policy=unknown, where=f"{corpus.source} line {n}: text")
+        for n, line in enumerate(lines, 1)
+    ]
     start = start_token(ckpt.tokenizer)
-    totals = _carried_line_totals(ckpt, encoded, start) if carry else line_log_probs(ckpt.model, encoded,
-                                                                                     start_id=start)
+    totals = (
+        _carried_line_totals(ckpt, encoded, start) if carry else line_log_probs(ckpt.model, encoded, start_id=start)
+    )
     for number, (line, ids, total) in enumerate(zip(lines, encoded, totals, strict=True), 1):
         chars = len(line)
-        yield {"line": number, "text": line, "tokens": len(ids), "chars": chars, "log_prob": total,
-               "log_prob_per_char": total / chars if chars else None,
-               "bpc": -total / chars / LN2 if chars else None}
+        yield {
+            "line": number,
+            "text": line,
+            "tokens": len(ids),
+            "chars": chars,
+            "log_prob": total,
+            "log_prob_per_char": total / chars if chars else None,
+            "bpc": -total / chars / LN2 if chars else None,
+        }
 
 
 def start_token(tokenizer) -> int:

@@ -31,19 +31,34 @@ class LanguageModelTask(Task):
     windows one process would.
     """
 
-    def __init__(self, train_ids: torch.Tensor, val_ids: torch.Tensor, *, batch_size: int,
-                 seq_len: int, eval_batches: int, chars_per_token: float = 1.0, bytes_per_token: float = 1.0,
-                 source: str = "data",
-                 rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        train_ids: torch.Tensor,
+        val_ids: torch.Tensor,
+        *,
+        batch_size: int,
+        seq_len: int,
+        eval_batches: int,
+        chars_per_token: float = 1.0,
+        bytes_per_token: float = 1.0,
+        source: str = "data",
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         self.train = WindowStream(train_ids, batch_size=batch_size, seq_len=seq_len, source=source)
         if world_size > 1:
             if batch_size % world_size:
-                raise UsageError(f"--batch-size {batch_size} must be a multiple of the number of "
-                                 f"processes ({world_size}): each takes an equal share of the streams")
+                raise UsageError(
+                    f"--batch-size {batch_size} must be a multiple of the number of "
+                    f"processes ({world_size}): each takes an equal share of the streams"
+                )
             share = batch_size // world_size
-            self.train.streams = self.train.streams[rank * share:(rank + 1) * share]
-        self.val = (WindowStream.for_validation(val_ids, batch_size=batch_size, seq_len=seq_len, source=source)
-                    if len(val_ids) > 0 else None)
+            self.train.streams = self.train.streams[rank * share : (rank + 1) * share]
+        self.val = (
+            WindowStream.for_validation(val_ids, batch_size=batch_size, seq_len=seq_len, source=source)
+            if len(val_ids) > 0
+            else None
+        )
         self.eval_batches = eval_batches
         self.chars_per_token = chars_per_token
         self.bytes_per_token = bytes_per_token

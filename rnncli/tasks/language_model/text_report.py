@@ -233,14 +233,18 @@ def _summarise(tally: _Tally, *, source: str, num_files: int, top: int) -> dict[
     seen["\r"] -= tally.crlf
     seen = +seen
     num_chars = sum(seen.values())
-    controls = {_show(c): n for c, n in sorted(chars.items()) if c not in ALLOWED_CONTROLS
-                and unicodedata.category(c) == "Cc"}
+    controls = {
+        _show(c): n for c, n in sorted(chars.items()) if c not in ALLOWED_CONTROLS and unicodedata.category(c) == "Cc"
+    }
     line_endings = {"lf": lone_lf, "crlf": tally.crlf, "cr": lone_cr}
     unusual = {
         "bom": tally.bom_files,
         "invalid_utf8": {"count": tally.invalid_count, "offsets": tally.invalid_offsets},
-        "control_characters": {"count": sum(controls.values()), "distinct": controls,
-                               "first_line": tally.first_control_line},
+        "control_characters": {
+            "count": sum(controls.values()),
+            "distinct": controls,
+            "first_line": tally.first_control_line,
+        },
         "line_endings": {**line_endings, "mixed": sum(1 for n in line_endings.values() if n) > 1},
     }
     return {
@@ -251,8 +255,10 @@ def _summarise(tally: _Tally, *, source: str, num_files: int, top: int) -> dict[
         "characters": num_chars,
         "lines": lone_lf + tally.crlf + lone_cr + tally.partial_lines,
         "vocabulary": _vocabulary(tally, seen),
-        "top_symbols": [{"symbol": c, "shown": _show(c), "count": n, "share": n / max(num_chars, 1)}
-                        for c, n in seen.most_common(top)],
+        "top_symbols": [
+            {"symbol": c, "shown": _show(c), "count": n, "share": n / max(num_chars, 1)}
+            for c, n in seen.most_common(top)
+        ],
         "top_words": [{"word": w, "count": n} for w, n in tally.words.most_common(top)],
         "entropy_bits_per_char": unigram_entropy(seen.values()),
         "unusual": unusual,
@@ -286,8 +292,10 @@ def _problems(unusual: dict[str, Any]) -> list[str]:
     found = []
     bad = unusual["invalid_utf8"]
     if bad["count"]:
-        found.append(f"{bad['count']} invalid UTF-8 sequence(s), first at {bad['offsets'][0]}; "
-                     "rnn train refuses the file until it is converted to UTF-8")
+        found.append(
+            f"{bad['count']} invalid UTF-8 sequence(s), first at {bad['offsets'][0]}; "
+            "rnn train refuses the file until it is converted to UTF-8"
+        )
     ctrl = unusual["control_characters"]
     if ctrl["count"]:
         names = ", ".join(list(ctrl["distinct"])[:8])
@@ -295,8 +303,10 @@ def _problems(unusual: dict[str, Any]) -> list[str]:
         found.append(f"{ctrl['count']} control character(s) ({names}), first on line {ctrl['first_line']}{nul}")
     if unusual["line_endings"]["mixed"]:
         e = unusual["line_endings"]
-        found.append(f"mixed line endings: {e['lf']} LF, {e['crlf']} CRLF, {e['cr']} lone CR "
-                     "(rnn train turns CRLF into LF; lone CRs stay characters)")
+        found.append(
+            f"mixed line endings: {e['lf']} LF, {e['crlf']} CRLF, {e['cr']} lone CR "
+            "(rnn train turns CRLF into LF; lone CRs stay characters)"
+        )
     if unusual["bom"]:
         found.append("starts with a UTF-8 byte-order mark (rnn train drops it)")
     return found
@@ -336,8 +346,13 @@ def suggest_model(num_chars: int, vocab_size: int, *, cell: str = "lstm") -> dic
     best: tuple[float, int, int] | None = None
     for hidden_size in HIDDEN_SIZES:
         embed_size = min(ModelConfig.embed_size, hidden_size)  # a tiny model gets a narrower embedding
-        config = ModelConfig(cell=cell, vocab_size=max(vocab_size, 1), embed_size=embed_size,
-                             hidden_size=hidden_size, num_layers=num_layers)
+        config = ModelConfig(
+            cell=cell,
+            vocab_size=max(vocab_size, 1),
+            embed_size=embed_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+        )
         with torch.device("meta"):
             count = count_parameters(build_model(config))
         distance = abs(math.log(count / target))
@@ -345,10 +360,16 @@ def suggest_model(num_chars: int, vocab_size: int, *, cell: str = "lstm") -> dic
             best = (distance, hidden_size, count)
     _, hidden_size, count = best
     embed_size = min(ModelConfig.embed_size, hidden_size)
-    return {"rule": "parameters of the order of the number of characters (char-rnn)",
-            "target_parameters": target, "cell": cell, "hidden_size": hidden_size,
-            "num_layers": num_layers, "embed_size": embed_size, "parameters": count,
-            "dropout": 0.2 if num_layers > 1 else 0.0}
+    return {
+        "rule": "parameters of the order of the number of characters (char-rnn)",
+        "target_parameters": target,
+        "cell": cell,
+        "hidden_size": hidden_size,
+        "num_layers": num_layers,
+        "embed_size": embed_size,
+        "parameters": count,
+        "dropout": 0.2 if num_layers > 1 else 0.0,
+    }
 
 
 def train_command(source: str, suggestion: dict[str, Any], *, glob: str | None = None) -> str:
@@ -356,8 +377,16 @@ def train_command(source: str, suggestion: dict[str, Any], *, glob: str | None =
     parts = ["rnn", "train", _quote(source)]
     if glob is not None:
         parts += ["--glob", _quote(glob)]
-    parts += ["--cell", suggestion["cell"], "--hidden-size", str(suggestion["hidden_size"]),
-              "--num-layers", str(suggestion["num_layers"]), "--embed-size", str(suggestion["embed_size"])]
+    parts += [
+        "--cell",
+        suggestion["cell"],
+        "--hidden-size",
+        str(suggestion["hidden_size"]),
+        "--num-layers",
+        str(suggestion["num_layers"]),
+        "--embed-size",
+        str(suggestion["embed_size"]),
+    ]
     if suggestion["dropout"]:
         parts += ["--dropout", str(suggestion["dropout"])]
     return " ".join(parts)

@@ -45,8 +45,13 @@ class PreparedText:
     reused: bool  # the token file came from the cache
 
 
-def prepare_text(data: str | list[str], text: TextConfig | None = None, *, tokenizer: Tokenizer | None = None,
-                 cache: TokenCache | None = None) -> PreparedText:
+def prepare_text(
+    data: str | list[str],
+    text: TextConfig | None = None,
+    *,
+    tokenizer: Tokenizer | None = None,
+    cache: TokenCache | None = None,
+) -> PreparedText:
     """Read a corpus and tokenise it once, in chunks, into a token file (reused when it exists).
 
     With ``tokenizer`` (a resumed run's own) the text is encoded with it
@@ -59,16 +64,30 @@ def prepare_text(data: str | list[str], text: TextConfig | None = None, *, token
     try:
         reader = TextReader(inputs, read)
         fingerprint = reader.fingerprint()
-        key = cache_key({"sha256": fingerprint, "sizes": [p.stat().st_size for p in inputs.files],
-                         "encoding": read.codec, "errors": read.errors, "tokenizer": _settings_key(settings)})
+        key = cache_key(
+            {
+                "sha256": fingerprint,
+                "sizes": [p.stat().st_size for p in inputs.files],
+                "encoding": read.codec,
+                "errors": read.errors,
+                "tokenizer": _settings_key(settings),
+            }
+        )
         found = cache.load(key)
         if found is None or (tokenizer is not None and found.tokenizer.to_dict() != tokenizer.to_dict()):
             tokenizer = tokenizer or train_tokenizer(settings, reader.chunks)
             found = cache.write(key, tokenizer, reader.chunks(), stats=lambda n: _measured(reader, inputs, n))
     finally:
         inputs.close()
-    return PreparedText(source=inputs.source, given=inputs.given, tokenizer=found.tokenizer, ids=found.ids,
-                        stats=found.stats, skipped=inputs.skipped, reused=found.reused)
+    return PreparedText(
+        source=inputs.source,
+        given=inputs.given,
+        tokenizer=found.tokenizer,
+        ids=found.ids,
+        stats=found.stats,
+        skipped=inputs.skipped,
+        reused=found.reused,
+    )
 
 
 def coverage(prepared: PreparedText) -> float:
@@ -87,14 +106,25 @@ def _measured(reader: TextReader, inputs: Inputs, num_tokens: int) -> dict[str, 
     stats = reader.stats
     if stats.blank:
         raise DataError(f"{inputs.source}: the file is empty or only whitespace; give a text file with content")
-    return {"sha256": stats.sha256, "num_bytes": stats.num_bytes, "num_chars": stats.num_chars,
-            "num_utf8_bytes": stats.num_utf8_bytes, "num_files": len(inputs.files)}
+    return {
+        "sha256": stats.sha256,
+        "num_bytes": stats.num_bytes,
+        "num_chars": stats.num_chars,
+        "num_utf8_bytes": stats.num_utf8_bytes,
+        "num_files": len(inputs.files),
+    }
 
 
-def train_text(prepared: PreparedText, run: RunConfig, *, out_dir: Path,
-               on_event: Callable[[TrainEvent], None] | None = None,
-               command: list[str] | None = None, resume: TrainState | None = None,
-               dist: Distributed | None = None) -> History:
+def train_text(
+    prepared: PreparedText,
+    run: RunConfig,
+    *,
+    out_dir: Path,
+    on_event: Callable[[TrainEvent], None] | None = None,
+    command: list[str] | None = None,
+    resume: TrainState | None = None,
+    dist: Distributed | None = None,
+) -> History:
     """Train a character language model on a prepared corpus and write its run folder.
 
     With ``resume`` (a run's saved state) training continues exactly where it
@@ -116,18 +146,26 @@ def train_text(prepared: PreparedText, run: RunConfig, *, out_dir: Path,
         "versions": versions(),
         "command": command if command is not None else sys.argv,
     }
-    task = LanguageModelTask(train_ids, val_ids, batch_size=run.train.batch_size, seq_len=run.train.seq_len,
-                             eval_batches=run.train.eval_batches, source=prepared.source,
-                             chars_per_token=stats["num_chars"] / stats["num_tokens"],
-                             bytes_per_token=stats.get("num_utf8_bytes", stats["num_bytes"]) / stats["num_tokens"],
-                             rank=dist.rank, world_size=dist.world_size)
+    task = LanguageModelTask(
+        train_ids,
+        val_ids,
+        batch_size=run.train.batch_size,
+        seq_len=run.train.seq_len,
+        eval_batches=run.train.eval_batches,
+        source=prepared.source,
+        chars_per_token=stats["num_chars"] / stats["num_tokens"],
+        bytes_per_token=stats.get("num_utf8_bytes", stats["num_bytes"]) / stats["num_tokens"],
+        rank=dist.rank,
+        world_size=dist.world_size,
+    )
     config = run.to_dict()
     meta.update(config)
     model = build_model(run.model)
     if dist.rank > 0:
         torch.manual_seed(run.train.seed + dist.rank)  # its own dropout masks; weights come from rank 0
-    trainer = Trainer(model, task, run.train, out_dir=out_dir, meta=meta, config=config,
-                      device=device, on_event=on_event, dist=dist)
+    trainer = Trainer(
+        model, task, run.train, out_dir=out_dir, meta=meta, config=config, device=device, on_event=on_event, dist=dist
+    )
     if resume is not None:
         trainer.restore(resume)
     return trainer.fit()
@@ -136,6 +174,8 @@ def train_text(prepared: PreparedText, run: RunConfig, *, out_dir: Path,
 def _check_same_data(resume: TrainState, prepared: PreparedText) -> None:
     saved = resume.meta.get("checkpoint", {}).get("data", {})
     if saved.get("sha256") != prepared.stats["sha256"]:
-        raise UsageError(f"{prepared.source}: not the text this run was trained on "
-                         f"({saved.get('source', '?')}, sha256 {str(saved.get('sha256'))[:12]}...); "
-                         "resume with the same data")
+        raise UsageError(
+            f"{prepared.source}: not the text this run was trained on "
+            f"({saved.get('source', '?')}, sha256 {str(saved.get('sha256'))[:12]}...); "
+            "resume with the same data"
+        )

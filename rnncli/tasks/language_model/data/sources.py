@@ -42,8 +42,10 @@ class ReadSettings:
         try:
             codecs.lookup(self.encoding)
         except LookupError:
-            raise UsageError(f"--encoding: unknown encoding '{self.encoding}' (for example utf-8, latin-1, "
-                             "cp1252, utf-16, shift_jis)") from None
+            raise UsageError(
+                f"--encoding: unknown encoding '{self.encoding}' (for example utf-8, latin-1, "
+                "cp1252, utf-16, shift_jis)"
+            ) from None
         if self.errors not in ERROR_POLICIES:
             raise UsageError(f"--errors: unknown value '{self.errors}' (choose one of: {', '.join(ERROR_POLICIES)})")
         if self.glob is not None and not self.glob.strip():
@@ -122,8 +124,11 @@ def _folder_files(folder: Path, settings: ReadSettings) -> tuple[list[Path], lis
     Hidden files and folders (``.git``, ``.venv``) are never searched.
     """
     pattern = settings.glob or "*"
-    candidates = sorted(f for f in folder.rglob(pattern) if f.is_file()
-                        and not any(part.startswith(".") for part in f.relative_to(folder).parts))
+    candidates = sorted(
+        f
+        for f in folder.rglob(pattern)
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts)
+    )
     text, binary = [], []
     for path in candidates:
         (binary if looks_binary(path, settings) else text).append(path)
@@ -218,8 +223,9 @@ class TextReader:
                 digest.update(block)
             stats.num_bytes += len(block)
             if check_nul and (nul := block.find(b"\x00")) >= 0:
-                raise DataError(f"{name}: looks like binary data (a NUL byte at byte offset {offset + nul}); "
-                                "give a text file")
+                raise DataError(
+                    f"{name}: looks like binary data (a NUL byte at byte offset {offset + nul}); give a text file"
+                )
             text = held_cr + self._decode(decoder, block, offset=offset, name=name)
             if first and text:
                 # A UTF-8 byte-order mark is not text. Dropped here rather than by utf-8-sig, whose
@@ -237,11 +243,15 @@ class TextReader:
         except UnicodeDecodeError as exc:
             at = offset - pending + exc.start
             encoding = "UTF-8" if self.settings.codec.startswith("utf-8") else self.settings.encoding
-            raise DataError(f"{name}: not valid {encoding} at byte offset {at}; convert the file to UTF-8, "
-                            "give its --encoding, or add --errors replace") from None
+            raise DataError(
+                f"{name}: not valid {encoding} at byte offset {at}; convert the file to UTF-8, "
+                "give its --encoding, or add --errors replace"
+            ) from None
         except UnicodeError as exc:  # a codec's own complaint, e.g. UTF-16 without a byte-order mark
-            raise DataError(f"{name}: cannot be read as {self.settings.encoding} ({exc}); check --encoding "
-                            "(utf-16-le or utf-16-be name the byte order)") from None
+            raise DataError(
+                f"{name}: cannot be read as {self.settings.encoding} ({exc}); check --encoding "
+                "(utf-16-le or utf-16-be name the byte order)"
+            ) from None
 
     def _name(self, path: Path) -> str:
         return "-" if self.inputs.spooled is not None else str(path)

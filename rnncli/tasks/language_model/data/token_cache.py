@@ -92,8 +92,9 @@ class TokenCache:
             return None
         return TokenFile(ids=ids, tokenizer=tokenizer, stats=meta["stats"], path=tokens_path, reused=True)
 
-    def write(self, key: str, tokenizer: Tokenizer, chunks: Iterable[str],
-              stats: Callable[[int], dict[str, Any]]) -> TokenFile:
+    def write(
+        self, key: str, tokenizer: Tokenizer, chunks: Iterable[str], stats: Callable[[int], dict[str, Any]]
+    ) -> TokenFile:
         """Encode ``chunks`` into the token file of ``key``, atomically; ``stats(n)`` gives the sidecar's stats.
 
         Falls back to a private temporary folder when the cache folder cannot be written.
@@ -112,16 +113,25 @@ class TokenCache:
                 shutil.rmtree(folder, ignore_errors=True)  # the memory map keeps the file's data alive
         return self._write_or_fail(key, tokenizer, chunks, stats)
 
-    def _write_or_fail(self, key: str, tokenizer: Tokenizer, chunks: Iterable[str],
-                       stats: Callable[[int], dict[str, Any]]) -> TokenFile:
+    def _write_or_fail(
+        self, key: str, tokenizer: Tokenizer, chunks: Iterable[str], stats: Callable[[int], dict[str, Any]]
+    ) -> TokenFile:
         try:
             return self._write(self.root, key, tokenizer, chunks, stats)
         except OSError as exc:  # a full disk, typically; the partial file is already removed
-            raise RuntimeFailure(f"{self.root}: could not write the token file ({exc.strerror or exc}); "
-                                 f"free some space or point {CACHE_ENV} at another folder") from None
+            raise RuntimeFailure(
+                f"{self.root}: could not write the token file ({exc.strerror or exc}); "
+                f"free some space or point {CACHE_ENV} at another folder"
+            ) from None
 
-    def _write(self, folder: Path, key: str, tokenizer: Tokenizer, chunks: Iterable[str],
-               stats: Callable[[int], dict[str, Any]]) -> TokenFile:
+    def _write(
+        self,
+        folder: Path,
+        key: str,
+        tokenizer: Tokenizer,
+        chunks: Iterable[str],
+        stats: Callable[[int], dict[str, Any]],
+    ) -> TokenFile:
         tokens_path, meta_path = self.paths(key)
         dtype = token_dtype(tokenizer.vocab_size)
         handle, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=folder)

@@ -21,9 +21,21 @@ from rnncli.tasks.language_model.tokenizers.byte import ByteTokenizer
 from rnncli.tasks.language_model.tokenizers.char import MAX_TOKENIZER_VOCAB, CharTokenizer, describe_unknown
 from rnncli.tasks.language_model.tokenizers.word import WordTokenizer
 
-__all__ = ["MAX_TOKENIZER_VOCAB", "TOKENIZERS", "UNKNOWN_POLICIES", "BpeTokenizer", "ByteTokenizer",
-           "CharTokenizer", "StreamDecoder", "Tokenizer", "TokenizerSettings", "WordTokenizer", "encode_known",
-           "tokenizer_from_dict", "train_tokenizer"]
+__all__ = [
+    "MAX_TOKENIZER_VOCAB",
+    "TOKENIZERS",
+    "UNKNOWN_POLICIES",
+    "BpeTokenizer",
+    "ByteTokenizer",
+    "CharTokenizer",
+    "StreamDecoder",
+    "Tokenizer",
+    "TokenizerSettings",
+    "WordTokenizer",
+    "encode_known",
+    "tokenizer_from_dict",
+    "train_tokenizer",
+]
 
 # What to do with text outside a tokenizer's vocabulary: refuse it naming the
 # pieces, drop them, or keep them as the unknown token.
@@ -69,8 +81,7 @@ class Tokenizer(Protocol):
 
 
 # bpe.py imports the ``tokenizers`` package only when a BPE tokenizer is trained or loaded
-TOKENIZERS: dict[str, Any] = {"char": CharTokenizer, "byte": ByteTokenizer, "word": WordTokenizer,
-                              "bpe": BpeTokenizer}
+TOKENIZERS: dict[str, Any] = {"char": CharTokenizer, "byte": ByteTokenizer, "word": WordTokenizer, "bpe": BpeTokenizer}
 
 
 def train_tokenizer(settings: TokenizerSettings, chunks: Chunks) -> Tokenizer:

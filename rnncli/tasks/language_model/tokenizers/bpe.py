@@ -62,7 +62,7 @@ def _corpus_pieces(chunks: Iterable[str]) -> Iterator[list[str]]:
 
 def _training_slices(text: str) -> list[str]:
     """Pieces for the trainer, a long line sliced anywhere: a word cut in two only shifts a few counts."""
-    return [piece[i:i + PIECE_CHARS] for piece in _pieces(text) for i in range(0, len(piece), PIECE_CHARS)]
+    return [piece[i : i + PIECE_CHARS] for piece in _pieces(text) for i in range(0, len(piece), PIECE_CHARS)]
 
 
 class BpeTokenizer:
@@ -91,15 +91,18 @@ class BpeTokenizer:
     def fit(cls, chunks: Callable[[], Iterable[str]], settings: Any) -> BpeTokenizer:
         size = settings.vocab_size
         if isinstance(size, bool) or not isinstance(size, int) or not MIN_VOCAB <= size <= MAX_VOCAB:
-            raise UsageError(f"--vocab-size must be a whole number in {MIN_VOCAB}..{MAX_VOCAB:,} "
-                             f"for the bpe tokenizer (got {size!r})")
+            raise UsageError(
+                f"--vocab-size must be a whole number in {MIN_VOCAB}..{MAX_VOCAB:,} "
+                f"for the bpe tokenizer (got {size!r})"
+            )
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
         tokenizer = Tokenizer(models.BPE())
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tokenizer.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                      show_progress=False)
+        trainer = trainers.BpeTrainer(
+            vocab_size=size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+        )
         # a small corpus may not have enough pairs to merge: the vocabulary is then smaller than asked
         tokenizer.train_from_iterator(_corpus_pieces(_clean(c) for c in chunks()), trainer=trainer)
         return cls(tokenizer)
@@ -121,7 +124,7 @@ class BpeTokenizer:
     def encode_array(self, text: str) -> np.ndarray:
         pieces, parts = list(_pieces(_clean(text))), []
         for start in range(0, len(pieces), BATCH_PIECES):
-            for encoding in self.tokenizer.encode_batch(pieces[start:start + BATCH_PIECES], add_special_tokens=False):
+            for encoding in self.tokenizer.encode_batch(pieces[start : start + BATCH_PIECES], add_special_tokens=False):
                 parts.append(np.asarray(encoding.ids, dtype=np.int64))
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
@@ -141,12 +144,14 @@ class BpeTokenizer:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BpeTokenizer:
         if set(data) != {"kind", "tokenizer"}:
-            raise CheckpointError("tokenizer 'bpe' holds exactly 'kind' and 'tokenizer'; "
-                                  "the checkpoint's tokenizer is damaged")
+            raise CheckpointError(
+                "tokenizer 'bpe' holds exactly 'kind' and 'tokenizer'; the checkpoint's tokenizer is damaged"
+            )
         text = data["tokenizer"]
         if not isinstance(text, str) or not text or len(text) > MAX_JSON_CHARS:
-            raise CheckpointError(f"tokenizer 'bpe' must hold the trained tokenizer as JSON text "
-                                  f"of at most {MAX_JSON_CHARS:,} characters")
+            raise CheckpointError(
+                f"tokenizer 'bpe' must hold the trained tokenizer as JSON text of at most {MAX_JSON_CHARS:,} characters"
+            )
         _check_model(text)
         from tokenizers import Tokenizer, models, pre_tokenizers
 
@@ -188,8 +193,9 @@ def _check_model(text: str) -> None:
     if not isinstance(model, dict) or model.get("type") != "BPE":
         raise CheckpointError("tokenizer is damaged: it is not a byte-level BPE model")
     if any(model.get(key) is not None for key in ("dropout", "continuing_subword_prefix", "end_of_word_suffix")):
-        raise CheckpointError("tokenizer is damaged: it has dropout or subword affixes, "
-                              "which byte-level BPE here never has")
+        raise CheckpointError(
+            "tokenizer is damaged: it has dropout or subword affixes, which byte-level BPE here never has"
+        )
     vocab, merges = model.get("vocab"), model.get("merges")
     if not isinstance(vocab, dict) or not all(isinstance(i, int) and not isinstance(i, bool) for i in vocab.values()):
         raise CheckpointError("tokenizer is damaged: its vocabulary is not a map of tokens to ids")
@@ -197,8 +203,12 @@ def _check_model(text: str) -> None:
         raise CheckpointError("tokenizer is damaged: its merges are not a list")
     for merge in merges:
         pair = merge.split(" ") if isinstance(merge, str) else merge
-        if (not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(p, str) and p in vocab for p in pair)
-                or pair[0] + pair[1] not in vocab):
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not all(isinstance(p, str) and p in vocab for p in pair)
+            or pair[0] + pair[1] not in vocab
+        ):
             raise CheckpointError(f"tokenizer is damaged: merge {str(merge)[:40]!r} does not join two of its tokens")
 
 

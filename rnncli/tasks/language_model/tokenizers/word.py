@@ -114,10 +114,14 @@ class WordTokenizer:
         min_count, max_vocab = settings.min_count, settings.max_vocab
         if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
             raise UsageError(f"--min-count must be a whole number of at least 1 (got {min_count!r})")
-        if (isinstance(max_vocab, bool) or not isinstance(max_vocab, int)
-                or not 1 <= max_vocab <= MAX_TOKENIZER_VOCAB - 1):
-            raise UsageError(f"--max-vocab must be a whole number in 1..{MAX_TOKENIZER_VOCAB - 1:,} "
-                             f"(got {max_vocab!r})")
+        if (
+            isinstance(max_vocab, bool)
+            or not isinstance(max_vocab, int)
+            or not 1 <= max_vocab <= MAX_TOKENIZER_VOCAB - 1
+        ):
+            raise UsageError(
+                f"--max-vocab must be a whole number in 1..{MAX_TOKENIZER_VOCAB - 1:,} (got {max_vocab!r})"
+            )
         counts: Counter[str] = Counter()
         for segment in _complete_segments(chunks()):
             counts.update(tokens_of(segment))
@@ -146,8 +150,10 @@ class WordTokenizer:
 
     def encode_array(self, text: str) -> np.ndarray:
         lookup = self.index.get
-        parts = [np.fromiter(map(lookup, tokens, repeat(0)), dtype=np.int64, count=len(tokens))
-                 for tokens in map(tokens_of, _segments(text))]
+        parts = [
+            np.fromiter(map(lookup, tokens, repeat(0)), dtype=np.int64, count=len(tokens))
+            for tokens in map(tokens_of, _segments(text))
+        ]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def decode(self, ids: list[int]) -> str:
@@ -163,8 +169,9 @@ class WordTokenizer:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WordTokenizer:
         if set(data) != {"kind", "words"}:
-            raise CheckpointError("tokenizer 'word' holds exactly 'kind' and 'words'; "
-                                  "the checkpoint's tokenizer is damaged")
+            raise CheckpointError(
+                "tokenizer 'word' holds exactly 'kind' and 'words'; the checkpoint's tokenizer is damaged"
+            )
         words = data["words"]
         if not isinstance(words, list) or not 1 <= len(words) <= MAX_TOKENIZER_VOCAB:
             raise CheckpointError(f"tokenizer 'words' must be a list of 1..{MAX_TOKENIZER_VOCAB:,} words")
