@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 from rnncli.core.checkpoint import encode_checkpoint, versions
 from rnncli.core.errors import RnnError
 from rnncli.core.settings import ModelConfig, load_yaml_settings
+from rnncli.core.tokenizers import CharTokenizer, tokenizer_from_dict
 from rnncli.tasks.inspection import inspect_checkpoint
 from rnncli.tasks.language_model.checkpoint import load_checkpoint
 from rnncli.tasks.language_model.config import run_option_types
 from rnncli.tasks.language_model.data.sources import read_corpus
 from rnncli.tasks.language_model.model import build_model
 from rnncli.tasks.language_model.text_report import inspect_text
-from rnncli.tasks.language_model.tokenizers import CharTokenizer, tokenizer_from_dict
 
 BUDGETS = [50, pytest.param(2000, marks=pytest.mark.fuzz, id="long")]
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from rnncli.cli import app
 from rnncli.core.checkpoint import save_checkpoint
 from rnncli.core.settings import ModelConfig
+from rnncli.core.tokenizers import CharTokenizer
 from rnncli.tasks.language_model.checkpoint import load_checkpoint
 from rnncli.tasks.language_model.logit_processors import (
     DecodingSettings,
@@ -27,7 +28,6 @@ from rnncli.tasks.language_model.model import build_model
 from rnncli.tasks.language_model.sampling import SampleText, beam_search, sample_steps
 from rnncli.tasks.language_model.scoring import start_token
 from rnncli.tasks.language_model.token_steps import FastStepper, ModelStepper, make_stepper
-from rnncli.tasks.language_model.tokenizers import CharTokenizer
 
 runner = CliRunner()
 

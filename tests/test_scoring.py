@@ -102,8 +102,8 @@ def test_carry_without_per_line_is_refused(trained_run, lines_file):
 def test_carry_feeds_the_newline_between_lines_when_the_vocabulary_has_one(tmp_path):
     from rnncli.core.checkpoint import save_checkpoint
     from rnncli.core.settings import ModelConfig
+    from rnncli.core.tokenizers import CharTokenizer
     from rnncli.tasks.language_model.model import build_model
-    from rnncli.tasks.language_model.tokenizers import CharTokenizer
 
     torch.manual_seed(0)
     tokenizer = CharTokenizer(list("\nabcd"))

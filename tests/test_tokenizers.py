@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnncli.core.errors import CheckpointError, UsageError
-from rnncli.tasks.language_model.tokenizers import (
+from rnncli.core.tokenizers import (
     MAX_TOKENIZER_VOCAB,
     TOKENIZERS,
     ByteTokenizer,
@@ -21,10 +21,10 @@ from rnncli.tasks.language_model.tokenizers import (
     tokenizer_from_dict,
     train_tokenizer,
 )
-from rnncli.tasks.language_model.tokenizers import bpe as bpe_module
-from rnncli.tasks.language_model.tokenizers import word as word_module
-from rnncli.tasks.language_model.tokenizers.gpt2_bytes import BYTE_TO_CHAR, CHAR_TO_BYTE
-from rnncli.tasks.language_model.tokenizers.word import UNKNOWN_TOKEN, tokens_of
+from rnncli.core.tokenizers import bpe as bpe_module
+from rnncli.core.tokenizers import word as word_module
+from rnncli.core.tokenizers.gpt2_bytes import BYTE_TO_CHAR, CHAR_TO_BYTE
+from rnncli.core.tokenizers.word import UNKNOWN_TOKEN, tokens_of
 
 # A small corpus in several scripts, written for these tests (Windows line
 # endings already turned into "\n", as the corpus reader does).
@@ -478,7 +478,7 @@ def test_bpe_refuses_random_or_inconsistent_models_before_the_library_panics():
 
 def test_importing_the_tokenizers_package_does_not_import_hugging_face_tokenizers():
     code = (
-        "import sys, rnncli.tasks.language_model.tokenizers as t; "
+        "import sys, rnncli.core.tokenizers as t; "
         "assert 'bpe' in t.TOKENIZERS; assert 'tokenizers' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(_root())}, timeout=60)

@@ -15,8 +15,8 @@ import torch
 from rnncli.core.checkpoint import check_tensors_match, read_meta, read_tensors, resolve_checkpoint_path
 from rnncli.core.errors import CheckpointError, UsageError
 from rnncli.core.settings import ModelConfig, check_impl, model_config_from_dict
+from rnncli.core.tokenizers import Tokenizer, tokenizer_from_dict
 from rnncli.tasks.language_model.model import LanguageModel, build_model
-from rnncli.tasks.language_model.tokenizers import Tokenizer, tokenizer_from_dict
 
 
 @dataclass

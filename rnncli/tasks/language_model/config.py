@@ -22,18 +22,19 @@ from rnncli.core.settings import (
     check_choice,
     check_int,
 )
+from rnncli.core.tokenizers.settings import KINDS, TokenizerSettings
 
-TOKENIZER_KINDS = ("char", "byte", "word", "bpe")
+TOKENIZER_KINDS = KINDS
 
 
 @dataclass
 class TextConfig:
     """How a corpus becomes tokens: which files, how they decode, which tokenizer."""
 
-    tokenizer: str = "char"
-    vocab_size: int = 1024  # bpe only: the vocabulary to learn
-    min_count: int = 1  # word only: rarer words become the unknown token
-    max_vocab: int = 50_000  # word only: keep at most this many words
+    tokenizer: str = TokenizerSettings.kind
+    vocab_size: int = TokenizerSettings.vocab_size  # bpe only: the vocabulary to learn
+    min_count: int = TokenizerSettings.min_count  # word only: rarer words become the unknown token
+    max_vocab: int = TokenizerSettings.max_vocab  # word only: keep at most this many words
     glob: str | None = None
     encoding: str = "utf-8"
     errors: str = "strict"
@@ -58,20 +59,6 @@ class TextConfig:
         return TokenizerSettings(
             kind=self.tokenizer, vocab_size=self.vocab_size, min_count=self.min_count, max_vocab=self.max_vocab
         )
-
-
-@dataclass
-class TokenizerSettings:
-    """What ``tokenizers.train_tokenizer`` needs besides the text; each kind reads the fields it uses.
-
-    It lives here, beside the defaults it takes from ``TextConfig``, so that the tokenizers import
-    the settings and not the other way round.
-    """
-
-    kind: str = TextConfig.tokenizer
-    vocab_size: int = TextConfig.vocab_size  # bpe: the target vocabulary
-    min_count: int = TextConfig.min_count  # word: rarer words become the unknown token
-    max_vocab: int = TextConfig.max_vocab  # word: at most this many words (the most frequent)
 
 
 @dataclass

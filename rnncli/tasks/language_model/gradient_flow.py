@@ -131,7 +131,7 @@ def _read_settings(meta: dict):
 def untrained_model(config: ModelConfig, data: str | None, *, seed: int) -> tuple[LanguageModel, torch.Tensor, str]:
     """A model at initialisation and the text to measure it on (``data``, or random tokens)."""
     if data is not None:
-        from rnncli.tasks.language_model.tokenizers import CharTokenizer
+        from rnncli.core.tokenizers import CharTokenizer
 
         corpus = read_corpus(data)
         tokenizer = CharTokenizer.train(corpus.text)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rnncli.core.settings import REFERENCE_ONLY_CELLS, ModelConfig
-from rnncli.tasks.language_model.tokenizers import Tokenizer
+from rnncli.core.tokenizers import Tokenizer
 from rnncli.tasks.requests import Summary
 from rnncli.tasks.training_curve import curve_beside
 

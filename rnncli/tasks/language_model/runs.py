@@ -13,9 +13,9 @@ import yaml
 from rnncli.core.distributed import Distributed
 from rnncli.core.errors import CheckpointError, UsageError
 from rnncli.core.settings import REFERENCE_ONLY_CELLS
+from rnncli.core.tokenizers import Tokenizer, tokenizer_from_dict
 from rnncli.core.training import History
 from rnncli.tasks.language_model.config import RunConfig, resolve_resume_settings, resolve_train_settings
-from rnncli.tasks.language_model.tokenizers import Tokenizer, tokenizer_from_dict
 from rnncli.tasks.language_model.training import PreparedText, coverage, prepare_text, train_text
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained

@@ -115,8 +115,8 @@ class SampleJob:
     """
 
     def __init__(self, ckpt: Checkpoint, request: SampleRequest, *, prompt: str, settings: DecodingSettings, seed: int):
+        from rnncli.core.tokenizers import encode_known
         from rnncli.tasks.language_model.sampling import SampleText, derived_seeds
-        from rnncli.tasks.language_model.tokenizers import encode_known
 
         self.ckpt, self.tokenizer, self.prompt, self.settings = ckpt, ckpt.tokenizer, prompt, settings
         self.prime_ids = encode_known(self.tokenizer, prompt, policy=request.unknown, where="the prompt: text")

@@ -12,6 +12,7 @@ import torch
 
 from rnncli.core.devices import resolve_device
 from rnncli.core.errors import DataError, UsageError
+from rnncli.core.tokenizers import encode_known
 from rnncli.tasks.language_model.checkpoint import Checkpoint, load_checkpoint
 from rnncli.tasks.language_model.data.sources import read_corpus
 from rnncli.tasks.language_model.metrics import (
@@ -22,7 +23,6 @@ from rnncli.tasks.language_model.metrics import (
     perplexity,
     stream_log_probs,
 )
-from rnncli.tasks.language_model.tokenizers import encode_known
 from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter
 
 DEFAULT_DEVICE = "cpu"  # scoring a small model: the GPU's start-up costs more than it saves

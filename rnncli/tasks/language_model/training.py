@@ -20,6 +20,7 @@ from rnncli.core.devices import resolve_device
 from rnncli.core.distributed import Distributed
 from rnncli.core.errors import DataError, UsageError
 from rnncli.core.resume_state import TrainState
+from rnncli.core.tokenizers import Tokenizer, TokenizerSettings, train_tokenizer
 from rnncli.core.training import History, Trainer, TrainEvent
 from rnncli.tasks.language_model.config import RunConfig, TextConfig
 from rnncli.tasks.language_model.data.sources import Inputs, TextReader, find_inputs
@@ -27,7 +28,6 @@ from rnncli.tasks.language_model.data.token_cache import TokenCache, cache_key
 from rnncli.tasks.language_model.data.windows import split_train_val
 from rnncli.tasks.language_model.model import build_model
 from rnncli.tasks.language_model.task import LanguageModelTask
-from rnncli.tasks.language_model.tokenizers import Tokenizer, TokenizerSettings, train_tokenizer
 
 TASK_LM = "language-model"
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from rnncli.core.errors import RuntimeFailure
-from rnncli.tasks.language_model.tokenizers import Tokenizer, tokenizer_from_dict
+from rnncli.core.tokenizers import Tokenizer, tokenizer_from_dict
 
 FORMAT = 2  # bump when the ids or statistics for the same settings change, so old files are not reused
 CACHE_ENV = "RNN_CACHE_DIR"

@@ -15,11 +15,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from rnncli.core.errors import CheckpointError, DataError, UsageError
-from rnncli.tasks.language_model.config import TokenizerSettings  # defined beside its defaults
-from rnncli.tasks.language_model.tokenizers.bpe import BpeTokenizer
-from rnncli.tasks.language_model.tokenizers.byte import ByteTokenizer
-from rnncli.tasks.language_model.tokenizers.char import MAX_TOKENIZER_VOCAB, CharTokenizer, describe_unknown
-from rnncli.tasks.language_model.tokenizers.word import WordTokenizer
+from rnncli.core.tokenizers.bpe import BpeTokenizer
+from rnncli.core.tokenizers.byte import ByteTokenizer
+from rnncli.core.tokenizers.char import MAX_TOKENIZER_VOCAB, CharTokenizer, describe_unknown
+from rnncli.core.tokenizers.settings import TokenizerSettings
+from rnncli.core.tokenizers.word import WordTokenizer
 
 __all__ = [
     "MAX_TOKENIZER_VOCAB",

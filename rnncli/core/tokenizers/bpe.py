@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnncli.core.errors import CheckpointError, UsageError
-from rnncli.tasks.language_model.tokenizers.byte import ByteStreamDecoder
-from rnncli.tasks.language_model.tokenizers.gpt2_bytes import BYTE_TO_CHAR, token_bytes
-from rnncli.tasks.language_model.tokenizers.pieces import split_at_cuts
+from rnncli.core.tokenizers.byte import ByteStreamDecoder
+from rnncli.core.tokenizers.gpt2_bytes import BYTE_TO_CHAR, token_bytes
+from rnncli.core.tokenizers.pieces import split_at_cuts
 
 if TYPE_CHECKING:  # pragma: no cover
     from tokenizers import Tokenizer as HfTokenizer

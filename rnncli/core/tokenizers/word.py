@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from rnncli.core.errors import CheckpointError, UsageError
-from rnncli.tasks.language_model.tokenizers.char import MAX_CODE_POINT, MAX_TOKENIZER_VOCAB
-from rnncli.tasks.language_model.tokenizers.pieces import split_at_cuts
+from rnncli.core.tokenizers.char import MAX_CODE_POINT, MAX_TOKENIZER_VOCAB
+from rnncli.core.tokenizers.pieces import split_at_cuts
 
 UNKNOWN_TOKEN = "<unk>"  # id 0; a literal "<unk>" in the text is this token too
 
