@@ -67,44 +67,9 @@ def _frequency_table(summary: dict[str, Any], bar_width: int = 30) -> Table:
 def print_series_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     """The facts of a CSV of series, then one line per series with its sparkline."""
     console = result_console(console)
-    season = summary["season"]
-    span = summary["time_range"]
-    rows = [
-        ("series file", summary["source"]),
-        (
-            "layout",
-            summary["layout"]
-            + (
-                " (id, time, value rows)"
-                if summary["layout"] == "long"
-                else " (a time column and one column per series)"
-            ),
-        ),
-        ("series", f"{summary['num_series']}, {summary['total_points']:,} points in all"),
-        ("time range", f"{span['start']} to {span['end']}"),
-        ("frequency", summary["frequency_name"]),
-        ("season", f"{season} steps" if season > 1 else "none detected"),
-        (
-            "missing",
-            f"{summary['missing_cells']} empty cells, {summary['gaps']} missing timestamps"
-            + (" (filled by linear interpolation when training)" if summary["missing_cells"] + summary["gaps"] else ""),
-        ),
-    ]
-    console.print(facts_table(rows))
+    console.print(facts_table(_series_facts(summary)))
     console.print()
-    table = Table(show_edge=False)
-    for name, justify in (
-        ("series", "left"),
-        ("length", "right"),
-        ("from", "left"),
-        ("to", "left"),
-        ("missing", "right"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=True)
-    for entry in summary["series"]:
-        holes = entry["missing_cells"]["count"] + entry["gaps"]["count"]
-        table.add_row(entry["id"], f"{entry['length']:,}", entry["start"], entry["end"], str(holes) if holes else "-")
-    console.print(table)
+    console.print(_series_table(summary["series"]))
     console.print()
     width = max(len(e["id"]) for e in summary["series"])
     for entry in summary["series"]:
@@ -116,14 +81,52 @@ def print_series_summary(summary: dict[str, Any], console: Console | None = None
             )
         )
     for entry in summary["series"]:
-        for label, key in (("empty cells", "missing_cells"), ("missing timestamps", "gaps")):
-            where = entry[key]
-            if where["count"]:
-                rest = where["count"] - len(where["first"])
-                more = f" and {rest} more" if rest > 0 else ""
-                console.print(
-                    Text(
-                        f"! {entry['id']}: {where['count']} {label} at {', '.join(where['first'])}{more}",
-                        style="yellow",
-                    )
-                )
+        for line in _holes(entry):
+            console.print(Text(line, style="yellow"))
+
+
+def _series_facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    season, span = summary["season"], summary["time_range"]
+    shape = " (id, time, value rows)" if summary["layout"] == "long" else " (a time column and one column per series)"
+    holes = summary["missing_cells"] + summary["gaps"]
+    return [
+        ("series file", summary["source"]),
+        ("layout", summary["layout"] + shape),
+        ("series", f"{summary['num_series']}, {summary['total_points']:,} points in all"),
+        ("time range", f"{span['start']} to {span['end']}"),
+        ("frequency", summary["frequency_name"]),
+        ("season", f"{season} steps" if season > 1 else "none detected"),
+        (
+            "missing",
+            f"{summary['missing_cells']} empty cells, {summary['gaps']} missing timestamps"
+            + (" (filled by linear interpolation when training)" if holes else ""),
+        ),
+    ]
+
+
+def _series_table(series: list[dict[str, Any]]) -> Table:
+    table = Table(show_edge=False)
+    for name, justify in (
+        ("series", "left"),
+        ("length", "right"),
+        ("from", "left"),
+        ("to", "left"),
+        ("missing", "right"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=True)
+    for entry in series:
+        holes = entry["missing_cells"]["count"] + entry["gaps"]["count"]
+        table.add_row(entry["id"], f"{entry['length']:,}", entry["start"], entry["end"], str(holes) if holes else "-")
+    return table
+
+
+def _holes(entry: dict[str, Any]) -> list[str]:
+    """Warnings for a series' empty cells and missing timestamps, the first few named."""
+    lines = []
+    for label, key in (("empty cells", "missing_cells"), ("missing timestamps", "gaps")):
+        where = entry[key]
+        if where["count"]:
+            rest = where["count"] - len(where["first"])
+            more = f" and {rest} more" if rest > 0 else ""
+            lines.append(f"! {entry['id']}: {where['count']} {label} at {', '.join(where['first'])}{more}")
+    return lines

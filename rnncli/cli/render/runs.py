@@ -136,18 +136,20 @@ def _best(history: dict[str, Any]) -> str:
 
 def print_forecast_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     console = result_console(console)
+    rows = _forecaster_rows(summary)
+    verdict = (summary.get("curve") or {}).get("verdict")
+    if verdict:
+        rows.append(("verdict", verdict["message"]))
+    console.print(facts_table(rows))
+    if summary.get("curve"):
+        console.print()
+        print_curve(summary["curve"], console=console)
+
+
+def _forecaster_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     model, series = summary["model"], summary["series"]
-    history, train = summary.get("history") or {}, summary.get("train") or {}
-    versions = summary.get("versions") or {}
-    steps, budget = history.get("step", 0), train.get("steps")
-    ids = ", ".join(
-        f"{i} (last {str(t).removesuffix('T00:00:00')})"
-        for i, t in zip(series["ids"], series["last_time"], strict=False)
-    )
-    more = f" and {series['count'] - len(series['ids'])} more" if series["count"] > len(series["ids"]) else ""
-    loss = history.get("best_val_loss")
     season = model.get("season")
-    rows = [
+    return [
         ("checkpoint", summary["path"]),
         ("task", "forecast"),
         (
@@ -161,28 +163,32 @@ def print_forecast_summary(summary: dict[str, Any], console: Console | None = No
         ("frequency", str(series.get("frequency_name"))),
         ("season", f"{season} steps" if isinstance(season, int) and season > 1 else "none"),
         ("scaling", str(model.get("scaling"))),
-        ("series", f"{series['count']} from {series.get('source')} ({series.get('layout')}): {ids}{more}"),
-        (
-            "trained",
-            f"{steps:,} steps{f' of {budget:,}' if budget else ''}, {history.get('elapsed_s', 0):.0f} s"
-            + _went_on(summary, steps),
-        ),
-        (
-            "best validation",
-            f"pinball loss {loss:.4f} (scaled units), at step {history.get('best_step')}"
-            if isinstance(loss, (int, float))
-            else "-",
-        ),
-        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
+        ("series", _forecast_series_line(series)),
+        *_forecaster_training_rows(summary),
+        ("versions", ", ".join(f"{k} {v}" for k, v in (summary.get("versions") or {}).items())),
         ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
     ]
-    verdict = (summary.get("curve") or {}).get("verdict")
-    if verdict:
-        rows.append(("verdict", verdict["message"]))
-    console.print(facts_table(rows))
-    if summary.get("curve"):
-        console.print()
-        print_curve(summary["curve"], console=console)
+
+
+def _forecast_series_line(series: dict[str, Any]) -> str:
+    ids = ", ".join(
+        f"{i} (last {str(t).removesuffix('T00:00:00')})"
+        for i, t in zip(series["ids"], series["last_time"], strict=False)
+    )
+    more = f" and {series['count'] - len(series['ids'])} more" if series["count"] > len(series["ids"]) else ""
+    return f"{series['count']} from {series.get('source')} ({series.get('layout')}): {ids}{more}"
+
+
+def _forecaster_training_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    history, train = summary.get("history") or {}, summary.get("train") or {}
+    steps, budget, loss = history.get("step", 0), train.get("steps"), history.get("best_val_loss")
+    trained = f"{steps:,} steps{f' of {budget:,}' if budget else ''}, {history.get('elapsed_s', 0):.0f} s"
+    best = (
+        f"pinball loss {loss:.4f} (scaled units), at step {history.get('best_step')}"
+        if isinstance(loss, (int, float))
+        else "-"
+    )
+    return [("trained", trained + _went_on(summary, steps)), ("best validation", best)]
 
 
 def print_comparison(result: dict[str, Any], console: Console | None = None) -> None:

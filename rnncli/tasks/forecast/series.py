@@ -270,22 +270,7 @@ def detect_layout(
         if id_col is None and value_col is not None:
             id_col = next((c for c in rest if c != value_col and not _mostly_numeric(frame[c])), None)
     if id_col is not None:
-        values = [c for c in rest if c != id_col]
-        if not values:
-            raise NotThisKindOfData(
-                f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
-                "a column of numbers besides the time and the series id"
-            )
-        value_col = value_col or next((c for c in values if c.lower() in VALUE_NAMES), None)
-        if value_col is None:
-            if len(values) != 1:
-                raise DataError(
-                    f"{source}: long layout (id column {id_col!r}) with several value columns "
-                    f"({', '.join(values)}); say which with --value-col"
-                )
-            value_col = values[0]
-        ids = list(dict.fromkeys(frame[id_col].astype(str)))
-        return Layout("long", time_col, id_col, {sid: value_col for sid in ids})
+        return _long_layout(frame, source, time_col=time_col, id_col=id_col, value_col=value_col)
     values = [value_col] if value_col is not None else rest
     if not values:
         raise DataError(f"{source}: no value column; a series file needs at least one numeric column")
@@ -301,6 +286,29 @@ def detect_layout(
                 f"give --id-col {column}, or --time-col {column} if it holds the times"
             )
     return Layout("wide", time_col, None, {c: c for c in values})
+
+
+def _long_layout(
+    frame: pd.DataFrame, source: str, *, time_col: str | None, id_col: str, value_col: str | None
+) -> Layout:
+    """Rows of (id, time, value): the value column named by the flag, by its name, or the only one left."""
+    columns = list(frame.columns)
+    values = [c for c in columns if c not in (time_col, id_col)]
+    if not values:
+        raise NotThisKindOfData(
+            f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
+            "a column of numbers besides the time and the series id"
+        )
+    value_col = value_col or next((c for c in values if c.lower() in VALUE_NAMES), None)
+    if value_col is None:
+        if len(values) != 1:
+            raise DataError(
+                f"{source}: long layout (id column {id_col!r}) with several value columns "
+                f"({', '.join(values)}); say which with --value-col"
+            )
+        value_col = values[0]
+    ids = list(dict.fromkeys(frame[id_col].astype(str)))
+    return Layout("long", time_col, id_col, {sid: value_col for sid in ids})
 
 
 def _guess_time_col(frame: pd.DataFrame) -> str | None:
