@@ -132,12 +132,36 @@ def _help_section(words: list[str], text: str) -> str:
     return f"## {' '.join(words)}\n\n```text\n{text}\n```\n"
 
 
+# ---------------------------------------------------------------- the module map of docs/architecture.md
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+
+
+def module_map() -> str:
+    """Every module of the package with the first line of its docstring, so the map cannot fall behind the code."""
+    import ast
+
+    lines = ["| module | what it is for |", "|---|---|"]
+    for path in sorted((ROOT / "rnncli").rglob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        if not doc.strip():
+            continue
+        first = " ".join(doc.strip().split("\n\n")[0].split())
+        first = first.replace("|", "\\|")
+        lines.append(f"| {code(path.relative_to(ROOT).as_posix())} | {first} |")
+    return "\n".join(lines) + "\n"
+
+
+def sync_module_map() -> str | None:
+    return sync_block(ARCHITECTURE, "modules", module_map())
+
+
 # ---------------------------------------------------------------- generated blocks inside a page
 
 
 def _markers(name: str) -> tuple[str, str]:
     return (
-        f"<!-- BEGIN GENERATED {name}: written by {COMMAND}; edit the test cases, not this block -->",
+        f"<!-- BEGIN GENERATED {name}: written by {COMMAND}; edit what it is made from, not this block -->",
         f"<!-- END GENERATED {name} -->",
     )
 
@@ -162,7 +186,7 @@ def sync_block(path: Path, name: str, body: str) -> str | None:
     if wanted == document:
         return None
     return (
-        f"{path.relative_to(ROOT)}: the generated block {name!r} is stale (the cases or their messages "
+        f"{path.relative_to(ROOT)}: the generated block {name!r} is stale (the code it is made from "
         f"changed); run: {COMMAND}"
     )
 
@@ -214,12 +238,16 @@ def main() -> int:
     reference = render_reference()
     stale = REFERENCE.read_text(encoding="utf-8") != reference if REFERENCE.exists() else True
     if args.check:
-        if stale:
-            print(f"docs/reference.md is stale; run: {COMMAND}", file=sys.stderr)
-        return 1 if _run_catalogue_tests(update=False) or stale else 0
+        stale_map = sync_module_map()
+        for problem in ([f"docs/reference.md is stale; run: {COMMAND}"] if stale else []) + [stale_map or ""]:
+            if problem:
+                print(problem, file=sys.stderr)
+        return 1 if _run_catalogue_tests(update=False) or stale or stale_map else 0
     if stale:
         REFERENCE.write_text(reference, encoding="utf-8")
         print("wrote docs/reference.md", file=sys.stderr)
+    os.environ[UPDATE_VARIABLE] = "1"
+    sync_module_map()
     status = _run_catalogue_tests(update=True)
     if status:
         print(

@@ -34,6 +34,11 @@ def test_reference_md_is_current():
     assert current == make_docs.render_reference(), f"docs/reference.md is stale; run: {make_docs.COMMAND}"
 
 
+def test_the_module_map_of_architecture_md_is_current():
+    """docs/architecture.md lists every module with the first paragraph of its docstring."""
+    assert make_docs.sync_module_map() is None
+
+
 def test_reference_md_has_every_command_of_the_app():
     import typer.main
 

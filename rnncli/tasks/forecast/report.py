@@ -3,7 +3,7 @@
 The series are read by ``rnncli.tasks.forecast.series`` exactly as ``rnn train`` and
 ``rnn forecast`` read them, and the seasonal period is the one training would
 pick, so what ``inspect`` says is what the forecaster will see. Every summary
-is JSON-able; the keys are documented in the README.
+is JSON-able; the keys are documented in docs/inspect.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The forecasting task the trainer runs: random context/horizon windows and the pinball loss.
 
 The last ``horizon`` points of every series are held out for validation (the
-rolling origin of FORECASTING.md); training windows end before them. Windows
+rolling origin of docs/forecasting.md); training windows end before them. Windows
 are cut once into in-memory tensors and batches are drawn from them with the
 task's own generator, whose state is part of the resume state.
 """

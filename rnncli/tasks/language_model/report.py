@@ -1,7 +1,7 @@
 """What ``rnn inspect`` shows about a language model's checkpoint or run, and about a text: facts, as plain data.
 
 The CLI decides how to draw them. Every summary is JSON-able and its keys are
-documented in the README; the text's facts are gathered by ``text_report``.
+documented in docs/inspect.md; the text's facts are gathered by ``text_report``.
 """
 
 from __future__ import annotations
