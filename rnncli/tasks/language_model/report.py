@@ -84,7 +84,7 @@ def _summary(
 def implementation(cell: str, impl: str) -> dict[str, Any]:
     """Which code runs the recurrent layers, and whether a fused twin exists."""
     if impl == "reference":
-        runs_on = "rnncli/cells.py, one Python step per token"
+        runs_on = "rnncli/core/cells.py, one Python step per token"
     else:
         fused = {"lstm": "nn.LSTM", "gru": "nn.GRU"}.get(cell, "nn.RNN")
         runs_on = f"PyTorch {fused}: oneDNN/ATen on CPU, cuDNN on GPU"
