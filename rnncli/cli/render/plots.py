@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rnncli.core.errors import RuntimeFailure, UsageError
+from rnncli.tasks.forecast.config import median_index
 
 MAX_PANELS = 12  # series drawn, one panel each
 
@@ -143,7 +144,7 @@ def save_forecast_plot(data, records: list[dict[str, Any]], quantiles: list[floa
     plt = require_matplotlib(path)
     shown = data.series[:MAX_PANELS]
     fig, axes = plt.subplots(len(shown), 1, figsize=(9, 2.6 * len(shown)), squeeze=False)
-    low, mid, high = f"q{quantiles[0]:g}", f"q{_middle(quantiles):g}", f"q{quantiles[-1]:g}"
+    low, mid, high = f"q{quantiles[0]:g}", f"q{quantiles[median_index(quantiles)]:g}", f"q{quantiles[-1]:g}"
     for ax, series in zip(axes[:, 0], shown, strict=True):
         rows = [r for r in records if r["id"] == series.id]
         steps = len(series.values)
@@ -164,7 +165,3 @@ def save_forecast_plot(data, records: list[dict[str, Any]], quantiles: list[floa
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     save_figure(fig, path, plt, dpi=100)
-
-
-def _middle(quantiles: list[float]) -> float:
-    return min(quantiles, key=lambda q: abs(q - 0.5))
