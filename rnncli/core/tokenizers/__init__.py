@@ -15,10 +15,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from rnncli.core.errors import CheckpointError, DataError, UsageError
+from rnncli.core.tokenizer_settings import TokenizerSettings
 from rnncli.core.tokenizers.bpe import BpeTokenizer
 from rnncli.core.tokenizers.byte import ByteTokenizer
 from rnncli.core.tokenizers.char import MAX_TOKENIZER_VOCAB, CharTokenizer, describe_unknown
-from rnncli.core.tokenizers.settings import TokenizerSettings
 from rnncli.core.tokenizers.word import WordTokenizer
 
 __all__ = [

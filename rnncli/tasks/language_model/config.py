@@ -22,7 +22,7 @@ from rnncli.core.settings import (
     check_choice,
     check_int,
 )
-from rnncli.core.tokenizers.settings import KINDS, TokenizerSettings
+from rnncli.core.tokenizer_settings import KINDS, TokenizerSettings
 
 TOKENIZER_KINDS = KINDS
 

@@ -1,5 +1,7 @@
 """What training a tokenizer needs besides the text; each kind reads the fields it uses.
 
+A module of its own, outside rnncli/core/tokenizers, so that the settings load without numpy (--help stays quick).
+
 Its defaults are the defaults of the text options of every task that tokenizes (``--tokenizer``,
 ``--vocab-size``, ``--min-count``, ``--max-vocab``).
 """
