@@ -167,7 +167,7 @@ def test_folder_per_class_fasttext_and_jsonl(tmp_path):
         (tmp_path / "data" / label).mkdir(parents=True)
         (tmp_path / "data" / label / "1.txt").write_text(text, encoding="utf-8")
     folder = read_examples(str(tmp_path / "data"), ReadOptions())
-    assert sorted(zip(folder.labels, folder.texts)) == [("negative", "dull"), ("positive", "great")]
+    assert sorted(zip(folder.labels, folder.texts, strict=True)) == [("negative", "dull"), ("positive", "great")]
     fasttext = tmp_path / "train.txt"
     fasttext.write_text("__label__pos great film\n__label__neg dull film\n", encoding="utf-8")
     assert read_examples(str(fasttext), ReadOptions()).labels == ["pos", "neg"]

@@ -65,7 +65,9 @@ def tfidf(texts: list[str], vocabulary: dict[str, int], idf: torch.Tensor, ngram
             cols.append(c)
             values.append(v / norm)
     index = torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1)
-    return torch.sparse_coo_tensor(index, torch.tensor(values, dtype=torch.float32), (len(texts), len(vocabulary)), check_invariants=True)
+    values_t = torch.tensor(values, dtype=torch.float32)
+    shape = (len(texts), len(vocabulary))
+    return torch.sparse_coo_tensor(index, values_t, shape, check_invariants=True)
 
 
 def fit_bag_of_words(texts: list[str], targets: list[int], num_classes: int, *, ngrams: int = 1) -> BagOfWords:

@@ -72,12 +72,15 @@ def load_classifier(path: str | Path) -> ClassifierRun:
 def validate_classifier(path: Path, meta: dict[str, Any]) -> tuple[ClassifierConfig, list[str], Tokenizer]:
     """The metadata and the tensor table checked against each other, weights unread."""
     if meta.get("task") != TASK_NAME:
-        raise CheckpointError(f"{path}: not a classifier (task {meta.get('task')!r}); train one with: rnn train DATA --task classify")
+        raise CheckpointError(
+            f"{path}: not a classifier (task {meta.get('task')!r}); train one with: rnn train DATA --task classify"
+        )
     try:
         config = ClassifierConfig(**meta["model"])
         config.validate(where=f"{path}: model")
         classes = meta["classes"]
-        if not isinstance(classes, list) or len(classes) != config.num_classes or not all(isinstance(c, str) and len(c) <= MAX_LABEL_CHARS for c in classes):
+        names_ok = isinstance(classes, list) and all(isinstance(c, str) and len(c) <= MAX_LABEL_CHARS for c in classes)
+        if not names_ok or len(classes) != config.num_classes:
             raise ValueError("the classes do not match the model")
         tokenizer = tokenizer_from_dict(meta["tokenizer"])
         if tokenizer.vocab_size != config.vocab_size:
@@ -107,7 +110,8 @@ def load_baselines(path: Path, classes: list[str]) -> tuple[list[BagOfWords], to
             if document.get("classes") != classes:
                 return [], None
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
-        return [_baseline(k, doc, tensors, len(classes)) for k, doc in enumerate(document["baselines"])], tensors["majority"]
+        bags = [_baseline(k, doc, tensors, len(classes)) for k, doc in enumerate(document["baselines"])]
+        return bags, tensors["majority"]
     except Exception:  # a damaged side file: the model is still usable, only the comparison is lost
         return [], None
 
@@ -115,6 +119,7 @@ def load_baselines(path: Path, classes: list[str]) -> tuple[list[BagOfWords], to
 def _baseline(k: int, document: dict[str, Any], tensors: dict[str, torch.Tensor], num_classes: int) -> BagOfWords:
     vocabulary = {word: i for i, word in enumerate(document["vocabulary"])}
     weight, idf, bias = tensors[f"b{k}.weight"], tensors[f"b{k}.idf"], tensors[f"b{k}.bias"]
-    if weight.shape != (num_classes, len(vocabulary)) or idf.shape != (len(vocabulary),) or bias.shape != (num_classes,):
+    expected = [(num_classes, len(vocabulary)), (len(vocabulary),), (num_classes,)]
+    if [tuple(weight.shape), tuple(idf.shape), tuple(bias.shape)] != expected:
         raise ValueError("baseline shapes do not match")
     return BagOfWords(int(document["ngrams"]), vocabulary, idf, weight, bias)

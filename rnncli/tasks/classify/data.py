@@ -22,6 +22,7 @@ TEXT_NAMES = ("text", "review", "sentence", "content", "comment", "body", "messa
 LABEL_NAMES = ("label", "labels", "class", "category", "sentiment", "target", "stars", "rating", "intent", "y", "topic")
 FASTTEXT_PREFIX = "__label__"
 MAX_FIELD_CHARS = 10_000_000
+MULTI_LABEL = "several labels on one example; multi-label training is not supported yet"
 
 
 @dataclass
@@ -81,7 +82,9 @@ def _read_text(path: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"{path}: line {line}: bytes that are not UTF-8 (at byte {exc.start}); convert the file to UTF-8") from None
+        raise DataError(
+            f"{path}: line {line}: bytes that are not UTF-8 (at byte {exc.start}); convert the file to UTF-8"
+        ) from None
 
 
 # --- CSV and TSV ---------------------------------------------------------------------
@@ -171,7 +174,8 @@ def _read_jsonl(text: str, path: str, options: ReadOptions, labelled: bool) -> E
     if not records:
         raise DataError(f"{path}: no examples; give one JSON object per line")
     keys = list(records[0][0])
-    text_col, label_col = choose_columns(keys, [([str(r.get(k, "")) for k in keys], n) for r, n in records], path, options, labelled=labelled)
+    cells = [([str(r.get(k, "")) for k in keys], n) for r, n in records]
+    text_col, label_col = choose_columns(keys, cells, path, options, labelled=labelled)
     texts, labels = [], []
     for record, number in records:
         for key in (text_col, label_col) if labelled else (text_col,):
@@ -184,7 +188,7 @@ def _read_jsonl(text: str, path: str, options: ReadOptions, labelled: bool) -> E
 
 def _label_text(value, path: str, number: int) -> str:
     if isinstance(value, list):
-        raise DataError(f"{path}: line {number}: several labels on one example; multi-label training is not supported yet")
+        raise DataError(f"{path}: line {number}: {MULTI_LABEL}")
     return "" if value is None else str(value)
 
 
@@ -215,7 +219,7 @@ def _read_fasttext(text: str, path: str, labelled: bool) -> Examples:
                 "for a CSV or JSONL file, give it a .csv, .tsv or .jsonl name"
             )
         if len(set(tags)) > 1:
-            raise DataError(f"{path}: line {number}: several labels on one example; multi-label training is not supported yet")
+            raise DataError(f"{path}: line {number}: {MULTI_LABEL}")
         body = " ".join(w for w in words if not w.startswith(FASTTEXT_PREFIX)) if tags else line
         if tags and not body:
             raise DataError(f"{path}: line {number}: a __label__ without text; every line needs some text")
@@ -236,7 +240,8 @@ def _checked(examples: Examples, options: ReadOptions) -> Examples:
             continue
         if not text.strip():
             if options.strict:
-                raise DataError(f"{examples.source}: {_where(examples, i)}: an empty text; fill it or leave out --strict")
+                where = f"{examples.source}: {_where(examples, i)}"
+                raise DataError(f"{where}: an empty text; fill it or leave out --strict")
             continue
         keep.append(i)
     skipped = len(examples.texts) - len(keep) - empty_labels
@@ -261,7 +266,8 @@ def _case_variants(labels: list[str]) -> list[str]:
     for label in set(labels):
         by_lower.setdefault(label.lower(), set()).add(label)
     return [
-        f"labels {' and '.join(repr(v) for v in sorted(variants))} differ only in case: they are kept as different classes"
+        f"labels {' and '.join(repr(v) for v in sorted(variants))} differ only in case: "
+        "they are kept as different classes"
         for variants in by_lower.values()
         if len(variants) > 1
     ]
@@ -273,7 +279,9 @@ def _check_texts(examples: Examples) -> None:
     numeric = sum(_is_number(t) for t in examples.texts)
     if numeric > 0.9 * len(examples.texts):
         column = f" ({examples.columns[0]})" if examples.columns else ""
-        raise DataError(f"{examples.source}: the text column{column} holds numbers, not text; name the text column with --text-col")
+        raise DataError(
+            f"{examples.source}: the text column{column} holds numbers, not text; name the text column with --text-col"
+        )
 
 
 def _is_number(text: str) -> bool:
@@ -289,7 +297,9 @@ def check_classes(examples: Examples) -> list[str]:
     counts = examples.counts()
     if len(counts) < 2:
         only = next(iter(counts))
-        raise DataError(f"{examples.source}: every example has the label {only!r}; a classifier needs two classes or more")
+        raise DataError(
+            f"{examples.source}: every example has the label {only!r}; a classifier needs two classes or more"
+        )
     single = sorted(label for label, n in counts.items() if n == 1)
     if single:
         return [f"class(es) with a single example, kept for training only: {', '.join(map(repr, single[:5]))}"]
@@ -316,7 +326,8 @@ def describe(examples: Examples, what: str = "read") -> list[str]:
     """What was read, for people: layout and columns, examples per class, majority share, lengths."""
     counts = examples.counts()
     total = len(examples.texts)
-    how = f"columns text={examples.columns[0]!r}, label={examples.columns[1]!r}" if examples.columns else f"{examples.layout} layout"
+    columns = examples.columns
+    how = f"columns text={columns[0]!r}, label={columns[1]!r}" if columns else f"{examples.layout} layout"
     label, n = counts.most_common(1)[0]
     lengths = sorted(len(t) for t in examples.texts)
     per_class = ", ".join(f"{name} {count}" for name, count in counts.most_common(10))
@@ -324,5 +335,6 @@ def describe(examples: Examples, what: str = "read") -> list[str]:
     return [
         f"{examples.source}: {what} {total} examples in {len(counts)} classes ({how})",
         f"per class: {per_class}{more}; majority {label!r} is {n / total:.1%}",
-        f"length in characters: median {lengths[total // 2]}, 90th percentile {lengths[int(0.9 * (total - 1))]}, longest {lengths[-1]}",
+        f"length in characters: median {lengths[total // 2]}, "
+        f"90th percentile {lengths[int(0.9 * (total - 1))]}, longest {lengths[-1]}",
     ]

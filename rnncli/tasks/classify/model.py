@@ -41,7 +41,8 @@ class Classifier(nn.Module):
         self.head = nn.Linear(width, config.num_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        mask = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0) < lengths.to(ids.device).unsqueeze(1)  # (B, T)
+        steps = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)  # (1, T)
+        mask = steps < lengths.to(ids.device).unsqueeze(1)  # (B, T)
         x = self.dropout(self.embedding(ids))  # (B, T, E)
         for k, directions in enumerate(self.layers):
             outs = [self._run(rnn, x, lengths, reverse=d == 1) for d, rnn in enumerate(directions)]

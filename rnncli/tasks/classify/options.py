@@ -1,4 +1,6 @@
-"""The classification options as the commands give them, layered like every task's (flags > --config > saved run > defaults).
+"""The classification options as the commands give them, layered like every task's.
+
+The order is flags > --config > saved run > defaults.
 
 Nothing here imports torch, so a bad flag or config file is reported before the data is read.
 """

@@ -40,7 +40,9 @@ def load_examples(path: str, data: DataOptions, reporter: Reporter, *, what: str
     return examples
 
 
-def split(examples: Examples, data: DataOptions, *, val_frac: float, seed: int, reporter: Reporter) -> tuple[Examples, Examples | None]:
+def split(
+    examples: Examples, data: DataOptions, *, val_frac: float, seed: int, reporter: Reporter
+) -> tuple[Examples, Examples | None]:
     """--val FILE, else a stratified --val-frac of each class."""
     for note in check_classes(examples):
         reporter.warn(f"{examples.source}: {note}")
@@ -59,7 +61,14 @@ def split(examples: Examples, data: DataOptions, *, val_frac: float, seed: int, 
     return examples.subset(train_index), examples.subset(val_index)
 
 
-def prepare(train: Examples, val: Examples | None, data: DataOptions, *, tokenizer: Tokenizer | None = None, classes: list[str] | None = None) -> Prepared:
+def prepare(
+    train: Examples,
+    val: Examples | None,
+    data: DataOptions,
+    *,
+    tokenizer: Tokenizer | None = None,
+    classes: list[str] | None = None,
+) -> Prepared:
     """The classes and the tokenizer come from the training split (or a saved run, when resuming)."""
     classes = classes or sorted(set(train.labels))
     if tokenizer is None:

@@ -40,7 +40,8 @@ def confusion_lines(classes: list[str], confusion: list[list[int]]) -> list[str]
     if len(classes) > MAX_CONFUSION_CLASSES:
         return [f"confusion matrix: {len(classes)} classes, too many to show here (see --json)"]
     width = max(6, *(len(c) for c in classes)) + 2
-    lines = ["confusion matrix (rows: gold, columns: predicted)", f"{'':<{width}}" + "".join(f"{c[:width - 1]:>{width}}" for c in classes)]
+    header = f"{'':<{width}}" + "".join(f"{c[: width - 1]:>{width}}" for c in classes)
+    lines = ["confusion matrix (rows: gold, columns: predicted)", header]
     for name, row in zip(classes, confusion, strict=True):
         lines.append(f"{name:<{width}}" + "".join(f"{n:>{width}}" for n in row))
     return lines

@@ -17,7 +17,6 @@ from rnncli.core.errors import UsageError
 from rnncli.core.training import History, Trainer
 from rnncli.tasks.classify.baseline import fit_bag_of_words
 from rnncli.tasks.classify.checkpoint import TASK_NAME, load_classifier, save_baselines
-from rnncli.tasks.classify.config import ClassifierConfig
 from rnncli.tasks.classify.model import Classifier
 from rnncli.tasks.classify.options import ClassifySettings, DataOptions
 from rnncli.tasks.classify.prepare import Prepared, data_facts, encode, load_examples, prepare, split, warn_cut
@@ -27,6 +26,7 @@ from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
 
 THROUGHPUT_UNIT = "examples/s"
+STOP_REASONS = {"time": "the --time budget is spent; ", "patience": "validation stopped improving; "}
 
 
 def train(request: TrainRequest, reporter: Reporter) -> History:
@@ -35,16 +35,18 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     data = _one_input(request.data)
     out_dir = request.fresh_folder(reporter)
     examples = load_examples(data, settings.data, reporter)
-    train_set, val_set = split(examples, settings.data, val_frac=settings.train.val_frac, seed=settings.train.seed, reporter=reporter)
+    cfg = settings.train
+    train_set, val_set = split(examples, settings.data, val_frac=cfg.val_frac, seed=cfg.seed, reporter=reporter)
     prepared = prepare(train_set, val_set, settings.data)
     settings.model.vocab_size, settings.model.num_classes = prepared.tokenizer.vocab_size, len(prepared.classes)
     reporter.info(
         f"tokenizer {prepared.tokenizer.kind}: {prepared.tokenizer.vocab_size} symbols; "
-        f"{settings.model.cell} x {settings.model.num_layers}{' bidirectional' if settings.model.bidirectional else ''}, "
+        f"{settings.model.cell} x {settings.model.num_layers}"
+        f"{' bidirectional' if settings.model.bidirectional else ''}, "
         f"pool {settings.model.pool}"
     )
     facts = data_facts(examples, val_set, settings.data)
-    history = _fit(prepared, settings.model, settings.data, settings, out_dir=out_dir, facts=facts, request=request, reporter=reporter)
+    history = _fit(prepared, settings, out_dir=out_dir, facts=facts, request=request, reporter=reporter)
     _closing_note(out_dir, prepared, settings.data, history, reporter)
     return history
 
@@ -61,34 +63,58 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     if len(examples.texts) != facts["examples"] or dict(examples.counts()) != facts["counts"]:
         raise UsageError(f"{data}: not the examples this run was trained on (counts differ); resume with the same data")
     train_set, val_set = split(examples, data_options, val_frac=cfg.val_frac, seed=cfg.seed, reporter=Reporter())
-    prepared = prepare(train_set, val_set, data_options, tokenizer=tokenizer_from_dict(saved.meta["tokenizer"]), classes=saved.meta["classes"])
-    settings = dataclasses.replace(settings, train=cfg)
-    history = _fit(prepared, model, data_options, settings, out_dir=saved.folder, facts=facts, request=request, reporter=reporter, state=saved)
+    tokenizer = tokenizer_from_dict(saved.meta["tokenizer"])
+    prepared = prepare(train_set, val_set, data_options, tokenizer=tokenizer, classes=saved.meta["classes"])
+    settings = dataclasses.replace(settings, model=model, data=data_options, train=cfg)
+    history = _fit(
+        prepared, settings, out_dir=saved.folder, facts=facts, request=request, reporter=reporter, state=saved
+    )
     _closing_note(saved.folder, prepared, data_options, history, reporter)
     return history
 
 
-def _fit(prepared: Prepared, model_config: ClassifierConfig, data: DataOptions, settings: ClassifySettings, *,
-         out_dir: Path, facts: dict[str, Any], request: TrainRequest, reporter: Reporter, state: SavedRun | None = None) -> History:
+def _fit(
+    prepared: Prepared,
+    settings: ClassifySettings,
+    *,
+    out_dir: Path,
+    facts: dict[str, Any],
+    request: TrainRequest,
+    reporter: Reporter,
+    state: SavedRun | None = None,
+) -> History:
     from rnncli.core.checkpoint import versions
     from rnncli.core.devices import resolve_device
 
-    cfg = settings.train
+    cfg, data, model_config = settings.train, settings.data, settings.model
     train_ids, cut = encode(prepared.tokenizer, prepared.train.texts, data.max_len)
     warn_cut(cut, len(train_ids), data.max_len, reporter, "training")
     val = None
     if prepared.val is not None:
         val = Encoded(encode(prepared.tokenizer, prepared.val.texts, data.max_len)[0], prepared.targets(prepared.val))
-    task = ClassifyTask(Encoded(train_ids, prepared.targets(prepared.train)), val, batch_size=cfg.batch_size, seed=cfg.seed,
-                        weights=_class_weights(prepared, data.class_weight))
+    weights = _class_weights(prepared, data.class_weight)
+    train = Encoded(train_ids, prepared.targets(prepared.train))
+    task = ClassifyTask(train, val, batch_size=cfg.batch_size, seed=cfg.seed, weights=weights)
     if state is None:
         settings.eval_every(task.windows_per_epoch)
     torch.manual_seed(cfg.seed)
-    config = {"model": model_config.to_dict(), "train": dataclasses.asdict(cfg), "data_options": dataclasses.asdict(data)}
-    meta = {"task": TASK_NAME, **config, "classes": prepared.classes, "tokenizer": prepared.tokenizer.to_dict(), "data": facts,
-            "versions": versions(), "command": request.command or sys.argv}
-    trainer = Trainer(Classifier(model_config), task, cfg, out_dir=out_dir, meta=meta, config=config,
-                      device=resolve_device(cfg.device), on_event=reporter.events(THROUGHPUT_UNIT))
+    config = {
+        "model": model_config.to_dict(),
+        "train": dataclasses.asdict(cfg),
+        "data_options": dataclasses.asdict(data),
+    }
+    meta = {
+        "task": TASK_NAME,
+        **config,
+        "classes": prepared.classes,
+        "tokenizer": prepared.tokenizer.to_dict(),
+        "data": facts,
+        "versions": versions(),
+        "command": request.command or sys.argv,
+    }
+    device, events = resolve_device(cfg.device), reporter.events(THROUGHPUT_UNIT)
+    model = Classifier(model_config)
+    trainer = Trainer(model, task, cfg, out_dir=out_dir, meta=meta, config=config, device=device, on_event=events)
     if state is not None:
         trainer.restore(state.state)
     with interrupts_explained(out_dir):
@@ -108,10 +134,11 @@ def _closing_note(out_dir: Path, prepared: Prepared, data: DataOptions, history:
     targets = prepared.targets(prepared.train)
     baselines = [fit_bag_of_words(prepared.train.texts, targets, len(prepared.classes), ngrams=n) for n in (1, 2)]
     save_baselines(out_dir / "baselines.safetensors", baselines, majority_targets=targets, classes=prepared.classes)
-    stop = {"time": "the --time budget is spent; ", "patience": "validation stopped improving; "}.get(history.stop_reason or "", "")
-    reporter.info(f"{stop}best validation loss {history.best_val_loss:.4f} at step {history.best_step} of {history.step}")
+    stop = STOP_REASONS.get(history.stop_reason or "", "")
+    best = f"best validation loss {history.best_val_loss:.4f}" if prepared.val is not None else "best training loss"
+    reporter.info(f"{stop}{best} at step {history.best_step} of {history.step}")
     if prepared.val is None:
-        reporter.info(f"saved {out_dir}/ (no validation split to compare with the baselines); try: rnn eval {out_dir} TEST")
+        reporter.info(f"saved {out_dir}/ (no validation split to score the baselines on); try: rnn eval {out_dir} TEST")
         return
     run = load_classifier(out_dir)
     table = compare_on(run, prepared.val, baselines=run.baselines)
@@ -122,7 +149,9 @@ def _closing_note(out_dir: Path, prepared: Prepared, data: DataOptions, history:
 
 def _one_input(data: list[str]) -> str:
     if not data:
-        raise UsageError("missing DATA: give a CSV, TSV or JSONL file, a folder with one subfolder per class, or fastText lines")
+        raise UsageError(
+            "missing DATA: give a CSV, TSV or JSONL file, a folder with one subfolder per class, or fastText lines"
+        )
     if len(data) > 1:
         raise UsageError("a classifier trains on one file or folder; give one DATA (and --val FILE for validation)")
     return data[0]

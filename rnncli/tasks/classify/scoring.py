@@ -33,10 +33,13 @@ def probabilities(run: ClassifierRun, texts: list[str], device: torch.device | N
     device = device or torch.device("cpu")
     ids, _ = encode(run.tokenizer, texts, run.max_len)
     with torch.inference_mode():
-        return predict_probabilities(run.model.to(device), Encoded(ids, [0] * len(ids)), device, batch_size=PREDICT_BATCH).numpy()
+        data = Encoded(ids, [0] * len(ids))
+        return predict_probabilities(run.model.to(device), data, device, batch_size=PREDICT_BATCH).numpy()
 
 
-def compare_on(run: ClassifierRun, examples: Examples, *, baselines: list[BagOfWords], device: torch.device | None = None) -> dict[str, Any]:
+def compare_on(
+    run: ClassifierRun, examples: Examples, *, baselines: list[BagOfWords], device: torch.device | None = None
+) -> dict[str, Any]:
     """The model, the majority class and each bag of words scored on the same examples (known labels only)."""
     index = {name: i for i, name in enumerate(run.classes)}
     gold = [index[label] for label in examples.labels]
@@ -45,7 +48,8 @@ def compare_on(run: ClassifierRun, examples: Examples, *, baselines: list[BagOfW
     table = {"model": model, "baselines": {}}
     if run.majority is not None:
         top = int(run.majority.argmax())
-        table["baselines"][f"majority class ({run.classes[top]})"] = _brief(scores(gold, [top] * len(gold), len(run.classes)))
+        majority = scores(gold, [top] * len(gold), len(run.classes))
+        table["baselines"][f"majority class ({run.classes[top]})"] = _brief(majority)
     for baseline in baselines:
         predicted = baseline.probabilities(examples.texts).argmax(1).tolist()
         table["baselines"][baseline.name] = _brief(scores(gold, predicted, len(run.classes)))
@@ -66,9 +70,13 @@ def verdict_lines(table: dict[str, Any], *, what: str) -> list[str]:
     if bags:
         best_name, best = max(bags.items(), key=lambda item: item[1]["macro_f1"])
         if model["macro_f1"] > best["macro_f1"]:
-            lines.append(f"the model beats the best bag-of-words baseline ({best_name}) by {model['macro_f1'] - best['macro_f1']:.3f} macro F1")
+            margin = model["macro_f1"] - best["macro_f1"]
+            lines.append(f"the model beats the best bag-of-words baseline ({best_name}) by {margin:.3f} macro F1")
         else:
-            lines.append(f"the model does NOT beat the bag-of-words baseline ({best_name}): use it, or train longer or on more data")
+            lines.append(
+                f"the model does NOT beat the bag-of-words baseline ({best_name}): "
+                "use it, or train longer or on more data"
+            )
     return lines
 
 
@@ -82,7 +90,12 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     table = compare_on(run, examples, baselines=run.baselines, device=device)
     if request.options.get("per_line"):
         return Evaluation("lines", records=_per_line(run, examples, table))
-    document = {"data": examples.source, "model": table["model"], "baselines": table["baselines"], "verdict": verdict_lines(table, what="test")}
+    document = {
+        "data": examples.source,
+        "model": table["model"],
+        "baselines": table["baselines"],
+        "verdict": verdict_lines(table, what="test"),
+    }
     return Evaluation("report", document=document, report=evaluation_report(document))
 
 
@@ -105,15 +118,21 @@ def _known_labels(examples: Examples, run: ClassifierRun, reporter: Reporter) ->
     reporter.warn(f"{examples.source}: {len(examples.labels) - len(keep)} example(s) have labels the model never saw "
                   f"({', '.join(map(repr, unseen[:5]))}); they are left out of the scores")
     if not keep:
-        raise UsageError(f"{examples.source}: no example has a label the model knows (its classes: {', '.join(run.classes[:10])})")
+        known = ", ".join(run.classes[:10])
+        raise UsageError(f"{examples.source}: no example has a label the model knows (its classes: {known})")
     return examples.subset(keep)
 
 
 def _per_line(run: ClassifierRun, examples: Examples, table: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for text, gold, probs in zip(examples.texts, table["gold"], table["probabilities"], strict=True):
         top = int(probs.argmax())
-        yield {"text": text, "gold": run.classes[gold], "predicted": run.classes[top], "probability": round(float(probs[top]), 6),
-               "correct": top == gold}
+        yield {
+            "text": text,
+            "gold": run.classes[gold],
+            "predicted": run.classes[top],
+            "probability": round(float(probs[top]), 6),
+            "correct": top == gold,
+        }
 
 
 def _device(options: dict[str, Any]) -> torch.device:
@@ -149,7 +168,9 @@ def _inputs(path: str, run: ClassifierRun) -> Iterable[str]:
     return (line.rstrip("\r\n") for line in handle)
 
 
-def _predicted_lines(run: ClassifierRun, texts: Iterable[str], *, top_k: int, output_format: str, device: torch.device) -> Iterator[str]:
+def _predicted_lines(
+    run: ClassifierRun, texts: Iterable[str], *, top_k: int, output_format: str, device: torch.device
+) -> Iterator[str]:
     batch: list[str] = []
     for text in texts:
         batch.append(text)

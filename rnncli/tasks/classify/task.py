@@ -44,7 +44,9 @@ class Encoded:
 class ClassifyTask(Task):
     """Cross-entropy over the classes (optionally class-weighted) on length-bucketed batches."""
 
-    def __init__(self, train: Encoded, val: Encoded | None, *, batch_size: int, seed: int, weights: torch.Tensor | None):
+    def __init__(
+        self, train: Encoded, val: Encoded | None, *, batch_size: int, seed: int, weights: torch.Tensor | None
+    ):
         self.train, self.val = train, val
         self.batch_size = min(batch_size, len(train))
         self.seed, self.weights = seed, weights
