@@ -100,8 +100,8 @@ def test_task_names_the_task_of_data_and_must_agree_with_a_run():
     assert detect("notes.txt", task="forecast").because == "--task"
     with pytest.raises(UsageError, match="--task language-model: .*forecast_run is a forecast run; leave out --task"):
         detect(OLD / "forecast_run", task="language-model")
-    with pytest.raises(UsageError, match=r"--task: unknown value 'classify' \(choose one of: language-model, forecast"):
-        detect("notes.txt", task="classify")
+    with pytest.raises(UsageError, match=r"--task: unknown value 'sum' \(choose one of: language-model, forecast"):
+        detect("notes.txt", task="sum")
 
 
 def test_a_run_of_a_task_this_version_does_not_know_is_refused(tmp_path):

@@ -10,12 +10,13 @@ import typer
 # The panels of --help, so that a long list of options reads as a few short ones.
 MODEL, TRAINING, TEXT, FORECASTING, RUN = "Model", "Training", "Text", "Forecasting", "Run and output"
 DECODING, SCORING, GRAD_FLOW, OUTPUT = "Decoding", "Scoring", "Gradient flow", "Output"
+CLASSIFICATION = "Classification (--task classify)"
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages on stderr.", rich_help_panel=RUN)]
 Task = Annotated[
     str | None,
     typer.Option(
-        help="The task to read the data as: language-model or forecast. [default: the task a run or checkpoint "
+        help="The task to read the data as: language-model, forecast or classify. [default: the task a run or checkpoint "
         "records; forecast for a .csv or .tsv file; else language-model]"
     ),
 ]
@@ -84,6 +85,52 @@ Missing = Annotated[
         help="interpolate gaps and empty cells (with a warning) or error [default: interpolate].",
         rich_help_panel=FORECASTING,
     ),
+]
+
+# Classification: `rnn train DATA --task classify` reads labelled examples.
+TextCol = Annotated[
+    str | None,
+    typer.Option(help="The text column of a CSV/TSV/JSONL [default: from the header].", rich_help_panel=CLASSIFICATION),
+]
+LabelCol = Annotated[
+    str | None,
+    typer.Option(help="The label column [default: from the header].", rich_help_panel=CLASSIFICATION),
+]
+ValFile = Annotated[
+    str | None,
+    typer.Option("--val", help="Validation examples from this file instead of --val-frac.", rich_help_panel=CLASSIFICATION),
+]
+Pool = Annotated[
+    str | None,
+    typer.Option(
+        help="How the encoder's states become one vector: last, mean, max or attention [default: max].",
+        rich_help_panel=CLASSIFICATION,
+    ),
+]
+Bidirectional = Annotated[
+    bool | None,
+    typer.Option(
+        "--bidirectional/--no-bidirectional",
+        help="Read each example both ways [default: bidirectional].",
+        show_default=False,
+        rich_help_panel=CLASSIFICATION,
+    ),
+]
+MaxLen = Annotated[
+    int | None,
+    typer.Option(help="Cut examples longer than this many tokens (with a warning) [default: 512].", rich_help_panel=CLASSIFICATION),
+]
+ClassWeight = Annotated[
+    str | None,
+    typer.Option(help="none, or balanced for imbalanced classes [default: none].", rich_help_panel=CLASSIFICATION),
+]
+Strict = Annotated[
+    bool | None,
+    typer.Option("--strict", help="An empty text is an error instead of skipped.", rich_help_panel=CLASSIFICATION),
+]
+TopK = Annotated[
+    int | None,
+    typer.Option(help="Classifiers: the k most probable labels per input [default: 1].", rich_help_panel=CLASSIFICATION),
 ]
 
 # Gradient flow: `rnn grad-flow` and its alias `rnn inspect --grad-flow`.

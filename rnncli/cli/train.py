@@ -16,18 +16,26 @@ from rnncli.cli.options import (
     RUN,
     TEXT,
     TRAINING,
+    Bidirectional,
+    ClassWeight,
     Ensemble,
     Freq,
     Horizon,
     IdCol,
+    LabelCol,
     Lookback,
+    MaxLen,
     Missing,
+    Pool,
     Quantiles,
     Quiet,
     Scaling,
     Season,
+    Strict,
     Task,
+    TextCol,
     TimeCol,
+    ValFile,
     ValueCol,
     options_besides,
     with_default,
@@ -224,6 +232,14 @@ def train(
     value_col: ValueCol = None,
     id_col: IdCol = None,
     missing: Missing = None,
+    text_col: TextCol = None,
+    label_col: LabelCol = None,
+    val: ValFile = None,
+    pool: Pool = None,
+    bidirectional: Bidirectional = None,
+    max_len: MaxLen = None,
+    class_weight: ClassWeight = None,
+    strict: Strict = None,
     task: Task = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML file of options; flags override it.", rich_help_panel=RUN)
@@ -249,6 +265,8 @@ def train(
     Example: rnn train src/ --glob '*.py' --tokenizer bpe --vocab-size 2000
 
     Example: rnn train sample_data/monthly.csv --horizon 12
+
+    Example: rnn train sample_data/reviews.csv --task classify
     """
     console.set_quiet(quiet)
     request = TrainRequest(

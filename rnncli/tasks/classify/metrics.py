@@ -1,0 +1,69 @@
+"""Classification scores as scikit-learn's ``classification_report`` shapes them, computed here with numpy.
+
+Accuracy, per-class precision / recall / F1 / support, macro and weighted F1,
+the confusion matrix (rows: gold, columns: predicted), log loss and the
+expected calibration error (15 equal-width confidence bins, Guo et al. 2017).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+ECE_BINS = 15
+
+
+def scores(gold: list[int], predicted: list[int], num_classes: int) -> dict[str, Any]:
+    """Accuracy, macro and weighted F1, per-class figures and the confusion matrix (class indices)."""
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (np.asarray(gold, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1)
+    tp = np.diag(confusion).astype(np.float64)
+    support = confusion.sum(1)
+    precision = np.divide(tp, confusion.sum(0), out=np.zeros_like(tp), where=confusion.sum(0) > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=precision + recall > 0)
+    present = support > 0  # as scikit-learn: classes absent from gold and predictions do not count
+    present |= confusion.sum(0) > 0
+    total = max(1, int(support.sum()))
+    return {
+        "examples": int(support.sum()),
+        "accuracy": float(tp.sum() / total),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "weighted_f1": float((f1 * support).sum() / total),
+        "precision": precision.tolist(),
+        "recall": recall.tolist(),
+        "f1": f1.tolist(),
+        "support": support.tolist(),
+        "confusion": confusion.tolist(),
+    }
+
+
+def calibration(gold: list[int], probabilities: np.ndarray) -> dict[str, float]:
+    """Log loss (nats) and expected calibration error of the top class."""
+    gold_arr = np.asarray(gold, dtype=np.int64)
+    p_gold = probabilities[np.arange(len(gold_arr)), gold_arr]
+    confidence = probabilities.max(1)
+    correct = probabilities.argmax(1) == gold_arr
+    bins = np.minimum((confidence * ECE_BINS).astype(int), ECE_BINS - 1)
+    ece = 0.0
+    for b in range(ECE_BINS):
+        inside = bins == b
+        if inside.any():
+            ece += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return {"log_loss": float(-np.log(np.clip(p_gold, 1e-12, 1.0)).mean()), "ece": float(ece)}
+
+
+def named(result: dict[str, Any], classes: list[str]) -> dict[str, Any]:
+    """The per-class lists as a mapping by class name (for JSON and the report)."""
+    per_class = {
+        name: {
+            "precision": result["precision"][i],
+            "recall": result["recall"][i],
+            "f1": result["f1"][i],
+            "support": result["support"][i],
+        }
+        for i, name in enumerate(classes)
+    }
+    rest = {k: v for k, v in result.items() if k not in ("precision", "recall", "f1", "support")}
+    return {**rest, "classes": classes, "per_class": per_class}

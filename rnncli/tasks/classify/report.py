@@ -1,0 +1,104 @@
+"""The plain-text report of ``rnn eval`` on a classifier, and ``rnn inspect`` of a classifier run or a labelled file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rnncli.tasks.requests import Summary
+
+MAX_CONFUSION_CLASSES = 20
+
+
+def evaluation_report(document: dict[str, Any]) -> str:
+    """scikit-learn's ``classification_report`` shape, the confusion matrix, calibration and the baselines."""
+    model = document["model"]
+    classes = model["classes"]
+    width = max(12, *(len(c) for c in classes)) + 2
+    lines = [f"data        {document['data']} ({model['examples']} examples)", ""]
+    lines.append(f"{'':<{width}}{'precision':>10}{'recall':>10}{'f1-score':>10}{'support':>10}")
+    for name in classes:
+        row = model["per_class"][name]
+        lines.append(f"{name:<{width}}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10}")
+    lines.append("")
+    lines.append(f"{'accuracy':<{width}}{'':>20}{model['accuracy']:>10.3f}{model['examples']:>10}")
+    lines.append(f"{'macro f1':<{width}}{'':>20}{model['macro_f1']:>10.3f}{model['examples']:>10}")
+    lines.append(f"{'weighted f1':<{width}}{'':>20}{model['weighted_f1']:>10.3f}{model['examples']:>10}")
+    lines.append(f"log loss {model['log_loss']:.4f} nats; expected calibration error {model['ece']:.3f}")
+    lines += ["", *confusion_lines(classes, model["confusion"]), ""]
+    lines += [f"{'baseline':<50}{'accuracy':>10}{'macro f1':>10}"]
+    lines.append(f"{'the model':<50}{model['accuracy']:>10.3f}{model['macro_f1']:>10.3f}")
+    for name, result in document["baselines"].items():
+        lines.append(f"{name:<50}{result['accuracy']:>10.3f}{result['macro_f1']:>10.3f}")
+    if not document["baselines"]:
+        lines.append("(no baselines.safetensors beside the checkpoint: no baselines to compare with)")
+    lines.append(document["verdict"][-1] if len(document["verdict"]) > 1 + len(document["baselines"]) else "")
+    return "\n".join(line for line in lines).rstrip()
+
+
+def confusion_lines(classes: list[str], confusion: list[list[int]]) -> list[str]:
+    """Rows: the gold class; columns: the predicted class."""
+    if len(classes) > MAX_CONFUSION_CLASSES:
+        return [f"confusion matrix: {len(classes)} classes, too many to show here (see --json)"]
+    width = max(6, *(len(c) for c in classes)) + 2
+    header = f"{'':<{width}}" + "".join(f"{c[: width - 1]:>{width}}" for c in classes)
+    lines = ["confusion matrix (rows: gold, columns: predicted)", header]
+    for name, row in zip(classes, confusion, strict=True):
+        lines.append(f"{name:<{width}}" + "".join(f"{n:>{width}}" for n in row))
+    return lines
+
+
+def summarise_run(path: str) -> dict[str, Any]:
+    """A classifier run's facts (weights unread): classes, data, shape, training, best validation."""
+    from rnncli.core.checkpoint import read_meta, resolve_checkpoint_path
+    from rnncli.tasks.classify.checkpoint import validate_classifier
+    from rnncli.tasks.training_curve import curve_beside
+
+    file = resolve_checkpoint_path(path)
+    meta = read_meta(file)
+    tensors = meta.get("_tensors") or {}
+    config, classes, tokenizer = validate_classifier(file, meta)
+    parameters = sum(_numel(info.get("shape", [])) for info in tensors.values())
+    history = meta.get("history") or {}
+    return {
+        "kind": "classifier",
+        "task": "classify",
+        "path": str(file),
+        "classes": classes,
+        "model": config.to_dict(),
+        "train": meta.get("train"),
+        "data_options": meta.get("data_options"),
+        "tokenizer": {"kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size},
+        "data": meta.get("data"),
+        "history": history,
+        "curve": curve_beside(file),
+        "total_parameters": parameters,
+        "versions": meta.get("versions"),
+        "command": meta.get("command"),
+    }
+
+
+def _numel(shape: list[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def summarise_data(path: str, top: int | None = None) -> Summary:
+    """A labelled file or folder: layout, columns, examples per class, lengths."""
+    from rnncli.tasks.classify.data import ReadOptions, describe, read_examples
+
+    examples = read_examples(path, ReadOptions())
+    counts = examples.counts()
+    return Summary(
+        {
+            "kind": "labelled-data",
+            "path": path,
+            "layout": examples.layout,
+            "columns": list(examples.columns) if examples.columns else None,
+            "examples": len(examples.texts),
+            "classes": dict(counts.most_common(top)),
+            "description": describe(examples),
+            "notes": examples.notes,
+        }
+    )
