@@ -123,8 +123,9 @@ def test_resume_continues_to_the_new_budget(trained, tmp_path):
 def test_padding_never_changes_a_prediction(cell, pool):
     torch.manual_seed(0)
     impl = "reference" if cell == "gru-textbook" else "fused"
-    config = ClassifierConfig(cell=cell, impl=impl, vocab_size=20, num_classes=3, embed_size=8, hidden_size=8,
-                              num_layers=2, pool=pool)
+    config = ClassifierConfig(
+        cell=cell, impl=impl, vocab_size=20, num_classes=3, embed_size=8, hidden_size=8, num_layers=2, pool=pool
+    )
     model = Classifier(config).eval()
     short, long = torch.tensor([[3, 4, 5]]), torch.tensor([[6, 7, 8, 9, 10, 11, 12]])
     alone = model(short, torch.tensor([3]))
@@ -137,8 +138,9 @@ def test_padding_never_changes_a_prediction(cell, pool):
 def test_fused_and_reference_cells_give_the_same_probabilities():
     torch.manual_seed(0)
     fused = Classifier(ClassifierConfig(cell="lstm", vocab_size=20, num_classes=2, embed_size=8, hidden_size=8)).eval()
-    reference = Classifier(ClassifierConfig(cell="lstm", impl="reference", vocab_size=20, num_classes=2, embed_size=8,
-                                            hidden_size=8)).eval()
+    reference = Classifier(
+        ClassifierConfig(cell="lstm", impl="reference", vocab_size=20, num_classes=2, embed_size=8, hidden_size=8)
+    ).eval()
     reference.load_state_dict(fused.state_dict())
     ids, lengths = torch.tensor([[1, 2, 3, 4], [5, 6, 0, 0]]), torch.tensor([4, 2])
     torch.testing.assert_close(fused(ids, lengths), reference(ids, lengths), atol=1e-5, rtol=1e-5)

@@ -478,8 +478,7 @@ def test_bpe_refuses_random_or_inconsistent_models_before_the_library_panics():
 
 def test_importing_the_tokenizers_package_does_not_import_hugging_face_tokenizers():
     code = (
-        "import sys, rnncli.core.tokenizers as t; "
-        "assert 'bpe' in t.TOKENIZERS; assert 'tokenizers' not in sys.modules"
+        "import sys, rnncli.core.tokenizers as t; assert 'bpe' in t.TOKENIZERS; assert 'tokenizers' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(_root())}, timeout=60)
 

@@ -98,7 +98,9 @@ LabelCol = Annotated[
 ]
 ValFile = Annotated[
     str | None,
-    typer.Option("--val", help="Validation examples from this file instead of --val-frac.", rich_help_panel=CLASSIFICATION),
+    typer.Option(
+        "--val", help="Validation examples from this file instead of --val-frac.", rich_help_panel=CLASSIFICATION
+    ),
 ]
 Pool = Annotated[
     str | None,
@@ -118,7 +120,10 @@ Bidirectional = Annotated[
 ]
 MaxLen = Annotated[
     int | None,
-    typer.Option(help="Cut examples longer than this many tokens (with a warning) [default: 512].", rich_help_panel=CLASSIFICATION),
+    typer.Option(
+        help="Cut examples longer than this many tokens (with a warning) [default: 512].",
+        rich_help_panel=CLASSIFICATION,
+    ),
 ]
 ClassWeight = Annotated[
     str | None,
@@ -130,7 +135,9 @@ Strict = Annotated[
 ]
 TopK = Annotated[
     int | None,
-    typer.Option(help="Classifiers: the k most probable labels per input [default: 1].", rich_help_panel=CLASSIFICATION),
+    typer.Option(
+        help="Classifiers: the k most probable labels per input [default: 1].", rich_help_panel=CLASSIFICATION
+    ),
 ]
 
 # Gradient flow: `rnn grad-flow` and its alias `rnn inspect --grad-flow`.

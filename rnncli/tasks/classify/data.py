@@ -138,8 +138,10 @@ def choose_columns(
         text_col, label_col = _by_length(header, rows, text_col, label_col)
     if text_col is None or (labelled and label_col is None):
         missing = "--text-col" if text_col is None else "--label-col"
-        raise UsageError(f"{path}: cannot tell which column is the {'text' if text_col is None else 'label'} "
-                         f"(columns: {', '.join(header)}); say it with {missing}")
+        raise UsageError(
+            f"{path}: cannot tell which column is the {'text' if text_col is None else 'label'} "
+            f"(columns: {', '.join(header)}); say it with {missing}"
+        )
     return text_col, label_col
 
 

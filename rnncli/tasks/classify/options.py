@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rnncli.core.settings import ChosenOptions, TrainConfig, check_choice, check_int
-from rnncli.core.tokenizers.settings import KINDS, TokenizerSettings
+from rnncli.core.tokenizer_settings import KINDS, TokenizerSettings
 from rnncli.tasks.classify.config import ClassifierConfig
 
 # The trainer's settings a classifier takes: no token windows (--seq-len: an example is read whole).

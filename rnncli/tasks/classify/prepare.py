@@ -50,8 +50,10 @@ def split(
         val = load_examples(data.val, data, reporter, what="validation:")
         unseen = sorted(set(val.labels) - set(examples.labels))
         if unseen:
-            raise DataError(f"{data.val}: labels the training data never has: {', '.join(map(repr, unseen[:5]))}; "
-                            "every validation label must be a training class")
+            raise DataError(
+                f"{data.val}: labels the training data never has: {', '.join(map(repr, unseen[:5]))}; "
+                "every validation label must be a training class"
+            )
         return examples, val
     train_index, val_index = stratified_split(examples, val_frac, seed)
     if not val_index:

@@ -18,7 +18,9 @@ def evaluation_report(document: dict[str, Any]) -> str:
     lines.append(f"{'':<{width}}{'precision':>10}{'recall':>10}{'f1-score':>10}{'support':>10}")
     for name in classes:
         row = model["per_class"][name]
-        lines.append(f"{name:<{width}}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10}")
+        lines.append(
+            f"{name:<{width}}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10}"
+        )
     lines.append("")
     lines.append(f"{'accuracy':<{width}}{'':>20}{model['accuracy']:>10.3f}{model['examples']:>10}")
     lines.append(f"{'macro f1':<{width}}{'':>20}{model['macro_f1']:>10.3f}{model['examples']:>10}")

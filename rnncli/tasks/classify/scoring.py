@@ -106,8 +106,10 @@ def _recorded_columns(run: ClassifierRun, path: str) -> ReadOptions:
         return ReadOptions()
     with open(path, encoding="utf-8", errors="replace") as handle:
         head = handle.readline()
-    return ReadOptions(text_col=columns[0] if columns[0] and columns[0] in head else None,
-                       label_col=columns[1] if columns[1] and columns[1] in head else None)
+    return ReadOptions(
+        text_col=columns[0] if columns[0] and columns[0] in head else None,
+        label_col=columns[1] if columns[1] and columns[1] in head else None,
+    )
 
 
 def _known_labels(examples: Examples, run: ClassifierRun, reporter: Reporter) -> Examples:
@@ -115,8 +117,10 @@ def _known_labels(examples: Examples, run: ClassifierRun, reporter: Reporter) ->
     if not unseen:
         return examples
     keep = [i for i, label in enumerate(examples.labels) if label in run.classes]
-    reporter.warn(f"{examples.source}: {len(examples.labels) - len(keep)} example(s) have labels the model never saw "
-                  f"({', '.join(map(repr, unseen[:5]))}); they are left out of the scores")
+    reporter.warn(
+        f"{examples.source}: {len(examples.labels) - len(keep)} example(s) have labels the model never saw "
+        f"({', '.join(map(repr, unseen[:5]))}); they are left out of the scores"
+    )
     if not keep:
         known = ", ".join(run.classes[:10])
         raise UsageError(f"{examples.source}: no example has a label the model knows (its classes: {known})")
