@@ -22,6 +22,10 @@ from rnncli.cli.options import (
     IdCol,
     Lookback,
     Missing,
+    Crf,
+    TagCol,
+    TagField,
+    WordDropout,
     Quantiles,
     Quiet,
     Scaling,
@@ -224,6 +228,10 @@ def train(
     value_col: ValueCol = None,
     id_col: IdCol = None,
     missing: Missing = None,
+    tag_col: TagCol = None,
+    tag_field: TagField = None,
+    crf: Crf = None,
+    word_dropout: WordDropout = None,
     task: Task = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML file of options; flags override it.", rich_help_panel=RUN)
@@ -249,6 +257,8 @@ def train(
     Example: rnn train src/ --glob '*.py' --tokenizer bpe --vocab-size 2000
 
     Example: rnn train sample_data/monthly.csv --horizon 12
+
+    Example: rnn train sample_data/ner.conll --crf
     """
     console.set_quiet(quiet)
     request = TrainRequest(
