@@ -15,18 +15,29 @@ import random
 from pathlib import Path
 
 SEED = 2027
-FIRST = "Ada Alan Grace Kurt Emmy Srinivasa Sofia Niels Lise Marie Carl Ida Tomas Hedy Rosalind Alonzo Barbara Edsger Katherine Dorothy".split()
-LAST = "Lovelace Turing Hopper Godel Noether Ramanujan Kovalevskaya Bohr Meitner Curie Gauss Noddack Masaryk Lamarr Franklin Church Liskov Dijkstra Johnson Vaughan".split()
-PLACES = ["London", "Paris", "Vienna", "Prague", "Madras", "Oslo", "Lisbon", "Dublin", "Cairo", "Lima", "New York", "San Francisco", "Buenos Aires", "Cape Town"]
-ORGS = ["Acme Corp", "Globex", "Initech", "the Royal Society", "Bell Labs", "Northwind Traders", "Umbrella Group", "Stark Industries", "the Academy of Sciences", "Wayne Enterprises"]
+FIRST = [
+    "Ada", "Alan", "Grace", "Kurt", "Emmy", "Srinivasa", "Sofia", "Niels", "Lise", "Marie", "Carl", "Ida", "Tomas",
+    "Hedy", "Rosalind", "Alonzo", "Barbara", "Edsger", "Katherine", "Dorothy",
+]  # fmt: skip
+LAST = [
+    "Lovelace", "Turing", "Hopper", "Godel", "Noether", "Ramanujan", "Kovalevskaya", "Bohr", "Meitner", "Curie",
+    "Gauss", "Noddack", "Masaryk", "Lamarr", "Franklin", "Church", "Liskov", "Dijkstra", "Johnson", "Vaughan",
+]  # fmt: skip
+PLACES = ["London", "Paris", "Vienna", "Prague", "Madras", "Oslo", "Lisbon", "Dublin", "Cairo", "Lima", "New York",
+          "San Francisco", "Buenos Aires", "Cape Town"]  # fmt: skip
+ORGS = ["Acme Corp", "Globex", "Initech", "the Royal Society", "Bell Labs", "Northwind Traders", "Umbrella Group",
+        "Stark Industries", "the Academy of Sciences", "Wayne Enterprises"]  # fmt: skip
 # Names that are people in some frames and places or organisations in others: only context tells.
-AMBIGUOUS = {"Jordan": ("PER", "LOC"), "Florence": ("PER", "LOC"), "Victoria": ("PER", "LOC"), "Lincoln": ("PER", "LOC"),
-             "Washington": ("PER", "LOC"), "Chelsea": ("PER", "ORG")}  # fmt: skip
-HELD_OUT_FIRST = "Mileva Hypatia Emilie Chien-Shiung Hertha Mary Jocelyn".split()
-HELD_OUT_LAST = "Maric Germain Wu Ayrton Somerville Bell Burnell".split()
+AMBIGUOUS = {"Jordan": ("PER", "LOC"), "Florence": ("PER", "LOC"), "Victoria": ("PER", "LOC"),
+             "Lincoln": ("PER", "LOC"), "Washington": ("PER", "LOC"), "Chelsea": ("PER", "ORG")}  # fmt: skip
+HELD_OUT_FIRST = ["Mileva", "Hypatia", "Emilie", "Chien-Shiung", "Hertha", "Mary", "Jocelyn"]
+HELD_OUT_LAST = ["Maric", "Germain", "Wu", "Ayrton", "Somerville", "Bell", "Burnell"]
 HELD_OUT_PLACES = ["Kyoto", "Nairobi", "Quito", "Tallinn", "Reykjavik"]
 HELD_OUT_ORGS = ["Cyberdyne", "Soylent Industries", "Tyrell Corp"]
-MONTHS = "January February March April May June July August September October November December".split()
+MONTHS = [
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+    "December",
+]  # fmt: skip
 
 FRAMES = [
     "{PER} moved to {LOC} in {DATE} .",
@@ -45,11 +56,13 @@ FRAMES = [
 
 
 def entity(kind: str, rng: random.Random, held_out: bool) -> list[str]:
-    """The tokens of one entity of ``kind``: a fresh name from the held-out pool now and then in the test file."""
+    """The tokens of one entity of ``kind``; in the test file, now and then a name from the held-out pool."""
     fresh = held_out and rng.random() < 0.35
     ambiguous = [n for n, kinds in AMBIGUOUS.items() if kind in kinds]
     if kind == "DATE":
-        return [rng.choice(MONTHS), str(rng.randint(1800, 1999))] if rng.random() < 0.5 else [str(rng.randint(1800, 1999))]
+        if rng.random() < 0.5:
+            return [rng.choice(MONTHS), str(rng.randint(1800, 1999))]
+        return [str(rng.randint(1800, 1999))]
     if ambiguous and rng.random() < 0.25:
         name = [rng.choice(ambiguous)]
         return [rng.choice(FIRST), name[0]] if kind == "PER" and rng.random() < 0.5 else name

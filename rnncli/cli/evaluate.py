@@ -9,7 +9,17 @@ import typer
 from rnncli import tasks
 from rnncli.cli import console
 from rnncli.cli.failures import user_errors
-from rnncli.cli.options import FORECASTING, OUTPUT, SCORING, ImplOverride, TagCol, TagField, Task, Unknown, options_besides
+from rnncli.cli.options import (
+    FORECASTING,
+    OUTPUT,
+    SCORING,
+    ImplOverride,
+    TagCol,
+    TagField,
+    Task,
+    Unknown,
+    options_besides,
+)
 from rnncli.tasks.requests import EvalRequest
 
 

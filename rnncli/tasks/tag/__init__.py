@@ -12,7 +12,15 @@ from rnncli.tasks.spec import TaskSpec
 from rnncli.tasks.tag.options import option_types
 
 if TYPE_CHECKING:
-    from rnncli.tasks.requests import EvalRequest, Evaluation, Prediction, PredictRequest, Reporter, Summary, TrainRequest
+    from rnncli.tasks.requests import (
+        EvalRequest,
+        Evaluation,
+        Prediction,
+        PredictRequest,
+        Reporter,
+        Summary,
+        TrainRequest,
+    )
     from rnncli.tasks.resuming import SavedRun
 
 
@@ -29,15 +37,15 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Any:
 
 
 def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
-    from rnncli.tasks.tag import predict
+    from rnncli.tasks.tag import tagging
 
-    return predict.evaluate(request, reporter)
+    return tagging.evaluate(request, reporter)
 
 
 def predict(request: PredictRequest, reporter: Reporter) -> Prediction:
-    from rnncli.tasks.tag import predict
+    from rnncli.tasks.tag import tagging
 
-    return predict.predict(request, reporter)
+    return tagging.predict(request, reporter)
 
 
 def summarise_run(path: str) -> dict[str, Any]:

@@ -31,7 +31,9 @@ def encode_batch(token_lists: Sequence[list[str]], vocab: Vocab, tag_lists: Sequ
     for n, spelled in enumerate(spellings):
         chars[n, : len(spelled)] = torch.tensor(spelled)
     mask = torch.arange(T).unsqueeze(0) < lengths.unsqueeze(1)
-    return {"words": words, "mask": mask, "lengths": lengths, "chars": chars, "char_lengths": char_lengths, "tags": tags}
+    return {
+        "words": words, "mask": mask, "lengths": lengths, "chars": chars, "char_lengths": char_lengths, "tags": tags,
+    }  # fmt: skip
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:

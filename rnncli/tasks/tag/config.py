@@ -10,7 +10,16 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rnncli.core.settings import CELLS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_choice, check_float, check_impl, check_int
+from rnncli.core.settings import (
+    CELLS,
+    MAX_LAYERS,
+    MAX_VOCAB,
+    MAX_WIDTH,
+    check_choice,
+    check_float,
+    check_impl,
+    check_int,
+)
 from rnncli.tasks.tag.schemes import BIO, BIOES, PLAIN, allowed
 
 PAD, UNK = "<pad>", "<unk>"

@@ -179,7 +179,9 @@ def read_jsonl(text: str, source: str) -> list[Sentence]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not a JSON object ({exc.msg}); write one {{\"tokens\", \"tags\"}} per line") from None
+            raise DataError(
+                f"{where}: not a JSON object ({exc.msg}); write one {{\"tokens\", \"tags\"}} per line"
+            ) from None
         tokens, tags = _lists(record, where)
         for token in tokens:
             check_token(token, where)

@@ -36,9 +36,10 @@ def train(request: TrainRequest, reporter: Reporter) -> Any:
     config = dataclasses.replace(
         config, vocab_size=len(vocab.words), char_vocab_size=len(vocab.chars), num_tags=len(vocab.tags)
     )
+    head = "CRF" if config.crf else "softmax"
     reporter.info(
         f"training on {len(train_part):,} sentences, validating on {len(val_part):,}; {len(vocab.words) - 2:,} "
-        f"words (--min-count {settings.read.min_count}), {len(vocab.tags)} tags, {'CRF' if config.crf else 'softmax'} head"
+        f"words (--min-count {settings.read.min_count}), {len(vocab.tags)} tags, {head} head"
     )
     meta = {
         "task": TASK_TAG,
@@ -121,7 +122,7 @@ def report_against_baseline(out_dir: Path, val_part: list[Sentence], reporter: R
     model = scores(gold, tagger.tag([s.tokens for s in val_part]), tagger.vocab.scheme)
     base = scores(gold, [tagger.baseline.tag(s.tokens) for s in val_part], tagger.vocab.scheme)
     reporter.info(comparison_line(model, base, where=f"validation ({len(val_part):,} sentences)"))
-    reporter.info(f"saved {out_dir}/; try: rnn eval {out_dir} test.conll, or: echo 'a sentence' | rnn predict {out_dir}")
+    reporter.info(f"saved {out_dir}/; try: rnn eval {out_dir} test.conll; echo 'A sentence' | rnn predict {out_dir}")
 
 
 def comparison_line(model: dict[str, Any], base: dict[str, Any], *, where: str) -> str:
@@ -189,7 +190,8 @@ class Tagger:
                 group = [i for i in order[k : k + batch_size] if token_lists[i]]
                 if not group:
                     continue
-                paths, score = self.model.decode(to_device(encode_batch([token_lists[i] for i in group], self.vocab), device))
+                batch = encode_batch([token_lists[i] for i in group], self.vocab)
+                paths, score = self.model.decode(to_device(batch, device))
                 for i, path, s in zip(group, paths, score.tolist(), strict=True):
                     found[i] = ([self.vocab.tags[j] for j in path], s)
         return [found.get(i, ([], 0.0)) for i in range(len(token_lists))]

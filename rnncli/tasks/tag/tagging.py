@@ -101,7 +101,8 @@ def predict(request: PredictRequest, reporter: Reporter) -> Prediction:
         raise UsageError(f"--format: unknown value '{fmt}' (choose one of: {', '.join(PREDICT_FORMATS)})")
     tagger = load_tagger(request.checkpoint, device=options.get("device") or "cpu")
     lines = _input_lines(request.data)
-    return Prediction(_tagged(tagger, lines, fmt=fmt, pretokenized=bool(options.get("pretokenized")), source=request.data))
+    pretokenized = bool(options.get("pretokenized"))
+    return Prediction(_tagged(tagger, lines, fmt=fmt, pretokenized=pretokenized, source=request.data))
 
 
 def _input_lines(data: str | None) -> Iterator[str]:
@@ -144,9 +145,7 @@ def format_line(line: str, tokens: list[tuple[str, int, int]], tags: list[str], 
     if fmt == "conll":
         return "".join(f"{w}\t{t}\n" for w, t in zip(words, tags, strict=True))  # and a blank line after
     if fmt == "jsonl":
-        found = [
-            {"start": tokens[a][1], "end": tokens[b - 1][2], "label": kind, "text": line[tokens[a][1] : tokens[b - 1][2]]}
-            for kind, a, b in spans(tags)
-        ]
+        edges = [(kind, tokens[a][1], tokens[b - 1][2]) for kind, a, b in spans(tags)]
+        found = [{"start": s, "end": e, "label": kind, "text": line[s:e]} for kind, s, e in edges]
         return json.dumps({"text": line, "tokens": words, "tags": tags, "spans": found}, ensure_ascii=False)
     return " ".join(f"{w}/{t}" for w, t in zip(words, tags, strict=True))
