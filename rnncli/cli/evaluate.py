@@ -9,7 +9,17 @@ import typer
 from rnncli import tasks
 from rnncli.cli import console
 from rnncli.cli.failures import user_errors
-from rnncli.cli.options import FORECASTING, OUTPUT, SCORING, ImplOverride, Task, Unknown, options_besides
+from rnncli.cli.options import (
+    FORECASTING,
+    OUTPUT,
+    SCORING,
+    ImplOverride,
+    TagCol,
+    TagField,
+    Task,
+    Unknown,
+    options_besides,
+)
 from rnncli.tasks.requests import EvalRequest
 
 
@@ -43,6 +53,8 @@ def evaluate(
             help="Forecasting models: backtest windows (horizons) per series. [default: 3]", rich_help_panel=FORECASTING
         ),
     ] = None,
+    tag_col: TagCol = None,
+    tag_field: TagField = None,
     task: Task = None,
 ) -> None:
     """Loss, perplexity and bits per character of a model on a text (or a score per line); a backtest for a forecaster.

@@ -11,13 +11,14 @@ import typer
 MODEL, TRAINING, TEXT, FORECASTING, RUN = "Model", "Training", "Text", "Forecasting", "Run and output"
 DECODING, SCORING, GRAD_FLOW, OUTPUT = "Decoding", "Scoring", "Gradient flow", "Output"
 CLASSIFICATION = "Classification (--task classify)"
+TAGGING = "Tagging"
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages on stderr.", rich_help_panel=RUN)]
 Task = Annotated[
     str | None,
     typer.Option(
-        help="The task to read the data as: language-model, forecast or classify. [default: the task a run or checkpoint "
-        "records; forecast for a .csv or .tsv file; else language-model]"
+        help="The task to read the data as: language-model, forecast, classify or tag. [default: the task a run or "
+        "checkpoint records; forecast for a .csv or .tsv file; tag for .conll or .conllu; else language-model]"
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.", rich_help_panel=OUTPUT)]
@@ -137,6 +138,45 @@ TopK = Annotated[
     int | None,
     typer.Option(
         help="Classifiers: the k most probable labels per input [default: 1].", rich_help_panel=CLASSIFICATION
+    ),
+]
+# Tagging: `rnn train data.conll` and `rnn eval RUN data.conll` read tagged files the same way.
+TagCol = Annotated[
+    int | None,
+    typer.Option(
+        help="CoNLL files: the tag column, counting from 1 (the token is column 1) [default: the last].",
+        rich_help_panel=TAGGING,
+    ),
+]
+TagField = Annotated[
+    str | None,
+    typer.Option(
+        help="CoNLL-U files: the field to tag with: upos, xpos, deprel, feats, ... [default: upos].",
+        rich_help_panel=TAGGING,
+    ),
+]
+Crf = Annotated[
+    bool | None,
+    typer.Option(
+        "--crf/--no-crf",
+        help="A linear-chain CRF over the tags instead of a softmax per token [default: no].",
+        show_default=False,
+        rich_help_panel=TAGGING,
+    ),
+]
+WordDropout = Annotated[
+    float | None,
+    typer.Option(
+        help="Chance that a training word is read as unknown, to teach the unknown word [default: 0.05].",
+        rich_help_panel=TAGGING,
+    ),
+]
+Pretokenized = Annotated[
+    bool,
+    typer.Option(
+        "--pretokenized",
+        help="Taggers: the lines are tokens separated by whitespace (else words and punctuation are split).",
+        rich_help_panel=TAGGING,
     ),
 ]
 

@@ -9,7 +9,7 @@ import typer
 from rnncli import tasks
 from rnncli.cli import console
 from rnncli.cli.failures import user_errors
-from rnncli.cli.options import OUTPUT, Quiet, TopK, options_besides
+from rnncli.cli.options import OUTPUT, Pretokenized, Quiet, TopK, options_besides
 from rnncli.tasks.requests import PredictRequest
 
 
@@ -33,6 +33,7 @@ def predict(
     ] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps. [default: cpu]")] = None,
     top_k: TopK = None,
+    pretokenized: Pretokenized = False,
     quiet: Quiet = False,
 ) -> None:
     """Map each input to an output with a trained model, streamed to stdout in the order of the inputs.

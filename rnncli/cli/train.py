@@ -18,6 +18,7 @@ from rnncli.cli.options import (
     TRAINING,
     Bidirectional,
     ClassWeight,
+    Crf,
     Ensemble,
     Freq,
     Horizon,
@@ -32,11 +33,14 @@ from rnncli.cli.options import (
     Scaling,
     Season,
     Strict,
+    TagCol,
+    TagField,
     Task,
     TextCol,
     TimeCol,
     ValFile,
     ValueCol,
+    WordDropout,
     options_besides,
     with_default,
 )
@@ -240,6 +244,10 @@ def train(
     max_len: MaxLen = None,
     class_weight: ClassWeight = None,
     strict: Strict = None,
+    tag_col: TagCol = None,
+    tag_field: TagField = None,
+    crf: Crf = None,
+    word_dropout: WordDropout = None,
     task: Task = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML file of options; flags override it.", rich_help_panel=RUN)
@@ -267,6 +275,8 @@ def train(
     Example: rnn train sample_data/monthly.csv --horizon 12
 
     Example: rnn train sample_data/reviews.csv --task classify
+
+    Example: rnn train sample_data/ner.conll --crf
     """
     console.set_quiet(quiet)
     request = TrainRequest(

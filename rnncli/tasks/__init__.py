@@ -39,6 +39,7 @@ TASKS: dict[str, str] = {
     "language-model": "rnncli.tasks.language_model",
     "forecast": "rnncli.tasks.forecast",
     "classify": "rnncli.tasks.classify",
+    "tag": "rnncli.tasks.tag",
 }
 DEFAULT_TASK = "language-model"  # runs that record no task were all language models
 CHECKPOINT_FILES = ("model.safetensors", "last.safetensors")

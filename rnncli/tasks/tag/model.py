@@ -1,0 +1,131 @@
+"""The tagger: word embeddings and a character encoder per word, bidirectional recurrent layers, a tag per token.
+
+The recipe of Lample et al. (2016), "Neural Architectures for Named Entity Recognition": a word's
+embedding is joined by the final states of a character BiLSTM run over its spelling (so unseen words,
+capitals and suffixes are seen), a bidirectional recurrent stack reads the sentence, and a linear layer
+scores every tag at every token; with ``crf`` a linear-chain CRF scores whole tag sequences. The model
+does no I/O. Sentences are packed (``pack_padded_sequence``), so padding never changes a sentence's tags.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rnncli.core.cells import ReferenceRecurrent
+from rnncli.tasks.tag.config import TagConfig
+from rnncli.tasks.tag.crf import CRF, Penalties, viterbi
+
+
+class CharEncoder(nn.Module):
+    """Each word's characters -> the final forward and backward states of a BiLSTM: (N, 2 * char_hidden)."""
+
+    def __init__(self, config: TagConfig):
+        super().__init__()
+        self.embed = nn.Embedding(config.char_vocab_size, config.char_embed_size, padding_idx=0)
+        self.rnn = nn.LSTM(config.char_embed_size, config.char_hidden_size, batch_first=True, bidirectional=True)
+
+    def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        packed = pack_padded_sequence(self.embed(chars), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.rnn(packed)  # h: (2, N, C)
+        return torch.cat([h[0], h[1]], dim=-1)  # (N, 2C)
+
+
+def build_bidirectional(config: TagConfig, input_size: int) -> nn.Module:
+    """PyTorch's fused bidirectional module for ``config.cell``, or the reference cells run both ways."""
+    if config.impl == "reference":
+        return ReferenceBidirectional(config, input_size)
+    common = dict(
+        input_size=input_size,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        dropout=config.dropout if config.num_layers > 1 else 0.0,
+        batch_first=True,
+        bidirectional=True,
+    )
+    if config.cell == "lstm":
+        return nn.LSTM(**common)
+    if config.cell == "gru":
+        return nn.GRU(**common)
+    return nn.RNN(nonlinearity="relu" if config.cell == "rnn-relu" else "tanh", **common)
+
+
+class ReferenceBidirectional(nn.Module):
+    """The reference cells of rnncli/core/cells.py, one stack per direction and layer.
+
+    The backward direction reads each sentence reversed within its own length, so padding at the
+    end never reaches a real token.
+    """
+
+    def __init__(self, config: TagConfig, input_size: int):
+        super().__init__()
+        self.dropout = config.dropout
+        sizes = [input_size] + [2 * config.hidden_size] * (config.num_layers - 1)
+        self.forward_layers = nn.ModuleList(ReferenceRecurrent(config.cell, n, config.hidden_size) for n in sizes)
+        self.backward_layers = nn.ModuleList(ReferenceRecurrent(config.cell, n, config.hidden_size) for n in sizes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        T = x.shape[1]
+        steps = torch.arange(T, device=x.device).unsqueeze(0)  # (1, T)
+        flip = torch.where(steps < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - steps, steps)  # (B, T)
+        index = flip.unsqueeze(2)
+        for k, (fwd, bwd) in enumerate(zip(self.forward_layers, self.backward_layers, strict=True)):
+            if k > 0:
+                x = F.dropout(x, self.dropout, training=self.training)
+            ahead, _ = fwd(x)  # (B, T, H)
+            back, _ = bwd(x.gather(1, index.expand(-1, -1, x.shape[2])))
+            x = torch.cat([ahead, back.gather(1, index.expand(-1, -1, back.shape[2]))], dim=-1)  # (B, T, 2H)
+        return x
+
+
+class TaggerModel(nn.Module):
+    """(words, chars) of a batch of sentences -> emission scores (B, T, K); ``crf`` adds sequence scores."""
+
+    def __init__(self, config: TagConfig, penalties: Penalties):
+        super().__init__()
+        self.config = config
+        self.words = nn.Embedding(config.vocab_size, config.embed_size, padding_idx=0)
+        self.chars = CharEncoder(config)
+        self.rnn = build_bidirectional(config, config.embed_size + 2 * config.char_hidden_size)
+        self.head = nn.Linear(2 * config.hidden_size, config.num_tags)
+        self.crf = CRF(penalties) if config.crf else None
+        self.penalties = penalties  # decoding without a CRF keeps to legal sequences too
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        words, lengths = batch["words"], batch["lengths"]  # (B, T), (B,)
+        if self.training and self.config.word_dropout > 0:  # teach the unknown word (id 1)
+            drop = torch.rand(words.shape, device=words.device) < self.config.word_dropout
+            words = torch.where(drop & (words > 0), torch.ones_like(words), words)
+        mask = batch["mask"]  # (B, T)
+        spelled = self.chars(batch["chars"], batch["char_lengths"])  # (N, 2C) for the N real tokens
+        char_part = words.new_zeros(*words.shape, spelled.shape[1], dtype=spelled.dtype)
+        char_part[mask] = spelled
+        x = torch.cat([self.words(words).to(spelled.dtype), char_part], dim=-1)  # (B, T, E + 2C)
+        x = F.dropout(x, self.config.dropout, training=self.training)
+        out = self._recurrent(x, lengths)  # (B, T, 2H)
+        return self.head(F.dropout(out, self.config.dropout, training=self.training))  # (B, T, K)
+
+    def _recurrent(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.rnn, ReferenceBidirectional):
+            return self.rnn(x, lengths)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Mean loss per token: the CRF's negative log-likelihood, or cross-entropy per token."""
+        emissions, mask, tags = self(batch), batch["mask"], batch["tags"]
+        if self.crf is not None:
+            return self.crf.nll(emissions, tags, mask).sum() / mask.sum()
+        return F.cross_entropy(emissions[mask].float(), tags[mask])
+
+    @torch.no_grad()
+    def decode(self, batch: dict[str, torch.Tensor]) -> tuple[list[list[int]], torch.Tensor]:
+        """The best legal tag sequence of each sentence and its score (log-probabilities summed without a CRF)."""
+        emissions = self(batch).float()
+        if self.crf is not None:
+            return self.crf.decode(emissions, batch["mask"])
+        p = self.penalties
+        return viterbi(emissions.log_softmax(-1), batch["mask"], p.trans, p.start, p.end)

@@ -1,0 +1,101 @@
+"""The tagging options as the commands give them, layered like every task's (flags > --config > saved run >
+defaults, core's ``ChosenOptions``), and turned into the tagger's shape and the trainer's settings.
+
+Nothing here imports torch, so a bad flag or config file is reported before the data is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from rnncli.core.errors import UsageError
+from rnncli.core.settings import ChosenOptions, TrainConfig, check_int
+from rnncli.tasks.tag.config import TagConfig
+
+TRAIN_KEYS = (
+    "batch_size", "lr", "weight_decay", "clip", "lr_schedule", "warmup", "steps", "epochs", "time",
+    "patience", "eval_every", "keep", "val_frac", "seed", "device", "precision", "tensorboard",
+)  # fmt: skip
+MODEL_KEYS = ("cell", "impl", "embed_size", "hidden_size", "num_layers", "dropout", "word_dropout", "crf")
+# Tagging trains on whole sentences; a few hundred steps of 16 sentences learn a small corpus.
+TAG_TRAIN_DEFAULTS = dict(steps=600, batch_size=16, lr=3e-3, eval_every=100, seq_len=1, val_frac=0.1)
+
+
+@dataclass
+class ReadOptions:
+    """How to read tagged data: the tag column of CoNLL files, the field of CoNLL-U, rare words."""
+
+    tag_col: int | None = None
+    tag_field: str | None = None
+    min_count: int = 1
+
+
+@dataclass
+class ShapeOptions:
+    """The tagger's shape as the user gives it (None: the default)."""
+
+    cell: str | None = None
+    impl: str | None = None
+    embed_size: int | None = None
+    hidden_size: int | None = None
+    num_layers: int | None = None
+    dropout: float | None = None
+    word_dropout: float | None = None
+    crf: bool | None = None
+
+
+def option_types() -> dict[str, Any]:
+    """Every option of a tagging run (its flags and its --config keys), with its type."""
+    train = {f.name: f.type for f in fields(TrainConfig) if f.name in TRAIN_KEYS}
+    return {**{f.name: f.type for f in fields(ShapeOptions) + fields(ReadOptions)}, **train}
+
+
+@dataclass
+class TagSettings:
+    shape: ShapeOptions
+    read: ReadOptions
+    chosen: ChosenOptions
+
+    @classmethod
+    def resolve(cls, options: dict[str, Any], config_file: Path | None = None) -> TagSettings:
+        chosen = ChosenOptions.read(options, config_file, types=option_types())
+        shape, read = ShapeOptions(), ReadOptions()
+        chosen.apply(shape, read)
+        with chosen.blaming_the_file():
+            check_int(read.min_count, 1, 10**9, "--min-count")
+            if read.tag_col is not None:
+                check_int(read.tag_col, 2, 1000, "--tag-col")
+        return cls(shape, read, chosen)
+
+    def checked_config(self) -> TagConfig:
+        """The shape from the options; the sizes of the vocabularies come from the data later."""
+        config = TagConfig()
+        for name in MODEL_KEYS:
+            if getattr(self.shape, name) is not None:
+                setattr(config, name, getattr(self.shape, name))
+        with self.chosen.blaming_the_file():
+            config.validate()
+        return config
+
+    def train_config(self) -> TrainConfig:
+        cfg = TrainConfig(**TAG_TRAIN_DEFAULTS)
+        self.chosen.apply(cfg)
+        with self.chosen.blaming_the_file():
+            cfg.validate()
+        return cfg
+
+    def resumed(self, saved: dict[str, Any]) -> tuple[TagConfig, TrainConfig]:
+        """A saved run's shape and trainer settings, with the changes a resume allows (budgets, bookkeeping)."""
+        config, cfg = TagConfig(**saved["model"]), TrainConfig(**saved["train"])
+        values = {k: v for k, v in self.chosen.values.items() if k not in dataclasses.asdict(ReadOptions())}
+        dataclasses.replace(self.chosen, values=values).apply(config, cfg, resuming=True)
+        read = saved["data"]
+        for name in ("tag_col", "tag_field", "min_count"):
+            if name in self.chosen.values and self.chosen.values[name] != read.get(name):
+                raise UsageError(f"--{name.replace('_', '-')} cannot change when resuming; leave it out")
+        with self.chosen.blaming_the_file():
+            cfg.validate()
+        return config, cfg

@@ -1,0 +1,65 @@
+"""The tagging task the shared trainer runs: length-bucketed batches of sentences and the per-token loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from rnncli.core.task import Task
+from rnncli.tasks.tag.batches import length_batches, to_device
+from rnncli.tasks.tag.config import Vocab
+from rnncli.tasks.tag.corpus import Sentence
+
+
+class TagTask(Task):
+    """Training batches drawn at random (the task's generator, saved for resuming); validation over all."""
+
+    def __init__(self, train: list[Sentence], val: list[Sentence], vocab: Vocab, *, batch_size: int, seed: int):
+        self.batches = length_batches(train, batch_size, vocab)
+        self.val_batches = length_batches(val, batch_size, vocab)
+        self.tokens = sum(len(s.tokens) for s in train)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @property
+    def windows_per_epoch(self) -> int:
+        return len(self.batches)
+
+    @property
+    def items_per_step(self) -> int:
+        """Tokens per batch, on average (the progress bar counts tokens per second)."""
+        return max(1, self.tokens // len(self.batches))
+
+    @property
+    def text_scale(self) -> None:
+        return None  # a loss per tag, not per character of text
+
+    def train_loss(self, model: nn.Module, device: torch.device) -> torch.Tensor:
+        pick = int(torch.randint(len(self.batches), (1,), generator=self.generator))
+        return _loss(model, self.batches[pick], device)
+
+    @torch.no_grad()
+    def validation_loss(self, model: nn.Module, device: torch.device) -> float | None:
+        if not self.val_batches:
+            return None
+        total, tokens = 0.0, 0
+        for batch in self.val_batches:
+            n = int(batch["mask"].sum())
+            total += float(_loss(model, batch, device)) * n
+            tokens += n
+        return total / tokens
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, saved: dict[str, Any], device: torch.device) -> None:
+        self.generator.set_state(saved["generator"].to("cpu", torch.uint8))
+
+
+def _inner(model: nn.Module) -> nn.Module:
+    return getattr(model, "module", model)  # DistributedDataParallel wraps the tagger
+
+
+def _loss(model: nn.Module, batch: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor:
+    return _inner(model).loss(to_device(batch, device))
