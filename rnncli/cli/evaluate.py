@@ -9,7 +9,18 @@ import typer
 from rnncli import tasks
 from rnncli.cli import console
 from rnncli.cli.failures import user_errors
-from rnncli.cli.options import FORECASTING, OUTPUT, SCORING, ImplOverride, Task, Unknown, options_besides
+from rnncli.cli.options import (
+    FORECASTING,
+    OUTPUT,
+    SCORING,
+    Beam,
+    ImplOverride,
+    LengthPenalty,
+    MaxLenRatio,
+    Task,
+    Unknown,
+    options_besides,
+)
 from rnncli.tasks.requests import EvalRequest
 
 
@@ -43,6 +54,9 @@ def evaluate(
             help="Forecasting models: backtest windows (horizons) per series. [default: 3]", rich_help_panel=FORECASTING
         ),
     ] = None,
+    beam: Beam = None,
+    length_penalty: LengthPenalty = None,
+    max_len_ratio: MaxLenRatio = None,
     task: Task = None,
 ) -> None:
     """Loss, perplexity and bits per character of a model on a text (or a score per line); a backtest for a forecaster.
@@ -50,6 +64,8 @@ def evaluate(
     Example: rnn eval runs/tinyworld held_out.txt --json
 
     Example: rnn eval runs/monthly sample_data/monthly.csv --backtest 3
+
+    Example: rnn eval runs/pairs sample_data/pairs_test.tsv (a translator: BLEU and chrF beside copying the source)
     """
     from rnncli.cli.render.outputs import write_evaluation
 

@@ -10,12 +10,13 @@ import typer
 # The panels of --help, so that a long list of options reads as a few short ones.
 MODEL, TRAINING, TEXT, FORECASTING, RUN = "Model", "Training", "Text", "Forecasting", "Run and output"
 DECODING, SCORING, GRAD_FLOW, OUTPUT = "Decoding", "Scoring", "Gradient flow", "Output"
+TRANSLATION = "Translation"
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages on stderr.", rich_help_panel=RUN)]
 Task = Annotated[
     str | None,
     typer.Option(
-        help="The task to read the data as: language-model or forecast. [default: the task a run or checkpoint "
+        help="The task to read the data as: language-model, forecast or translate. [default: the task a run or checkpoint "
         "records; forecast for a .csv or .tsv file; else language-model]"
     ),
 ]
@@ -83,6 +84,30 @@ Missing = Annotated[
     typer.Option(
         help="interpolate gaps and empty cells (with a warning) or error [default: interpolate].",
         rich_help_panel=FORECASTING,
+    ),
+]
+
+# Translation: decoding, as `rnn predict` and `rnn eval` take it.
+Beam = Annotated[
+    int | None,
+    typer.Option(help="Translators: beam width; 1 is greedy search. [default: 1]", rich_help_panel=TRANSLATION),
+]
+NBest = Annotated[
+    int | None,
+    typer.Option(help="Translators: hypotheses per input, best first (jsonl). [default: 1]", rich_help_panel=TRANSLATION),
+]
+LengthPenalty = Annotated[
+    float | None,
+    typer.Option(
+        help="Translators: beam scores are divided by length ** this (0: off). [default: 1.0]",
+        rich_help_panel=TRANSLATION,
+    ),
+]
+MaxLenRatio = Annotated[
+    float | None,
+    typer.Option(
+        help="Translators: an output has at most this x the source's tokens + 10. [default: 2.0]",
+        rich_help_panel=TRANSLATION,
     ),
 ]
 

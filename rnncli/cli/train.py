@@ -16,6 +16,7 @@ from rnncli.cli.options import (
     RUN,
     TEXT,
     TRAINING,
+    TRANSLATION,
     Ensemble,
     Freq,
     Horizon,
@@ -224,6 +225,26 @@ def train(
     value_col: ValueCol = None,
     id_col: IdCol = None,
     missing: Missing = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Translators: the source side, one sentence per line (with --target, instead of DATA).", rich_help_panel=TRANSLATION),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="Translators: the target side, line-aligned with --source.", rich_help_panel=TRANSLATION),
+    ] = None,
+    max_len: Annotated[
+        int | None,
+        typer.Option(help="Translators: leave out pairs with a side longer than this many tokens. [default: 100]", rich_help_panel=TRANSLATION),
+    ] = None,
+    attention: Annotated[
+        str | None,
+        typer.Option(help="Translators: additive (Bahdanau), dot, general (Luong) or none. [default: general]", rich_help_panel=TRANSLATION),
+    ] = None,
+    label_smoothing: Annotated[
+        float | None,
+        typer.Option(help="Translators: label smoothing of the training loss. [default: 0.1]", rich_help_panel=TRANSLATION),
+    ] = None,
     task: Task = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML file of options; flags override it.", rich_help_panel=RUN)
@@ -249,6 +270,8 @@ def train(
     Example: rnn train src/ --glob '*.py' --tokenizer bpe --vocab-size 2000
 
     Example: rnn train sample_data/monthly.csv --horizon 12
+
+    Example: rnn train sample_data/pairs.tsv --task translate
     """
     console.set_quiet(quiet)
     request = TrainRequest(

@@ -38,6 +38,7 @@ from rnncli.tasks.spec import TaskSpec
 TASKS: dict[str, str] = {
     "language-model": "rnncli.tasks.language_model",
     "forecast": "rnncli.tasks.forecast",
+    "translate": "rnncli.tasks.translate",
 }
 DEFAULT_TASK = "language-model"  # runs that record no task were all language models
 CHECKPOINT_FILES = ("model.safetensors", "last.safetensors")
