@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnncli.core.errors import UsageError
-from rnncli.core.settings import CELLS, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH, check_choice, check_float, check_impl, check_int
+from rnncli.core.settings import (
+    CELLS,
+    MAX_LAYERS,
+    MAX_VOCAB,
+    MAX_WIDTH,
+    check_choice,
+    check_float,
+    check_impl,
+    check_int,
+)
 
 ATTENTIONS = ("additive", "dot", "general", "none")
 SPECIALS = ("<pad>", "<s>", "</s>")  # appended after the tokenizer's ids: pad, start and end of a sentence

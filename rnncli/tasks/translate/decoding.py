@@ -36,7 +36,9 @@ def _next_logprobs(model: Translator, logits: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def greedy(model: Translator, source: torch.Tensor, lengths: torch.Tensor, *, ratio: float, keep_attention: bool = False):
+def greedy(
+    model: Translator, source: torch.Tensor, lengths: torch.Tensor, *, ratio: float, keep_attention: bool = False
+):
     """The most probable token at every step, for a batch; one Hypothesis per sentence."""
     encoded, bounds = model.encode(source, lengths), length_bounds(lengths, ratio).tolist()
     B, eos = source.shape[0], model.config.eos_id
@@ -83,7 +85,8 @@ def beam_search(
         logp = _next_logprobs(model, logits) + scores.view(-1, 1)  # (B*K, V)
         top, index = logp.view(B, -1).topk(2 * K, dim=1)  # (B, 2K)
         _finish_at_bounds(paths, scores.tolist(), done, bounds, t, length_penalty)
-        chosen = _advance(model, top.tolist(), index.tolist(), paths, done, [t >= bound for bound in bounds], K, length_penalty)
+        closed = [t >= bound for bound in bounds]
+        chosen = _advance(model, top.tolist(), index.tolist(), paths, done, closed, K, length_penalty)
         if all(len(d) >= K or t >= bound for d, bound in zip(done, bounds, strict=True)):
             break
         parents, next_tokens, next_scores = chosen

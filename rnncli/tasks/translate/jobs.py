@@ -99,4 +99,5 @@ def _formatted(loaded: Loaded, sources: list[str], decoding: Decoding, output_fo
             yield loaded.decode(hyps[0].tokens)
             continue
         found = [{"translation": loaded.decode(h.tokens), "score": round(h.score, 4)} for h in hyps]
-        yield json.dumps({"source": source, "translation": found[0]["translation"], "n_best": found}, ensure_ascii=False)
+        row = {"source": source, "translation": found[0]["translation"], "n_best": found}
+        yield json.dumps(row, ensure_ascii=False)

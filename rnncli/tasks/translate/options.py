@@ -103,7 +103,8 @@ class TranslateSettings:
 
     def resumed(self, saved: dict[str, Any]) -> tuple[TranslateConfig, TrainConfig]:
         """A saved run's shape and trainer settings, with the changes a resume allows (budgets, bookkeeping)."""
-        config, cfg, data = TranslateConfig(**saved["model"]), TrainConfig(**saved["train"]), DataOptions(**saved["data_options"])
+        config, cfg = TranslateConfig(**saved["model"]), TrainConfig(**saved["train"])
+        data = DataOptions(**saved["data_options"])
         self.chosen.apply(config, data, cfg, resuming=True)
         with self.chosen.blaming_the_file():
             cfg.validate()

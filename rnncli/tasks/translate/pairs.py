@@ -94,9 +94,10 @@ def _jsonl_rows(path: str) -> Iterator[tuple[str, str]]:
         try:
             row = json.loads(line)
         except ValueError:
-            raise DataError(f"{_shown(path)}:{number}: not a JSON object; each line is {{\"source\": ..., \"target\": ...}}") from None
+            row = None
         if not isinstance(row, dict):
-            raise DataError(f"{_shown(path)}:{number}: not a JSON object; each line is {{\"source\": ..., \"target\": ...}}")
+            shape = '{"source": ..., "target": ...}'
+            raise DataError(f"{_shown(path)}:{number}: not a JSON object; each line is {shape}")
         for name in ("source", "target"):
             if not isinstance(row.get(name), str):
                 raise DataError(f"{_shown(path)}:{number}: field '{name}' is missing or not text")

@@ -48,7 +48,7 @@ def summarise_pairs(path: str, top: int | None = None) -> Summary:
             "source_chars": _lengths([len(s) for s in pairs.sources]),
             "target_chars": _lengths([len(t) for t in pairs.targets]),
             "identical": sum(s == t for s, t in zip(pairs.sources, pairs.targets, strict=True)),
-            "examples": [{"source": s, "target": t} for s, t in list(zip(pairs.sources, pairs.targets))[:3]],
+            "examples": [{"source": s, "target": t} for s, t in zip(pairs.sources[:3], pairs.targets[:3], strict=True)],
         }
     )
 

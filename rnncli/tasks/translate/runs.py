@@ -90,7 +90,9 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     if pairs.fingerprint() != saved.meta["data"]["fingerprint"]:
         raise UsageError(f"{pairs.origin}: not the pairs this run was trained on; resume with the same data")
     split = prepare(pairs, options, cfg, reporter, tokenizer=_saved_tokenizer(saved.meta))
-    history = fit(split, config, cfg, options, files, out_dir=saved.folder, request=request, reporter=reporter, resume=saved)
+    history = fit(
+        split, config, cfg, options, files, out_dir=saved.folder, request=request, reporter=reporter, resume=saved
+    )
     closing_note(saved.folder, split, reporter)
     return history
 
@@ -175,7 +177,8 @@ def fit(split: Split, config: TranslateConfig, cfg: TrainConfig, options: DataOp
     from rnncli.tasks.translate.task import TranslateTask
 
     torch.manual_seed(cfg.seed)
-    task = TranslateTask(split.rows(split.train), split.rows(split.val), config, batch_size=cfg.batch_size, seed=cfg.seed)
+    train_rows, val_rows = split.rows(split.train), split.rows(split.val)
+    task = TranslateTask(train_rows, val_rows, config, batch_size=cfg.batch_size, seed=cfg.seed)
     settings = {"model": config.to_dict(), "train": dataclasses.asdict(cfg), "data_options": options.to_dict()}
     data = {"inputs": files, "fingerprint": split.pairs.fingerprint(), "pairs": len(split.pairs)}
     meta = {"task": "translate", **settings, "tokenizer": split.tokenizer.to_dict(), "data": data,

@@ -52,7 +52,8 @@ def describe(scores: dict[str, Any], *, pairs: int, what: str) -> list[str]:
     lines = [f"{what} ({pairs:,} pairs):"]
     for name, label in (("model", "model"), ("copy_source", "copy source")):
         s = scores[name]
-        lines.append(f"  {label:<12} BLEU {s['bleu']:6.2f}  chrF {s['chrf']:6.2f}  exact match {s['exact_match']:5.1f}%")
+        exact = s["exact_match"]
+        lines.append(f"  {label:<12} BLEU {s['bleu']:6.2f}  chrF {s['chrf']:6.2f}  exact match {exact:5.1f}%")
     lines.append(f"  {verdict} (chrF {scores['model']['chrf']:.2f} vs {scores['copy_source']['chrf']:.2f})")
     lines.append(f"  sacreBLEU: {scores['signature']['bleu']} / {scores['signature']['chrf']}")
     return lines

@@ -86,7 +86,9 @@ def validate_layout(path: Path, meta: dict[str, Any]) -> tuple[TranslateConfig, 
     return config, tokenizer
 
 
-def translate(loaded: Loaded, sources: list[str], decoding: Decoding, *, where: str = "input") -> list[list[Hypothesis]]:
+def translate(
+    loaded: Loaded, sources: list[str], decoding: Decoding, *, where: str = "input"
+) -> list[list[Hypothesis]]:
     """The ``n_best`` translations of each source, in the order given; an empty source gives one empty output."""
     results: list[list[Hypothesis]] = [[Hypothesis([], 0.0)] for _ in sources]
     ids = {i: loaded.encode(s, where=f"{where} line {i + 1}") for i, s in enumerate(sources) if s.strip()}
