@@ -106,8 +106,8 @@ def test_task_names_the_task_of_data_and_must_agree_with_a_run():
 
 def test_a_run_of_a_task_this_version_does_not_know_is_refused(tmp_path):
     newer = tmp_path / "newer.safetensors"
-    rewrite_checkpoint(OLD / "lm_run" / "model.safetensors", newer, meta=lambda m: m.update(task="translate"))
-    with pytest.raises(CheckpointError, match="a run of task 'translate'.*upgrade rnncli"):
+    rewrite_checkpoint(OLD / "lm_run" / "model.safetensors", newer, meta=lambda m: m.update(task="transcribe"))
+    with pytest.raises(CheckpointError, match="a run of task 'transcribe'.*upgrade rnncli"):
         detect(newer)
 
 

@@ -13,7 +13,10 @@ from rnncli.cli.options import (
     FORECASTING,
     OUTPUT,
     SCORING,
+    Beam,
     ImplOverride,
+    LengthPenalty,
+    MaxLenRatio,
     TagCol,
     TagField,
     Task,
@@ -55,6 +58,9 @@ def evaluate(
     ] = None,
     tag_col: TagCol = None,
     tag_field: TagField = None,
+    beam: Beam = None,
+    length_penalty: LengthPenalty = None,
+    max_len_ratio: MaxLenRatio = None,
     task: Task = None,
 ) -> None:
     """Loss, perplexity and bits per character of a model on a text (or a score per line); a backtest for a forecaster.
@@ -62,6 +68,8 @@ def evaluate(
     Example: rnn eval runs/tinyworld held_out.txt --json
 
     Example: rnn eval runs/monthly sample_data/monthly.csv --backtest 3
+
+    Example: rnn eval runs/pairs sample_data/pairs_test.tsv (a translator: BLEU and chrF beside copying the source)
     """
     from rnncli.cli.render.outputs import write_evaluation
 

@@ -12,13 +12,15 @@ MODEL, TRAINING, TEXT, FORECASTING, RUN = "Model", "Training", "Text", "Forecast
 DECODING, SCORING, GRAD_FLOW, OUTPUT = "Decoding", "Scoring", "Gradient flow", "Output"
 CLASSIFICATION = "Classification (--task classify)"
 TAGGING = "Tagging"
+TRANSLATION = "Translation"
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages on stderr.", rich_help_panel=RUN)]
 Task = Annotated[
     str | None,
     typer.Option(
-        help="The task to read the data as: language-model, forecast, classify or tag. [default: the task a run or "
-        "checkpoint records; forecast for a .csv or .tsv file; tag for .conll or .conllu; else language-model]"
+        help="The task to read the data as: language-model, forecast, classify, tag or translate. [default: the task "
+        "a run or checkpoint records; forecast for a .csv or .tsv file; tag for .conll or .conllu; else "
+        "language-model]"
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document.", rich_help_panel=OUTPUT)]
@@ -122,7 +124,8 @@ Bidirectional = Annotated[
 MaxLen = Annotated[
     int | None,
     typer.Option(
-        help="Cut examples longer than this many tokens (with a warning) [default: 512].",
+        help="Classifiers: cut examples longer than this many tokens, with a warning [default: 512]. Translators: "
+        "leave out pairs with a side longer than this, with a count [default: 100].",
         rich_help_panel=CLASSIFICATION,
     ),
 ]
@@ -177,6 +180,31 @@ Pretokenized = Annotated[
         "--pretokenized",
         help="Taggers: the lines are tokens separated by whitespace (else words and punctuation are split).",
         rich_help_panel=TAGGING,
+    ),
+]
+# Translation: decoding, as `rnn predict` and `rnn eval` take it.
+Beam = Annotated[
+    int | None,
+    typer.Option(help="Translators: beam width; 1 is greedy search. [default: 1]", rich_help_panel=TRANSLATION),
+]
+NBest = Annotated[
+    int | None,
+    typer.Option(
+        help="Translators: hypotheses per input, best first (jsonl). [default: 1]", rich_help_panel=TRANSLATION
+    ),
+]
+LengthPenalty = Annotated[
+    float | None,
+    typer.Option(
+        help="Translators: beam scores are divided by length ** this (0: off). [default: 1.0]",
+        rich_help_panel=TRANSLATION,
+    ),
+]
+MaxLenRatio = Annotated[
+    float | None,
+    typer.Option(
+        help="Translators: an output has at most this x the source's tokens + 10. [default: 2.0]",
+        rich_help_panel=TRANSLATION,
     ),
 ]
 

@@ -9,7 +9,17 @@ import typer
 from rnncli import tasks
 from rnncli.cli import console
 from rnncli.cli.failures import user_errors
-from rnncli.cli.options import OUTPUT, Pretokenized, Quiet, TopK, options_besides
+from rnncli.cli.options import (
+    OUTPUT,
+    Beam,
+    LengthPenalty,
+    MaxLenRatio,
+    NBest,
+    Pretokenized,
+    Quiet,
+    TopK,
+    options_besides,
+)
 from rnncli.tasks.requests import PredictRequest
 
 
@@ -34,11 +44,17 @@ def predict(
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps. [default: cpu]")] = None,
     top_k: TopK = None,
     pretokenized: Pretokenized = False,
+    beam: Beam = None,
+    n_best: NBest = None,
+    length_penalty: LengthPenalty = None,
+    max_len_ratio: MaxLenRatio = None,
     quiet: Quiet = False,
 ) -> None:
     """Map each input to an output with a trained model, streamed to stdout in the order of the inputs.
 
     Example: echo "not good at all" | rnn predict runs/reviews
+
+    Example: echo "the 5th of March, 2021" | rnn predict runs/pairs --beam 5
     """
     console.set_quiet(quiet)
     request = PredictRequest(checkpoint, data, options=options_besides(ctx, "checkpoint", "data", "quiet"))

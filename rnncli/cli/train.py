@@ -16,6 +16,7 @@ from rnncli.cli.options import (
     RUN,
     TEXT,
     TRAINING,
+    TRANSLATION,
     Bidirectional,
     ClassWeight,
     Crf,
@@ -248,6 +249,30 @@ def train(
     tag_field: TagField = None,
     crf: Crf = None,
     word_dropout: WordDropout = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Translators: the source side, one sentence per line (with --target, instead of DATA).",
+            rich_help_panel=TRANSLATION,
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="Translators: the target side, line-aligned with --source.", rich_help_panel=TRANSLATION),
+    ] = None,
+    attention: Annotated[
+        str | None,
+        typer.Option(
+            help="Translators: additive (Bahdanau), dot, general (Luong) or none. [default: general]",
+            rich_help_panel=TRANSLATION,
+        ),
+    ] = None,
+    label_smoothing: Annotated[
+        float | None,
+        typer.Option(
+            help="Translators: label smoothing of the training loss. [default: 0.1]", rich_help_panel=TRANSLATION
+        ),
+    ] = None,
     task: Task = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML file of options; flags override it.", rich_help_panel=RUN)
@@ -277,6 +302,8 @@ def train(
     Example: rnn train sample_data/reviews.csv --task classify
 
     Example: rnn train sample_data/ner.conll --crf
+
+    Example: rnn train sample_data/pairs.tsv --task translate
     """
     console.set_quiet(quiet)
     request = TrainRequest(

@@ -40,6 +40,7 @@ TASKS: dict[str, str] = {
     "forecast": "rnncli.tasks.forecast",
     "classify": "rnncli.tasks.classify",
     "tag": "rnncli.tasks.tag",
+    "translate": "rnncli.tasks.translate",
 }
 DEFAULT_TASK = "language-model"  # runs that record no task were all language models
 CHECKPOINT_FILES = ("model.safetensors", "last.safetensors")

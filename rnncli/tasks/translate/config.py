@@ -1,0 +1,78 @@
+"""The translator's shape and the data options, as plain dataclasses (no torch), checked before data is read."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from rnncli.core.errors import UsageError
+from rnncli.core.settings import (
+    CELLS,
+    MAX_LAYERS,
+    MAX_VOCAB,
+    MAX_WIDTH,
+    check_choice,
+    check_float,
+    check_impl,
+    check_int,
+)
+
+ATTENTIONS = ("additive", "dot", "general", "none")
+SPECIALS = ("<pad>", "<s>", "</s>")  # appended after the tokenizer's ids: pad, start and end of a sentence
+
+
+@dataclass
+class TranslateConfig:
+    """An encoder-decoder: a bidirectional encoder, a decoder started from it, attention and input feeding.
+
+    ``vocab_size`` is the tokenizer's (shared by both sides); the model adds the
+    three special tokens after it. ``hidden_size`` is the decoder's width; each
+    encoder direction has half of it, so the two halves start the decoder.
+    """
+
+    cell: str = "lstm"
+    impl: str = "fused"
+    vocab_size: int = 0
+    embed_size: int = 64
+    hidden_size: int = 128
+    num_layers: int = 1
+    dropout: float = 0.1
+    attention: str = "general"
+    label_smoothing: float = 0.1
+
+    def validate(self, *, where: str | None = None) -> None:
+        label = (lambda name: f"--{name.replace('_', '-')}") if where is None else (lambda name: f"{where} {name}")
+        check_choice(self.cell, CELLS, label("cell"))
+        check_impl(self.cell, self.impl, label=label("impl"))
+        check_int(self.vocab_size, 0 if where is None else 1, MAX_VOCAB, label("vocab_size"))
+        check_int(self.embed_size, 1, MAX_WIDTH, label("embed_size"))
+        check_int(self.hidden_size, 2, MAX_WIDTH, label("hidden_size"))
+        if self.hidden_size % 2:
+            raise UsageError(
+                f"{label('hidden_size')} must be even: each direction of the encoder has half of it "
+                f"(got {self.hidden_size})"
+            )
+        check_int(self.num_layers, 1, MAX_LAYERS, label("num_layers"))
+        check_float(self.dropout, 0.0, 1.0, label("dropout"), high_open=True)
+        check_choice(self.attention, ATTENTIONS, label("attention"))
+        check_float(self.label_smoothing, 0.0, 1.0, label("label_smoothing"), high_open=True)
+
+    @property
+    def total_vocab(self) -> int:
+        return self.vocab_size + len(SPECIALS)
+
+    @property
+    def pad_id(self) -> int:
+        return self.vocab_size
+
+    @property
+    def bos_id(self) -> int:
+        return self.vocab_size + 1
+
+    @property
+    def eos_id(self) -> int:
+        return self.vocab_size + 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,193 @@
+"""The encoder-decoder with attention (Bahdanau et al. 2015; Luong et al. 2015), as OpenNMT and JoeyNMT build it.
+
+A bidirectional recurrent encoder reads the source; each direction is its own
+stack of ``hidden_size / 2`` units, run on packed sequences (fused layers) or
+length by length (reference cells), so padding never changes a state. The two
+final states, side by side, start the decoder. At each target step the decoder
+reads the previous token and its previous attentional vector (input feeding,
+Luong section 3.3), attends over the source (padding masked out) and predicts
+the next token. The model does no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rnncli.core.cells import ReferenceRecurrent
+from rnncli.core.layers import build_recurrent
+from rnncli.core.settings import ModelConfig
+from rnncli.tasks.translate.config import TranslateConfig
+
+State = tuple[torch.Tensor, ...]
+
+
+def as_state(hx) -> State:
+    return hx if isinstance(hx, tuple) else (hx,)
+
+
+def as_hx(state: State):
+    return state if len(state) == 2 else state[0]
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Each sequence of ``x`` (B, S, ...) reversed within its own length; padding stays at the end."""
+    steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0)  # (1, S)
+    back = lengths.unsqueeze(1) - 1 - steps  # (B, S)
+    index = torch.where(back >= 0, back, steps)
+    return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x))
+
+
+def run_direction(rnn: nn.Module, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, State]:
+    """Outputs (B, S, H) and the state after each sequence's last real token, padding never read."""
+    if not isinstance(rnn, ReferenceRecurrent):
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, hx = rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return out, as_state(hx)
+    out, state = None, None
+    for length in lengths.unique().tolist():  # the readable cells run each length on its own
+        rows = (lengths == length).nonzero().squeeze(1)
+        part, hx = rnn(x[rows, :length])
+        part = F.pad(part, (0, 0, 0, x.shape[1] - length))  # (b, S, H)
+        out = (part.new_zeros(x.shape[0], *part.shape[1:]) if out is None else out).index_copy(0, rows, part)
+        parts = as_state(hx)
+        state = state or tuple(p.new_zeros(p.shape[0], x.shape[0], p.shape[2]) for p in parts)
+        state = tuple(s.index_copy(1, rows, p) for s, p in zip(state, parts, strict=True))
+    return out, state
+
+
+class Encoder(nn.Module):
+    """Two recurrent stacks, one reading the source forwards, one backwards; their outputs side by side."""
+
+    def __init__(self, config: TranslateConfig):
+        super().__init__()
+        half = ModelConfig(
+            cell=config.cell,
+            vocab_size=1,
+            embed_size=config.embed_size,
+            hidden_size=config.hidden_size // 2,
+            num_layers=config.num_layers,
+            dropout=config.dropout,
+            impl=config.impl,
+        )
+        self.forwards = build_recurrent(half, config.embed_size)
+        self.backwards = build_recurrent(half, config.embed_size)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, State]:
+        out_f, state_f = run_direction(self.forwards, x, lengths)  # (B, S, H/2)
+        out_b, state_b = run_direction(self.backwards, reverse_padded(x, lengths), lengths)
+        memory = torch.cat([out_f, reverse_padded(out_b, lengths)], dim=-1)  # (B, S, H)
+        state = tuple(torch.cat([f, b], dim=-1) for f, b in zip(state_f, state_b, strict=True))  # (L, B, H)
+        return memory, state
+
+
+class Attention(nn.Module):
+    """Scores of the decoder state against every source position: additive (Bahdanau), dot or general (Luong)."""
+
+    def __init__(self, kind: str, size: int):
+        super().__init__()
+        self.kind = kind
+        if kind in ("general", "additive"):
+            self.keys_of = nn.Linear(size, size, bias=False)
+        if kind == "additive":
+            self.query_of = nn.Linear(size, size)
+            self.v = nn.Linear(size, 1, bias=False)
+
+    def keys(self, memory: torch.Tensor) -> torch.Tensor:
+        """What each source position is scored by, computed once per sentence: (B, S, H)."""
+        return memory if self.kind == "dot" else self.keys_of(memory)
+
+    def forward(self, query, keys, memory, mask) -> tuple[torch.Tensor, torch.Tensor]:
+        """Context (N, H) and weights (N, S) for queries (N, H); ``mask`` (N, S) is True on real tokens."""
+        if self.kind == "additive":
+            scores = self.v(torch.tanh(keys + self.query_of(query).unsqueeze(1))).squeeze(2)  # (N, S)
+        else:
+            scores = torch.bmm(keys, query.unsqueeze(2)).squeeze(2)  # (N, S)
+        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)  # padding gets exactly 0
+        return torch.bmm(weights.unsqueeze(1), memory).squeeze(1), weights
+
+
+@dataclass
+class Encoded:
+    """A batch of sources as the decoder reads them."""
+
+    memory: torch.Tensor  # (B, S, H)
+    keys: torch.Tensor | None  # (B, S, H) or None without attention
+    mask: torch.Tensor  # (B, S), True on real tokens
+    state: State  # the decoder's first state, each (L, B, H)
+
+    def select(self, rows: torch.Tensor) -> Encoded:
+        keys = None if self.keys is None else self.keys[rows]
+        return Encoded(self.memory[rows], keys, self.mask[rows], tuple(s[:, rows] for s in self.state))
+
+
+@dataclass
+class Step:
+    """The decoder between two tokens: its recurrent state and the attentional vector fed to the next input."""
+
+    state: State
+    feed: torch.Tensor  # (N, H)
+
+    def select(self, rows: torch.Tensor) -> Step:
+        return Step(tuple(s[:, rows] for s in self.state), self.feed[rows])
+
+
+class Translator(nn.Module):
+    def __init__(self, config: TranslateConfig):
+        super().__init__()
+        self.config = config
+        V, E, H = config.total_vocab, config.embed_size, config.hidden_size
+        self.source_embed = nn.Embedding(V, E, padding_idx=config.pad_id)
+        self.target_embed = nn.Embedding(V, E, padding_idx=config.pad_id)
+        self.encoder = Encoder(config)
+        feeding = config.attention != "none"
+        shape = ModelConfig(
+            cell=config.cell,
+            vocab_size=1,
+            embed_size=E,
+            hidden_size=H,
+            num_layers=config.num_layers,
+            dropout=config.dropout,
+            impl=config.impl,
+        )
+        self.decoder = build_recurrent(shape, E + (H if feeding else 0))
+        self.attention = Attention(config.attention, H) if feeding else None
+        self.combine = nn.Linear(2 * H, H, bias=False) if feeding else None
+        self.drop = nn.Dropout(config.dropout)
+        self.out = nn.Linear(H, V)
+
+    def encode(self, source: torch.Tensor, lengths: torch.Tensor) -> Encoded:
+        """Sources (B, S) padded with the pad id, and their lengths (B,)."""
+        memory, state = self.encoder(self.drop(self.source_embed(source)), lengths)
+        keys = None if self.attention is None else self.attention.keys(memory)
+        return Encoded(memory, keys, source != self.config.pad_id, state)
+
+    def start(self, encoded: Encoded) -> Step:
+        return Step(encoded.state, encoded.memory.new_zeros(encoded.memory.shape[0], self.config.hidden_size))
+
+    def step(self, tokens: torch.Tensor, step: Step, encoded: Encoded):
+        """Logits (N, V) for the next token after ``tokens`` (N,), the next Step, and attention weights (N, S)."""
+        x = self.drop(self.target_embed(tokens))  # (N, E)
+        if self.attention is not None:
+            x = torch.cat([x, step.feed], dim=1)  # input feeding
+        out, hx = self.decoder(x.unsqueeze(1), as_hx(step.state))
+        h = out[:, 0]  # (N, H)
+        weights = None
+        if self.attention is not None:
+            context, weights = self.attention(h, encoded.keys, encoded.memory, encoded.mask)
+            h = torch.tanh(self.combine(torch.cat([context, h], dim=1)))  # the attentional vector (N, H)
+        return self.out(self.drop(h)), Step(as_state(hx), h), weights
+
+    def forward(self, source: torch.Tensor, lengths: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: logits (B, T, V) for every position of ``target_in`` (start token first)."""
+        encoded = self.encode(source, lengths)
+        step, logits = self.start(encoded), []
+        for tokens in target_in.unbind(1):
+            out, step, _ = self.step(tokens, step, encoded)
+            logits.append(out)
+        return torch.stack(logits, dim=1)

@@ -1,0 +1,111 @@
+"""The translation options as the commands give them, layered like every task's (flags > --config > saved
+run > defaults, core's ``ChosenOptions``). Nothing here imports torch, so a bad flag is reported at once."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from rnncli.core.errors import UsageError
+from rnncli.core.settings import ChosenOptions, TrainConfig, check_choice, check_int
+from rnncli.core.tokenizer_settings import KINDS, TokenizerSettings
+from rnncli.tasks.translate.config import TranslateConfig
+
+# The trainer's settings a translator takes (no --seq-len: a batch is whole sentence pairs).
+TRAIN_KEYS = (
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "clip",
+    "lr_schedule",
+    "warmup",
+    "steps",
+    "epochs",
+    "time",
+    "patience",
+    "eval_every",
+    "keep",
+    "val_frac",
+    "seed",
+    "device",
+    "precision",
+    "tensorboard",
+)
+MODEL_KEYS = tuple(f.name for f in fields(TranslateConfig) if f.name != "vocab_size")
+# The trainer's defaults for a translator: sentence pairs per batch, a learning rate an attention model
+# trains well with, and validation often enough to see it learn.
+TRAIN_DEFAULTS = dict(batch_size=64, lr=3e-3, eval_every=100, steps=1000, val_frac=0.1)
+
+
+@dataclass
+class DataOptions:
+    """Where the pairs come from and how they become tokens (one tokenizer learnt on both sides)."""
+
+    source: str | None = None
+    target: str | None = None
+    max_len: int = 100
+    tokenizer: str = "char"
+    vocab_size: int = TokenizerSettings.vocab_size
+    min_count: int = TokenizerSettings.min_count
+    max_vocab: int = TokenizerSettings.max_vocab
+
+    def validate(self) -> None:
+        check_int(self.max_len, 1, 100_000, "--max-len")
+        check_choice(self.tokenizer, KINDS, "--tokenizer")
+        check_int(self.vocab_size, 257, 1_000_000, "--vocab-size")
+        check_int(self.min_count, 1, 10**12, "--min-count")
+        check_int(self.max_vocab, 1, 2_000_000, "--max-vocab")
+        if (self.source is None) != (self.target is None):
+            raise UsageError("give --source and --target together: two line-aligned files, one sentence per line")
+
+    def tokenizer_settings(self) -> TokenizerSettings:
+        return TokenizerSettings(
+            kind=self.tokenizer, vocab_size=self.vocab_size, min_count=self.min_count, max_vocab=self.max_vocab
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def option_types() -> dict[str, Any]:
+    """Every option of a translation run (its flags and its --config keys), with its type."""
+    train = {f.name: f.type for f in fields(TrainConfig) if f.name in TRAIN_KEYS}
+    model = {f.name: f.type for f in fields(TranslateConfig) if f.name in MODEL_KEYS}
+    return {**model, **{f.name: f.type for f in fields(DataOptions)}, **train}
+
+
+@dataclass
+class TranslateSettings:
+    """A translation run's options: the model's shape, the data, and the trainer's settings."""
+
+    model: TranslateConfig
+    data: DataOptions
+    chosen: ChosenOptions
+
+    @classmethod
+    def resolve(cls, options: dict[str, Any], config_file: Path | None = None) -> TranslateSettings:
+        chosen = ChosenOptions.read(options, config_file, types=option_types())
+        model, data = TranslateConfig(), DataOptions()
+        chosen.apply(model, data)
+        with chosen.blaming_the_file():
+            model.validate()
+            data.validate()
+        return cls(model=model, data=data, chosen=chosen)
+
+    def train_config(self) -> TrainConfig:
+        cfg = TrainConfig(**TRAIN_DEFAULTS)
+        self.chosen.apply(cfg)
+        with self.chosen.blaming_the_file():
+            cfg.validate()
+        return cfg
+
+    def resumed(self, saved: dict[str, Any]) -> tuple[TranslateConfig, TrainConfig]:
+        """A saved run's shape and trainer settings, with the changes a resume allows (budgets, bookkeeping)."""
+        config, cfg = TranslateConfig(**saved["model"]), TrainConfig(**saved["train"])
+        data = DataOptions(**saved["data_options"])
+        self.chosen.apply(config, data, cfg, resuming=True)
+        with self.chosen.blaming_the_file():
+            cfg.validate()
+        return config, cfg

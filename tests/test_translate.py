@@ -1,0 +1,211 @@
+"""Translation: the encoder-decoder learns a toy mapping well above copying the source, decodes batched
+and alone alike, beam 1 equals greedy, padding gets no attention, and bad input is one clear line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rnncli.cli import app
+from rnncli.core.errors import CheckpointError, DataError
+from rnncli.core.settings import CELLS
+from rnncli.tasks.translate.config import TranslateConfig
+from rnncli.tasks.translate.decoding import beam_search, greedy
+from rnncli.tasks.translate.model import Translator
+from rnncli.tasks.translate.pairs import read_pairs, read_parallel
+from rnncli.tasks.translate.task import pad
+from rnncli.tasks.translate.translator import load_translator
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+TINY = ["--hidden-size", "64", "--embed-size", "32", "--batch-size", "32", "--device", "cpu"]
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+@pytest.fixture(scope="module")
+def dates_run(tmp_path_factory) -> Path:
+    """A small translator trained once on the bundled dates (a few seconds)."""
+    out = tmp_path_factory.mktemp("translate") / "dates"
+    result = run(
+        "train",
+        SAMPLE / "pairs.tsv",
+        "--task",
+        "translate",
+        "--out",
+        out,
+        "--steps",
+        "200",
+        "--eval-every",
+        "100",
+        *TINY,
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "copy source" in result.stderr and "sacreBLEU: nrefs:1" in result.stderr
+    return out
+
+
+def test_the_model_learns_well_above_copying_the_source(dates_run):
+    result = run("eval", dates_run, SAMPLE / "pairs_test.tsv", "--json")
+    assert result.exit_code == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert scores["copy_source"]["chrf"] < 30
+    assert scores["model"]["chrf"] > 80 and scores["winner"] == "model"
+    assert "version:" in scores["signature"]["chrf"] and scores["perplexity"] < 2
+
+
+def test_predict_keeps_order_and_empty_lines(dates_run):
+    result = run("predict", dates_run, input="the 5th of March, 2021\n\n05.03.2021\n")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.split("\n")
+    assert lines[:3] == ["2021-03-05", "", "2021-03-05"]
+
+
+def test_predict_jsonl_n_best_and_its_refusal_in_text(dates_run):
+    result = run("predict", dates_run, "--beam", "4", "--n-best", "3", "--format", "jsonl", input="May 7, 1999\n")
+    row = json.loads(result.stdout)
+    assert row["translation"] == "1999-05-07" and len(row["n_best"]) == 3
+    assert row["n_best"][0]["score"] >= row["n_best"][1]["score"]
+    refused = run("predict", dates_run, "--n-best", "3", "--beam", "3", input="May 7, 1999\n")
+    assert refused.exit_code == 2 and "--format jsonl" in refused.stderr
+
+
+def test_beam_one_equals_greedy_and_padding_changes_nothing(dates_run):
+    loaded = load_translator(dates_run)
+    sources = read_pairs(str(SAMPLE / "pairs_test.tsv")).sources[:40]
+    rows = [loaded.encode(s) for s in sources]
+    source, lengths = pad(rows, loaded.config.pad_id)
+    plain = [h.tokens for h in greedy(loaded.model, source, lengths, ratio=2.0)]
+    beamed = beam_search(loaded.model, source, lengths, beam=1, n_best=1, length_penalty=1.0, ratio=2.0)
+    assert [b[0].tokens for b in beamed] == plain
+    alone = [greedy(loaded.model, *pad([r], loaded.config.pad_id), ratio=2.0)[0].tokens for r in rows[:10]]
+    assert alone == plain[:10]
+
+
+def test_padding_gets_no_attention(dates_run):
+    loaded = load_translator(dates_run)
+    rows = [loaded.encode("May 7, 1999"), loaded.encode("Tuesday, December 30, 2008")]
+    source, lengths = pad(rows, loaded.config.pad_id)
+    start = torch.tensor([loaded.config.bos_id] * 2)
+    with torch.no_grad():
+        encoded = loaded.model.encode(source, lengths)
+        _, _, weights = loaded.model.step(start, loaded.model.start(encoded), encoded)
+    short = int(lengths[0])
+    assert torch.all(weights[0, short:] == 0) and torch.allclose(weights.sum(1), torch.ones(2))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_every_cell_and_both_implementations_agree_on_padded_batches(cell):
+    torch.manual_seed(0)
+    config = TranslateConfig(
+        cell=cell,
+        vocab_size=20,
+        embed_size=8,
+        hidden_size=12,
+        num_layers=2,
+        dropout=0.0,
+        impl="reference",
+        attention="additive",
+    )
+    reference = Translator(config).eval()
+    source, lengths = pad([[1, 2, 3], [4, 5, 6, 7, 8], [9]], config.pad_id)
+    target = torch.tensor([[config.bos_id, 1, 2]] * 3)
+    expected = reference(source, lengths, target)
+    assert expected.shape == (3, 3, config.total_vocab)
+    if cell != "gru-textbook":  # no fused twin
+        fused = Translator(TranslateConfig(**{**config.to_dict(), "impl": "fused"})).eval()
+        fused.load_state_dict(reference.state_dict())
+        assert torch.allclose(fused(source, lengths, target), expected, atol=1e-5)
+
+
+def test_resume_continues_the_run(dates_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "again"
+    shutil.copytree(dates_run, copy)
+    result = run("train", "--resume", copy, "--steps", "220")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((copy / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 220
+
+
+def test_inspect_summarises_the_run(dates_run):
+    result = run("inspect", dates_run, "--json")
+    summary = json.loads(result.stdout)
+    assert summary["task"] == "translate" and summary["model"]["attention"] == "general"
+
+
+def test_a_damaged_checkpoint_is_refused(dates_run, tmp_path):
+    from tests.conftest import rewrite_checkpoint
+
+    bad = tmp_path / "bad.safetensors"
+    rewrite_checkpoint(dates_run / "model.safetensors", bad, meta=lambda m: m["model"].update(hidden_size=256))
+    with pytest.raises(CheckpointError, match="shape"):
+        load_translator(bad)
+
+
+def test_the_three_readers(tmp_path):
+    tsv = tmp_path / "p.tsv"
+    tsv.write_text("a b\tx y\tCC-BY attribution\n\t\nc\t\nd\te\n", encoding="utf-8")
+    pairs = read_pairs(str(tsv))
+    assert pairs.sources == ["a b", "d"] and pairs.targets == ["x y", "e"] and pairs.empty == 1
+    jsonl = tmp_path / "p.jsonl"
+    jsonl.write_text('{"source": "a", "target": "b"}\n', encoding="utf-8")
+    assert read_pairs(str(jsonl)).targets == ["b"]
+    (tmp_path / "s.txt").write_text("a\nb\n", encoding="utf-8")
+    (tmp_path / "t.txt").write_text("x\ny\n", encoding="utf-8")
+    assert read_parallel(str(tmp_path / "s.txt"), str(tmp_path / "t.txt")).targets == ["x", "y"]
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "message"),
+    [
+        ("one\ttwo\nno tab here\n", ".tsv", "p.tsv:2: no tab"),
+        ('{"source": "a"}\n', ".jsonl", "p.jsonl:1: field 'target'"),
+        (b"ok\tfine\n\xff\xfe\tx\n", ".tsv", "p.tsv:2: not UTF-8"),
+    ],
+)
+def test_bad_pairs_are_one_clear_line(tmp_path, content, suffix, message):
+    path = tmp_path / f"p{suffix}"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(DataError, match=message):
+        read_pairs(str(path))
+    result = run("train", path, "--task", "translate", "--out", tmp_path / "run", "--steps", "1")
+    assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_misaligned_files_name_both_counts(tmp_path):
+    (tmp_path / "s.txt").write_text("a\nb\nc\n", encoding="utf-8")
+    (tmp_path / "t.txt").write_text("x\ny\n", encoding="utf-8")
+    result = run(
+        "train",
+        "--task",
+        "translate",
+        "--source",
+        tmp_path / "s.txt",
+        "--target",
+        tmp_path / "t.txt",
+        "--out",
+        tmp_path / "run",
+    )
+    assert result.exit_code == 2
+    assert "has 3 lines but" in result.stderr and "has 2" in result.stderr
+
+
+def test_long_pairs_are_left_out_with_a_count(tmp_path):
+    path = tmp_path / "p.tsv"
+    path.write_text("".join(f"{'ab' * (1 + i % 5)}\t{'ba' * (1 + i % 5)}\n" for i in range(40)), encoding="utf-8")
+    result = run(
+        "train", path, "--task", "translate", "--out", tmp_path / "run", "--steps", "2", "--max-len", "6", *TINY
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "left out 16 pairs longer than --max-len 6" in result.stderr
+
+
+def test_translate_options_are_refused_elsewhere(trained_run):
+    result = run("predict", trained_run, "--beam", "3", input="x\n")
+    assert result.exit_code == 2
