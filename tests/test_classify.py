@@ -104,6 +104,19 @@ def test_inspect_summarises_the_run(trained):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["task"] == "classify" and summary["classes"] == sorted(COLOURS)
+    confusion = summary["validation"]["confusion"]
+    assert len(confusion) == 3 and sum(map(sum, confusion)) == summary["validation"]["examples"]
+    shown = run("inspect", run_dir)
+    assert shown.exit_code == 0, shown.output
+    assert "validation confusion" in shown.stdout and "one label" in shown.stdout and "{" not in shown.stdout
+
+
+def test_inspect_plot_draws_the_curve_and_confusion_matrix(trained, tmp_path):
+    pytest.importorskip("matplotlib")
+    run_dir, _, _ = trained
+    result = run("inspect", run_dir, "--plot", tmp_path / "confusion.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_resume_continues_to_the_new_budget(trained, tmp_path):
@@ -286,6 +299,8 @@ def test_two_labels_train_a_multi_label_model_that_learns(multi_trained):
     assert model["subset_accuracy"] > majority["accuracy"] + 0.3
     report = run("eval", run_dir, test)
     assert "subset accuracy" in report.stdout and "micro f1" in report.stdout
+    shown = run("inspect", run_dir)
+    assert "multi-label, threshold" in shown.stdout
 
 
 def test_multi_label_predict_prints_every_label_above_the_threshold(multi_trained):

@@ -104,10 +104,30 @@ def summarise_run(path: str) -> dict[str, Any]:
         "data": meta.get("data"),
         "history": history,
         "curve": curve_beside(file),
+        "validation": _validation(meta.get("validation"), classes),
         "total_parameters": parameters,
         "versions": meta.get("versions"),
         "command": meta.get("command"),
     }
+
+
+def _validation(saved: Any, classes: list[str]) -> dict[str, Any] | None:
+    """The validation scores a run recorded, or None where they are missing or do not fit its classes."""
+    if not isinstance(saved, dict):
+        return None
+    confusion = saved.get("confusion")
+    square = isinstance(confusion, list) and len(confusion) == len(classes)
+    if confusion is not None and not (
+        square and all(isinstance(r, list) and len(r) == len(classes) for r in confusion)
+        and all(isinstance(n, int) and n >= 0 for r in confusion for n in r)
+    ):
+        return None
+    per_class = saved.get("per_class")
+    if not isinstance(per_class, dict) or any(
+        not isinstance((per_class.get(c) or {}).get("f1"), float | int) for c in classes
+    ):
+        return None
+    return saved
 
 
 def _numel(shape: list[int]) -> int:

@@ -17,8 +17,8 @@ import torch
 from rnncli.core.errors import UsageError
 from rnncli.core.training import History, Trainer
 from rnncli.tasks.classify.baseline import class_shares, fit_bag_of_words
-from rnncli.tasks.classify.checkpoint import TASK_NAME, load_classifier, save_baselines
-from rnncli.tasks.classify.data import Examples
+from rnncli.tasks.classify.checkpoint import TASK_NAME, ClassifierRun, load_classifier, save_baselines
+from rnncli.tasks.classify.metrics import choose_threshold
 from rnncli.tasks.classify.model import Classifier
 from rnncli.tasks.classify.options import ClassifySettings, DataOptions
 from rnncli.tasks.classify.prepare import (
@@ -155,9 +155,6 @@ def _closing_note(out_dir: Path, prepared: Prepared, data: DataOptions, history:
         majority=class_shares(targets, len(prepared.classes)),
         classes=prepared.classes,
     )
-    if prepared.multi_label and prepared.val is not None:
-        threshold = save_threshold(out_dir, prepared.val)
-        reporter.info(f"decision threshold {threshold:.2f} (the best micro F1 on the validation split), saved")
     stop = STOP_REASONS.get(history.stop_reason or "", "")
     best = f"best validation loss {history.best_val_loss:.4f}" if prepared.val is not None else "best training loss"
     reporter.info(f"{stop}{best} at step {history.best_step} of {history.step}")
@@ -165,23 +162,26 @@ def _closing_note(out_dir: Path, prepared: Prepared, data: DataOptions, history:
         reporter.info(f"saved {out_dir}/ (no validation split to score the baselines on); try: rnn eval {out_dir} TEST")
         return
     run = load_classifier(out_dir)
+    if prepared.multi_label:
+        gold = np.asarray(multi_hot(prepared.val.labels, run.classes)) > 0.5
+        run.meta["threshold"] = choose_threshold(gold, probabilities(run, prepared.val.texts))
+        reporter.info(f"decision threshold {run.threshold:.2f} (the best micro F1 on the validation split), saved")
     table = compare_on(run, prepared.val, baselines=run.baselines)
+    record_validation(run, table)
     for line in verdict_lines(table, what="validation"):
         reporter.info(line)
     reporter.info(f"saved {out_dir}/; try: rnn eval {out_dir} TEST.csv, or: echo 'some text' | rnn predict {out_dir}")
 
 
-def save_threshold(folder: Path, val: Examples) -> float:
-    """Choose a multi-label model's threshold on the validation examples and write it into its checkpoint."""
+def record_validation(run: ClassifierRun, table: dict[str, Any]) -> None:
+    """Write the threshold and the validation scores (confusion matrix included) into the best checkpoint."""
     from rnncli.core.checkpoint import save_checkpoint
-    from rnncli.tasks.classify.metrics import choose_threshold
 
-    run = load_classifier(folder)
-    gold = np.asarray(multi_hot(val.labels, run.classes)) > 0.5
-    threshold = choose_threshold(gold, probabilities(run, val.texts))
+    keep = ("examples", "accuracy", "macro_f1", "micro_f1", "weighted_f1", "confusion", "per_class", "classes")
+    validation = {k: v for k, v in table["model"].items() if k in keep}
+    validation["baselines"] = table["baselines"]
     meta = {k: v for k, v in run.meta.items() if not k.startswith("_")}
-    save_checkpoint(run.path, run.model, {**meta, "threshold": threshold})
-    return threshold
+    save_checkpoint(run.path, run.model, {**meta, "validation": validation})
 
 
 def _one_input(data: list[str]) -> str:
