@@ -15,7 +15,8 @@ Prediction: rnn's ``rnn predict`` path (tokenising, batching by length,
 formatting ``label<TAB>probability`` lines) against the plain model run on the
 same lines in batches of the same size, tokenised with the same tokenizer.
 
-Each measurement runs reference / rnn / reference and compares rnn with the
+After an untimed warm-up of both (the first calls of each kernel, and
+torch's lazy imports, cost seconds), each measurement runs reference / rnn / reference and compares rnn with the
 mean of the two reference runs (a shared machine is noisy). Threads: one by
 default (``torch.set_num_threads``), printed with the table; ``--threads N``.
 
@@ -98,11 +99,19 @@ def rnn_train_rate(train: Encoded, val: Encoded, cfg: TrainConfig, model_cfg: Cl
         return cfg.steps * task.batch_size / (time.perf_counter() - start)
 
 
-def plain_train_rate(train: Encoded, cfg: TrainConfig, model_cfg: ClassifierConfig) -> float:
-    """The same batches (rnn's epoch order), model, optimiser and clipping, in a bare loop."""
+def plain_train_rate(
+    train: Encoded, cfg: TrainConfig, model_cfg: ClassifierConfig, *, rnn_model: bool = False
+) -> float:
+    """The same batches (rnn's epoch order), model, optimiser and clipping, in a bare loop.
+
+    ``rnn_model``: rnn's ``Classifier`` in this bare loop (to tell the model's cost from the trainer's).
+    """
     torch.manual_seed(cfg.seed)
     order = ClassifyTask(train, None, batch_size=cfg.batch_size, seed=cfg.seed, weights=None)
-    model = PlainClassifier(model_cfg.vocab_size, model_cfg.embed_size, model_cfg.hidden_size, 2, model_cfg.dropout)
+    if rnn_model:
+        model = Classifier(model_cfg)
+    else:
+        model = PlainClassifier(model_cfg.vocab_size, model_cfg.embed_size, model_cfg.hidden_size, 2, model_cfg.dropout)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model.train()
     start = time.perf_counter()
@@ -162,13 +171,20 @@ def main() -> None:
     train = Encoded(encode(tokenizer, texts[:cut], 512)[0], targets[:cut])
     val = Encoded(encode(tokenizer, texts[cut:], 512)[0], targets[cut:])
 
-    def cfg() -> TrainConfig:
-        return TrainConfig(steps=steps, batch_size=32, lr=3e-3, patience=None, device="cpu")
+    def cfg(n: int = steps) -> TrainConfig:
+        return TrainConfig(steps=n, batch_size=32, lr=3e-3, patience=None, device="cpu")
+
+    plain_train_rate(train, cfg(10), model_cfg)  # warm-up, untimed: first calls of each kernel, lazy imports
+    rnn_train_rate(train, val, cfg(10), model_cfg)
 
     rows_out = [
         ("train", *sandwich(lambda: plain_train_rate(train, cfg(), model_cfg),
                             lambda: rnn_train_rate(train, val, cfg(), model_cfg))),
     ]
+    rows_out.append(
+        ("model", *sandwich(lambda: plain_train_rate(train, cfg(), model_cfg),
+                            lambda: plain_train_rate(train, cfg(), model_cfg, rnn_model=True)))
+    )
     lines = examples(n_predict, 2)[0]
     run = ClassifierRun(Path("."), Classifier(model_cfg).eval(), model_cfg, CLASSES, tokenizer, {})
     plain = PlainClassifier(model_cfg.vocab_size, model_cfg.embed_size, model_cfg.hidden_size, 2, model_cfg.dropout)
@@ -177,6 +193,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU; "
           f"{steps} training steps of 32 reviews, {len(lines)} lines predicted")
     print(f"{'path':<10}{'plain PyTorch ex/s':>20}{'rnn ex/s':>12}{'ratio':>8}")
+    print("(train: rnn's Trainer and model; model: rnn's model in the plain loop; predict: rnn predict's path)")
     for name, reference, ours, ratio in rows_out:
         print(f"{name:<10}{reference:>20.0f}{ours:>12.0f}{ratio:>8.2f}")
 
