@@ -43,7 +43,7 @@ def inspect(
         Path | None,
         typer.Option(
             "--plot",
-            help="Also write a picture (.png, .svg or .pdf): the training curve of a run (with a classifier's validation confusion matrix), the symbol frequencies of a text, the series of a CSV, or the --grad-flow curve. Needs matplotlib.",
+            help="Also write a picture (.png, .svg or .pdf): the training curve of a run, the symbol frequencies of a text, the series of a CSV, or the --grad-flow curve. Needs matplotlib.",
             rich_help_panel=OUTPUT,
         ),
     ] = None,

@@ -149,7 +149,7 @@ def write_inspection(summary: Summary, *, as_json: bool, plot: Path | None) -> N
 
 
 def _printer(document: dict[str, Any]):
-    from rnncli.cli.render import classifier, data, runs
+    from rnncli.cli.render import data, runs
 
     kind = document.get("kind")
     if kind == "checkpoint":
@@ -158,7 +158,7 @@ def _printer(document: dict[str, Any]):
         "comparison": runs.print_comparison,
         "text": data.print_text_summary,
         "series": data.print_series_summary,
-        "classifier": classifier.print_classifier_summary,
+        "classifier": runs.print_classifier_summary,
     }
     return printers.get(kind, write_json)  # a task without its own drawing yet: its JSON
 
