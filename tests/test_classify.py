@@ -104,6 +104,19 @@ def test_inspect_summarises_the_run(trained):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["task"] == "classify" and summary["classes"] == sorted(COLOURS)
+    confusion = summary["validation"]["confusion"]
+    assert len(confusion) == 3 and sum(map(sum, confusion)) == summary["validation"]["examples"]
+    shown = run("inspect", run_dir)
+    assert shown.exit_code == 0, shown.output
+    assert "validation confusion" in shown.stdout and "one label" in shown.stdout and "{" not in shown.stdout
+
+
+def test_inspect_plot_draws_the_curve_and_confusion_matrix(trained, tmp_path):
+    pytest.importorskip("matplotlib")
+    run_dir, _, _ = trained
+    result = run("inspect", run_dir, "--plot", tmp_path / "confusion.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_resume_continues_to_the_new_budget(trained, tmp_path):
@@ -192,7 +205,6 @@ BAD_INPUTS = [
     ("numbers.csv", "text,label\n1,pos\n2,neg\n3,pos\n", "holds numbers, not text"),
     ("empty.txt", "__label__pos\n", "without text"),
     ("nolabel.txt", "just some text\n", "no __label__"),
-    ("multi.txt", "__label__a __label__b text\n", "multi-label training is not supported"),
 ]
 
 
@@ -241,3 +253,72 @@ def test_a_damaged_checkpoint_is_refused(trained, tmp_path):
     save_file(tensors, str(tmp_path / "bad" / "model.safetensors"), metadata={**meta, "rnncli": json.dumps(document)})
     result = run("predict", tmp_path / "bad" / "model.safetensors", input="red\n")
     assert result.exit_code == 2 and "metadata is damaged" in result.stderr
+
+
+# --- multi-label ----------------------------------------------------------------------
+
+
+def toy_multi_label(count: int, seed: int) -> list[tuple[str, list[str]]]:
+    """One or two colour words among filler; the labels are the colours present."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        colours = rng.sample(COLOURS, rng.choice([1, 1, 2]))
+        words = [rng.choice(FILLER) for _ in range(rng.randint(2, 6))]
+        for colour in colours:
+            words.insert(rng.randint(0, len(words)), colour)
+        rows.append((" ".join(words), sorted(colours)))
+    return rows
+
+
+def write_fasttext(path: Path, rows) -> Path:
+    lines = [" ".join(f"__label__{c}" for c in labels) + " " + text for text, labels in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def multi_trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("multi")
+    train = write_fasttext(folder / "train.txt", toy_multi_label(400, 3))
+    test = write_csv(folder / "test.csv", [(t, ";".join(c)) for t, c in toy_multi_label(90, 4)])
+    result = run("train", train, "--task", "classify", "--out", folder / "run", "--steps", "200", *TINY)
+    assert result.exit_code == 0, result.output
+    return folder / "run", test, result
+
+
+def test_two_labels_train_a_multi_label_model_that_learns(multi_trained):
+    run_dir, test, result = multi_trained
+    assert "multi-label" in result.stderr and "decision threshold" in result.stderr
+    scored = run("eval", run_dir, test, "--json")
+    assert scored.exit_code == 0, scored.output
+    model = json.loads(scored.stdout)["model"]
+    assert model["multi_label"] and 0 < model["threshold"] < 1
+    assert model["micro_f1"] > 0.9 and model["subset_accuracy"] > 0.8
+    majority = json.loads(scored.stdout)["baselines"]["per-label majority"]
+    assert model["subset_accuracy"] > majority["accuracy"] + 0.3
+    report = run("eval", run_dir, test)
+    assert "subset accuracy" in report.stdout and "micro f1" in report.stdout
+    shown = run("inspect", run_dir)
+    assert "multi-label, threshold" in shown.stdout
+
+
+def test_multi_label_predict_prints_every_label_above_the_threshold(multi_trained):
+    run_dir, _, _ = multi_trained
+    result = run("predict", run_dir, "-", input="the red box sat blue\nthe green dog\n")
+    assert result.exit_code == 0, result.output
+    first, second = result.stdout.splitlines()
+    assert sorted(first.split("\t")[0::2]) == ["blue", "red"]
+    assert second.split("\t")[0::2] == ["green"]
+    lines = run("predict", run_dir, "-", "--format", "jsonl", input="a red hat\n")
+    assert [x["label"] for x in json.loads(lines.stdout)["labels"]] == ["red"]
+
+
+def test_a_semicolon_label_cell_and_a_jsonl_list_read_as_several_labels(tmp_path):
+    path = write_csv(tmp_path / "m.csv", [("red and blue", "blue; red"), ("green", "green")])
+    examples = read_examples(str(path), ReadOptions())
+    assert examples.multi_label and examples.labels == ["blue;red", "green"]
+    assert examples.counts() == {"blue": 1, "red": 1, "green": 1}
+    jsonl = tmp_path / "m.jsonl"
+    jsonl.write_text('{"text": "x y", "labels": ["b", "a"]}\n{"text": "z", "labels": ["a"]}\n', encoding="utf-8")
+    assert read_examples(str(jsonl), ReadOptions()).labels == ["a;b", "a"]

@@ -158,6 +158,7 @@ def _printer(document: dict[str, Any]):
         "comparison": runs.print_comparison,
         "text": data.print_text_summary,
         "series": data.print_series_summary,
+        "classifier": runs.print_classifier_summary,
     }
     return printers.get(kind, write_json)  # a task without its own drawing yet: its JSON
 
@@ -180,5 +181,7 @@ def _plot_inspection(summary: Summary, plot: Path) -> None:
         plots.save_series_plot(summary.data, plot)
     elif kind == "text":
         plots.save_frequency_plot(document, plot)
+    elif kind == "classifier":
+        plots.save_classifier_plot(document, plot)
     else:
         raise UsageError(f"--plot: rnn cannot draw a {kind} summary yet; leave out --plot")

@@ -165,3 +165,55 @@ def save_forecast_plot(data, records: list[dict[str, Any]], quantiles: list[floa
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     save_figure(fig, path, plt, dpi=100)
+
+
+MAX_CONFUSION_CLASSES = 30  # classes drawn with their counts written in the cells
+
+
+def save_classifier_plot(summary: dict[str, Any], path: Path) -> None:
+    """A classifier run: its loss curve beside the validation confusion matrix (per-label F1 when multi-label)."""
+    plt = require_matplotlib(path)
+    curve, validation = summary.get("curve"), summary.get("validation") or {}
+    panels = int(bool(curve)) + int(bool(validation))
+    if not panels:
+        raise UsageError(f"--plot: {summary['path']} has neither a metrics.jsonl nor validation scores to draw")
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 5), squeeze=False)
+    axes = list(axes[0])
+    if curve:
+        _loss_panel(axes.pop(0), curve)
+    if validation.get("confusion"):
+        _confusion_panel(fig, axes.pop(0), summary["classes"], validation["confusion"])
+    elif validation:
+        ax = axes.pop(0)
+        f1 = [validation["per_class"][c]["f1"] for c in summary["classes"]]
+        ax.barh(summary["classes"], f1)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("validation F1 per label")
+    fig.tight_layout()
+    save_figure(fig, path, plt)
+
+
+def _loss_panel(ax, curve: dict[str, Any]) -> None:
+    records = curve["records"]
+    steps = [r["step"] for r in records]
+    ax.plot(steps, [r.get("train_loss") for r in records], label="train", alpha=0.7)
+    ax.plot(steps, [r.get("val_loss") for r in records], marker="o", ms=3, label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/example)")
+    ax.legend()
+
+
+def _confusion_panel(fig, ax, classes: list[str], confusion: list[list[int]]) -> None:
+    image = ax.imshow(confusion, cmap="Blues")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ticks = range(len(classes))
+    ax.set_xticks(ticks, classes, rotation=45, ha="right")
+    ax.set_yticks(ticks, classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title("validation confusion matrix")
+    if len(classes) <= MAX_CONFUSION_CLASSES:
+        top = max(1, max(max(row) for row in confusion))
+        for i, row in enumerate(confusion):
+            for j, n in enumerate(row):
+                ax.text(j, i, str(n), ha="center", va="center", color="white" if n > top / 2 else "black")

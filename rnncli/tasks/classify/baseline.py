@@ -38,6 +38,7 @@ class BagOfWords:
     idf: torch.Tensor  # (V,)
     weight: torch.Tensor  # (C, V)
     bias: torch.Tensor  # (C,)
+    multi_label: bool = False  # one-vs-rest: a sigmoid per label, labels at 0.5 and above predicted
 
     @property
     def name(self) -> str:
@@ -48,8 +49,8 @@ class BagOfWords:
         return tfidf(texts, self.vocabulary, self.idf, self.ngrams)
 
     def probabilities(self, texts: list[str]) -> torch.Tensor:
-        x = self.features(texts)
-        return torch.softmax(torch.sparse.mm(x, self.weight.T) + self.bias, dim=-1)
+        logits = torch.sparse.mm(self.features(texts), self.weight.T) + self.bias
+        return torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
 
 
 def tfidf(texts: list[str], vocabulary: dict[str, int], idf: torch.Tensor, ngrams: int) -> torch.Tensor:
@@ -70,8 +71,11 @@ def tfidf(texts: list[str], vocabulary: dict[str, int], idf: torch.Tensor, ngram
     return torch.sparse_coo_tensor(index, values_t, shape, check_invariants=True)
 
 
-def fit_bag_of_words(texts: list[str], targets: list[int], num_classes: int, *, ngrams: int = 1) -> BagOfWords:
-    """Fit TF-IDF (smoothed idf) and an L2-penalised multinomial logistic regression (C = 1)."""
+def fit_bag_of_words(texts: list[str], targets: list, num_classes: int, *, ngrams: int = 1) -> BagOfWords:
+    """Fit TF-IDF (smoothed idf) and an L2-penalised multinomial logistic regression (C = 1).
+
+    Multi-hot ``targets`` fit one logistic regression per label (scikit-learn's one-vs-rest).
+    """
     documents = Counter()
     for text in texts:
         documents.update(set(words(text, ngrams)))
@@ -79,8 +83,9 @@ def fit_bag_of_words(texts: list[str], targets: list[int], num_classes: int, *, 
     vocabulary = {w: i for i, w in enumerate(sorted(kept))}
     n = len(texts)
     idf = torch.tensor([math.log((1 + n) / (1 + documents[w])) + 1 for w in sorted(kept)], dtype=torch.float32)
-    model = BagOfWords(ngrams, vocabulary, idf, torch.zeros(num_classes, len(kept)), torch.zeros(num_classes))
-    x, y = model.features(texts), torch.tensor(targets, dtype=torch.long)
+    multi = bool(targets) and isinstance(targets[0], list)
+    model = BagOfWords(ngrams, vocabulary, idf, torch.zeros(num_classes, len(kept)), torch.zeros(num_classes), multi)
+    x, y = model.features(texts), torch.tensor(targets, dtype=torch.float32 if multi else torch.long)
     _fit_logistic(model, x, y)
     return model
 
@@ -94,7 +99,11 @@ def _fit_logistic(model: BagOfWords, x: torch.Tensor, y: torch.Tensor) -> None:
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
         logits = torch.sparse.mm(x, weight.T) + bias
-        loss = torch.nn.functional.cross_entropy(logits, y, reduction="sum") + 0.5 * (weight * weight).sum()
+        if model.multi_label:
+            data_loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum")
+        else:
+            data_loss = torch.nn.functional.cross_entropy(logits, y, reduction="sum")
+        loss = data_loss + 0.5 * (weight * weight).sum()
         loss.backward()
         return loss
 
@@ -102,7 +111,9 @@ def _fit_logistic(model: BagOfWords, x: torch.Tensor, y: torch.Tensor) -> None:
     model.weight, model.bias = weight.detach(), bias.detach()
 
 
-def majority(targets: list[int], num_classes: int) -> torch.Tensor:
-    """The majority baseline's probabilities: the training class frequencies."""
+def class_shares(targets: list, num_classes: int) -> torch.Tensor:
+    """The majority baseline's probabilities: the training class frequencies (each label's share, multi-label)."""
+    if targets and isinstance(targets[0], list):
+        return torch.tensor(targets, dtype=torch.float32).mean(0)
     counts = torch.bincount(torch.tensor(targets, dtype=torch.long), minlength=num_classes).float()
     return counts / counts.sum()

@@ -34,6 +34,7 @@ from rnncli.tasks.classify.model import Classifier
 TASK_NAME = "classify"
 BASELINES_FILE = "baselines.safetensors"
 MAX_LABEL_CHARS = 1000
+DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass
@@ -48,6 +49,15 @@ class ClassifierRun:
     meta: dict[str, Any]
     baselines: list[BagOfWords] = field(default_factory=list)
     majority: torch.Tensor | None = None  # the training class frequencies
+
+    @property
+    def multi_label(self) -> bool:
+        return self.config.multi_label
+
+    @property
+    def threshold(self) -> float:
+        """A multi-label model's decision threshold (chosen on validation data; 0.5 without one)."""
+        return float(self.meta.get("threshold", DEFAULT_THRESHOLD))
 
     @property
     def max_len(self) -> int:
@@ -85,20 +95,25 @@ def validate_classifier(path: Path, meta: dict[str, Any]) -> tuple[ClassifierCon
         tokenizer = tokenizer_from_dict(meta["tokenizer"])
         if tokenizer.vocab_size != config.vocab_size:
             raise ValueError("the tokenizer's vocabulary does not match the model")
+        threshold = meta.get("threshold", DEFAULT_THRESHOLD)
+        if isinstance(threshold, bool) or not isinstance(threshold, float | int) or not 0 < threshold < 1:
+            raise ValueError(f"threshold {threshold!r} is not between 0 and 1")
     except (KeyError, TypeError, ValueError, UsageError, CheckpointError) as exc:
         raise CheckpointError(f"{path}: the classifier's metadata is damaged ({exc})") from None
     check_tensors_match(path, meta, lambda: Classifier(config))
     return config, classes, tokenizer
 
 
-def save_baselines(path: Path, baselines: list[BagOfWords], *, majority_targets: list[int], classes: list[str]) -> None:
-    counts = torch.bincount(torch.tensor(majority_targets, dtype=torch.long), minlength=len(classes)).float()
-    tensors = {"majority": counts / counts.sum()}
+def save_baselines(path: Path, baselines: list[BagOfWords], *, majority: torch.Tensor, classes: list[str]) -> None:
+    """The bag-of-words baselines and the training class shares (the majority baseline) beside a run."""
+    tensors = {"majority": majority.float()}
     documents = []
     for k, model in enumerate(baselines):
         tensors.update({f"b{k}.idf": model.idf, f"b{k}.weight": model.weight, f"b{k}.bias": model.bias})
-        documents.append({"ngrams": model.ngrams, "vocabulary": sorted(model.vocabulary, key=model.vocabulary.get)})
-    metadata = {"format": "rnncli-baselines", "rnncli": json.dumps({"classes": classes, "baselines": documents})}
+        vocabulary = sorted(model.vocabulary, key=model.vocabulary.get)
+        documents.append({"ngrams": model.ngrams, "vocabulary": vocabulary, "multi_label": model.multi_label})
+    document = {"classes": classes, "baselines": documents}
+    metadata = {"format": "rnncli-baselines", "rnncli": json.dumps(document)}
     atomic_write_bytes(path, safetensors_bytes({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata))
 
 
@@ -122,4 +137,4 @@ def _baseline(k: int, document: dict[str, Any], tensors: dict[str, torch.Tensor]
     expected = [(num_classes, len(vocabulary)), (len(vocabulary),), (num_classes,)]
     if [tuple(weight.shape), tuple(idf.shape), tuple(bias.shape)] != expected:
         raise ValueError("baseline shapes do not match")
-    return BagOfWords(int(document["ngrams"]), vocabulary, idf, weight, bias)
+    return BagOfWords(int(document["ngrams"]), vocabulary, idf, weight, bias, bool(document.get("multi_label")))

@@ -36,6 +36,7 @@ class ClassifierConfig:
     dropout: float = 0.2
     bidirectional: bool = True
     pool: str = "max"
+    multi_label: bool = False  # a sigmoid per label instead of a softmax over the classes
 
     def validate(self, *, where: str | None = None) -> None:
         label = (lambda name: f"--{name.replace('_', '-')}") if where is None else (lambda name: f"{where} {name}")
@@ -48,8 +49,9 @@ class ClassifierConfig:
         check_int(self.num_layers, 1, MAX_LAYERS, label("num_layers"))
         check_float(self.dropout, 0.0, 1.0, label("dropout"), high_open=True)
         check_choice(self.pool, POOLS, label("pool"))
-        if not isinstance(self.bidirectional, bool):
-            raise UsageError(f"{label('bidirectional')} must be true or false")
+        for name in ("bidirectional", "multi_label"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{label(name)} must be true or false")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

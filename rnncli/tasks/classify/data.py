@@ -22,7 +22,12 @@ TEXT_NAMES = ("text", "review", "sentence", "content", "comment", "body", "messa
 LABEL_NAMES = ("label", "labels", "class", "category", "sentiment", "target", "stars", "rating", "intent", "y", "topic")
 FASTTEXT_PREFIX = "__label__"
 MAX_FIELD_CHARS = 10_000_000
-MULTI_LABEL = "several labels on one example; multi-label training is not supported yet"
+LABEL_SEP = ";"  # several labels in one cell: "funny;sad"
+
+
+def label_set(label: str) -> list[str]:
+    """The labels of one example (a multi-label example's labels are kept joined by ``;``)."""
+    return [part for part in label.split(LABEL_SEP) if part]
 
 
 @dataclass
@@ -36,14 +41,19 @@ class Examples:
     layout: str = "csv"  # csv, tsv, jsonl, folder or fasttext
     notes: list[str] = field(default_factory=list)  # warnings for the user
     lines: list[int] | None = None  # each example's line in the file, where it has lines
+    multi_label: bool = False  # some example has several labels (joined by ``;``)
 
     def counts(self) -> Counter:
+        """Examples per class (per label, for multi-label data)."""
+        if self.multi_label:
+            return Counter(part for label in self.labels for part in label_set(label))
         return Counter(self.labels)
 
     def subset(self, index: list[int]) -> Examples:
         lines = [self.lines[i] for i in index] if self.lines else None
         texts, labels = [self.texts[i] for i in index], [self.labels[i] for i in index]
-        return Examples(texts, labels, self.source, self.columns, self.layout, lines=lines)
+        multi = self.multi_label
+        return Examples(texts, labels, self.source, self.columns, self.layout, lines=lines, multi_label=multi)
 
 
 @dataclass(frozen=True)
@@ -190,7 +200,7 @@ def _read_jsonl(text: str, path: str, options: ReadOptions, labelled: bool) -> E
 
 def _label_text(value, path: str, number: int) -> str:
     if isinstance(value, list):
-        raise DataError(f"{path}: line {number}: {MULTI_LABEL}")
+        return LABEL_SEP.join(str(v) for v in value if v is not None)
     return "" if value is None else str(value)
 
 
@@ -220,13 +230,11 @@ def _read_fasttext(text: str, path: str, labelled: bool) -> Examples:
                 f"{path}: line {number}: no __label__ (fastText lines read '__label__pos great film'); "
                 "for a CSV or JSONL file, give it a .csv, .tsv or .jsonl name"
             )
-        if len(set(tags)) > 1:
-            raise DataError(f"{path}: line {number}: {MULTI_LABEL}")
         body = " ".join(w for w in words if not w.startswith(FASTTEXT_PREFIX)) if tags else line
         if tags and not body:
             raise DataError(f"{path}: line {number}: a __label__ without text; every line needs some text")
         texts.append(body)
-        labels.append(tags[0][len(FASTTEXT_PREFIX) :] if tags else "")
+        labels.append(LABEL_SEP.join(dict.fromkeys(t[len(FASTTEXT_PREFIX) :] for t in tags)))
     return Examples(texts, labels, path, None, "fasttext")
 
 
@@ -237,7 +245,7 @@ def _checked(examples: Examples, options: ReadOptions) -> Examples:
     """Stray spaces stripped; empty texts skipped (or refused with --strict); labels that differ only in case named."""
     keep, empty_labels = [], 0
     for i, (text, label) in enumerate(zip(examples.texts, examples.labels, strict=True)):
-        if not label.strip():
+        if not _normalised(label):
             empty_labels += 1
             continue
         if not text.strip():
@@ -248,7 +256,8 @@ def _checked(examples: Examples, options: ReadOptions) -> Examples:
         keep.append(i)
     skipped = len(examples.texts) - len(keep) - empty_labels
     checked = examples.subset(keep)
-    checked.labels = [label.strip() for label in checked.labels]
+    checked.labels = [_normalised(label) for label in checked.labels]
+    checked.multi_label = any(LABEL_SEP in label for label in checked.labels)
     checked.notes = list(examples.notes)
     if skipped:
         checked.notes.append(f"skipped {skipped} example(s) with an empty text (--strict makes this an error)")
@@ -259,13 +268,20 @@ def _checked(examples: Examples, options: ReadOptions) -> Examples:
     return checked
 
 
+def _normalised(label: str) -> str:
+    """Stray spaces stripped; several labels sorted, without repeats, joined by ``;``."""
+    if LABEL_SEP not in label:
+        return label.strip()
+    return LABEL_SEP.join(sorted({part.strip() for part in label.split(LABEL_SEP) if part.strip()}))
+
+
 def _where(examples: Examples, i: int) -> str:
     return f"line {examples.lines[i]}" if examples.lines else f"example {i + 1}"
 
 
 def _case_variants(labels: list[str]) -> list[str]:
     by_lower: dict[str, set[str]] = {}
-    for label in set(labels):
+    for label in {part for cell in labels for part in label_set(cell)}:
         by_lower.setdefault(label.lower(), set()).add(label)
     return [
         f"labels {' and '.join(repr(v) for v in sorted(variants))} differ only in case: "
@@ -334,9 +350,15 @@ def describe(examples: Examples, what: str = "read") -> list[str]:
     lengths = sorted(len(t) for t in examples.texts)
     per_class = ", ".join(f"{name} {count}" for name, count in counts.most_common(10))
     more = f" and {len(counts) - 10} more" if len(counts) > 10 else ""
+    if examples.multi_label:
+        several = sum(LABEL_SEP in label for label in examples.labels)
+        kind = f"{len(counts)} labels (multi-label: {several} examples have several)"
+        share = f"the most frequent {label!r} is on {n / total:.1%} of examples"
+    else:
+        kind, share = f"{len(counts)} classes", f"majority {label!r} is {n / total:.1%}"
     return [
-        f"{examples.source}: {what} {total} examples in {len(counts)} classes ({how})",
-        f"per class: {per_class}{more}; majority {label!r} is {n / total:.1%}",
+        f"{examples.source}: {what} {total} examples in {kind} ({how})",
+        f"per class: {per_class}{more}; {share}",
         f"length in characters: median {lengths[total // 2]}, "
         f"90th percentile {lengths[int(0.9 * (total - 1))]}, longest {lengths[-1]}",
     ]

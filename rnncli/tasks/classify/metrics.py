@@ -66,4 +66,42 @@ def named(result: dict[str, Any], classes: list[str]) -> dict[str, Any]:
         for i, name in enumerate(classes)
     }
     rest = {k: v for k, v in result.items() if k not in ("precision", "recall", "f1", "support")}
+    rest.setdefault("multi_label", False)
     return {**rest, "classes": classes, "per_class": per_class}
+
+
+# --- multi-label ----------------------------------------------------------------------
+
+THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 ... 0.95
+
+
+def multi_label_scores(gold: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
+    """Subset accuracy, micro and macro F1, Hamming loss and per-label figures of multi-hot (N, C) arrays."""
+    gold, predicted = np.asarray(gold, dtype=bool), np.asarray(predicted, dtype=bool)
+    tp = (gold & predicted).sum(0).astype(np.float64)
+    predicted_n, support = predicted.sum(0), gold.sum(0)
+    precision = np.divide(tp, predicted_n, out=np.zeros_like(tp), where=predicted_n > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=precision + recall > 0)
+    present = (support > 0) | (predicted_n > 0)
+    micro_denominator = predicted_n.sum() + support.sum()
+    subset = float((gold == predicted).all(1).mean()) if len(gold) else 0.0
+    return {
+        "multi_label": True,
+        "examples": int(len(gold)),
+        "accuracy": subset,  # subset accuracy: every label of the example right
+        "subset_accuracy": subset,
+        "micro_f1": float(2 * tp.sum() / micro_denominator) if micro_denominator else 0.0,
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "hamming_loss": float((gold != predicted).mean()) if gold.size else 0.0,
+        "precision": precision.tolist(),
+        "recall": recall.tolist(),
+        "f1": f1.tolist(),
+        "support": support.tolist(),
+    }
+
+
+def choose_threshold(gold: np.ndarray, probabilities: np.ndarray) -> float:
+    """The decision threshold (one for every label) with the best micro F1; ties go to the one nearest 0.5."""
+    ranked = sorted(THRESHOLDS, key=lambda t: abs(t - 0.5))
+    return max(ranked, key=lambda t: multi_label_scores(gold, probabilities >= t)["micro_f1"])

@@ -79,9 +79,13 @@ class Classifier(nn.Module):
         scores = self.attention(x).squeeze(-1).masked_fill(~mask, float("-inf"))  # (B, T)
         return (torch.softmax(scores, dim=1).unsqueeze(-1) * x).sum(1)
 
+    def activate(self, logits: torch.Tensor) -> torch.Tensor:
+        """Probabilities from logits: a sigmoid per label (multi-label), else a softmax over the classes."""
+        return torch.sigmoid(logits.float()) if self.config.multi_label else torch.softmax(logits.float(), dim=-1)
+
     @torch.inference_mode()
     def probabilities(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self(ids, lengths).float(), dim=-1)
+        return self.activate(self(ids, lengths))
 
 
 def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,15 @@ from typing import Any
 
 from rnncli.core.errors import DataError
 from rnncli.core.tokenizers import Tokenizer, encode_known, train_tokenizer
-from rnncli.tasks.classify.data import Examples, ReadOptions, check_classes, describe, read_examples, stratified_split
+from rnncli.tasks.classify.data import (
+    Examples,
+    ReadOptions,
+    check_classes,
+    describe,
+    label_set,
+    read_examples,
+    stratified_split,
+)
 from rnncli.tasks.classify.options import DataOptions
 from rnncli.tasks.requests import Reporter
 
@@ -21,9 +29,29 @@ class Prepared:
     classes: list[str]
     tokenizer: Tokenizer
 
-    def targets(self, examples: Examples) -> list[int]:
+    @property
+    def multi_label(self) -> bool:
+        return self.train.multi_label
+
+    def targets(self, examples: Examples) -> list[int] | list[list[float]]:
+        """Class indices; multi-hot rows for a multi-label model."""
+        if self.multi_label:
+            return multi_hot(examples.labels, self.classes)
         index = {name: i for i, name in enumerate(self.classes)}
         return [index[label] for label in examples.labels]
+
+
+def multi_hot(labels: list[str], classes: list[str]) -> list[list[float]]:
+    """One row per example, 1.0 for each of its labels that is a class (others are dropped)."""
+    index = {name: i for i, name in enumerate(classes)}
+    rows = []
+    for label in labels:
+        row = [0.0] * len(classes)
+        for part in label_set(label):
+            if part in index:
+                row[index[part]] = 1.0
+        rows.append(row)
+    return rows
 
 
 def read_options(data: DataOptions) -> ReadOptions:
@@ -48,7 +76,8 @@ def split(
         reporter.warn(f"{examples.source}: {note}")
     if data.val is not None:
         val = load_examples(data.val, data, reporter, what="validation:")
-        unseen = sorted(set(val.labels) - set(examples.labels))
+        val.multi_label = examples.multi_label
+        unseen = sorted(set(val.counts()) - set(examples.counts()))
         if unseen:
             raise DataError(
                 f"{data.val}: labels the training data never has: {', '.join(map(repr, unseen[:5]))}; "
@@ -72,7 +101,7 @@ def prepare(
     classes: list[str] | None = None,
 ) -> Prepared:
     """The classes and the tokenizer come from the training split (or a saved run, when resuming)."""
-    classes = classes or sorted(set(train.labels))
+    classes = classes or sorted(train.counts())
     if tokenizer is None:
         tokenizer = train_tokenizer(data.tokenizer_settings(), lambda: iter(train.texts))
     return Prepared(train, val, classes, tokenizer)

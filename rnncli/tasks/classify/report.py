@@ -12,6 +12,8 @@ MAX_CONFUSION_CLASSES = 20
 def evaluation_report(document: dict[str, Any]) -> str:
     """scikit-learn's ``classification_report`` shape, the confusion matrix, calibration and the baselines."""
     model = document["model"]
+    if model.get("multi_label"):
+        return multi_label_report(document)
     classes = model["classes"]
     width = max(12, *(len(c) for c in classes)) + 2
     lines = [f"data        {document['data']} ({model['examples']} examples)", ""]
@@ -35,6 +37,33 @@ def evaluation_report(document: dict[str, Any]) -> str:
         lines.append("(no baselines.safetensors beside the checkpoint: no baselines to compare with)")
     lines.append(document["verdict"][-1] if len(document["verdict"]) > 1 + len(document["baselines"]) else "")
     return "\n".join(line for line in lines).rstrip()
+
+
+def per_class_lines(model: dict[str, Any], width: int) -> list[str]:
+    lines = [f"{'':<{width}}{'precision':>10}{'recall':>10}{'f1-score':>10}{'support':>10}"]
+    for name in model["classes"]:
+        row = model["per_class"][name]
+        lines.append(
+            f"{name:<{width}}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10}"
+        )
+    return lines
+
+
+def multi_label_report(document: dict[str, Any]) -> str:
+    """Per-label precision / recall / F1 / support, subset accuracy, micro and macro F1, and the baselines."""
+    model = document["model"]
+    width = max(12, *(len(c) for c in model["classes"])) + 2
+    lines = [f"data        {document['data']} ({model['examples']} examples, multi-label)", ""]
+    lines += [*per_class_lines(model, width), ""]
+    lines.append(f"subset accuracy {model['subset_accuracy']:.3f} (every label of an example right)")
+    lines.append(f"micro f1 {model['micro_f1']:.3f}   macro f1 {model['macro_f1']:.3f}")
+    lines.append(f"hamming loss {model['hamming_loss']:.4f}; decision threshold {model['threshold']:.2f}")
+    lines += ["", f"{'baseline':<50}{'subset acc':>11}{'macro f1':>10}"]
+    lines.append(f"{'the model':<50}{model['accuracy']:>11.3f}{model['macro_f1']:>10.3f}")
+    for name, result in document["baselines"].items():
+        lines.append(f"{name:<50}{result['accuracy']:>11.3f}{result['macro_f1']:>10.3f}")
+    lines.append(document["verdict"][-1] if len(document["verdict"]) > 1 + len(document["baselines"]) else "")
+    return "\n".join(lines).rstrip()
 
 
 def confusion_lines(classes: list[str], confusion: list[list[int]]) -> list[str]:
@@ -66,6 +95,8 @@ def summarise_run(path: str) -> dict[str, Any]:
         "task": "classify",
         "path": str(file),
         "classes": classes,
+        "multi_label": config.multi_label,
+        "threshold": meta.get("threshold") if config.multi_label else None,
         "model": config.to_dict(),
         "train": meta.get("train"),
         "data_options": meta.get("data_options"),
@@ -73,10 +104,30 @@ def summarise_run(path: str) -> dict[str, Any]:
         "data": meta.get("data"),
         "history": history,
         "curve": curve_beside(file),
+        "validation": _validation(meta.get("validation"), classes),
         "total_parameters": parameters,
         "versions": meta.get("versions"),
         "command": meta.get("command"),
     }
+
+
+def _validation(saved: Any, classes: list[str]) -> dict[str, Any] | None:
+    """The validation scores a run recorded, or None where they are missing or do not fit its classes."""
+    if not isinstance(saved, dict):
+        return None
+    confusion = saved.get("confusion")
+    square = isinstance(confusion, list) and len(confusion) == len(classes)
+    if confusion is not None and not (
+        square and all(isinstance(r, list) and len(r) == len(classes) for r in confusion)
+        and all(isinstance(n, int) and n >= 0 for r in confusion for n in r)
+    ):
+        return None
+    per_class = saved.get("per_class")
+    if not isinstance(per_class, dict) or any(
+        not isinstance((per_class.get(c) or {}).get("f1"), float | int) for c in classes
+    ):
+        return None
+    return saved
 
 
 def _numel(shape: list[int]) -> int:

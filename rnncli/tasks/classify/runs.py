@@ -11,16 +11,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from rnncli.core.errors import UsageError
 from rnncli.core.training import History, Trainer
-from rnncli.tasks.classify.baseline import fit_bag_of_words
-from rnncli.tasks.classify.checkpoint import TASK_NAME, load_classifier, save_baselines
+from rnncli.tasks.classify.baseline import class_shares, fit_bag_of_words
+from rnncli.tasks.classify.checkpoint import TASK_NAME, ClassifierRun, load_classifier, save_baselines
+from rnncli.tasks.classify.metrics import choose_threshold
 from rnncli.tasks.classify.model import Classifier
 from rnncli.tasks.classify.options import ClassifySettings, DataOptions
-from rnncli.tasks.classify.prepare import Prepared, data_facts, encode, load_examples, prepare, split, warn_cut
-from rnncli.tasks.classify.scoring import compare_on, verdict_lines
+from rnncli.tasks.classify.prepare import (
+    Prepared,
+    data_facts,
+    encode,
+    load_examples,
+    multi_hot,
+    prepare,
+    split,
+    warn_cut,
+)
+from rnncli.tasks.classify.scoring import compare_on, probabilities, verdict_lines
 from rnncli.tasks.classify.task import ClassifyTask, Encoded
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
@@ -39,11 +50,13 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     train_set, val_set = split(examples, settings.data, val_frac=cfg.val_frac, seed=cfg.seed, reporter=reporter)
     prepared = prepare(train_set, val_set, settings.data)
     settings.model.vocab_size, settings.model.num_classes = prepared.tokenizer.vocab_size, len(prepared.classes)
+    settings.model.multi_label = prepared.multi_label
     reporter.info(
         f"tokenizer {prepared.tokenizer.kind}: {prepared.tokenizer.vocab_size} symbols; "
         f"{settings.model.cell} x {settings.model.num_layers}"
         f"{' bidirectional' if settings.model.bidirectional else ''}, "
         f"pool {settings.model.pool}"
+        f"{'; multi-label: a sigmoid per label' if prepared.multi_label else ''}"
     )
     facts = data_facts(examples, val_set, settings.data)
     history = _fit(prepared, settings, out_dir=out_dir, facts=facts, request=request, reporter=reporter)
@@ -125,6 +138,9 @@ def _class_weights(prepared: Prepared, how: str) -> torch.Tensor | None:
     """--class-weight balanced: n / (classes x count), as scikit-learn's ``class_weight='balanced'``."""
     if how != "balanced":
         return None
+    if prepared.multi_label:  # each label's positives weighed by its negatives over its positives
+        positives = torch.tensor(prepared.targets(prepared.train)).sum(0)
+        return (len(prepared.train.texts) - positives) / positives.clamp(min=1)
     counts = torch.bincount(torch.tensor(prepared.targets(prepared.train)), minlength=len(prepared.classes)).float()
     return len(prepared.train.texts) / (len(prepared.classes) * counts.clamp(min=1))
 
@@ -133,7 +149,12 @@ def _closing_note(out_dir: Path, prepared: Prepared, data: DataOptions, history:
     """Fit the bag-of-words baselines on the training split, save them, and compare on the validation split."""
     targets = prepared.targets(prepared.train)
     baselines = [fit_bag_of_words(prepared.train.texts, targets, len(prepared.classes), ngrams=n) for n in (1, 2)]
-    save_baselines(out_dir / "baselines.safetensors", baselines, majority_targets=targets, classes=prepared.classes)
+    save_baselines(
+        out_dir / "baselines.safetensors",
+        baselines,
+        majority=class_shares(targets, len(prepared.classes)),
+        classes=prepared.classes,
+    )
     stop = STOP_REASONS.get(history.stop_reason or "", "")
     best = f"best validation loss {history.best_val_loss:.4f}" if prepared.val is not None else "best training loss"
     reporter.info(f"{stop}{best} at step {history.best_step} of {history.step}")
@@ -141,10 +162,26 @@ def _closing_note(out_dir: Path, prepared: Prepared, data: DataOptions, history:
         reporter.info(f"saved {out_dir}/ (no validation split to score the baselines on); try: rnn eval {out_dir} TEST")
         return
     run = load_classifier(out_dir)
+    if prepared.multi_label:
+        gold = np.asarray(multi_hot(prepared.val.labels, run.classes)) > 0.5
+        run.meta["threshold"] = choose_threshold(gold, probabilities(run, prepared.val.texts))
+        reporter.info(f"decision threshold {run.threshold:.2f} (the best micro F1 on the validation split), saved")
     table = compare_on(run, prepared.val, baselines=run.baselines)
+    record_validation(run, table)
     for line in verdict_lines(table, what="validation"):
         reporter.info(line)
     reporter.info(f"saved {out_dir}/; try: rnn eval {out_dir} TEST.csv, or: echo 'some text' | rnn predict {out_dir}")
+
+
+def record_validation(run: ClassifierRun, table: dict[str, Any]) -> None:
+    """Write the threshold and the validation scores (confusion matrix included) into the best checkpoint."""
+    from rnncli.core.checkpoint import save_checkpoint
+
+    keep = ("examples", "accuracy", "macro_f1", "micro_f1", "weighted_f1", "confusion", "per_class", "classes")
+    validation = {k: v for k, v in table["model"].items() if k in keep}
+    validation["baselines"] = table["baselines"]
+    meta = {k: v for k, v in run.meta.items() if not k.startswith("_")}
+    save_checkpoint(run.path, run.model, {**meta, "validation": validation})
 
 
 def _one_input(data: list[str]) -> str:

@@ -18,9 +18,9 @@ import torch
 from rnncli.core.errors import UsageError
 from rnncli.tasks.classify.baseline import BagOfWords
 from rnncli.tasks.classify.checkpoint import ClassifierRun, load_classifier
-from rnncli.tasks.classify.data import Examples, ReadOptions, read_examples
-from rnncli.tasks.classify.metrics import calibration, named, scores
-from rnncli.tasks.classify.prepare import encode
+from rnncli.tasks.classify.data import LABEL_SEP, Examples, ReadOptions, label_set, read_examples
+from rnncli.tasks.classify.metrics import calibration, multi_label_scores, named, scores
+from rnncli.tasks.classify.prepare import encode, multi_hot
 from rnncli.tasks.classify.task import Encoded, predict_probabilities
 from rnncli.tasks.requests import EvalRequest, Evaluation, Prediction, PredictRequest, Reporter
 
@@ -41,6 +41,8 @@ def compare_on(
     run: ClassifierRun, examples: Examples, *, baselines: list[BagOfWords], device: torch.device | None = None
 ) -> dict[str, Any]:
     """The model, the majority class and each bag of words scored on the same examples (known labels only)."""
+    if run.multi_label:
+        return _compare_multi_label(run, examples, baselines=baselines, device=device)
     index = {name: i for i, name in enumerate(run.classes)}
     gold = [index[label] for label in examples.labels]
     probs = probabilities(run, examples.texts, device)
@@ -56,6 +58,23 @@ def compare_on(
     return {**table, "probabilities": probs, "gold": gold}
 
 
+def _compare_multi_label(
+    run: ClassifierRun, examples: Examples, *, baselines: list[BagOfWords], device: torch.device | None
+) -> dict[str, Any]:
+    """Multi-label: subset accuracy, micro and macro F1 at the run's threshold; baselines at their own."""
+    gold = np.asarray(multi_hot(examples.labels, run.classes)) > 0.5
+    probs = probabilities(run, examples.texts, device)
+    model = {**named(multi_label_scores(gold, probs >= run.threshold), run.classes), "threshold": run.threshold}
+    table: dict[str, Any] = {"model": model, "baselines": {}}
+    if run.majority is not None:  # each label predicted where most training examples have it
+        frequent = np.broadcast_to(run.majority.numpy() > 0.5, gold.shape)
+        table["baselines"]["per-label majority"] = _brief(multi_label_scores(gold, frequent))
+    for baseline in baselines:
+        predicted = baseline.probabilities(examples.texts).numpy() >= 0.5
+        table["baselines"][baseline.name] = _brief(multi_label_scores(gold, predicted))
+    return {**table, "probabilities": probs, "gold": gold}
+
+
 def _brief(result: dict[str, Any]) -> dict[str, float]:
     return {"accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
 
@@ -63,9 +82,11 @@ def _brief(result: dict[str, Any]) -> dict[str, float]:
 def verdict_lines(table: dict[str, Any], *, what: str) -> list[str]:
     """The model beside the baselines, and which wins, in plain words."""
     model = table["model"]
-    lines = [f"{what}: model accuracy {model['accuracy']:.1%}, macro F1 {model['macro_f1']:.3f}"]
+    accuracy = "subset accuracy" if model.get("multi_label") else "accuracy"
+    micro = f", micro F1 {model['micro_f1']:.3f}" if model.get("multi_label") else ""
+    lines = [f"{what}: model {accuracy} {model['accuracy']:.1%}{micro}, macro F1 {model['macro_f1']:.3f}"]
     for name, result in table["baselines"].items():
-        lines.append(f"{what}: {name}: accuracy {result['accuracy']:.1%}, macro F1 {result['macro_f1']:.3f}")
+        lines.append(f"{what}: {name}: {accuracy} {result['accuracy']:.1%}, macro F1 {result['macro_f1']:.3f}")
     bags = {k: v for k, v in table["baselines"].items() if k.startswith("tf-idf")}
     if bags:
         best_name, best = max(bags.items(), key=lambda item: item[1]["macro_f1"])
@@ -113,6 +134,8 @@ def _recorded_columns(run: ClassifierRun, path: str) -> ReadOptions:
 
 
 def _known_labels(examples: Examples, run: ClassifierRun, reporter: Reporter) -> Examples:
+    if run.multi_label:
+        return _known_label_sets(examples, run, reporter)
     unseen = sorted(set(examples.labels) - set(run.classes))
     if not unseen:
         return examples
@@ -127,7 +150,23 @@ def _known_labels(examples: Examples, run: ClassifierRun, reporter: Reporter) ->
     return examples.subset(keep)
 
 
+def _known_label_sets(examples: Examples, run: ClassifierRun, reporter: Reporter) -> Examples:
+    """Multi-label: labels the model never saw are dropped from each example's set, and named."""
+    known = set(run.classes)
+    unseen = sorted({part for label in examples.labels for part in label_set(label)} - known)
+    if unseen:
+        reporter.warn(
+            f"{examples.source}: labels the model never saw ({', '.join(map(repr, unseen[:5]))}) "
+            "are left out of the scores"
+        )
+        examples.labels = [LABEL_SEP.join(p for p in label_set(label) if p in known) for label in examples.labels]
+    return examples
+
+
 def _per_line(run: ClassifierRun, examples: Examples, table: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if run.multi_label:
+        yield from _per_line_multi_label(run, examples, table)
+        return
     for text, gold, probs in zip(examples.texts, table["gold"], table["probabilities"], strict=True):
         top = int(probs.argmax())
         yield {
@@ -136,6 +175,18 @@ def _per_line(run: ClassifierRun, examples: Examples, table: dict[str, Any]) -> 
             "predicted": run.classes[top],
             "probability": round(float(probs[top]), 6),
             "correct": top == gold,
+        }
+
+
+def _per_line_multi_label(run: ClassifierRun, examples: Examples, table: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for text, gold, probs in zip(examples.texts, table["gold"], table["probabilities"], strict=True):
+        predicted = probs >= run.threshold
+        yield {
+            "text": text,
+            "gold": [run.classes[i] for i in np.flatnonzero(gold)],
+            "predicted": [run.classes[i] for i in np.flatnonzero(predicted)],
+            "probabilities": {run.classes[i]: round(float(probs[i]), 6) for i in np.flatnonzero(predicted)},
+            "correct": bool((gold == predicted).all()),
         }
 
 
@@ -186,10 +237,24 @@ def _predicted_lines(
 
 
 def _format(run: ClassifierRun, texts: list[str], probs: np.ndarray, top_k: int, output_format: str) -> Iterator[str]:
+    if run.multi_label:
+        yield from _format_multi_label(run, texts, probs, output_format)
+        return
     for text, row in zip(texts, probs, strict=True):
         order = np.argsort(-row, kind="stable")[:top_k]
         if output_format == "jsonl":
             top = [{"label": run.classes[i], "probability": round(float(row[i]), 6)} for i in order]
             yield json.dumps({"text": text, **top[0], "top": top}, ensure_ascii=False)
+        else:
+            yield "\t".join(f"{run.classes[i]}\t{row[i]:.4f}" for i in order)
+
+
+def _format_multi_label(run: ClassifierRun, texts: list[str], probs: np.ndarray, output_format: str) -> Iterator[str]:
+    """Every label at or above the run's threshold, most probable first (an empty line where none is)."""
+    for text, row in zip(texts, probs, strict=True):
+        order = [i for i in np.argsort(-row, kind="stable") if row[i] >= run.threshold]
+        if output_format == "jsonl":
+            labels = [{"label": run.classes[i], "probability": round(float(row[i]), 6)} for i in order]
+            yield json.dumps({"text": text, "labels": labels}, ensure_ascii=False)
         else:
             yield "\t".join(f"{run.classes[i]}\t{row[i]:.4f}" for i in order)

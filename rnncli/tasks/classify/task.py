@@ -22,10 +22,12 @@ POOL_BATCHES = 50  # batches sorted by length together
 class Encoded:
     """Examples as token-id tensors and class indices."""
 
-    def __init__(self, ids: list[list[int]], targets: list[int]):
+    def __init__(self, ids: list[list[int]], targets: list[int] | list[list[float]]):
+        """``targets``: class indices, or multi-hot rows (N, C) for a multi-label model."""
         self.ids = [torch.tensor(seq or [0], dtype=torch.long) for seq in ids]  # an empty text reads as one token
         self.lengths = torch.tensor([len(t) for t in self.ids], dtype=torch.long)
-        self.targets = torch.tensor(targets, dtype=torch.long)
+        multi = bool(targets) and isinstance(targets[0], list)
+        self.targets = torch.tensor(targets, dtype=torch.float32 if multi else torch.long)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -42,7 +44,11 @@ class Encoded:
 
 
 class ClassifyTask(Task):
-    """Cross-entropy over the classes (optionally class-weighted) on length-bucketed batches."""
+    """Cross-entropy over the classes (optionally class-weighted) on length-bucketed batches.
+
+    With multi-hot targets (a multi-label model) the loss is binary cross-entropy
+    per label, and ``weights`` weigh each label's positives.
+    """
 
     def __init__(
         self, train: Encoded, val: Encoded | None, *, batch_size: int, seed: int, weights: torch.Tensor | None
@@ -50,6 +56,7 @@ class ClassifyTask(Task):
         self.train, self.val = train, val
         self.batch_size = min(batch_size, len(train))
         self.seed, self.weights = seed, weights
+        self.multi_label = train.targets.dim() == 2
         self.epoch, self.position = 0, 0
         self._order = self._epoch_order(0)
         self.last_validation: dict[str, Any] = {}
@@ -96,6 +103,8 @@ class ClassifyTask(Task):
         ids, lengths, targets = self.train.batch(self._next_batch())
         logits = model(ids.to(device), lengths)
         weights = self.weights.to(device) if self.weights is not None else None
+        if self.multi_label:
+            return F.binary_cross_entropy_with_logits(logits.float(), targets.to(device), pos_weight=weights)
         return F.cross_entropy(logits.float(), targets.to(device), weight=weights)
 
     @torch.no_grad()
@@ -104,9 +113,12 @@ class ClassifyTask(Task):
         if self.val is None or len(self.val) == 0:
             return None
         probs = predict_probabilities(model, self.val, device, batch_size=max(self.batch_size, 64))
-        loss = F.nll_loss(torch.log(probs.clamp_min(1e-12)), self.val.targets).item()
-        from rnncli.tasks.classify.metrics import scores
+        from rnncli.tasks.classify.metrics import multi_label_scores, scores
 
+        if self.multi_label:
+            self.last_validation = multi_label_scores(self.val.targets.numpy() > 0.5, probs.numpy() >= 0.5)
+            return F.binary_cross_entropy(probs.clamp(1e-7, 1 - 1e-7), self.val.targets).item()
+        loss = F.nll_loss(torch.log(probs.clamp_min(1e-12)), self.val.targets).item()
         self.last_validation = scores(self.val.targets.tolist(), probs.argmax(1).tolist(), probs.shape[1])
         return loss
 
@@ -116,7 +128,7 @@ def predict_probabilities(model: nn.Module, data: Encoded, device: torch.device,
     out = [torch.empty(0)] * len(data)
     for index in data.by_length(batch_size):
         ids, lengths, _ = data.batch(index)
-        probs = torch.softmax(model(ids.to(device), lengths).float(), dim=-1).cpu()
+        probs = getattr(model, "module", model).activate(model(ids.to(device), lengths)).cpu()
         for row, i in zip(probs, index, strict=True):
             out[i] = row
     return torch.stack(out)
