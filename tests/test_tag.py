@@ -256,3 +256,21 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     jsonl.write_text('{"tokens": ["a"], "tags": ["O", "O"]}\n', encoding="utf-8")
     result = run("train", jsonl, "--task", "tag", "--out", tmp_path / "r2")
     assert result.exit_code == 2 and "x.jsonl:1: 1 tokens but 2 tags" in result.stderr
+
+
+def test_val_file_validates_and_scores_the_baseline_and_resumes(tmp_path):
+    out = tmp_path / "run"
+    args = ["--hidden-size", 16, "--embed-size", 8, "--eval-every", 20, "--device", "cpu"]
+    val = SAMPLE / "ner_test.conll"
+    n_val = sum(1 for block in val.read_text(encoding="utf-8").split("\n\n") if block.strip())
+    result = run("train", SAMPLE / "ner.conll", "--val", val, "--out", out, "--steps", 20, *args)
+    assert result.exit_code == 0, result.output
+    assert f"validating on {n_val:,} (from {val})" in result.stderr
+    assert f"validation ({n_val:,} sentences): model" in result.stderr
+    resumed = run("train", "--resume", out, "--steps", 40)
+    assert resumed.exit_code == 0, resumed.output
+    assert f"validation ({n_val:,} sentences): model" in resumed.stderr
+    odd = tmp_path / "odd.conll"
+    odd.write_text("Ada B-PER\nsang B-SONG\n", encoding="utf-8")
+    refused = run("train", SAMPLE / "ner.conll", "--val", odd, "--out", tmp_path / "r2", *args)
+    assert refused.exit_code == 2 and "odd.conll: tags the training data never has: B-SONG" in refused.stderr
