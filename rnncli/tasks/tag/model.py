@@ -93,7 +93,21 @@ class TaggerModel(nn.Module):
         self.crf = CRF(penalties) if config.crf else None
         self.penalties = penalties  # decoding without a CRF keeps to legal sequences too
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, batch: dict[str, torch.Tensor], *, loss_over: torch.Tensor | None = None) -> torch.Tensor:
+        """Emission scores (B, T, K); with ``loss_over``, the loss summed over the batch's tokens divided by it.
+
+        Training calls the model with ``loss_over`` so that the whole loss is computed inside the forward:
+        wrapped in DistributedDataParallel, that is what synchronises the gradients of every parameter.
+        """
+        emissions = self.emissions(batch)
+        if loss_over is None:
+            return emissions
+        mask, tags = batch["mask"], batch["tags"]
+        if self.crf is not None:
+            return self.crf.nll(emissions, tags, mask).sum() / loss_over
+        return F.cross_entropy(emissions[mask].float(), tags[mask], reduction="sum") / loss_over
+
+    def emissions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         words, lengths = batch["words"], batch["lengths"]  # (B, T), (B,)
         if self.training and self.config.word_dropout > 0:  # teach the unknown word (id 1)
             drop = torch.rand(words.shape, device=words.device) < self.config.word_dropout
@@ -116,15 +130,12 @@ class TaggerModel(nn.Module):
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean loss per token: the CRF's negative log-likelihood, or cross-entropy per token."""
-        emissions, mask, tags = self(batch), batch["mask"], batch["tags"]
-        if self.crf is not None:
-            return self.crf.nll(emissions, tags, mask).sum() / mask.sum()
-        return F.cross_entropy(emissions[mask].float(), tags[mask])
+        return self(batch, loss_over=batch["mask"].sum())
 
     @torch.no_grad()
     def decode(self, batch: dict[str, torch.Tensor]) -> tuple[list[list[int]], torch.Tensor]:
         """The best legal tag sequence of each sentence and its score (log-probabilities summed without a CRF)."""
-        emissions = self(batch).float()
+        emissions = self.emissions(batch).float()
         if self.crf is not None:
             return self.crf.decode(emissions, batch["mask"])
         p = self.penalties

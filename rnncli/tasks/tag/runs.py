@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rnncli.core.distributed import Distributed
 from rnncli.core.errors import CheckpointError, DataError, UsageError
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
@@ -24,6 +25,7 @@ THROUGHPUT_UNIT = "tok/s"
 
 def train(request: TrainRequest, reporter: Reporter) -> Any:
     """``rnn train data.conll --task tag``: read, train, and report the model beside the baseline."""
+    reporter = reporter.only_if(Distributed.from_env().is_main)  # under torchrun, rank 0 alone talks
     settings = TagSettings.resolve(request.options, request.config)
     config, cfg = settings.checked_config(), settings.train_config()  # flags first, then the data
     data = _one_file(request.data)
@@ -50,14 +52,12 @@ def train(request: TrainRequest, reporter: Reporter) -> Any:
         "data": {**dataclasses.asdict(settings.read), "source": data, "sentences": len(corpus.sentences),
                  "tokens": corpus.tokens, "format": corpus.format, "val_sentences": len(val_part)},
     }  # fmt: skip
-    with interrupts_explained(out_dir):
-        history = fit(train_part, val_part, meta, out_dir=out_dir, command=request.command, reporter=reporter)
-    report_against_baseline(out_dir, val_part, reporter)
-    return history
+    return fit_and_report(train_part, val_part, meta, out_dir=out_dir, request=request, reporter=reporter)
 
 
 def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Any:
     """``rnn train --resume RUN``: the same sentences, the saved settings and position, more budget."""
+    reporter = reporter.only_if(Distributed.from_env().is_main)
     settings = TagSettings.resolve(request.options, request.config)
     config, cfg = settings.resumed(saved.meta)
     info = saved.meta["data"]
@@ -70,16 +70,28 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Any:
         raise UsageError(f"{read.val}: not the validation sentences this run was trained on; give the same --val")
     meta = {**{k: v for k, v in saved.meta.items() if k != "history"}, "model": config.to_dict(),
             "train": dataclasses.asdict(cfg)}  # fmt: skip
-    with interrupts_explained(saved.folder):
-        history = fit(
-            train_part, val_part, meta, out_dir=saved.folder, command=request.command, reporter=reporter,
-            resume=saved.state,
-        )  # fmt: skip
-    report_against_baseline(saved.folder, val_part, reporter)
+    return fit_and_report(
+        train_part, val_part, meta, out_dir=saved.folder, request=request, reporter=reporter, resume=saved.state
+    )
+
+
+def fit_and_report(train_part, val_part, meta, *, out_dir: Path, request: TrainRequest, reporter, resume=None):
+    """Train (one rank of several under torchrun), then rank 0 compares the best model with the baseline."""
+    dist = Distributed.from_env()
+    try:
+        with interrupts_explained(out_dir):
+            history = fit(
+                train_part, val_part, meta, out_dir=out_dir, command=request.command, reporter=reporter,
+                resume=resume, dist=dist,
+            )  # fmt: skip
+    finally:
+        dist.stop()
+    if dist.is_main:
+        report_against_baseline(out_dir, val_part, reporter)
     return history
 
 
-def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], reporter: Reporter, resume=None):
+def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], reporter: Reporter, resume=None, dist=None):
     """Build the task and the model from ``meta`` and run the shared trainer (continuing ``resume``)."""
     import torch
 
@@ -89,14 +101,18 @@ def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], report
     from rnncli.core.training import Trainer
     from rnncli.tasks.tag.task import TagTask
 
-    cfg, vocab = TrainConfig(**meta["train"]), Vocab.from_dict(meta["vocab"])
+    cfg, vocab, dist = TrainConfig(**meta["train"]), Vocab.from_dict(meta["vocab"]), dist or Distributed()
+    device = dist.start(resolve_device(cfg.device))
     torch.manual_seed(cfg.seed)
-    task = TagTask(train_part, val_part, vocab, batch_size=cfg.batch_size, seed=cfg.seed)
+    task = TagTask(train_part, val_part, vocab, batch_size=cfg.batch_size, seed=cfg.seed, dist=dist)
     meta = {**meta, "versions": versions(), "command": command or sys.argv}
     settings = {"model": meta["model"], "train": meta["train"], "data": meta["data"]}
+    model = build_model(TagConfig(**meta["model"]), vocab)
+    if dist.rank > 0:
+        torch.manual_seed(cfg.seed + dist.rank)  # its own dropout masks; the weights come from rank 0
     trainer = Trainer(
-        build_model(TagConfig(**meta["model"]), vocab), task, cfg, out_dir=out_dir, meta=meta, config=settings,
-        device=resolve_device(cfg.device), on_event=reporter.events(THROUGHPUT_UNIT),
+        model, task, cfg, out_dir=out_dir, meta=meta, config=settings, device=device,
+        on_event=reporter.events(THROUGHPUT_UNIT), dist=dist,
     )  # fmt: skip
     if resume is not None:
         trainer.restore(resume)
