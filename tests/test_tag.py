@@ -126,6 +126,43 @@ def test_a_sentence_gets_the_same_tags_and_score_alone_and_in_a_padded_batch(crf
     assert float(batch_score[1]) == pytest.approx(float(alone_score[0]), abs=1e-5)
 
 
+def _as_reference(fused: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A fused tagger's weights under the reference tagger's names (one stack per direction and layer)."""
+    import re
+
+    renamed = {}
+    for name, tensor in fused.items():
+        match = re.fullmatch(r"(.*rnn)\.(\w+)_l(\d+)(_reverse)?", name)
+        if match:
+            stack = "backward_layers" if match[4] else "forward_layers"
+            name = f"{match[1]}.{stack}.{match[3]}.{match[2]}_l0"
+        renamed[name] = tensor
+    return renamed
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "rnn-relu"])
+def test_the_character_encoder_and_the_layers_follow_cell_and_fused_equals_reference(cell):
+    from rnncli.tasks.tag.batches import encode_batch
+    from rnncli.tasks.tag.crf import Penalties
+    from rnncli.tasks.tag.model import TaggerModel
+
+    shape = dict(cell=cell, hidden_size=6, embed_size=4, char_embed_size=3, char_hidden_size=5, num_layers=2,
+                 vocab_size=4, char_vocab_size=4, num_tags=3, crf=True)  # fmt: skip
+    penalties = Penalties(torch.ones(3, 3, dtype=torch.bool), torch.ones(3, dtype=torch.bool),
+                          torch.ones(3, dtype=torch.bool))  # fmt: skip
+    torch.manual_seed(0)
+    fused = TaggerModel(TagConfig(**shape), penalties).eval()
+    reference = TaggerModel(TagConfig(**shape, impl="reference"), penalties).eval()
+    reference.load_state_dict(_as_reference(fused.state_dict()))
+    expected = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN, "rnn-relu": torch.nn.RNN}[cell]
+    assert isinstance(fused.chars.rnn, expected) and isinstance(fused.rnn, expected)
+    vocab = Vocab(["<pad>", "<unk>", "a", "b"], ["<pad>", "<unk>", "a", "b"], ["A", "B", "C"], PLAIN)
+    batch = encode_batch([["ab", "b", "abba", "a"], ["ba"], ["bbb", "a"]], vocab)
+    mask = batch["mask"]  # padding positions score nothing (the reference cells run on over them)
+    torch.testing.assert_close(fused(batch)[mask], reference(batch)[mask], rtol=1e-5, atol=1e-5)
+    assert fused.decode(batch)[0] == reference.decode(batch)[0]
+
+
 # --- readers --------------------------------------------------------------------------------------
 
 
