@@ -36,6 +36,11 @@ class CharEncoder(nn.Module):
         self.rnn = build_bidirectional(shape, config.char_embed_size)
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if not isinstance(self.rnn, ReferenceBidirectional):  # the fused module's final states: no unpacking
+            packed = pack_padded_sequence(self.embed(chars), lengths.cpu(), batch_first=True, enforce_sorted=False)
+            h = self.rnn(packed)[1]
+            h = h[0] if isinstance(h, tuple) else h  # (2, N, C): the LSTM's (h, c), or h
+            return torch.cat([h[0], h[1]], dim=-1)
         out = run_bidirectional(self.rnn, self.embed(chars), lengths)  # (N, L, 2C)
         C = out.shape[2] // 2
         last = (lengths.to(out.device) - 1).view(-1, 1, 1).expand(-1, 1, C)
