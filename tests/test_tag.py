@@ -126,6 +126,43 @@ def test_a_sentence_gets_the_same_tags_and_score_alone_and_in_a_padded_batch(crf
     assert float(batch_score[1]) == pytest.approx(float(alone_score[0]), abs=1e-5)
 
 
+def _as_reference(fused: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A fused tagger's weights under the reference tagger's names (one stack per direction and layer)."""
+    import re
+
+    renamed = {}
+    for name, tensor in fused.items():
+        match = re.fullmatch(r"(.*rnn)\.(\w+)_l(\d+)(_reverse)?", name)
+        if match:
+            stack = "backward_layers" if match[4] else "forward_layers"
+            name = f"{match[1]}.{stack}.{match[3]}.{match[2]}_l0"
+        renamed[name] = tensor
+    return renamed
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "rnn-relu"])
+def test_the_character_encoder_and_the_layers_follow_cell_and_fused_equals_reference(cell):
+    from rnncli.tasks.tag.batches import encode_batch
+    from rnncli.tasks.tag.crf import Penalties
+    from rnncli.tasks.tag.model import TaggerModel
+
+    shape = dict(cell=cell, hidden_size=6, embed_size=4, char_embed_size=3, char_hidden_size=5, num_layers=2,
+                 vocab_size=4, char_vocab_size=4, num_tags=3, crf=True)  # fmt: skip
+    penalties = Penalties(torch.ones(3, 3, dtype=torch.bool), torch.ones(3, dtype=torch.bool),
+                          torch.ones(3, dtype=torch.bool))  # fmt: skip
+    torch.manual_seed(0)
+    fused = TaggerModel(TagConfig(**shape), penalties).eval()
+    reference = TaggerModel(TagConfig(**shape, impl="reference"), penalties).eval()
+    reference.load_state_dict(_as_reference(fused.state_dict()))
+    expected = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN, "rnn-relu": torch.nn.RNN}[cell]
+    assert isinstance(fused.chars.rnn, expected) and isinstance(fused.rnn, expected)
+    vocab = Vocab(["<pad>", "<unk>", "a", "b"], ["<pad>", "<unk>", "a", "b"], ["A", "B", "C"], PLAIN)
+    batch = encode_batch([["ab", "b", "abba", "a"], ["ba"], ["bbb", "a"]], vocab)
+    mask = batch["mask"]  # padding positions score nothing (the reference cells run on over them)
+    torch.testing.assert_close(fused(batch)[mask], reference(batch)[mask], rtol=1e-5, atol=1e-5)
+    assert fused.decode(batch)[0] == reference.decode(batch)[0]
+
+
 # --- readers --------------------------------------------------------------------------------------
 
 
@@ -256,3 +293,80 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     jsonl.write_text('{"tokens": ["a"], "tags": ["O", "O"]}\n', encoding="utf-8")
     result = run("train", jsonl, "--task", "tag", "--out", tmp_path / "r2")
     assert result.exit_code == 2 and "x.jsonl:1: 1 tokens but 2 tags" in result.stderr
+
+
+def test_val_file_validates_and_scores_the_baseline_and_resumes(tmp_path):
+    out = tmp_path / "run"
+    args = ["--hidden-size", 16, "--embed-size", 8, "--eval-every", 20, "--device", "cpu"]
+    val = SAMPLE / "ner_test.conll"
+    n_val = sum(1 for block in val.read_text(encoding="utf-8").split("\n\n") if block.strip())
+    result = run("train", SAMPLE / "ner.conll", "--val", val, "--out", out, "--steps", 20, *args)
+    assert result.exit_code == 0, result.output
+    assert f"validating on {n_val:,} (from {val})" in result.stderr
+    assert f"validation ({n_val:,} sentences): model" in result.stderr
+    resumed = run("train", "--resume", out, "--steps", 40)
+    assert resumed.exit_code == 0, resumed.output
+    assert f"validation ({n_val:,} sentences): model" in resumed.stderr
+    odd = tmp_path / "odd.conll"
+    odd.write_text("Ada B-PER\nsang B-SONG\n", encoding="utf-8")
+    refused = run("train", SAMPLE / "ner.conll", "--val", odd, "--out", tmp_path / "r2", *args)
+    assert refused.exit_code == 2 and "odd.conll: tags the training data never has: B-SONG" in refused.stderr
+
+
+# --- CoNLL-U through the command line ------------------------------------------------------------
+
+WORDS = [("the", "DET", "DT"), ("a", "DET", "DT"), ("cat", "NOUN", "NN"), ("dogs", "NOUN", "NNS"),
+         ("sat", "VERB", "VBD"), ("runs", "VERB", "VBZ"), ("here", "ADV", "RB")]  # fmt: skip
+
+
+def _conllu(path: Path, n: int) -> Path:
+    rows = []
+    for k in range(n):
+        det, noun, verb = WORDS[k % 2], WORDS[2 + k % 2], WORDS[4 + (k // 2) % 2]
+        words = [det, noun, verb, WORDS[6]][: 3 + k % 2]
+        rows.append(f"# sent_id = {k + 1}")
+        for i, (form, upos, xpos) in enumerate(words, start=1):
+            rows.append(f"{i}\t{form}\t{form}\t{upos}\t{xpos}\t_\t{max(0, i - 1)}\tdep\t_\t_")
+        rows.append("")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("field", "tag"), [("upos", "NOUN"), ("xpos", "NNS")])
+def test_conllu_trains_through_the_cli_on_the_chosen_field(tmp_path, field, tag):
+    data, out = _conllu(tmp_path / "toy.conllu", 40), tmp_path / "run"
+    args = ["--hidden-size", 8, "--embed-size", 4, "--steps", 40, "--eval-every", 20, "--device", "cpu"]
+    result = run("train", data, "--tag-field", field, "--out", out, *args)
+    assert result.exit_code == 0, result.output
+    assert "plain scheme" in result.stderr and f"{tag} " in result.stderr
+    evaluated = run("eval", out, data, "--tag-field", field, "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["baseline"]["token_accuracy"] == 1.0  # every word has one tag here
+
+
+def test_a_tag_the_model_never_saw_is_named_and_counted_wrong_at_eval(tag_run, tmp_path):
+    out, _ = tag_run
+    odd = tmp_path / "odd.conll"
+    odd.write_text("Ada B-SONG\nsang I-SONG\n\nLondon B-SONG\n", encoding="utf-8")
+    result = run("eval", out, odd, "--json")
+    assert result.exit_code == 0, result.output
+    assert "tags the model never saw (always counted wrong): B-SONG, I-SONG" in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["unseen_tags"] == ["B-SONG", "I-SONG"]
+    assert doc["model"]["token_accuracy"] == 0.0 and doc["baseline"]["token_accuracy"] == 0.0
+    assert "Traceback" not in result.output
+
+
+def test_conllu_the_parser_rejects_is_one_line_with_the_file_and_line(tmp_path):
+    bad = _conllu(tmp_path / "bad.conllu", 3)
+    lines = bad.read_text(encoding="utf-8").splitlines()
+    lines[7] = lines[7].replace("\t1\tdep", "\tzz\tdep")  # a HEAD that is not a number
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run("train", bad, "--out", tmp_path / "r")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (message,) = [line for line in result.stderr.splitlines() if "bad.conllu" in line]
+    assert "bad.conllu:8: not valid CoNLL-U" in message and "head" in message
+    short = _conllu(tmp_path / "short.conllu", 2)
+    short.write_text(short.read_text(encoding="utf-8").replace("\tthe\tthe\tDET\tDT\t_\t0\tdep\t_\t_", "\tthe\tDET"))
+    result = run("train", short, "--out", tmp_path / "r2")
+    assert result.exit_code == 2 and "short.conllu:2: 3 tab-separated columns, CoNLL-U has 10" in result.stderr

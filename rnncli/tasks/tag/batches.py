@@ -46,3 +46,11 @@ def length_batches(sentences: Sequence[Sentence], batch_size: int, vocab: Vocab)
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].tokens))
     groups = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     return [encode_batch([sentences[i].tokens for i in g], vocab, [sentences[i].tags for i in g]) for g in groups]
+
+
+def rows_of(batch: dict[str, torch.Tensor], rows: list[int]) -> dict[str, torch.Tensor]:
+    """The sentences ``rows`` of an encoded batch (their characters too), as a batch of their own."""
+    starts = torch.cumsum(batch["lengths"], 0) - batch["lengths"]  # each sentence's first token in ``chars``
+    tokens = torch.cat([torch.arange(int(starts[r]), int(starts[r] + batch["lengths"][r])) for r in rows])
+    picked = {k: batch[k][rows] for k in ("words", "mask", "lengths", "tags")}
+    return {**picked, "chars": batch["chars"][tokens], "char_lengths": batch["char_lengths"][tokens]}

@@ -29,7 +29,7 @@ MAX_WORD_CHARS = 24  # the character encoder reads a long word's first and last 
 
 @dataclass
 class TagConfig:
-    """Word embeddings + a character BiLSTM per word -> bidirectional recurrent layers -> a tag per token."""
+    """Word embeddings + a character encoder (of --cell) per word -> bidirectional layers -> a tag per token."""
 
     cell: str = "lstm"
     impl: str = "fused"

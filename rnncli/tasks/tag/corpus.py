@@ -217,8 +217,11 @@ def read_conllu(text: str, source: str, tag_field: str) -> list[Sentence]:
 
     try:
         parsed = conllu.parse(text)
-    except Exception as exc:  # the library's ParseException and friends: its message, with the file
-        raise DataError(f"{source}: not valid CoNLL-U ({str(exc).splitlines()[0][:300]})") from None
+    except Exception as exc:  # the library's ParseException and friends: its message, with the file and line
+        number = _first_rejected_line(text)
+        where = f"{source}:{number}" if number else source
+        raise DataError(f"{where}: not valid CoNLL-U ({str(exc).splitlines()[0][:300]})") from None
+    _check_ud_columns(text, source)
     sentences, line = [], 1
     for sentence in parsed:
         words = [w for w in sentence if isinstance(w["id"], int)]
@@ -229,6 +232,29 @@ def read_conllu(text: str, source: str, tag_field: str) -> list[Sentence]:
             sentences.append(Sentence(tokens, [_field(w, tag_field) for w in words], line))
         line += len(sentence) + len(sentence.metadata) + 1
     return sentences
+
+
+def _first_rejected_line(text: str) -> int | None:
+    """The number of the first word line that the conllu library rejects when it is parsed on its own."""
+    import conllu
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip() and not line.startswith("#"):
+            try:
+                conllu.parse(line + "\n\n")
+            except Exception:
+                return number
+    return None
+
+
+def _check_ud_columns(text: str, source: str) -> None:
+    """Every word line has UD's ten tab-separated columns (the library would read a short line's fields as _)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip() and not line.startswith("#") and line.count("\t") != 9:
+            raise DataError(
+                f"{source}:{number}: {line.count(chr(9)) + 1} tab-separated columns, CoNLL-U has 10 "
+                "(ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC)"
+            )
 
 
 def _field(word, name: str) -> str:

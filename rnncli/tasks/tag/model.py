@@ -1,13 +1,15 @@
 """The tagger: word embeddings and a character encoder per word, bidirectional recurrent layers, a tag per token.
 
 The recipe of Lample et al. (2016), "Neural Architectures for Named Entity Recognition": a word's
-embedding is joined by the final states of a character BiLSTM run over its spelling (so unseen words,
+embedding is joined by the final states of a character BiLSTM (any ``--cell``) run over its spelling (so unseen words,
 capitals and suffixes are seen), a bidirectional recurrent stack reads the sentence, and a linear layer
 scores every tag at every token; with ``crf`` a linear-chain CRF scores whole tag sequences. The model
 does no I/O. Sentences are packed (``pack_padded_sequence``), so padding never changes a sentence's tags.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 from torch import nn
@@ -20,17 +22,38 @@ from rnncli.tasks.tag.crf import CRF, Penalties, viterbi
 
 
 class CharEncoder(nn.Module):
-    """Each word's characters -> the final forward and backward states of a BiLSTM: (N, 2 * char_hidden)."""
+    """Each word's characters -> the final forward and backward states of a bidirectional ``--cell``: (N, 2C).
+
+    The same cell and implementation as the sentence layers (fused, or the reference cells), one layer of
+    ``char_hidden_size``. The forward direction ends at a word's last character, the backward one at its
+    first, so the two final states are the outputs there.
+    """
 
     def __init__(self, config: TagConfig):
         super().__init__()
         self.embed = nn.Embedding(config.char_vocab_size, config.char_embed_size, padding_idx=0)
-        self.rnn = nn.LSTM(config.char_embed_size, config.char_hidden_size, batch_first=True, bidirectional=True)
+        shape = dataclasses.replace(config, hidden_size=config.char_hidden_size, num_layers=1, dropout=0.0)
+        self.rnn = build_bidirectional(shape, config.char_embed_size)
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        packed = pack_padded_sequence(self.embed(chars), lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.rnn(packed)  # h: (2, N, C)
-        return torch.cat([h[0], h[1]], dim=-1)  # (N, 2C)
+        if not isinstance(self.rnn, ReferenceBidirectional):  # the fused module's final states: no unpacking
+            packed = pack_padded_sequence(self.embed(chars), lengths.cpu(), batch_first=True, enforce_sorted=False)
+            h = self.rnn(packed)[1]
+            h = h[0] if isinstance(h, tuple) else h  # (2, N, C): the LSTM's (h, c), or h
+            return torch.cat([h[0], h[1]], dim=-1)
+        out = run_bidirectional(self.rnn, self.embed(chars), lengths)  # (N, L, 2C)
+        C = out.shape[2] // 2
+        last = (lengths.to(out.device) - 1).view(-1, 1, 1).expand(-1, 1, C)
+        return torch.cat([out[:, :, :C].gather(1, last).squeeze(1), out[:, 0, C:]], dim=-1)  # (N, 2C)
+
+
+def run_bidirectional(rnn: nn.Module, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, T, I) padded -> (B, T, 2H): packed through a fused module, or the reference cells' own masking."""
+    if isinstance(rnn, ReferenceBidirectional):
+        return rnn(x, lengths)
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    out, _ = rnn(packed)
+    return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
 
 
 def build_bidirectional(config: TagConfig, input_size: int) -> nn.Module:
@@ -93,7 +116,21 @@ class TaggerModel(nn.Module):
         self.crf = CRF(penalties) if config.crf else None
         self.penalties = penalties  # decoding without a CRF keeps to legal sequences too
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, batch: dict[str, torch.Tensor], *, loss_over: torch.Tensor | None = None) -> torch.Tensor:
+        """Emission scores (B, T, K); with ``loss_over``, the loss summed over the batch's tokens divided by it.
+
+        Training calls the model with ``loss_over`` so that the whole loss is computed inside the forward:
+        wrapped in DistributedDataParallel, that is what synchronises the gradients of every parameter.
+        """
+        emissions = self.emissions(batch)
+        if loss_over is None:
+            return emissions
+        mask, tags = batch["mask"], batch["tags"]
+        if self.crf is not None:
+            return self.crf.nll(emissions, tags, mask).sum() / loss_over
+        return F.cross_entropy(emissions[mask].float(), tags[mask], reduction="sum") / loss_over
+
+    def emissions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         words, lengths = batch["words"], batch["lengths"]  # (B, T), (B,)
         if self.training and self.config.word_dropout > 0:  # teach the unknown word (id 1)
             drop = torch.rand(words.shape, device=words.device) < self.config.word_dropout
@@ -104,27 +141,17 @@ class TaggerModel(nn.Module):
         char_part[mask] = spelled
         x = torch.cat([self.words(words).to(spelled.dtype), char_part], dim=-1)  # (B, T, E + 2C)
         x = F.dropout(x, self.config.dropout, training=self.training)
-        out = self._recurrent(x, lengths)  # (B, T, 2H)
+        out = run_bidirectional(self.rnn, x, lengths)  # (B, T, 2H)
         return self.head(F.dropout(out, self.config.dropout, training=self.training))  # (B, T, K)
-
-    def _recurrent(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.rnn, ReferenceBidirectional):
-            return self.rnn(x, lengths)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.rnn(packed)
-        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean loss per token: the CRF's negative log-likelihood, or cross-entropy per token."""
-        emissions, mask, tags = self(batch), batch["mask"], batch["tags"]
-        if self.crf is not None:
-            return self.crf.nll(emissions, tags, mask).sum() / mask.sum()
-        return F.cross_entropy(emissions[mask].float(), tags[mask])
+        return self(batch, loss_over=batch["mask"].sum())
 
     @torch.no_grad()
     def decode(self, batch: dict[str, torch.Tensor]) -> tuple[list[list[int]], torch.Tensor]:
         """The best legal tag sequence of each sentence and its score (log-probabilities summed without a CRF)."""
-        emissions = self(batch).float()
+        emissions = self.emissions(batch).float()
         if self.crf is not None:
             return self.crf.decode(emissions, batch["mask"])
         p = self.penalties

@@ -19,6 +19,7 @@ TRAIN_KEYS = (
     "batch_size", "lr", "weight_decay", "clip", "lr_schedule", "warmup", "steps", "epochs", "time",
     "patience", "eval_every", "keep", "val_frac", "seed", "device", "precision", "tensorboard",
 )  # fmt: skip
+READ_KEYS = ("tag_col", "tag_field", "min_count", "val")
 MODEL_KEYS = ("cell", "impl", "embed_size", "hidden_size", "num_layers", "dropout", "word_dropout", "crf")
 # Tagging trains on whole sentences; a few hundred steps of 16 sentences learn a small corpus.
 TAG_TRAIN_DEFAULTS = dict(steps=600, batch_size=16, lr=3e-3, eval_every=100, seq_len=1, val_frac=0.1)
@@ -31,6 +32,7 @@ class ReadOptions:
     tag_col: int | None = None
     tag_field: str | None = None
     min_count: int = 1
+    val: str | None = None  # a file of validation sentences instead of the last --val-frac
 
 
 @dataclass
@@ -93,7 +95,7 @@ class TagSettings:
         values = {k: v for k, v in self.chosen.values.items() if k not in dataclasses.asdict(ReadOptions())}
         dataclasses.replace(self.chosen, values=values).apply(config, cfg, resuming=True)
         read = saved["data"]
-        for name in ("tag_col", "tag_field", "min_count"):
+        for name in READ_KEYS:
             if name in self.chosen.values and self.chosen.values[name] != read.get(name):
                 raise UsageError(f"--{name.replace('_', '-')} cannot change when resuming; leave it out")
         with self.chosen.blaming_the_file():

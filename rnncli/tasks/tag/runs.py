@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rnncli.core.distributed import Distributed
 from rnncli.core.errors import CheckpointError, DataError, UsageError
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
 from rnncli.tasks.tag.config import TagConfig, Vocab
 from rnncli.tasks.tag.corpus import Corpus, Sentence, read_corpus
 from rnncli.tasks.tag.metrics import MostFrequentTag, headline, scores
-from rnncli.tasks.tag.options import ReadOptions, TagSettings
+from rnncli.tasks.tag.options import READ_KEYS, ReadOptions, TagSettings
 
 TASK_TAG = "tag"
 THROUGHPUT_UNIT = "tok/s"
@@ -24,6 +25,7 @@ THROUGHPUT_UNIT = "tok/s"
 
 def train(request: TrainRequest, reporter: Reporter) -> Any:
     """``rnn train data.conll --task tag``: read, train, and report the model beside the baseline."""
+    reporter = reporter.only_if(Distributed.from_env().is_main)  # under torchrun, rank 0 alone talks
     settings = TagSettings.resolve(request.options, request.config)
     config, cfg = settings.checked_config(), settings.train_config()  # flags first, then the data
     data = _one_file(request.data)
@@ -31,14 +33,14 @@ def train(request: TrainRequest, reporter: Reporter) -> Any:
     corpus = load_corpus(data, settings.read, reporter).repaired()
     for note in corpus.warnings:
         reporter.warn(note)
-    train_part, val_part = split(corpus.sentences, cfg.val_frac)
+    train_part, val_part = parts(corpus, settings.read, cfg.val_frac, reporter)
     vocab = Vocab.build(train_part, min_count=settings.read.min_count, scheme=corpus.scheme)
     config = dataclasses.replace(
         config, vocab_size=len(vocab.words), char_vocab_size=len(vocab.chars), num_tags=len(vocab.tags)
     )
-    head = "CRF" if config.crf else "softmax"
+    head, source = "CRF" if config.crf else "softmax", _val_source(settings.read)
     reporter.info(
-        f"training on {len(train_part):,} sentences, validating on {len(val_part):,}; {len(vocab.words) - 2:,} "
+        f"training on {len(train_part):,} sentences, validating on {len(val_part):,}{source}; {len(vocab.words) - 2:,} "
         f"words (--min-count {settings.read.min_count}), {len(vocab.tags)} tags, {head} head"
     )
     meta = {
@@ -48,36 +50,48 @@ def train(request: TrainRequest, reporter: Reporter) -> Any:
         "vocab": vocab.to_dict(),
         "baseline": MostFrequentTag.fit(train_part).to_dict(),
         "data": {**dataclasses.asdict(settings.read), "source": data, "sentences": len(corpus.sentences),
-                 "tokens": corpus.tokens, "format": corpus.format},
+                 "tokens": corpus.tokens, "format": corpus.format, "val_sentences": len(val_part)},
     }  # fmt: skip
-    with interrupts_explained(out_dir):
-        history = fit(train_part, val_part, meta, out_dir=out_dir, command=request.command, reporter=reporter)
-    report_against_baseline(out_dir, val_part, reporter)
-    return history
+    return fit_and_report(train_part, val_part, meta, out_dir=out_dir, request=request, reporter=reporter)
 
 
 def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Any:
     """``rnn train --resume RUN``: the same sentences, the saved settings and position, more budget."""
+    reporter = reporter.only_if(Distributed.from_env().is_main)
     settings = TagSettings.resolve(request.options, request.config)
     config, cfg = settings.resumed(saved.meta)
     info = saved.meta["data"]
-    read = ReadOptions(**{k: info[k] for k in ("tag_col", "tag_field", "min_count")})
+    read = ReadOptions(**{k: info.get(k) for k in READ_KEYS if k in info})
     corpus = load_corpus(saved.inputs(request.data, [info.get("source")], what="tagged data")[0], read, reporter)
     if len(corpus.sentences) != info["sentences"] or corpus.tokens != info["tokens"]:
         raise UsageError(f"{corpus.source}: not the sentences this run was trained on; resume with the same file")
-    train_part, val_part = split(corpus.repaired().sentences, cfg.val_frac)
+    train_part, val_part = parts(corpus.repaired(), read, cfg.val_frac, Reporter())
+    if len(val_part) != info.get("val_sentences", len(val_part)):
+        raise UsageError(f"{read.val}: not the validation sentences this run was trained on; give the same --val")
     meta = {**{k: v for k, v in saved.meta.items() if k != "history"}, "model": config.to_dict(),
             "train": dataclasses.asdict(cfg)}  # fmt: skip
-    with interrupts_explained(saved.folder):
-        history = fit(
-            train_part, val_part, meta, out_dir=saved.folder, command=request.command, reporter=reporter,
-            resume=saved.state,
-        )  # fmt: skip
-    report_against_baseline(saved.folder, val_part, reporter)
+    return fit_and_report(
+        train_part, val_part, meta, out_dir=saved.folder, request=request, reporter=reporter, resume=saved.state
+    )
+
+
+def fit_and_report(train_part, val_part, meta, *, out_dir: Path, request: TrainRequest, reporter, resume=None):
+    """Train (one rank of several under torchrun), then rank 0 compares the best model with the baseline."""
+    dist = Distributed.from_env()
+    try:
+        with interrupts_explained(out_dir):
+            history = fit(
+                train_part, val_part, meta, out_dir=out_dir, command=request.command, reporter=reporter,
+                resume=resume, dist=dist,
+            )  # fmt: skip
+    finally:
+        dist.stop()
+    if dist.is_main:
+        report_against_baseline(out_dir, val_part, reporter)
     return history
 
 
-def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], reporter: Reporter, resume=None):
+def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], reporter: Reporter, resume=None, dist=None):
     """Build the task and the model from ``meta`` and run the shared trainer (continuing ``resume``)."""
     import torch
 
@@ -87,14 +101,18 @@ def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], report
     from rnncli.core.training import Trainer
     from rnncli.tasks.tag.task import TagTask
 
-    cfg, vocab = TrainConfig(**meta["train"]), Vocab.from_dict(meta["vocab"])
+    cfg, vocab, dist = TrainConfig(**meta["train"]), Vocab.from_dict(meta["vocab"]), dist or Distributed()
+    device = dist.start(resolve_device(cfg.device))
     torch.manual_seed(cfg.seed)
-    task = TagTask(train_part, val_part, vocab, batch_size=cfg.batch_size, seed=cfg.seed)
+    task = TagTask(train_part, val_part, vocab, batch_size=cfg.batch_size, seed=cfg.seed, dist=dist)
     meta = {**meta, "versions": versions(), "command": command or sys.argv}
     settings = {"model": meta["model"], "train": meta["train"], "data": meta["data"]}
+    model = build_model(TagConfig(**meta["model"]), vocab)
+    if dist.rank > 0:
+        torch.manual_seed(cfg.seed + dist.rank)  # its own dropout masks; the weights come from rank 0
     trainer = Trainer(
-        build_model(TagConfig(**meta["model"]), vocab), task, cfg, out_dir=out_dir, meta=meta, config=settings,
-        device=resolve_device(cfg.device), on_event=reporter.events(THROUGHPUT_UNIT),
+        model, task, cfg, out_dir=out_dir, meta=meta, config=settings, device=device,
+        on_event=reporter.events(THROUGHPUT_UNIT), dist=dist,
     )  # fmt: skip
     if resume is not None:
         trainer.restore(resume)
@@ -141,6 +159,26 @@ def load_corpus(path: str | None, read: ReadOptions, reporter: Reporter) -> Corp
     corpus = read_corpus(path, tag_col=read.tag_col, tag_field=read.tag_field)
     reporter.info(corpus.describe())
     return corpus
+
+
+def parts(corpus: Corpus, read: ReadOptions, val_frac: float, reporter: Reporter):
+    """Training and validation sentences: all of ``corpus`` and the ``--val`` file, else the last ``val_frac``."""
+    if read.val is None:
+        return split(corpus.sentences, val_frac)
+    val = load_corpus(read.val, read, reporter).repaired()
+    for note in val.warnings:
+        reporter.warn(note)
+    unseen = sorted(set(val.tag_counts()) - set(corpus.tag_counts()))
+    if unseen:
+        raise DataError(
+            f"{read.val}: tags the training data never has: {', '.join(unseen[:5])}; "
+            "validate on sentences tagged with the training file's tags"
+        )
+    return corpus.sentences, val.sentences
+
+
+def _val_source(read: ReadOptions) -> str:
+    return f" (from {read.val})" if read.val is not None else ""
 
 
 def split(sentences: list[Sentence], val_frac: float) -> tuple[list[Sentence], list[Sentence]]:

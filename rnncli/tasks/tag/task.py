@@ -7,8 +7,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from rnncli.core.distributed import Distributed
 from rnncli.core.task import Task
-from rnncli.tasks.tag.batches import length_batches, to_device
+from rnncli.tasks.tag.batches import length_batches, rows_of, to_device
 from rnncli.tasks.tag.config import Vocab
 from rnncli.tasks.tag.corpus import Sentence
 
@@ -16,11 +17,13 @@ from rnncli.tasks.tag.corpus import Sentence
 class TagTask(Task):
     """Training batches drawn at random (the task's generator, saved for resuming); validation over all."""
 
-    def __init__(self, train: list[Sentence], val: list[Sentence], vocab: Vocab, *, batch_size: int, seed: int):
+    def __init__(self, train: list[Sentence], val: list[Sentence], vocab: Vocab, *, batch_size: int, seed: int,
+                 dist: Distributed | None = None):  # fmt: skip
         self.batches = length_batches(train, batch_size, vocab)
         self.val_batches = length_batches(val, batch_size, vocab)
         self.tokens = sum(len(s.tokens) for s in train)
         self.generator = torch.Generator().manual_seed(seed)
+        self.dist = dist or Distributed()
 
     @property
     def windows_per_epoch(self) -> int:
@@ -36,8 +39,14 @@ class TagTask(Task):
         return None  # a loss per tag, not per character of text
 
     def train_loss(self, model: nn.Module, device: torch.device) -> torch.Tensor:
-        pick = int(torch.randint(len(self.batches), (1,), generator=self.generator))
-        return _loss(model, self.batches[pick], device)
+        batch = self.batches[int(torch.randint(len(self.batches), (1,), generator=self.generator))]
+        world, tokens = self.dist.world_size, batch["mask"].sum()
+        if world == 1:
+            return model(to_device(batch, device), loss_over=tokens.to(device))
+        rows = list(range(self.dist.rank, len(batch["lengths"]), world))
+        share = rows_of(batch, rows or [0])  # a rank with no sentence still runs the model (DDP needs every rank)
+        loss = model(to_device(share, device), loss_over=tokens.to(device)) * world
+        return loss if rows else loss * 0.0
 
     @torch.no_grad()
     def validation_loss(self, model: nn.Module, device: torch.device) -> float | None:
@@ -46,7 +55,7 @@ class TagTask(Task):
         total, tokens = 0.0, 0
         for batch in self.val_batches:
             n = int(batch["mask"].sum())
-            total += float(_loss(model, batch, device)) * n
+            total += float(model.loss(to_device(batch, device))) * n
             tokens += n
         return total / tokens
 
@@ -56,10 +65,3 @@ class TagTask(Task):
     def load_state_dict(self, saved: dict[str, Any], device: torch.device) -> None:
         self.generator.set_state(saved["generator"].to("cpu", torch.uint8))
 
-
-def _inner(model: nn.Module) -> nn.Module:
-    return getattr(model, "module", model)  # DistributedDataParallel wraps the tagger
-
-
-def _loss(model: nn.Module, batch: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor:
-    return _inner(model).loss(to_device(batch, device))
