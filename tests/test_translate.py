@@ -209,3 +209,41 @@ def test_long_pairs_are_left_out_with_a_count(tmp_path):
 def test_translate_options_are_refused_elsewhere(trained_run):
     result = run("predict", trained_run, "--beam", "3", input="x\n")
     assert result.exit_code == 2
+
+
+def test_inspect_attention_shows_where_each_output_token_looked(dates_run, tmp_path):
+    result = run("inspect", dates_run, "--attention", "May 7, 1999", "--json")
+    assert result.exit_code == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["translation"] == "1999-05-07" and len(found["source_tokens"]) == len("May 7, 1999")
+    assert len(found["weights"]) == len(found["output_tokens"]) == len(found["attends_to"])
+    for row in found["weights"]:
+        assert len(row) == len(found["source_tokens"]) and abs(sum(row) - 1) < 1e-3
+    assert found["attends_to"][0]["source"] in "1999"  # the year comes first, read from the end of the source
+    shown = run("inspect", dates_run, "--attention", "May 7, 1999")
+    assert shown.exit_code == 0 and "1999-05-07" in shown.stdout and "attends to most" in shown.stdout
+    pytest.importorskip("matplotlib")
+    picture = tmp_path / "attention.png"
+    drawn = run("inspect", dates_run, "--attention", "May 7, 1999", "--plot", picture)
+    assert drawn.exit_code == 0, drawn.stderr
+    assert picture.stat().st_size > 1000
+
+
+def test_attention_kept_in_a_padded_batch_never_falls_on_padding(dates_run):
+    from rnncli.tasks.translate.translator import Decoding, decode_batch
+
+    loaded = load_translator(dates_run)
+    rows = [loaded.encode("May 7, 1999"), loaded.encode("Tuesday, December 30, 2008")]
+    batch = decode_batch(loaded, rows, Decoding(), torch.device("cpu"), keep_attention=True)
+    short = batch[0][0]
+    assert all(len(row) == len(rows[0]) and abs(sum(row) - 1) < 1e-5 for row in short.attention)
+    alone = decode_batch(loaded, rows[:1], Decoding(), torch.device("cpu"), keep_attention=True)[0][0]
+    assert alone.tokens == short.tokens
+    assert torch.allclose(torch.tensor(alone.attention), torch.tensor(short.attention), atol=1e-5)
+
+
+def test_attention_is_refused_for_other_runs_and_for_data(trained_run):
+    other = run("inspect", trained_run, "--attention", "x")
+    assert other.exit_code == 2 and "--attention does not apply to language models" in other.stderr
+    data = run("inspect", SAMPLE / "pairs.tsv", "--task", "translate", "--attention", "x")
+    assert data.exit_code == 2 and "--attention asks a trained run" in data.stderr

@@ -268,6 +268,18 @@ def with_default(text: str, name: str) -> str:
     return text
 
 
+AttentionText = Annotated[
+    str | None,
+    typer.Option(
+        "--attention",
+        metavar="TEXT",
+        help="Translators: translate TEXT and show, per output token, the source token it attends to most "
+        "(--plot draws the whole matrix as a heat map).",
+        rich_help_panel=TRANSLATION,
+    ),
+]
+
+
 def options_besides(ctx: typer.Context, *names: str) -> dict[str, Any]:
     """The command's options by name, leaving out those it handles itself."""
     return {name: value for name, value in ctx.params.items() if name not in names}

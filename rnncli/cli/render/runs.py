@@ -216,3 +216,22 @@ def print_comparison(result: dict[str, Any], console: Console | None = None) -> 
     for key, (a, b) in result["differences"].items():
         diff.add_row(key, table_value(a), table_value(b))
     console.print(diff if result["differences"] else Text("the settings are the same"))
+
+
+def print_attention(summary: dict[str, Any], console: Console | None = None) -> None:
+    """A translation and, per output token, the source token it attends to most (``rnn inspect --attention``)."""
+    console = result_console(console)
+    rows = [
+        ("checkpoint", summary["path"]),
+        ("source", summary["source"]),
+        ("translation", summary["translation"]),
+        ("attention", f"{summary['attention_type']}, {len(summary['source_tokens'])} source tokens"),
+    ]
+    console.print(facts_table(rows))
+    table = Table(title="each output token and the source token it attends to most", show_edge=False)
+    for name, justify in (("output", "left"), ("source", "left"), ("position", "right"), ("weight", "right")):
+        table.add_column(name, justify=justify)
+    for row in summary["attends_to"]:
+        table.add_row(repr(row["output"]), repr(row["source"]), str(row["position"]), f"{row['weight']:.2f}")
+    console.print()
+    console.print(table)
