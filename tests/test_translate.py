@@ -79,18 +79,18 @@ def test_beam_one_equals_greedy_and_padding_changes_nothing(dates_run):
     loaded = load_translator(dates_run)
     sources = read_pairs(str(SAMPLE / "pairs_test.tsv")).sources[:40]
     rows = [loaded.encode(s) for s in sources]
-    source, lengths = pad(rows, loaded.config.pad_id)
+    source, lengths = pad(rows, loaded.config.source_pad_id)
     plain = [h.tokens for h in greedy(loaded.model, source, lengths, ratio=2.0)]
     beamed = beam_search(loaded.model, source, lengths, beam=1, n_best=1, length_penalty=1.0, ratio=2.0)
     assert [b[0].tokens for b in beamed] == plain
-    alone = [greedy(loaded.model, *pad([r], loaded.config.pad_id), ratio=2.0)[0].tokens for r in rows[:10]]
+    alone = [greedy(loaded.model, *pad([r], loaded.config.source_pad_id), ratio=2.0)[0].tokens for r in rows[:10]]
     assert alone == plain[:10]
 
 
 def test_padding_gets_no_attention(dates_run):
     loaded = load_translator(dates_run)
     rows = [loaded.encode("May 7, 1999"), loaded.encode("Tuesday, December 30, 2008")]
-    source, lengths = pad(rows, loaded.config.pad_id)
+    source, lengths = pad(rows, loaded.config.source_pad_id)
     start = torch.tensor([loaded.config.bos_id] * 2)
     with torch.no_grad():
         encoded = loaded.model.encode(source, lengths)
@@ -113,7 +113,7 @@ def test_every_cell_and_both_implementations_agree_on_padded_batches(cell):
         attention="additive",
     )
     reference = Translator(config).eval()
-    source, lengths = pad([[1, 2, 3], [4, 5, 6, 7, 8], [9]], config.pad_id)
+    source, lengths = pad([[1, 2, 3], [4, 5, 6, 7, 8], [9]], config.source_pad_id)
     target = torch.tensor([[config.bos_id, 1, 2]] * 3)
     expected = reference(source, lengths, target)
     assert expected.shape == (3, 3, config.total_vocab)
@@ -247,3 +247,47 @@ def test_attention_is_refused_for_other_runs_and_for_data(trained_run):
     assert other.exit_code == 2 and "--attention does not apply to language models" in other.stderr
     data = run("inspect", SAMPLE / "pairs.tsv", "--task", "translate", "--attention", "x")
     assert data.exit_code == 2 and "--attention asks a trained run" in data.stderr
+
+
+def test_a_run_of_the_first_format_still_loads_and_predicts_the_same():
+    old = Path(__file__).resolve().parent / "fixtures" / "old_translate_run"
+    result = run("predict", old, old / "inputs.txt", "--beam", "3", "--n-best", "2", "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    expected = [json.loads(line) for line in (old / "expected_predict.jsonl").read_text().splitlines()]
+    found = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["translation"] for r in found] == [r["translation"] for r in expected]
+    for got, want in zip(found, expected, strict=True):
+        assert [h["score"] for h in got["n_best"]] == pytest.approx([h["score"] for h in want["n_best"]], abs=1e-3)
+    summary = json.loads(run("inspect", old, "--json").stdout)
+    assert summary["tokenizer"]["shared"] and not summary["model"]["tie_embeddings"]
+
+
+def test_separate_vocabularies_and_tied_embeddings_round_trip(tmp_path):
+    out = tmp_path / "separate"
+    args = ["--hidden-size", "32", "--embed-size", "32", "--steps", "3", "--batch-size", "8", "--device", "cpu"]
+    result = run("train", SAMPLE / "pairs.tsv", "--task", "translate", "--out", out, "--no-shared-vocab", *args,
+                 "--tie-embeddings")
+    assert result.exit_code == 0, result.stderr
+    assert "tokenizers learnt per side" in result.stderr
+    loaded = load_translator(out)
+    assert loaded.target_tokenizer is not None and loaded.config.tie_embeddings
+    assert loaded.config.target_vocab_size < loaded.config.vocab_size  # digits and dashes vs dates in words
+    assert loaded.model.out.weight is loaded.model.target_embed.weight
+    assert run("predict", out, input="May 7, 1999\n").exit_code == 0
+    again = run("train", "--resume", out, "--steps", "5")
+    assert again.exit_code == 0, again.stderr
+
+
+def test_tied_embeddings_need_equal_sizes():
+    result = run("train", SAMPLE / "pairs.tsv", "--task", "translate", "--tie-embeddings", "--hidden-size", "64",
+                 "--embed-size", "32", "--steps", "1")
+    assert result.exit_code == 2 and "--tie-embeddings needs" in result.stderr and "--embed-size 64" in result.stderr
+
+
+def test_a_checkpoint_whose_tokenizers_disagree_with_the_model_is_refused(dates_run, tmp_path):
+    from tests.conftest import rewrite_checkpoint
+
+    bad = tmp_path / "bad.safetensors"
+    rewrite_checkpoint(dates_run / "model.safetensors", bad, meta=lambda m: m["model"].update(target_vocab_size=13))
+    with pytest.raises(CheckpointError, match="shared vocabulary"):
+        load_translator(bad)

@@ -26,7 +26,7 @@ def attention_summary(path: str, options: dict[str, Any]) -> Summary:
         raise UsageError("--attention: give a sentence to translate (the text is empty)")
     device = next(loaded.model.parameters()).device
     hyp = decode_batch(loaded, [ids], Decoding(), device, keep_attention=True)[0][0]
-    source_tokens = [loaded.decode([i]) for i in ids]
+    source_tokens = [loaded.tokenizer.decode([i]) for i in ids]
     output_tokens = [loaded.decode([i]) for i in hyp.tokens]
     weights = [[round(w, 4) for w in row] for row in hyp.attention]
     focus = [max(range(len(row)), key=row.__getitem__) for row in hyp.attention]

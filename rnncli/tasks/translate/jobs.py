@@ -64,7 +64,7 @@ def token_loss(loaded: Loaded, sources: list[str], targets: list[str]) -> float:
     from rnncli.tasks.translate.task import batch_tensors
     from rnncli.tasks.translate.task import token_loss as loss_of
 
-    rows = [(loaded.encode(s), loaded.encode(t)) for s, t in zip(sources, targets, strict=True)]
+    rows = [(loaded.encode(s), loaded.encode_target(t)) for s, t in zip(sources, targets, strict=True)]
     device = next(loaded.model.parameters()).device
     total, count = 0.0, 0
     with torch.inference_mode():
