@@ -291,3 +291,31 @@ def test_a_checkpoint_whose_tokenizers_disagree_with_the_model_is_refused(dates_
     rewrite_checkpoint(dates_run / "model.safetensors", bad, meta=lambda m: m["model"].update(target_vocab_size=13))
     with pytest.raises(CheckpointError, match="shared vocabulary"):
         load_translator(bad)
+
+
+def test_eval_reads_two_aligned_files_like_train(dates_run, tmp_path):
+    pairs = read_pairs(str(SAMPLE / "pairs_test.tsv"))
+    (tmp_path / "src.txt").write_text("\n".join(pairs.sources[:50]) + "\n", encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text("\n".join(pairs.targets[:50]) + "\n", encoding="utf-8")
+    (tmp_path / "short.txt").write_text("\n".join(pairs.targets[:49]) + "\n", encoding="utf-8")
+    result = run("eval", dates_run, "--source", tmp_path / "src.txt", "--target", tmp_path / "tgt.txt", "--json")
+    assert result.exit_code == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert scores["pairs"] == 50 and scores["winner"] == "model"
+    mismatched = run("eval", dates_run, "--source", tmp_path / "src.txt", "--target", tmp_path / "short.txt")
+    assert mismatched.exit_code == 2 and "50 lines" in mismatched.stderr and "49" in mismatched.stderr
+    both = run("eval", dates_run, SAMPLE / "pairs_test.tsv", "--source", tmp_path / "src.txt", "--target", "x")
+    assert both.exit_code == 2 and "not both" in both.stderr
+    neither = run("eval", dates_run)
+    assert neither.exit_code == 2 and "give DATA" in neither.stderr
+
+
+def test_train_reports_vocabulary_coverage(tmp_path):
+    path = tmp_path / "p.tsv"
+    path.write_text("".join(f"go home w{i}\tgeh heim\n" for i in range(40)), encoding="utf-8")
+    args = ["--tokenizer", "word", "--min-count", "2", "--steps", "1", *TINY]
+    result = run("train", path, "--task", "translate", "--out", tmp_path / "run", *args)
+    assert result.exit_code == 0, result.stderr
+    line = next(x for x in result.stderr.splitlines() if "vocabulary coverage" in x)
+    assert "target 100.0% (0 unknown)" in line and "training pairs: source 66.7% (36 unknown)" in line
+    assert "held-out pairs: source 66.7% (4 unknown)" in line  # 1 unseen word of 3 per source

@@ -268,6 +268,20 @@ def with_default(text: str, name: str) -> str:
     return text
 
 
+EvalSource = Annotated[
+    str | None,
+    typer.Option(
+        "--source", help="Translators: source sentences, one per line (with --target, instead of DATA).",
+        rich_help_panel=TRANSLATION,
+    ),
+]
+EvalTarget = Annotated[
+    str | None,
+    typer.Option(
+        "--target", help="Translators: their reference translations, line-aligned with --source.",
+        rich_help_panel=TRANSLATION,
+    ),
+]
 AttentionText = Annotated[
     str | None,
     typer.Option(

@@ -77,7 +77,7 @@ TASK = TaskSpec(
     suffixes=(),  # a .tsv is a forecaster's by default: --task translate says otherwise
     options={
         "train": frozenset(option_types()),
-        "eval": DECODING | {"per_line"},
+        "eval": DECODING | {"per_line", "source", "target"},
         "predict": DECODING | {"output_format"},
         "inspect": frozenset({"attention"}),
     },

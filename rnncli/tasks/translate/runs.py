@@ -166,6 +166,25 @@ def _report_read(split: Split, options: DataOptions, reporter: Reporter) -> None
     )
     if split.too_long:
         reporter.warn(f"left out {split.too_long:,} pairs longer than --max-len {options.max_len} tokens")
+    reporter.info(coverage_line(split))
+
+
+def coverage_line(split: Split) -> str:
+    """The share of source and target tokens the vocabularies cover (not their unknown token), per part."""
+    unknown = (split.tokenizer.unknown_id, (split.target_tokenizer or split.tokenizer).unknown_id)
+    parts = []
+    for name, indices in (("training", split.train), ("held-out", split.val)):
+        rows = split.rows(indices)
+        if not rows:
+            continue
+        shares = []
+        for side, unk in enumerate(unknown):
+            total = sum(len(row[side]) for row in rows)
+            missed = 0 if unk is None else sum(row[side].count(unk) for row in rows)
+            covered = 100 * (1 - missed / max(1, total))
+            shares.append(f"{('source', 'target')[side]} {covered:.1f}% ({missed:,} unknown)")
+        parts.append(f"{name} pairs: {', '.join(shares)}")
+    return "vocabulary coverage of " + "; ".join(parts)
 
 
 def _vocabularies(split: Split) -> str:
