@@ -191,20 +191,32 @@ def main() -> None:
     rnn_train_rate(train, val, cfg(10), model_cfg)
 
     rows_out = [
-        ("train", *sandwich(lambda: plain_train_rate(train, cfg(), model_cfg),
-                            lambda: rnn_train_rate(train, val, cfg(), model_cfg))),
+        (
+            "train",
+            *sandwich(
+                lambda: plain_train_rate(train, cfg(), model_cfg), lambda: rnn_train_rate(train, val, cfg(), model_cfg)
+            ),
+        ),
     ]
     rows_out.append(
-        ("model", *sandwich(lambda: plain_train_rate(train, cfg(), model_cfg),
-                            lambda: plain_train_rate(train, cfg(), model_cfg, rnn_model=True)))
+        (
+            "model",
+            *sandwich(
+                lambda: plain_train_rate(train, cfg(), model_cfg),
+                lambda: plain_train_rate(train, cfg(), model_cfg, rnn_model=True),
+            ),
+        )
     )
     lines = examples(n_predict, 2)[0]
     run = ClassifierRun(Path("."), Classifier(model_cfg).eval(), model_cfg, CLASSES, tokenizer, {})
     plain = PlainClassifier(model_cfg.vocab_size, model_cfg.embed_size, model_cfg.hidden_size, 2, model_cfg.dropout)
-    rows_out.append(("predict", *sandwich(lambda: plain_predict_rate(plain, run, lines),
-                                          lambda: rnn_predict_rate(run, lines))))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU; "
-          f"{steps} training steps of 32 reviews, {len(lines)} lines predicted")
+    rows_out.append(
+        ("predict", *sandwich(lambda: plain_predict_rate(plain, run, lines), lambda: rnn_predict_rate(run, lines)))
+    )
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU; "
+        f"{steps} training steps of 32 reviews, {len(lines)} lines predicted"
+    )
     print(f"{'path':<10}{'plain PyTorch ex/s':>20}{'rnn ex/s':>12}{'ratio':>8}{'cpu ratio':>11}")
     print("(train: rnn's Trainer and model; model: rnn's model in the plain loop; predict: rnn predict's path)")
     for name, reference, ours, ratio, cpu_ratio in rows_out:

@@ -79,18 +79,18 @@ def test_beam_one_equals_greedy_and_padding_changes_nothing(dates_run):
     loaded = load_translator(dates_run)
     sources = read_pairs(str(SAMPLE / "pairs_test.tsv")).sources[:40]
     rows = [loaded.encode(s) for s in sources]
-    source, lengths = pad(rows, loaded.config.pad_id)
+    source, lengths = pad(rows, loaded.config.source_pad_id)
     plain = [h.tokens for h in greedy(loaded.model, source, lengths, ratio=2.0)]
     beamed = beam_search(loaded.model, source, lengths, beam=1, n_best=1, length_penalty=1.0, ratio=2.0)
     assert [b[0].tokens for b in beamed] == plain
-    alone = [greedy(loaded.model, *pad([r], loaded.config.pad_id), ratio=2.0)[0].tokens for r in rows[:10]]
+    alone = [greedy(loaded.model, *pad([r], loaded.config.source_pad_id), ratio=2.0)[0].tokens for r in rows[:10]]
     assert alone == plain[:10]
 
 
 def test_padding_gets_no_attention(dates_run):
     loaded = load_translator(dates_run)
     rows = [loaded.encode("May 7, 1999"), loaded.encode("Tuesday, December 30, 2008")]
-    source, lengths = pad(rows, loaded.config.pad_id)
+    source, lengths = pad(rows, loaded.config.source_pad_id)
     start = torch.tensor([loaded.config.bos_id] * 2)
     with torch.no_grad():
         encoded = loaded.model.encode(source, lengths)
@@ -113,7 +113,7 @@ def test_every_cell_and_both_implementations_agree_on_padded_batches(cell):
         attention="additive",
     )
     reference = Translator(config).eval()
-    source, lengths = pad([[1, 2, 3], [4, 5, 6, 7, 8], [9]], config.pad_id)
+    source, lengths = pad([[1, 2, 3], [4, 5, 6, 7, 8], [9]], config.source_pad_id)
     target = torch.tensor([[config.bos_id, 1, 2]] * 3)
     expected = reference(source, lengths, target)
     assert expected.shape == (3, 3, config.total_vocab)
@@ -209,3 +209,133 @@ def test_long_pairs_are_left_out_with_a_count(tmp_path):
 def test_translate_options_are_refused_elsewhere(trained_run):
     result = run("predict", trained_run, "--beam", "3", input="x\n")
     assert result.exit_code == 2
+
+
+def test_inspect_attention_shows_where_each_output_token_looked(dates_run, tmp_path):
+    result = run("inspect", dates_run, "--attention", "May 7, 1999", "--json")
+    assert result.exit_code == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["translation"] == "1999-05-07" and len(found["source_tokens"]) == len("May 7, 1999")
+    assert len(found["weights"]) == len(found["output_tokens"]) == len(found["attends_to"])
+    for row in found["weights"]:
+        assert len(row) == len(found["source_tokens"]) and abs(sum(row) - 1) < 1e-3
+    assert found["attends_to"][0]["source"] in "1999"  # the year comes first, read from the end of the source
+    shown = run("inspect", dates_run, "--attention", "May 7, 1999")
+    assert shown.exit_code == 0 and "1999-05-07" in shown.stdout and "attends to most" in shown.stdout
+    pytest.importorskip("matplotlib")
+    picture = tmp_path / "attention.png"
+    drawn = run("inspect", dates_run, "--attention", "May 7, 1999", "--plot", picture)
+    assert drawn.exit_code == 0, drawn.stderr
+    assert picture.stat().st_size > 1000
+
+
+def test_attention_kept_in_a_padded_batch_never_falls_on_padding(dates_run):
+    from rnncli.tasks.translate.translator import Decoding, decode_batch
+
+    loaded = load_translator(dates_run)
+    rows = [loaded.encode("May 7, 1999"), loaded.encode("Tuesday, December 30, 2008")]
+    batch = decode_batch(loaded, rows, Decoding(), torch.device("cpu"), keep_attention=True)
+    short = batch[0][0]
+    assert all(len(row) == len(rows[0]) and abs(sum(row) - 1) < 1e-5 for row in short.attention)
+    alone = decode_batch(loaded, rows[:1], Decoding(), torch.device("cpu"), keep_attention=True)[0][0]
+    assert alone.tokens == short.tokens
+    assert torch.allclose(torch.tensor(alone.attention), torch.tensor(short.attention), atol=1e-5)
+
+
+def test_attention_is_refused_for_other_runs_and_for_data(trained_run):
+    other = run("inspect", trained_run, "--attention", "x")
+    assert other.exit_code == 2 and "--attention does not apply to language models" in other.stderr
+    data = run("inspect", SAMPLE / "pairs.tsv", "--task", "translate", "--attention", "x")
+    assert data.exit_code == 2 and "--attention asks a trained run" in data.stderr
+
+
+def test_a_run_of_the_first_format_still_loads_and_predicts_the_same():
+    old = Path(__file__).resolve().parent / "fixtures" / "old_translate_run"
+    result = run("predict", old, old / "inputs.txt", "--beam", "3", "--n-best", "2", "--format", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    expected = [json.loads(line) for line in (old / "expected_predict.jsonl").read_text().splitlines()]
+    found = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["translation"] for r in found] == [r["translation"] for r in expected]
+    for got, want in zip(found, expected, strict=True):
+        assert [h["score"] for h in got["n_best"]] == pytest.approx([h["score"] for h in want["n_best"]], abs=1e-3)
+    summary = json.loads(run("inspect", old, "--json").stdout)
+    assert summary["tokenizer"]["shared"] and not summary["model"]["tie_embeddings"]
+
+
+def test_separate_vocabularies_and_tied_embeddings_round_trip(tmp_path):
+    out = tmp_path / "separate"
+    args = ["--hidden-size", "32", "--embed-size", "32", "--steps", "3", "--batch-size", "8", "--device", "cpu"]
+    result = run(
+        "train",
+        SAMPLE / "pairs.tsv",
+        "--task",
+        "translate",
+        "--out",
+        out,
+        "--no-shared-vocab",
+        *args,
+        "--tie-embeddings",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "tokenizers learnt per side" in result.stderr
+    loaded = load_translator(out)
+    assert loaded.target_tokenizer is not None and loaded.config.tie_embeddings
+    assert loaded.config.target_vocab_size < loaded.config.vocab_size  # digits and dashes vs dates in words
+    assert loaded.model.out.weight is loaded.model.target_embed.weight
+    assert run("predict", out, input="May 7, 1999\n").exit_code == 0
+    again = run("train", "--resume", out, "--steps", "5")
+    assert again.exit_code == 0, again.stderr
+
+
+def test_tied_embeddings_need_equal_sizes():
+    result = run(
+        "train",
+        SAMPLE / "pairs.tsv",
+        "--task",
+        "translate",
+        "--tie-embeddings",
+        "--hidden-size",
+        "64",
+        "--embed-size",
+        "32",
+        "--steps",
+        "1",
+    )
+    assert result.exit_code == 2 and "--tie-embeddings needs" in result.stderr and "--embed-size 64" in result.stderr
+
+
+def test_a_checkpoint_whose_tokenizers_disagree_with_the_model_is_refused(dates_run, tmp_path):
+    from tests.conftest import rewrite_checkpoint
+
+    bad = tmp_path / "bad.safetensors"
+    rewrite_checkpoint(dates_run / "model.safetensors", bad, meta=lambda m: m["model"].update(target_vocab_size=13))
+    with pytest.raises(CheckpointError, match="shared vocabulary"):
+        load_translator(bad)
+
+
+def test_eval_reads_two_aligned_files_like_train(dates_run, tmp_path):
+    pairs = read_pairs(str(SAMPLE / "pairs_test.tsv"))
+    (tmp_path / "src.txt").write_text("\n".join(pairs.sources[:50]) + "\n", encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text("\n".join(pairs.targets[:50]) + "\n", encoding="utf-8")
+    (tmp_path / "short.txt").write_text("\n".join(pairs.targets[:49]) + "\n", encoding="utf-8")
+    result = run("eval", dates_run, "--source", tmp_path / "src.txt", "--target", tmp_path / "tgt.txt", "--json")
+    assert result.exit_code == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert scores["pairs"] == 50 and scores["winner"] == "model"
+    mismatched = run("eval", dates_run, "--source", tmp_path / "src.txt", "--target", tmp_path / "short.txt")
+    assert mismatched.exit_code == 2 and "50 lines" in mismatched.stderr and "49" in mismatched.stderr
+    both = run("eval", dates_run, SAMPLE / "pairs_test.tsv", "--source", tmp_path / "src.txt", "--target", "x")
+    assert both.exit_code == 2 and "not both" in both.stderr
+    neither = run("eval", dates_run)
+    assert neither.exit_code == 2 and "give DATA" in neither.stderr
+
+
+def test_train_reports_vocabulary_coverage(tmp_path):
+    path = tmp_path / "p.tsv"
+    path.write_text("".join(f"go home w{i}\tgeh heim\n" for i in range(40)), encoding="utf-8")
+    args = ["--tokenizer", "word", "--min-count", "2", "--steps", "1", *TINY]
+    result = run("train", path, "--task", "translate", "--out", tmp_path / "run", *args)
+    assert result.exit_code == 0, result.stderr
+    line = next(x for x in result.stderr.splitlines() if "vocabulary coverage" in x)
+    assert "target 100.0% (0 unknown)" in line and "training pairs: source 66.7% (36 unknown)" in line
+    assert "held-out pairs: source 66.7% (4 unknown)" in line  # 1 unseen word of 3 per source

@@ -14,6 +14,8 @@ from rnncli.cli.options import (
     OUTPUT,
     SCORING,
     Beam,
+    EvalSource,
+    EvalTarget,
     ImplOverride,
     LengthPenalty,
     MaxLenRatio,
@@ -31,11 +33,13 @@ def evaluate(
     ctx: typer.Context,
     checkpoint: Annotated[str, typer.Argument(metavar="CHECKPOINT", help="A run folder or a .safetensors file.")],
     data: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            metavar="DATA", help="A UTF-8 text file, a folder of them, or - for stdin (a CSV for a forecaster)."
+            metavar="DATA",
+            help="A UTF-8 text file, a folder of them, or - for stdin (a CSV for a forecaster; a file of pairs for a "
+            "translator, or leave it out for --source and --target).",
         ),
-    ],
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.", rich_help_panel=OUTPUT)] = False,
     per_line: Annotated[
         bool,
@@ -61,6 +65,8 @@ def evaluate(
     beam: Beam = None,
     length_penalty: LengthPenalty = None,
     max_len_ratio: MaxLenRatio = None,
+    source: EvalSource = None,
+    target: EvalTarget = None,
     task: Task = None,
 ) -> None:
     """Loss, perplexity and bits per character of a model on a text (or a score per line); a backtest for a forecaster.
@@ -70,6 +76,8 @@ def evaluate(
     Example: rnn eval runs/monthly sample_data/monthly.csv --backtest 3
 
     Example: rnn eval runs/pairs sample_data/pairs_test.tsv (a translator: BLEU and chrF beside copying the source)
+
+    Example: rnn eval runs/pairs --source test.en --target test.es (two line-aligned files)
     """
     from rnncli.cli.render.outputs import write_evaluation
 

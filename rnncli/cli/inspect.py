@@ -11,6 +11,7 @@ from rnncli.cli.failures import user_errors
 from rnncli.cli.options import (
     GRAD_FLOW,
     OUTPUT,
+    AttentionText,
     GradFlowData,
     GradFlowImpl,
     GradFlowSeed,
@@ -25,7 +26,7 @@ from rnncli.cli.options import (
     options_besides,
 )
 
-OWN_OPTIONS = ("paths", "as_json", "plot", "top", "task", "grad_flow")
+OWN_OPTIONS = ("paths", "as_json", "plot", "top", "task", "grad_flow", "attention")
 
 
 @user_errors
@@ -43,7 +44,7 @@ def inspect(
         Path | None,
         typer.Option(
             "--plot",
-            help="Also write a picture (.png, .svg or .pdf): the training curve of a run, the symbol frequencies of a text, the series of a CSV, or the --grad-flow curve. Needs matplotlib.",
+            help="Also write a picture (.png, .svg or .pdf): the training curve of a run, the symbol frequencies of a text, the series of a CSV, the --attention heat map, or the --grad-flow curve. Needs matplotlib.",
             rich_help_panel=OUTPUT,
         ),
     ] = None,
@@ -52,6 +53,7 @@ def inspect(
         typer.Option(help="How many of the most frequent symbols and words of a text to list. [default: 10]"),
     ] = None,
     task: Task = None,
+    attention: AttentionText = None,
     grad_flow: Annotated[
         bool,
         typer.Option(
@@ -76,6 +78,8 @@ def inspect(
 
     Example: rnn inspect sample_data/monthly.csv --plot series.png
 
+    Example: rnn inspect runs/dates --attention "May 7, 1999" --plot attention.png
+
     Example: rnn inspect runs/tinyworld --grad-flow (the same as rnn grad-flow runs/tinyworld)
     """
     from rnncli.cli.render.outputs import write_grad_flow, write_inspection
@@ -87,5 +91,7 @@ def inspect(
         request = GradFlowRequest.from_options(options_besides(ctx, *OWN_OPTIONS), paths=paths)
         write_grad_flow(measure_gradient_flow(request), as_json=as_json, plot=plot)
         return
-    request = InspectRequest(paths or [], task=task, top=top, grad_flow_options=options_besides(ctx, *OWN_OPTIONS))
+    request = InspectRequest(
+        paths or [], task=task, top=top, attention=attention, grad_flow_options=options_besides(ctx, *OWN_OPTIONS)
+    )
     write_inspection(inspect_paths(request), as_json=as_json, plot=plot)

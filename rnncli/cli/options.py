@@ -268,6 +268,34 @@ def with_default(text: str, name: str) -> str:
     return text
 
 
+EvalSource = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="Translators: source sentences, one per line (with --target, instead of DATA).",
+        rich_help_panel=TRANSLATION,
+    ),
+]
+EvalTarget = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        help="Translators: their reference translations, line-aligned with --source.",
+        rich_help_panel=TRANSLATION,
+    ),
+]
+AttentionText = Annotated[
+    str | None,
+    typer.Option(
+        "--attention",
+        metavar="TEXT",
+        help="Translators: translate TEXT and show, per output token, the source token it attends to most "
+        "(--plot draws the whole matrix as a heat map).",
+        rich_help_panel=TRANSLATION,
+    ),
+]
+
+
 def options_besides(ctx: typer.Context, *names: str) -> dict[str, Any]:
     """The command's options by name, leaving out those it handles itself."""
     return {name: value for name, value in ctx.params.items() if name not in names}

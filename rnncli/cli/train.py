@@ -273,6 +273,23 @@ def train(
             help="Translators: label smoothing of the training loss. [default: 0.1]", rich_help_panel=TRANSLATION
         ),
     ] = None,
+    shared_vocab: Annotated[
+        bool | None,
+        typer.Option(
+            "--shared-vocab/--no-shared-vocab",
+            help="Translators: one tokenizer learnt on both sides, or one per side. [default: shared]",
+            rich_help_panel=TRANSLATION,
+        ),
+    ] = None,
+    tie_embeddings: Annotated[
+        bool | None,
+        typer.Option(
+            "--tie-embeddings",
+            help="Translators: tie the decoder's input embedding and output layer (needs --embed-size equal to "
+            "--hidden-size).",
+            rich_help_panel=TRANSLATION,
+        ),
+    ] = None,
     task: Task = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML file of options; flags override it.", rich_help_panel=RUN)

@@ -45,6 +45,7 @@ TASKS: dict[str, str] = {
 DEFAULT_TASK = "language-model"  # runs that record no task were all language models
 CHECKPOINT_FILES = ("model.safetensors", "last.safetensors")
 RUN_FILES = (*CHECKPOINT_FILES, "last.state.safetensors", "metrics.jsonl")
+PAIRED_INPUTS = {"source", "target"}  # eval options that stand in for DATA (a translator's two aligned files)
 
 
 def get_task(name: str) -> TaskSpec:
@@ -198,6 +199,8 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     """``rnn eval``: score a checkpoint on data, as the task the checkpoint records."""
     detection = detect(request.checkpoint, task=request.task)
     check_options(detection, "eval", request.options)
+    if request.data is None and not given(request.options).keys() & PAIRED_INPUTS:
+        raise UsageError(f"give DATA: the file to score {request.checkpoint} on")
     return detection.task.evaluate(request, reporter)
 
 

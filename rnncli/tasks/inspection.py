@@ -19,6 +19,8 @@ from rnncli.tasks.training_curve import finite_number
 # Options of inspect that only --grad-flow reads (rnn grad-flow's own options).
 GRAD_FLOW_ONLY = ("data", "impl", "steps_back", "windows", "seed")
 UNTRAINED_SHAPE = ("cell", "hidden_size", "num_layers", "embed_size")
+# Options that ask a run a question of its task (TaskSpec.inspect_run) instead of summarising it.
+RUN_QUESTIONS = ("attention",)
 
 
 @dataclass
@@ -28,6 +30,7 @@ class InspectRequest:
     paths: list[str]
     task: str | None = None
     top: int | None = None
+    attention: str | None = None  # a sentence for a translation run to translate, showing its attention
     grad_flow_options: dict[str, Any] = field(default_factory=dict)  # refused here: they need --grad-flow
 
     def check(self) -> None:
@@ -57,8 +60,14 @@ def inspect_paths(request: InspectRequest) -> Summary:
         a, b = (_run_summary(path, request.task) for path in request.paths)
         return Summary(compare_checkpoints(a, b), data=(a, b))
     detection = detect(request.paths[0], task=request.task)
-    check_options(detection, "inspect", {"top": request.top})
+    questions = given({name: getattr(request, name) for name in RUN_QUESTIONS})
+    check_options(detection, "inspect", {"top": request.top, **questions})
+    if questions and not (detection.run and detection.task.inspect_run is not None):
+        flag = "--" + next(iter(questions)).replace("_", "-")
+        raise UsageError(f"{flag} asks a trained run: give a {detection.task.name} run folder or checkpoint")
     if detection.run:
+        if questions:
+            return detection.task.inspect_run(request.paths[0], questions)
         return Summary(detection.task.summarise_run(request.paths[0]))
     with detection.guess_explained({"top": request.top}):
         return detection.task.summarise_data(request.paths[0], request.top)

@@ -70,7 +70,7 @@ class EvalRequest:
     """``rnn eval``: a checkpoint, the data to score it on, and the options as the user gave them."""
 
     checkpoint: str
-    data: str
+    data: str | None  # None only where the task reads its data from options (a translator's --source/--target)
     task: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
 

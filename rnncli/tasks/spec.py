@@ -45,6 +45,8 @@ class TaskSpec:
     summarise_data: Callable[[str, int | None], Summary]  # a data file, for inspect (the int: --top)
     option_notes: Mapping[str, str] = field(default_factory=dict)
     predict: Callable[[PredictRequest, Reporter], Prediction] | None = None  # rnn predict: inputs to outputs
+    # inspect's questions to a run beyond its summary (translate: --attention TEXT), given as {option: value}
+    inspect_run: Callable[[str, dict[str, Any]], Summary] | None = None
     instead_of_predict: str = ""  # what to use where a task has no predict ("rnn sample RUN")
 
     def takes(self, command: str, option: str) -> bool:

@@ -156,6 +156,7 @@ def _printer(document: dict[str, Any]):
         return runs.print_forecast_summary if document.get("task") == "forecast" else runs.print_checkpoint_summary
     printers = {
         "comparison": runs.print_comparison,
+        "attention": runs.print_attention,
         "text": data.print_text_summary,
         "series": data.print_series_summary,
         "classifier": runs.print_classifier_summary,
@@ -183,5 +184,7 @@ def _plot_inspection(summary: Summary, plot: Path) -> None:
         plots.save_frequency_plot(document, plot)
     elif kind == "classifier":
         plots.save_classifier_plot(document, plot)
+    elif kind == "attention":
+        plots.save_attention_plot(document, plot)
     else:
         raise UsageError(f"--plot: rnn cannot draw a {kind} summary yet; leave out --plot")

@@ -94,6 +94,22 @@ def save_frequency_plot(summary: dict[str, Any], path: Path) -> None:
     save_figure(fig, path, plt)
 
 
+def save_attention_plot(summary: dict[str, Any], path: Path) -> None:
+    """The attention matrix of one translation as a heat map: source tokens across, output tokens down."""
+    plt = require_matplotlib(path)
+    sources, outputs = summary["source_tokens"], summary["output_tokens"]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.32 * len(sources), 1.2 + 0.32 * max(1, len(outputs))))
+    image = ax.imshow(summary["weights"] or [[0.0] * len(sources)], cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(sources)), [repr(t)[1:-1] for t in sources], rotation=90, fontsize=8)
+    ax.set_yticks(range(len(outputs)), [repr(t)[1:-1] for t in outputs], fontsize=8)
+    ax.set_xlabel("source tokens")
+    ax.set_ylabel("output tokens")
+    ax.set_title(f"{summary['attention_type']} attention", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    save_figure(fig, path, plt, dpi=110)
+
+
 def save_grad_flow_plot(results: list[dict[str, Any]], path: Path) -> None:
     """A log-scale line plot of one or more grad-flow results."""
     plt = require_matplotlib(path)

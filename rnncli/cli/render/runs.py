@@ -239,7 +239,9 @@ def _classifier_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     model, data = summary["model"], summary.get("data") or {}
     history, tok = summary.get("history") or {}, summary["tokenizer"]
     counts = data.get("counts") or {}
-    kind = f"multi-label, threshold {summary.get('threshold') or 0.5:.2f}" if summary.get("multi_label") else "one label"
+    kind = (
+        f"multi-label, threshold {summary.get('threshold') or 0.5:.2f}" if summary.get("multi_label") else "one label"
+    )
     classes = ", ".join(f"{c} ({counts[c]})" if c in counts else c for c in summary["classes"][:12])
     more = f" and {len(summary['classes']) - 12} more" if len(summary["classes"]) > 12 else ""
     loss = history.get("best_val_loss")
@@ -288,3 +290,25 @@ def _confusion_table(classes: list[str], confusion: list[list[int]]) -> Table:
     for name, row in zip(classes, confusion, strict=True):
         table.add_row(name, *(str(n) for n in row))
     return table
+
+
+# --- a translator's attention ---------------------------------------------------------
+
+
+def print_attention(summary: dict[str, Any], console: Console | None = None) -> None:
+    """A translation and, per output token, the source token it attends to most (``rnn inspect --attention``)."""
+    console = result_console(console)
+    rows = [
+        ("checkpoint", summary["path"]),
+        ("source", summary["source"]),
+        ("translation", summary["translation"]),
+        ("attention", f"{summary['attention_type']}, {len(summary['source_tokens'])} source tokens"),
+    ]
+    console.print(facts_table(rows))
+    table = Table(title="each output token and the source token it attends to most", show_edge=False)
+    for name, justify in (("output", "left"), ("source", "left"), ("position", "right"), ("weight", "right")):
+        table.add_column(name, justify=justify)
+    for row in summary["attends_to"]:
+        table.add_row(repr(row["output"]), repr(row["source"]), str(row["position"]), f"{row['weight']:.2f}")
+    console.print()
+    console.print(table)

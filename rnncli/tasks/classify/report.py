@@ -118,7 +118,8 @@ def _validation(saved: Any, classes: list[str]) -> dict[str, Any] | None:
     confusion = saved.get("confusion")
     square = isinstance(confusion, list) and len(confusion) == len(classes)
     if confusion is not None and not (
-        square and all(isinstance(r, list) and len(r) == len(classes) for r in confusion)
+        square
+        and all(isinstance(r, list) and len(r) == len(classes) for r in confusion)
         and all(isinstance(n, int) and n >= 0 for r in confusion for n in r)
     ):
         return None

@@ -64,4 +64,3 @@ class TagTask(Task):
 
     def load_state_dict(self, saved: dict[str, Any], device: torch.device) -> None:
         self.generator.set_state(saved["generator"].to("cpu", torch.uint8))
-

@@ -58,6 +58,12 @@ def summarise_run(path: str) -> dict[str, Any]:
     return report.summarise_run(path)
 
 
+def inspect_run(path: str, options: dict[str, Any]) -> Summary:
+    from rnncli.tasks.translate import attention
+
+    return attention.attention_summary(path, options)
+
+
 def summarise_data(path: str, top: int | None = None) -> Summary:
     from rnncli.tasks.translate import report
 
@@ -71,9 +77,9 @@ TASK = TaskSpec(
     suffixes=(),  # a .tsv is a forecaster's by default: --task translate says otherwise
     options={
         "train": frozenset(option_types()),
-        "eval": DECODING | {"per_line"},
+        "eval": DECODING | {"per_line", "source", "target"},
         "predict": DECODING | {"output_format"},
-        "inspect": frozenset(),
+        "inspect": frozenset({"attention"}),
     },
     option_notes={
         "seq_len": "a batch holds whole sentence pairs; --max-len bounds their length",
@@ -84,5 +90,6 @@ TASK = TaskSpec(
     evaluate=evaluate,
     summarise_run=summarise_run,
     summarise_data=summarise_data,
+    inspect_run=inspect_run,
     predict=predict,
 )

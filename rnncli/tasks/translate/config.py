@@ -26,9 +26,13 @@ SPECIALS = ("<pad>", "<s>", "</s>")  # appended after the tokenizer's ids: pad, 
 class TranslateConfig:
     """An encoder-decoder: a bidirectional encoder, a decoder started from it, attention and input feeding.
 
-    ``vocab_size`` is the tokenizer's (shared by both sides); the model adds the
-    three special tokens after it. ``hidden_size`` is the decoder's width; each
+    ``vocab_size`` is the source tokenizer's; ``target_vocab_size`` the target
+    tokenizer's, or 0 where one tokenizer serves both sides (``--shared-vocab``,
+    the default and the only layout of the first runs). The model adds the
+    three special tokens after each. ``hidden_size`` is the decoder's width; each
     encoder direction has half of it, so the two halves start the decoder.
+    ``tie_embeddings`` makes the decoder's output layer the transpose of its input
+    embedding (Press & Wolf 2017), so it needs ``embed_size == hidden_size``.
     """
 
     cell: str = "lstm"
@@ -40,6 +44,8 @@ class TranslateConfig:
     dropout: float = 0.1
     attention: str = "general"
     label_smoothing: float = 0.1
+    target_vocab_size: int = 0
+    tie_embeddings: bool = False
 
     def validate(self, *, where: str | None = None) -> None:
         label = (lambda name: f"--{name.replace('_', '-')}") if where is None else (lambda name: f"{where} {name}")
@@ -57,22 +63,47 @@ class TranslateConfig:
         check_float(self.dropout, 0.0, 1.0, label("dropout"), high_open=True)
         check_choice(self.attention, ATTENTIONS, label("attention"))
         check_float(self.label_smoothing, 0.0, 1.0, label("label_smoothing"), high_open=True)
+        check_int(self.target_vocab_size, 0, MAX_VOCAB, label("target_vocab_size"))
+        if self.tie_embeddings and self.embed_size != self.hidden_size:
+            raise UsageError(
+                f"{label('tie_embeddings')} needs the decoder's embedding and output sizes equal: "
+                f"give --embed-size {self.hidden_size} (got --embed-size {self.embed_size}, "
+                f"--hidden-size {self.hidden_size})"
+            )
 
     @property
-    def total_vocab(self) -> int:
+    def shared_vocab(self) -> bool:
+        return self.target_vocab_size == 0
+
+    @property
+    def source_total(self) -> int:
+        """The source embedding's rows: the source tokenizer's ids, then the specials."""
         return self.vocab_size + len(SPECIALS)
 
     @property
-    def pad_id(self) -> int:
+    def source_pad_id(self) -> int:
         return self.vocab_size
 
     @property
+    def target_vocab(self) -> int:
+        return self.target_vocab_size or self.vocab_size
+
+    @property
+    def total_vocab(self) -> int:
+        """The decoder's vocabulary: the target tokenizer's ids, then the specials."""
+        return self.target_vocab + len(SPECIALS)
+
+    @property
+    def pad_id(self) -> int:
+        return self.target_vocab
+
+    @property
     def bos_id(self) -> int:
-        return self.vocab_size + 1
+        return self.target_vocab + 1
 
     @property
     def eos_id(self) -> int:
-        return self.vocab_size + 2
+        return self.target_vocab + 2
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

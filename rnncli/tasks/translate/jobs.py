@@ -9,7 +9,7 @@ from typing import Any
 
 from rnncli.core.errors import UsageError
 from rnncli.tasks.requests import EvalRequest, Evaluation, Prediction, PredictRequest, Reporter
-from rnncli.tasks.translate.pairs import read_lines, read_pairs
+from rnncli.tasks.translate.pairs import Pairs, read_lines, read_pairs, read_parallel
 from rnncli.tasks.translate.translator import Decoding, Loaded, load_translator, texts, translate
 
 FORMATS = ("text", "jsonl")
@@ -30,7 +30,7 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     from rnncli.tasks.translate.scores import compare, describe, sentence_chrf
 
     decoding = decoding_of(request.options)
-    pairs = read_pairs(request.data)
+    pairs = eval_pairs(request)
     for note in pairs.notes:
         reporter.warn(note)
     loaded = load_translator(request.checkpoint, device=request.options.get("device"))
@@ -57,6 +57,18 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     return Evaluation("report", document=document, report="\n".join(lines))
 
 
+def eval_pairs(request: EvalRequest) -> Pairs:
+    """DATA (a file of pairs), or --source and --target (two line-aligned files), never both."""
+    source, target = request.options.get("source"), request.options.get("target")
+    if source is None and target is None:
+        return read_pairs(request.data)
+    if request.data is not None:
+        raise UsageError("give either DATA (a file of pairs) or --source and --target, not both")
+    if source is None or target is None:
+        raise UsageError("give --source and --target together: two line-aligned files, one sentence per line")
+    return read_parallel(source, target)
+
+
 def token_loss(loaded: Loaded, sources: list[str], targets: list[str]) -> float:
     """Mean cross-entropy per target token (the end token included), teacher forced."""
     import torch
@@ -64,7 +76,7 @@ def token_loss(loaded: Loaded, sources: list[str], targets: list[str]) -> float:
     from rnncli.tasks.translate.task import batch_tensors
     from rnncli.tasks.translate.task import token_loss as loss_of
 
-    rows = [(loaded.encode(s), loaded.encode(t)) for s, t in zip(sources, targets, strict=True)]
+    rows = [(loaded.encode(s), loaded.encode_target(t)) for s, t in zip(sources, targets, strict=True)]
     device = next(loaded.model.parameters()).device
     total, count = 0.0, 0
     with torch.inference_mode():

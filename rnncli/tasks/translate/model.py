@@ -142,7 +142,7 @@ class Translator(nn.Module):
         super().__init__()
         self.config = config
         V, E, H = config.total_vocab, config.embed_size, config.hidden_size
-        self.source_embed = nn.Embedding(V, E, padding_idx=config.pad_id)
+        self.source_embed = nn.Embedding(config.source_total, E, padding_idx=config.source_pad_id)
         self.target_embed = nn.Embedding(V, E, padding_idx=config.pad_id)
         self.encoder = Encoder(config)
         feeding = config.attention != "none"
@@ -160,12 +160,14 @@ class Translator(nn.Module):
         self.combine = nn.Linear(2 * H, H, bias=False) if feeding else None
         self.drop = nn.Dropout(config.dropout)
         self.out = nn.Linear(H, V)
+        if config.tie_embeddings:  # one matrix reads and writes the target tokens (E == H, checked)
+            self.out.weight = self.target_embed.weight
 
     def encode(self, source: torch.Tensor, lengths: torch.Tensor) -> Encoded:
         """Sources (B, S) padded with the pad id, and their lengths (B,)."""
         memory, state = self.encoder(self.drop(self.source_embed(source)), lengths)
         keys = None if self.attention is None else self.attention.keys(memory)
-        return Encoded(memory, keys, source != self.config.pad_id, state)
+        return Encoded(memory, keys, source != self.config.source_pad_id, state)
 
     def start(self, encoded: Encoded) -> Step:
         return Step(encoded.state, encoded.memory.new_zeros(encoded.memory.shape[0], self.config.hidden_size))

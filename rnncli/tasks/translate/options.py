@@ -33,7 +33,7 @@ TRAIN_KEYS = (
     "precision",
     "tensorboard",
 )
-MODEL_KEYS = tuple(f.name for f in fields(TranslateConfig) if f.name != "vocab_size")
+MODEL_KEYS = tuple(f.name for f in fields(TranslateConfig) if f.name not in ("vocab_size", "target_vocab_size"))
 # The trainer's defaults for a translator: sentence pairs per batch, a learning rate an attention model
 # trains well with, and validation often enough to see it learn.
 TRAIN_DEFAULTS = dict(batch_size=64, lr=3e-3, eval_every=100, steps=1000, val_frac=0.1)
@@ -41,7 +41,7 @@ TRAIN_DEFAULTS = dict(batch_size=64, lr=3e-3, eval_every=100, steps=1000, val_fr
 
 @dataclass
 class DataOptions:
-    """Where the pairs come from and how they become tokens (one tokenizer learnt on both sides)."""
+    """Where the pairs come from and how they become tokens (one tokenizer learnt on both sides, or one per side)."""
 
     source: str | None = None
     target: str | None = None
@@ -50,6 +50,7 @@ class DataOptions:
     vocab_size: int = TokenizerSettings.vocab_size
     min_count: int = TokenizerSettings.min_count
     max_vocab: int = TokenizerSettings.max_vocab
+    shared_vocab: bool = True
 
     def validate(self) -> None:
         check_int(self.max_len, 1, 100_000, "--max-len")

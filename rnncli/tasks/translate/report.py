@@ -19,17 +19,19 @@ def summarise_run(path: str | Path) -> dict[str, Any]:
     file = resolve_checkpoint_path(path)
     meta = read_meta(file)
     tensors = meta["_tensors"]
-    config, tokenizer = validate_layout(file, meta)  # a damaged run is refused, as by rnn predict
+    config, tokenizer, target = validate_layout(file, meta)  # a damaged run is refused, as by rnn predict
     history = meta.get("history") or {}
+    tied = {"out.weight"} if config.tie_embeddings else set()  # the same matrix as target_embed.weight
     return {
         "kind": "translation-run",
         "path": str(file),
         "task": "translate",
         "model": config.to_dict(),
         "train": meta.get("train"),
-        "tokenizer": {"kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size, "shared": True},
+        "tokenizer": {"kind": tokenizer.kind, "vocab_size": tokenizer.vocab_size, "shared": target is None},
+        "target_tokenizer": None if target is None else {"kind": target.kind, "vocab_size": target.vocab_size},
         "data": {k: v for k, v in (meta.get("data") or {}).items() if k != "fingerprint"},
-        "total_parameters": sum(numel(tuple(t["shape"])) for t in tensors.values()),
+        "total_parameters": sum(numel(tuple(t["shape"])) for name, t in tensors.items() if name not in tied),
         "history": {k: history.get(k) for k in ("step", "best_step", "best_val_loss", "tokens_seen", "elapsed_s")},
         "curve": curve_beside(file),
         "versions": meta.get("versions"),

@@ -38,9 +38,10 @@ class Split:
     pairs: Pairs
     train: list[int]  # indices into pairs
     val: list[int]
-    tokenizer: Tokenizer
+    tokenizer: Tokenizer  # the source side's (both sides' where shared)
     encoded: list[tuple[list[int], list[int]]]  # every pair, as ids
     too_long: int
+    target_tokenizer: Tokenizer | None = None  # None where one tokenizer serves both sides
 
     def rows(self, indices: list[int]):
         return [self.encoded[i] for i in indices if self.encoded[i] is not None]
@@ -75,6 +76,7 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     split = prepare(read_inputs(files), settings.data, cfg, reporter)
     config = settings.model
     config.vocab_size = split.tokenizer.vocab_size
+    config.target_vocab_size = 0 if split.target_tokenizer is None else split.target_tokenizer.vocab_size
     history = fit(split, config, cfg, settings.data, files, out_dir=out_dir, request=request, reporter=reporter)
     closing_note(out_dir, split, reporter)
     return history
@@ -89,7 +91,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     pairs = read_inputs(files)
     if pairs.fingerprint() != saved.meta["data"]["fingerprint"]:
         raise UsageError(f"{pairs.origin}: not the pairs this run was trained on; resume with the same data")
-    split = prepare(pairs, options, cfg, reporter, tokenizer=_saved_tokenizer(saved.meta))
+    split = prepare(pairs, options, cfg, reporter, tokenizers=_saved_tokenizers(saved.meta))
     history = fit(
         split, config, cfg, options, files, out_dir=saved.folder, request=request, reporter=reporter, resume=saved
     )
@@ -97,14 +99,17 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     return history
 
 
-def _saved_tokenizer(meta: dict[str, Any]) -> Tokenizer:
+def _saved_tokenizers(meta: dict[str, Any]) -> tuple[Tokenizer, Tokenizer | None]:
+    """The run's source (or shared) tokenizer and its target tokenizer (None where shared: the first runs)."""
     from rnncli.core.tokenizers import tokenizer_from_dict
 
-    return tokenizer_from_dict(meta["tokenizer"])
+    target = meta.get("target_tokenizer")
+    return tokenizer_from_dict(meta["tokenizer"]), None if target is None else tokenizer_from_dict(target)
 
 
-def prepare(pairs: Pairs, options: DataOptions, cfg: TrainConfig, reporter: Reporter, *, tokenizer=None) -> Split:
-    """Split by the seed, learn the tokenizer on the training pairs (both sides), encode, drop long pairs."""
+def prepare(pairs: Pairs, options: DataOptions, cfg: TrainConfig, reporter: Reporter, *, tokenizers=None) -> Split:
+    """Split by the seed, learn the tokenizers on the training pairs (one on both sides, or one per side),
+    encode, drop long pairs."""
     for note in pairs.notes:
         reporter.warn(note)
     order = list(range(len(pairs)))
@@ -113,29 +118,36 @@ def prepare(pairs: Pairs, options: DataOptions, cfg: TrainConfig, reporter: Repo
     if cfg.val_frac > 0 and n_val == 0 and len(order) >= 2:
         n_val = 1
     val, train_idx = sorted(order[:n_val]), sorted(order[n_val:])
-    if tokenizer is None:
-        tokenizer = _learn_tokenizer(pairs, train_idx, options)
-    encoded, too_long = _encode(pairs, tokenizer, options.max_len)
-    split = Split(pairs, train_idx, val, tokenizer, encoded, too_long)
+    if tokenizers is None:
+        tokenizers = _learn_tokenizers(pairs, train_idx, options)
+    encoded, too_long = _encode(pairs, tokenizers, options.max_len)
+    split = Split(pairs, train_idx, val, tokenizers[0], encoded, too_long, tokenizers[1])
     if not split.rows(train_idx):
         raise DataError(f"{pairs.origin}: every training pair is longer than --max-len {options.max_len} tokens")
     _report_read(split, options, reporter)
     return split
 
 
-def _learn_tokenizer(pairs: Pairs, indices: list[int], options: DataOptions) -> Tokenizer:
+def _learn_tokenizers(pairs: Pairs, indices: list[int], options: DataOptions) -> tuple[Tokenizer, Tokenizer | None]:
     from rnncli.core.tokenizers import train_tokenizer
 
-    texts = [pairs.sources[i] for i in indices] + [pairs.targets[i] for i in indices]
-    return train_tokenizer(options.tokenizer_settings(), lambda: ["\n".join(texts) + "\n"])
+    def learn(texts: list[str]) -> Tokenizer:
+        return train_tokenizer(options.tokenizer_settings(), lambda: ["\n".join(texts) + "\n"])
+
+    sources, targets = [pairs.sources[i] for i in indices], [pairs.targets[i] for i in indices]
+    if options.shared_vocab:
+        return learn(sources + targets), None
+    return learn(sources), learn(targets)
 
 
-def _encode(pairs: Pairs, tokenizer: Tokenizer, max_len: int):
+def _encode(pairs: Pairs, tokenizers: tuple[Tokenizer, Tokenizer | None], max_len: int):
     from rnncli.core.tokenizers import encode_known
 
+    source_tok, target_tok = tokenizers[0], tokenizers[1] or tokenizers[0]
     encoded, too_long = [], 0
     for source, target in zip(pairs.sources, pairs.targets, strict=True):
-        s, t = (encode_known(tokenizer, text, policy="unk") for text in (source, target))
+        s = encode_known(source_tok, source, policy="unk")
+        t = encode_known(target_tok, target, policy="unk")
         if len(s) > max_len or len(t) > max_len:
             encoded.append(None)
             too_long += 1
@@ -149,12 +161,37 @@ def _report_read(split: Split, options: DataOptions, reporter: Reporter) -> None
     source_lengths, target_lengths = [len(s) for s, _ in kept], [len(t) for _, t in kept]
     reporter.info(
         f"{split.pairs.origin}: {len(split.pairs):,} pairs ({len(split.rows(split.train)):,} to train on, "
-        f"{len(split.rows(split.val)):,} held out); {split.tokenizer.kind} tokenizer of "
-        f"{split.tokenizer.vocab_size:,} tokens learnt on both sides; tokens per sentence: "
+        f"{len(split.rows(split.val)):,} held out); {_vocabularies(split)}; tokens per sentence: "
         f"source {_lengths(source_lengths)}, target {_lengths(target_lengths)}"
     )
     if split.too_long:
         reporter.warn(f"left out {split.too_long:,} pairs longer than --max-len {options.max_len} tokens")
+    reporter.info(coverage_line(split))
+
+
+def coverage_line(split: Split) -> str:
+    """The share of source and target tokens the vocabularies cover (not their unknown token), per part."""
+    unknown = (split.tokenizer.unknown_id, (split.target_tokenizer or split.tokenizer).unknown_id)
+    parts = []
+    for name, indices in (("training", split.train), ("held-out", split.val)):
+        rows = split.rows(indices)
+        if not rows:
+            continue
+        shares = []
+        for side, unk in enumerate(unknown):
+            total = sum(len(row[side]) for row in rows)
+            missed = 0 if unk is None else sum(row[side].count(unk) for row in rows)
+            covered = 100 * (1 - missed / max(1, total))
+            shares.append(f"{('source', 'target')[side]} {covered:.1f}% ({missed:,} unknown)")
+        parts.append(f"{name} pairs: {', '.join(shares)}")
+    return "vocabulary coverage of " + "; ".join(parts)
+
+
+def _vocabularies(split: Split) -> str:
+    kind, source = split.tokenizer.kind, split.tokenizer.vocab_size
+    if split.target_tokenizer is None:
+        return f"{kind} tokenizer of {source:,} tokens learnt on both sides"
+    return f"{kind} tokenizers learnt per side: source {source:,} tokens, target {split.target_tokenizer.vocab_size:,}"
 
 
 def _lengths(values: list[int]) -> str:
@@ -195,6 +232,7 @@ def fit(
         "task": "translate",
         **settings,
         "tokenizer": split.tokenizer.to_dict(),
+        **({} if split.target_tokenizer is None else {"target_tokenizer": split.target_tokenizer.to_dict()}),
         "data": data,
         "versions": versions(),
         "command": request.command or sys.argv,

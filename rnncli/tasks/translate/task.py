@@ -27,7 +27,7 @@ def pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]
 
 def batch_tensors(pairs: Encoded, config: TranslateConfig) -> tuple[torch.Tensor, ...]:
     """Source (B, S), its lengths, the decoder's input (start + target) and what it must predict (target + end)."""
-    source, lengths = pad([s for s, _ in pairs], config.pad_id)
+    source, lengths = pad([s for s, _ in pairs], config.source_pad_id)
     target_in, _ = pad([[config.bos_id, *t] for _, t in pairs], config.pad_id)
     target_out, _ = pad([[*t, config.eos_id] for _, t in pairs], config.pad_id)
     return source, lengths, target_in, target_out

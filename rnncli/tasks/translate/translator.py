@@ -45,14 +45,24 @@ class Loaded:
     path: Path
     model: Translator
     config: TranslateConfig
-    tokenizer: Tokenizer
+    tokenizer: Tokenizer  # the source side's (and the target's, where shared)
     meta: dict[str, Any]
+    target_tokenizer: Tokenizer | None = None  # None where one tokenizer serves both sides
+
+    @property
+    def target(self) -> Tokenizer:
+        return self.target_tokenizer or self.tokenizer
 
     def encode(self, text: str, *, where: str = "text") -> list[int]:
+        """A source sentence as the encoder reads it."""
         return encode_known(self.tokenizer, text, policy="unk", where=where)
 
+    def encode_target(self, text: str, *, where: str = "text") -> list[int]:
+        return encode_known(self.target, text, policy="unk", where=where)
+
     def decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids)
+        """Output ids (the decoder's) as text."""
+        return self.target.decode(ids)
 
 
 def load_translator(path: str | Path, *, device: str | None = None) -> Loaded:
@@ -61,29 +71,40 @@ def load_translator(path: str | Path, *, device: str | None = None) -> Loaded:
 
     path = resolve_checkpoint_path(path)
     meta = read_meta(path)
-    config, tokenizer = validate_layout(path, meta)
+    config, tokenizer, target = validate_layout(path, meta)
+    tensors = read_tensors(path)
+    if config.tie_embeddings and not tensors["out.weight"].equal(tensors["target_embed.weight"]):
+        raise CheckpointError(f"{path}: the tied embeddings differ (out.weight, target_embed.weight); damaged")
     model = Translator(config)
-    model.load_state_dict(read_tensors(path))
+    model.load_state_dict(tensors)
     model.to(resolve_device(device or "cpu")).eval()
-    return Loaded(path, model, config, tokenizer, meta)
+    return Loaded(path, model, config, tokenizer, meta, target)
 
 
-def validate_layout(path: Path, meta: dict[str, Any]) -> tuple[TranslateConfig, Tokenizer]:
-    """The metadata and the tensor table checked against each other, weights unread."""
+def validate_layout(path: Path, meta: dict[str, Any]) -> tuple[TranslateConfig, Tokenizer, Tokenizer | None]:
+    """The metadata and the tensor table checked against each other, weights unread.
+
+    Returns the config, the source (or shared) tokenizer and the target's (None where shared).
+    """
     if meta.get("task") != TASK_NAME:
         raise CheckpointError(f"{path}: not a translation model (task {meta.get('task')!r})")
     try:
         config = build_section(TranslateConfig, meta.get("model"), where=f"{path}: model")
         config.validate(where=f"{path}: model")
         tokenizer = tokenizer_from_dict(meta.get("tokenizer"))
+        target = None if "target_tokenizer" not in meta else tokenizer_from_dict(meta["target_tokenizer"])
     except UsageError as exc:
         raise CheckpointError(f"the translation metadata is damaged ({exc.message})") from None
-    if tokenizer.vocab_size != config.vocab_size:
-        raise CheckpointError(
-            f"{path}: the tokenizer has {tokenizer.vocab_size} tokens but the model {config.vocab_size}; damaged"
-        )
+    sizes = [(tokenizer.vocab_size, config.vocab_size, "source")]
+    if (target is None) != config.shared_vocab:
+        raise CheckpointError(f"{path}: the model and its tokenizers disagree on a shared vocabulary; damaged")
+    if target is not None:
+        sizes.append((target.vocab_size, config.target_vocab_size, "target"))
+    for found, expected, side in sizes:
+        if found != expected:
+            raise CheckpointError(f"{path}: the {side} tokenizer has {found} tokens but the model {expected}; damaged")
     check_tensors_match(path, meta, lambda: Translator(config))
-    return config, tokenizer
+    return config, tokenizer, target
 
 
 def translate(
@@ -102,7 +123,7 @@ def translate(
 
 
 def decode_batch(loaded: Loaded, rows: list[list[int]], decoding: Decoding, device, *, keep_attention=False):
-    source, lengths = pad(rows, loaded.config.pad_id)
+    source, lengths = pad(rows, loaded.config.source_pad_id)
     source, lengths = source.to(device), lengths.to(device)
     if decoding.beam == 1:
         found = greedy(loaded.model, source, lengths, ratio=decoding.max_len_ratio, keep_attention=keep_attention)
