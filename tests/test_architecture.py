@@ -363,6 +363,22 @@ def test_no_function_is_longer_than_forty_lines():
     )
 
 
+def test_a_task_names_entry_points_in_its_own_package():
+    """``entry("module", "function")`` in a task's TASK is an import by name: it must stay inside the task."""
+    broken = []
+    for init in sorted((PACKAGE / "tasks").glob("*/__init__.py")):
+        own = f"rnncli.tasks.{init.parent.name}"
+        for node in ast.walk(ast.parse(init.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "entry":
+                module, function = (arg.value for arg in node.args)
+                path = ROOT / (module.replace(".", "/") + ".py")
+                if not module.startswith(own + ".") or not path.is_file():
+                    broken.append(f"{_relative(init)}:{node.lineno}: entry({module!r}) is not a module of {own}")
+                elif f"def {function}(" not in path.read_text(encoding="utf-8"):
+                    broken.append(f"{_relative(init)}:{node.lineno}: {module} has no function {function}")
+    assert not broken, _report(broken, "a task's entry points are its own modules' functions")
+
+
 MAX_COMMAND_LINES = 15
 
 

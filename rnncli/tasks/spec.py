@@ -1,11 +1,12 @@
 """What a task tells the registry: its name, the data it claims, the options it takes and its entry points.
 
-Each task package defines ``TASK = TaskSpec(...)`` in its ``__init__.py``. The
-entry points import the task's heavy modules (torch) only when they are called.
+Each task package defines ``TASK = TaskSpec(...)`` in its ``__init__.py``, naming its entry points with
+``entry(module, function)``: they import the task's heavy modules (torch) only when they are called.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,16 @@ if TYPE_CHECKING:
         TrainRequest,
     )
     from rnncli.tasks.resuming import SavedRun
+
+
+def entry(module: str, function: str) -> Callable[..., Any]:
+    """A task's entry point, imported when it is first called: naming it in ``TASK`` costs no torch."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), function)(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = f"{module}.{function}"
+    return call
 
 
 @dataclass(frozen=True)

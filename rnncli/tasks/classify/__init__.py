@@ -8,57 +8,7 @@ module when called, so importing this package costs no torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from rnncli.tasks.spec import TaskSpec
-
-if TYPE_CHECKING:
-    from rnncli.tasks.requests import (
-        EvalRequest,
-        Evaluation,
-        Prediction,
-        PredictRequest,
-        Reporter,
-        Summary,
-        TrainRequest,
-    )
-    from rnncli.tasks.resuming import SavedRun
-
-
-def train(request: TrainRequest, reporter: Reporter) -> Any:
-    from rnncli.tasks.classify import runs
-
-    return runs.train(request, reporter)
-
-
-def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Any:
-    from rnncli.tasks.classify import runs
-
-    return runs.resume(request, saved, reporter)
-
-
-def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
-    from rnncli.tasks.classify import scoring
-
-    return scoring.evaluate(request, reporter)
-
-
-def predict(request: PredictRequest, reporter: Reporter) -> Prediction:
-    from rnncli.tasks.classify import scoring
-
-    return scoring.predict(request, reporter)
-
-
-def summarise_run(path: str) -> dict[str, Any]:
-    from rnncli.tasks.classify import report
-
-    return report.summarise_run(path)
-
-
-def summarise_data(path: str, top: int | None = None) -> Summary:
-    from rnncli.tasks.classify import report
-
-    return report.summarise_data(path, top)
+from rnncli.tasks.spec import TaskSpec, entry
 
 
 def _train_options() -> frozenset[str]:
@@ -82,10 +32,10 @@ TASK = TaskSpec(
         "seq_len": "a classifier reads each example whole (--max-len cuts long ones)",
         "eval_batches": "a classifier validates on its whole validation split",
     },
-    train=train,
-    resume=resume,
-    evaluate=evaluate,
-    predict=predict,
-    summarise_run=summarise_run,
-    summarise_data=summarise_data,
+    train=entry("rnncli.tasks.classify.runs", "train"),
+    resume=entry("rnncli.tasks.classify.runs", "resume"),
+    evaluate=entry("rnncli.tasks.classify.scoring", "evaluate"),
+    predict=entry("rnncli.tasks.classify.scoring", "predict"),
+    summarise_run=entry("rnncli.tasks.classify.report", "summarise_run"),
+    summarise_data=entry("rnncli.tasks.classify.report", "summarise_data"),
 )

@@ -7,45 +7,8 @@ so importing this package costs no torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from rnncli.tasks.forecast.options import option_types
-from rnncli.tasks.spec import TaskSpec
-
-if TYPE_CHECKING:
-    from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter, Summary, TrainRequest
-    from rnncli.tasks.resuming import SavedRun
-
-
-def train(request: TrainRequest, reporter: Reporter) -> Any:
-    from rnncli.tasks.forecast import runs
-
-    return runs.train(request, reporter)
-
-
-def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Any:
-    from rnncli.tasks.forecast import runs
-
-    return runs.resume(request, saved, reporter)
-
-
-def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
-    from rnncli.tasks.forecast import predict
-
-    return predict.evaluate(request, reporter)
-
-
-def summarise_run(path: str) -> dict[str, Any]:
-    from rnncli.tasks.forecast import report
-
-    return report.summarise_run(path)
-
-
-def summarise_data(path: str, top: int | None = None) -> Summary:
-    from rnncli.tasks.forecast import report
-
-    return report.summarise_series(path, top)
-
+from rnncli.tasks.spec import TaskSpec, entry
 
 TASK = TaskSpec(
     name="forecast",
@@ -59,10 +22,10 @@ TASK = TaskSpec(
         "embed_size": "a forecaster reads numbers, not tokens",
         "impl": "a forecaster runs on PyTorch's fused layers",
     },
-    train=train,
-    resume=resume,
-    evaluate=evaluate,
-    summarise_run=summarise_run,
-    summarise_data=summarise_data,
+    train=entry("rnncli.tasks.forecast.runs", "train"),
+    resume=entry("rnncli.tasks.forecast.runs", "resume"),
+    evaluate=entry("rnncli.tasks.forecast.predict", "evaluate"),
+    summarise_run=entry("rnncli.tasks.forecast.report", "summarise_run"),
+    summarise_data=entry("rnncli.tasks.forecast.report", "summarise_series"),
     instead_of_predict="rnn forecast DATA --model {run} forecasts a CSV",
 )

@@ -7,45 +7,8 @@ so importing this package costs no torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from rnncli.tasks.language_model.config import run_option_types
-from rnncli.tasks.spec import TaskSpec
-
-if TYPE_CHECKING:
-    from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter, Summary, TrainRequest
-    from rnncli.tasks.resuming import SavedRun
-
-
-def train(request: TrainRequest, reporter: Reporter) -> Any:
-    from rnncli.tasks.language_model import runs
-
-    return runs.train(request, reporter)
-
-
-def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Any:
-    from rnncli.tasks.language_model import runs
-
-    return runs.resume(request, saved, reporter)
-
-
-def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
-    from rnncli.tasks.language_model import scoring
-
-    return scoring.evaluate(request, reporter)
-
-
-def summarise_run(path: str) -> dict[str, Any]:
-    from rnncli.tasks.language_model import report
-
-    return report.summarise_run(path)
-
-
-def summarise_data(path: str, top: int | None = None) -> Summary:
-    from rnncli.tasks.language_model import report
-
-    return report.summarise_text(path, top)
-
+from rnncli.tasks.spec import TaskSpec, entry
 
 TASK = TaskSpec(
     name="language-model",
@@ -57,10 +20,10 @@ TASK = TaskSpec(
         "eval": frozenset({"per_line", "carry", "unknown", "device", "impl"}),
         "inspect": frozenset({"top"}),
     },
-    train=train,
-    resume=resume,
-    evaluate=evaluate,
-    summarise_run=summarise_run,
-    summarise_data=summarise_data,
+    train=entry("rnncli.tasks.language_model.runs", "train"),
+    resume=entry("rnncli.tasks.language_model.runs", "resume"),
+    evaluate=entry("rnncli.tasks.language_model.scoring", "evaluate"),
+    summarise_run=entry("rnncli.tasks.language_model.report", "summarise_run"),
+    summarise_data=entry("rnncli.tasks.language_model.report", "summarise_text"),
     instead_of_predict="rnn sample {run} continues a prompt",
 )

@@ -6,59 +6,8 @@ Each entry point imports its module when called, so importing this package costs
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from rnncli.tasks.spec import TaskSpec
+from rnncli.tasks.spec import TaskSpec, entry
 from rnncli.tasks.tag.options import option_types
-
-if TYPE_CHECKING:
-    from rnncli.tasks.requests import (
-        EvalRequest,
-        Evaluation,
-        Prediction,
-        PredictRequest,
-        Reporter,
-        Summary,
-        TrainRequest,
-    )
-    from rnncli.tasks.resuming import SavedRun
-
-
-def train(request: TrainRequest, reporter: Reporter) -> Any:
-    from rnncli.tasks.tag import runs
-
-    return runs.train(request, reporter)
-
-
-def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Any:
-    from rnncli.tasks.tag import runs
-
-    return runs.resume(request, saved, reporter)
-
-
-def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
-    from rnncli.tasks.tag import tagging
-
-    return tagging.evaluate(request, reporter)
-
-
-def predict(request: PredictRequest, reporter: Reporter) -> Prediction:
-    from rnncli.tasks.tag import tagging
-
-    return tagging.predict(request, reporter)
-
-
-def summarise_run(path: str) -> dict[str, Any]:
-    from rnncli.tasks.tag import report
-
-    return report.summarise_run(path)
-
-
-def summarise_data(path: str, top: int | None = None) -> Summary:
-    from rnncli.tasks.tag import report
-
-    return report.summarise_data(path, top)
-
 
 TASK = TaskSpec(
     name="tag",
@@ -72,10 +21,10 @@ TASK = TaskSpec(
         "inspect": frozenset(),
     },
     option_notes={"seq_len": "a tagger reads whole sentences"},
-    train=train,
-    resume=resume,
-    evaluate=evaluate,
-    summarise_run=summarise_run,
-    summarise_data=summarise_data,
-    predict=predict,
+    train=entry("rnncli.tasks.tag.runs", "train"),
+    resume=entry("rnncli.tasks.tag.runs", "resume"),
+    evaluate=entry("rnncli.tasks.tag.tagging", "evaluate"),
+    summarise_run=entry("rnncli.tasks.tag.report", "summarise_run"),
+    summarise_data=entry("rnncli.tasks.tag.report", "summarise_data"),
+    predict=entry("rnncli.tasks.tag.tagging", "predict"),
 )
