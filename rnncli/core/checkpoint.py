@@ -171,17 +171,18 @@ def check_tensor_table(path: Path, listed: dict[str, Any], expected: dict[str, t
             raise CheckpointError(f"{path}: tensor '{name}' is {info.get('dtype')}, expected F32")
 
 
-def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+def read_tensors(path: Path, *, what: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """Every tensor of a safetensors file (a checkpoint, or a run's training state), none of them non-finite."""
     tensors: dict[str, torch.Tensor] = {}
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             for name in handle.keys():  # noqa: SIM118 (safe_open is not iterable)
                 tensors[name] = handle.get_tensor(name)
     except Exception as exc:  # the library raises its own error types for damaged files
-        raise CheckpointError(f"{path}: damaged checkpoint ({_first_line(exc)})") from None
+        raise CheckpointError(f"{path}: damaged {what} ({_first_line(exc)})") from None
     for name, tensor in tensors.items():
-        if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{path}: tensor '{name}' holds NaN or infinite values; the checkpoint is unusable")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: tensor '{name}' holds NaN or infinite values; the {what} is unusable")
     return tensors
 
 

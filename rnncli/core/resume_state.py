@@ -23,10 +23,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from rnncli.core.checkpoint import atomic_write_bytes
+from rnncli.core.checkpoint import atomic_write_bytes, read_tensors
 from rnncli.core.distributed import Distributed
 from rnncli.core.errors import CheckpointError, UsageError
 from rnncli.core.safetensors_header import read_header, read_json_document
@@ -213,14 +212,4 @@ def read_state_meta(path: Path) -> dict[str, Any]:
 def load_train_state(path: Path) -> TrainState:
     """Read and check a state file; every failure is a ``CheckpointError``."""
     meta = read_state_meta(path)
-    tensors: dict[str, torch.Tensor] = {}
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            for name in handle.keys():  # noqa: SIM118 (safe_open is not iterable)
-                tensors[name] = handle.get_tensor(name)
-    except Exception as exc:  # the library raises its own error types for damaged files
-        raise CheckpointError(f"{path}: damaged training state ({str(exc).strip().splitlines()[0]})") from None
-    for name, tensor in tensors.items():
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{path}: tensor '{name}' holds NaN or infinite values")
-    return TrainState(tensors=tensors, meta=meta)
+    return TrainState(tensors=read_tensors(path, what="training state"), meta=meta)
