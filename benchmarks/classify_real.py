@@ -96,7 +96,7 @@ def write_split(data: dict[str, list[str]], folder: Path, test_frac: float) -> t
     rng.shuffle(test)
     folder.mkdir(parents=True, exist_ok=True)
     paths = folder / "train.csv", folder / "test.csv"
-    for path, rows in zip(paths, (train, test)):
+    for path, rows in zip(paths, (train, test), strict=True):
         with path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["text", "label"])

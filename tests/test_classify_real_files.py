@@ -25,7 +25,7 @@ def test_a_csv_without_a_header_is_refused_in_one_line(tmp_path):
 
 def test_a_language_column_is_the_label_beside_an_id_column(tmp_path):
     path = tmp_path / "lang.csv"
-    path.write_text("id,sentence,language\n" + "".join(f"{i},{t},{l}\n" for i, (t, l) in enumerate(ROWS)), "utf-8")
+    path.write_text("id,sentence,language\n" + "".join(f"{i},{t},{g}\n" for i, (t, g) in enumerate(ROWS)), "utf-8")
     result = run("train", path, "--task", "classify", "--steps", "1", "--out", tmp_path / "run", *TINY)
     assert result.exit_code == 0, result.output
     assert "label='language'" in result.stderr + result.output
