@@ -29,3 +29,13 @@ def test_a_language_column_is_the_label_beside_an_id_column(tmp_path):
     result = run("train", path, "--task", "classify", "--steps", "1", "--out", tmp_path / "run", *TINY)
     assert result.exit_code == 0, result.output
     assert "label='language'" in result.stderr + result.output
+
+
+def test_eval_on_a_file_without_labels_points_to_predict(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("text,label\n" + "".join(f"{t},{g}\n" for t, g in ROWS), "utf-8")
+    assert run("train", path, "--task", "classify", "--steps", "1", "--out", tmp_path / "run", *TINY).exit_code == 0
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text\nhello there\nhallo da\n", "utf-8")
+    result = run("eval", tmp_path / "run", texts)
+    assert result.exit_code == 2 and "no label column" in result.stderr and "rnn predict" in result.stderr

@@ -148,6 +148,11 @@ def choose_columns(
     if (text_col is None or label_col is None) and len(header) == 2:
         text_col, label_col = _by_length(header, rows, text_col, label_col)
         _refuse_data_header(header, rows, path, label_col if labelled and not options.label_col else None)
+    if labelled and label_col is None and len(header) == 1:
+        raise UsageError(
+            f"{path}: one column ({header[0]}), no label column; training and scoring need text,label "
+            "(to label text without gold labels: rnn predict RUN FILE)"
+        )
     if text_col is None or (labelled and label_col is None):
         missing = "--text-col" if text_col is None else "--label-col"
         raise UsageError(
