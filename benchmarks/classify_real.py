@@ -136,13 +136,20 @@ def table(results: dict[str, dict], model_name: str) -> str:
     return "\n".join(lines)
 
 
+def use_fortunes(folder: Path) -> None:
+    global ROOT
+    ROOT = folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--time", default="2m", help="rnn train's --time for each set (default 2m)")
     parser.add_argument("--keep", type=Path, help="write the data and runs here and keep them")
     parser.add_argument("--train-args", default="", help='more rnn train options, e.g. "--tokenizer char"')
     parser.add_argument("--sets", default="language,topic", help="which sets (default language,topic)")
+    parser.add_argument("--fortunes", type=Path, default=ROOT, help=f"the fortunes folder (default {ROOT})")
     args = parser.parse_args()
+    use_fortunes(args.fortunes)
     if not (ROOT / "computers").is_file() or not all((ROOT / d).is_dir() for d in ("de", "it", "es", "ru")):
         sys.exit(f"the fortunes files are missing under {ROOT}: install them with apt-get install -y {PACKAGES}")
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
