@@ -19,7 +19,8 @@ from pathlib import Path
 from rnncli.core.errors import DataError, UsageError
 
 TEXT_NAMES = ("text", "review", "sentence", "content", "comment", "body", "message", "tweet", "document", "utterance")
-LABEL_NAMES = ("label", "labels", "class", "category", "sentiment", "target", "stars", "rating", "intent", "y", "topic")
+LABEL_NAMES = ("label", "labels", "class", "category", "sentiment", "target", "stars", "rating", "intent", "y", "topic",
+               "language", "lang")
 FASTTEXT_PREFIX = "__label__"
 MAX_FIELD_CHARS = 10_000_000
 LABEL_SEP = ";"  # several labels in one cell: "funny;sad"
@@ -146,6 +147,12 @@ def choose_columns(
     label_col = options.label_col or _by_name([h for h in header if h != text_col], LABEL_NAMES)
     if (text_col is None or label_col is None) and len(header) == 2:
         text_col, label_col = _by_length(header, rows, text_col, label_col)
+        _refuse_data_header(header, rows, path, label_col if labelled and not options.label_col else None)
+    if labelled and label_col is None and len(header) == 1:
+        raise UsageError(
+            f"{path}: one column ({header[0]}), no label column; training and scoring need text,label "
+            "(to label text without gold labels: rnn predict RUN FILE)"
+        )
     if text_col is None or (labelled and label_col is None):
         missing = "--text-col" if text_col is None else "--label-col"
         raise UsageError(
@@ -153,6 +160,18 @@ def choose_columns(
             f"(columns: {', '.join(header)}); say it with {missing}"
         )
     return text_col, label_col
+
+
+def _refuse_data_header(header: list[str], rows: list, path: str, label_col: str | None) -> None:
+    """A first line whose label cell is one of the labels below it is data: the file has no header."""
+    if label_col is None:
+        return
+    index = header.index(label_col)
+    if any(row[index].strip() == label_col.strip() for row, _ in rows):
+        raise UsageError(
+            f"{path}: line 1 looks like an example, not a header ('{label_col.strip()}' is also a label below it); "
+            "add a header line such as text,label"
+        )
 
 
 def _by_name(header: list[str], names: tuple[str, ...]) -> str | None:
