@@ -24,10 +24,20 @@ def test_missing_fortunes_are_named_with_the_packages_to_install(tmp_path):
 
 
 def fake_tree(root: Path) -> None:
-    words = {"en": "the cat and dog", "de": "der hund und die katze", "it": "il cane e il gatto",
-             "es": "el perro y el gato", "ru": "собака и кошка"}
-    topics = {"computers": "program bug code", "politics": "vote party law", "science": "atom star cell",
-              "work": "boss office job", "men-women": "wife husband date"}
+    words = {
+        "en": "the cat and dog",
+        "de": "der hund und die katze",
+        "it": "il cane e il gatto",
+        "es": "el perro y el gato",
+        "ru": "собака и кошка",
+    }
+    topics = {
+        "computers": "program bug code",
+        "politics": "vote party law",
+        "science": "atom star cell",
+        "work": "boss office job",
+        "men-women": "wife husband date",
+    }
     for name, text in topics.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text("\n%\n".join(f"{text} {words['en']} number {i}" for i in range(30)), "utf-8")

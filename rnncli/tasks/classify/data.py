@@ -19,8 +19,21 @@ from pathlib import Path
 from rnncli.core.errors import DataError, UsageError
 
 TEXT_NAMES = ("text", "review", "sentence", "content", "comment", "body", "message", "tweet", "document", "utterance")
-LABEL_NAMES = ("label", "labels", "class", "category", "sentiment", "target", "stars", "rating", "intent", "y", "topic",
-               "language", "lang")
+LABEL_NAMES = (
+    "label",
+    "labels",
+    "class",
+    "category",
+    "sentiment",
+    "target",
+    "stars",
+    "rating",
+    "intent",
+    "y",
+    "topic",
+    "language",
+    "lang",
+)
 FASTTEXT_PREFIX = "__label__"
 MAX_FIELD_CHARS = 10_000_000
 LABEL_SEP = ";"  # several labels in one cell: "funny;sad"
