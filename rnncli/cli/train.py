@@ -1,4 +1,4 @@
-"""rnn train: a language model on text, or a forecaster on a CSV of time series (the registry decides which)."""
+"""rnn train: a model of the task DATA is (language model, forecaster, classifier, tagger, translator)."""
 
 from __future__ import annotations
 
@@ -306,7 +306,7 @@ def train(
     ] = False,
     quiet: Quiet = False,
 ) -> None:
-    """Train a language model on DATA (files, folders or stdin), or a forecaster on a CSV of time series.
+    """Train a model on DATA: a language model on text, a forecaster on a CSV of series, or with --task a classifier, tagger or translator.
 
     A forecaster has its own defaults for the options it shares with a language model (see rnn forecast --help).
 
