@@ -322,3 +322,18 @@ def test_a_semicolon_label_cell_and_a_jsonl_list_read_as_several_labels(tmp_path
     jsonl = tmp_path / "m.jsonl"
     jsonl.write_text('{"text": "x y", "labels": ["b", "a"]}\n{"text": "z", "labels": ["a"]}\n', encoding="utf-8")
     assert read_examples(str(jsonl), ReadOptions()).labels == ["a;b", "a"]
+
+
+def test_eval_and_predict_take_the_columns_their_errors_advise(tmp_path, trained):
+    """An eval or predict file whose columns cannot be guessed says --text-col, and both commands take it."""
+    run_dir = trained[0]
+    rows = [(f"n{i}", text, label) for i, (text, label) in enumerate(toy_rows(4, 3))]
+    odd = write_csv(tmp_path / "odd.csv", rows, header=("id", "words", "colour"))
+    guessed = run("eval", run_dir, odd)
+    assert guessed.exit_code == 2 and "--text-col" in guessed.stderr
+    named = run("eval", run_dir, odd, "--text-col", "words", "--label-col", "colour", "--json")
+    assert named.exit_code == 0, named.output
+    assert sum(map(sum, json.loads(named.stdout)["model"]["confusion"])) == 4
+    predicted = run("predict", run_dir, odd, "--text-col", "words")
+    assert predicted.exit_code == 0, predicted.output
+    assert len(predicted.stdout.splitlines()) == 4

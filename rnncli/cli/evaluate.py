@@ -17,11 +17,13 @@ from rnncli.cli.options import (
     EvalSource,
     EvalTarget,
     ImplOverride,
+    LabelCol,
     LengthPenalty,
     MaxLenRatio,
     TagCol,
     TagField,
     Task,
+    TextCol,
     Unknown,
     options_besides,
 )
@@ -68,6 +70,8 @@ def evaluate(
     source: EvalSource = None,
     target: EvalTarget = None,
     task: Task = None,
+    text_col: TextCol = None,
+    label_col: LabelCol = None,
 ) -> None:
     """Loss, perplexity and bits per character of a model on a text (or a score per line); a backtest for a forecaster.
 

@@ -17,6 +17,7 @@ from rnncli.cli.options import (
     NBest,
     Pretokenized,
     Quiet,
+    TextCol,
     TopK,
     options_besides,
 )
@@ -43,6 +44,7 @@ def predict(
     ] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps. [default: cpu]")] = None,
     top_k: TopK = None,
+    text_col: TextCol = None,
     pretokenized: Pretokenized = False,
     beam: Beam = None,
     n_best: NBest = None,

@@ -24,8 +24,8 @@ TASK = TaskSpec(
     suffixes=(),
     options={
         "train": _train_options(),
-        "eval": frozenset({"per_line", "device"}),
-        "predict": frozenset({"output_format", "top_k", "device"}),
+        "eval": frozenset({"per_line", "device", "text_col", "label_col"}),
+        "predict": frozenset({"output_format", "top_k", "device", "text_col"}),
         "inspect": frozenset({"top"}),
     },
     option_notes={

@@ -106,7 +106,8 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     from rnncli.tasks.classify.report import evaluation_report
 
     run = load_classifier(request.checkpoint)
-    examples = _known_labels(read_examples(request.data, _recorded_columns(run, request.data)), run, reporter)
+    columns = _recorded_columns(run, request.data, request.options)
+    examples = _known_labels(read_examples(request.data, columns), run, reporter)
     device = _device(request.options)
     table = compare_on(run, examples, baselines=run.baselines, device=device)
     if request.options.get("per_line"):
@@ -120,11 +121,14 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     return Evaluation("report", document=document, report=evaluation_report(document))
 
 
-def _recorded_columns(run: ClassifierRun, path: str) -> ReadOptions:
-    """The run's text and label columns where the file has them; else the file's header decides."""
+def _recorded_columns(run: ClassifierRun, path: str, options: dict[str, Any]) -> ReadOptions:
+    """--text-col and --label-col; else the run's columns where the file has them; else its header decides."""
+    given = ReadOptions(text_col=options.get("text_col"), label_col=options.get("label_col"))
     columns = (run.meta.get("data") or {}).get("columns") or [None, None]
     if path == "-" or Path(path).is_dir() or Path(path).suffix.lower() not in (".csv", ".tsv", ".jsonl"):
-        return ReadOptions()
+        return given
+    if given.text_col or given.label_col:
+        return given
     with open(path, encoding="utf-8", errors="replace") as handle:
         head = handle.readline()
     return ReadOptions(
@@ -209,14 +213,16 @@ def predict(request: PredictRequest, reporter: Reporter) -> Prediction:
     if not 1 <= top_k <= len(run.classes):
         raise UsageError(f"--top-k must be from 1 to the {len(run.classes)} classes, got {top_k}")
     device = _device(request.options)
-    texts = _inputs(request.data or "-", run)
+    texts = _inputs(request.data or "-", run, request.options)
     return Prediction(_predicted_lines(run, texts, top_k=top_k, output_format=output_format, device=device))
 
 
-def _inputs(path: str, run: ClassifierRun) -> Iterable[str]:
+def _inputs(path: str, run: ClassifierRun, options: dict[str, Any]) -> Iterable[str]:
     """The text column of a CSV/TSV/JSONL (read whole), else one text per line (streamed)."""
     if path != "-" and Path(path).suffix.lower() in (".csv", ".tsv", ".jsonl"):
-        return read_examples(path, ReadOptions(text_col=_recorded_columns(run, path).text_col), labelled=False).texts
+        return read_examples(
+            path, ReadOptions(text_col=_recorded_columns(run, path, options).text_col), labelled=False
+        ).texts
     if path != "-" and not Path(path).is_file():
         raise UsageError(f"{path}: no such file; give a file of inputs, one per line, or - for stdin")
     handle = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
