@@ -138,6 +138,14 @@ class TrainConfig:
             raise UsageError("--lr-schedule cosine needs a step budget to decay over: add --steps or --epochs")
 
 
+def train_option_types(*left_out: str) -> dict[str, Any]:
+    """The trainer's options a task takes, with their types: every ``TrainConfig`` field but ``left_out``.
+
+    ``eval_batches`` is a language model's (batches of windows); the other tasks validate on whole examples.
+    """
+    return {f.name: f.type for f in fields(TrainConfig) if f.name not in left_out}
+
+
 def check_impl(cell: str, impl: str, *, label: str = "--impl") -> None:
     """``impl`` must be one of IMPLS, and not ``fused`` for a cell that only exists as reference cells."""
     check_choice(impl, IMPLS, label)

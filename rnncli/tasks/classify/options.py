@@ -12,15 +12,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from rnncli.core.settings import ChosenOptions, TrainConfig, check_choice, check_int
+from rnncli.core.settings import ChosenOptions, TrainConfig, check_choice, check_int, train_option_types
 from rnncli.core.tokenizer_settings import KINDS, TokenizerSettings
 from rnncli.tasks.classify.config import ClassifierConfig
 
-# The trainer's settings a classifier takes: no token windows (--seq-len: an example is read whole).
-TRAIN_KEYS = (
-    "batch_size", "lr", "weight_decay", "clip", "lr_schedule", "warmup", "steps", "epochs", "time", "patience",
-    "eval_every", "keep", "val_frac", "seed", "device", "precision", "tensorboard",
-)  # fmt: skip
 MODEL_KEYS = ("cell", "impl", "embed_size", "hidden_size", "num_layers", "dropout", "bidirectional", "pool")
 # The budget of a classifier when none is given: a few passes over the examples, validated after each.
 TRAIN_DEFAULTS = dict(epochs=10.0, batch_size=32, lr=3e-3, patience=4)
@@ -57,7 +52,7 @@ class DataOptions:
 def option_types() -> dict[str, Any]:
     """Every option of a classification run (its flags and its --config keys), with its type."""
     model = {f.name: f.type for f in fields(ClassifierConfig) if f.name in MODEL_KEYS}
-    train = {f.name: f.type for f in fields(TrainConfig) if f.name in TRAIN_KEYS}
+    train = train_option_types("seq_len", "eval_batches")  # no token windows; whole examples validate
     return {**model, **{f.name: f.type for f in fields(DataOptions)}, **train}
 
 

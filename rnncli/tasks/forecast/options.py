@@ -13,29 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from rnncli.core.errors import UsageError
-from rnncli.core.settings import ChosenOptions, TrainConfig
+from rnncli.core.settings import ChosenOptions, TrainConfig, train_option_types
 from rnncli.tasks.forecast.config import ForecastConfig, parse_quantiles
-
-# The trainer's settings a forecaster takes: no token windows (--seq-len), and validation is the
-# last horizon of every series (no --val-frac).
-TRAIN_KEYS = (
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "clip",
-    "lr_schedule",
-    "warmup",
-    "steps",
-    "epochs",
-    "time",
-    "patience",
-    "eval_every",
-    "keep",
-    "seed",
-    "device",
-    "precision",
-    "tensorboard",
-)
 
 
 @dataclass
@@ -67,7 +46,8 @@ class ForecastOptions:
 
 def option_types() -> dict[str, Any]:
     """Every option of a forecasting run (its flags and its --config keys), with its type."""
-    train = {f.name: f.type for f in fields(TrainConfig) if f.name in TRAIN_KEYS}
+    # no token windows (--seq-len); validation is the last horizon of every series (no --val-frac)
+    train = train_option_types("seq_len", "eval_batches", "val_frac")
     return {**{f.name: f.type for f in fields(ForecastOptions) + fields(SeriesOptions)}, **train}
 
 

@@ -12,13 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from rnncli.core.errors import UsageError
-from rnncli.core.settings import ChosenOptions, TrainConfig, check_int
+from rnncli.core.settings import ChosenOptions, TrainConfig, check_int, train_option_types
 from rnncli.tasks.tag.config import TagConfig
 
-TRAIN_KEYS = (
-    "batch_size", "lr", "weight_decay", "clip", "lr_schedule", "warmup", "steps", "epochs", "time",
-    "patience", "eval_every", "keep", "val_frac", "seed", "device", "precision", "tensorboard",
-)  # fmt: skip
 READ_KEYS = ("tag_col", "tag_field", "min_count", "val")
 MODEL_KEYS = ("cell", "impl", "embed_size", "hidden_size", "num_layers", "dropout", "word_dropout", "crf")
 # Tagging trains on whole sentences; a few hundred steps of 16 sentences learn a small corpus.
@@ -51,7 +47,7 @@ class ShapeOptions:
 
 def option_types() -> dict[str, Any]:
     """Every option of a tagging run (its flags and its --config keys), with its type."""
-    train = {f.name: f.type for f in fields(TrainConfig) if f.name in TRAIN_KEYS}
+    train = train_option_types("seq_len", "eval_batches")  # no token windows; whole examples validate
     return {**{f.name: f.type for f in fields(ShapeOptions) + fields(ReadOptions)}, **train}
 
 

@@ -9,30 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from rnncli.core.errors import UsageError
-from rnncli.core.settings import ChosenOptions, TrainConfig, check_choice, check_int
+from rnncli.core.settings import ChosenOptions, TrainConfig, check_choice, check_int, train_option_types
 from rnncli.core.tokenizer_settings import KINDS, TokenizerSettings
 from rnncli.tasks.translate.config import TranslateConfig
 
-# The trainer's settings a translator takes (no --seq-len: a batch is whole sentence pairs).
-TRAIN_KEYS = (
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "clip",
-    "lr_schedule",
-    "warmup",
-    "steps",
-    "epochs",
-    "time",
-    "patience",
-    "eval_every",
-    "keep",
-    "val_frac",
-    "seed",
-    "device",
-    "precision",
-    "tensorboard",
-)
 MODEL_KEYS = tuple(f.name for f in fields(TranslateConfig) if f.name not in ("vocab_size", "target_vocab_size"))
 # The trainer's defaults for a translator: sentence pairs per batch, a learning rate an attention model
 # trains well with, and validation often enough to see it learn.
@@ -72,7 +52,7 @@ class DataOptions:
 
 def option_types() -> dict[str, Any]:
     """Every option of a translation run (its flags and its --config keys), with its type."""
-    train = {f.name: f.type for f in fields(TrainConfig) if f.name in TRAIN_KEYS}
+    train = train_option_types("seq_len", "eval_batches")  # no token windows; whole examples validate
     model = {f.name: f.type for f in fields(TranslateConfig) if f.name in MODEL_KEYS}
     return {**model, **{f.name: f.type for f in fields(DataOptions)}, **train}
 
