@@ -45,7 +45,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     run = resolve_resume_settings(_saved_settings(saved), request.options, request.config)
     recorded = saved.meta.get("data", {})
     data = saved.inputs(request.data, recorded.get("inputs") or [recorded.get("source")], what="text")
-    prepared = prepare_text(data, run.text, tokenizer=_saved_tokenizer(saved))
+    prepared = prepare_text(data, run.text, tokenizer=_saved_tokenizer(saved), expect=recorded)
     return _train(prepared, run, out_dir=saved.folder, request=request, reporter=reporter, dist=dist, saved=saved)
 
 

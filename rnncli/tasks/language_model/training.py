@@ -51,11 +51,13 @@ def prepare_text(
     *,
     tokenizer: Tokenizer | None = None,
     cache: TokenCache | None = None,
+    expect: dict[str, Any] | None = None,
 ) -> PreparedText:
     """Read a corpus and tokenise it once, in chunks, into a token file (reused when it exists).
 
     With ``tokenizer`` (a resumed run's own) the text is encoded with it
-    instead of fitting a new one.
+    instead of fitting a new one. With ``expect`` (a resumed run's data record)
+    files of another size or hash are refused before anything is tokenised.
     """
     text = text or TextConfig()
     read, settings = text.read_settings(), text.tokenizer_settings()
@@ -63,7 +65,11 @@ def prepare_text(
     inputs = find_inputs([data] if isinstance(data, str) else list(data), read, spool_dir=cache.root.parent)
     try:
         reader = TextReader(inputs, read)
+        if expect is not None:
+            _check_size(inputs, expect)
         fingerprint = reader.fingerprint()
+        if expect is not None and fingerprint != expect.get("sha256"):
+            raise _not_the_same_data(inputs.source, expect)
         key = cache_key(
             {
                 "sha256": fingerprint,
@@ -174,8 +180,19 @@ def train_text(
 def _check_same_data(resume: TrainState, prepared: PreparedText) -> None:
     saved = resume.meta.get("checkpoint", {}).get("data", {})
     if saved.get("sha256") != prepared.stats["sha256"]:
-        raise UsageError(
-            f"{prepared.source}: not the text this run was trained on "
-            f"({saved.get('source', '?')}, sha256 {str(saved.get('sha256'))[:12]}...); "
-            "resume with the same data"
-        )
+        raise _not_the_same_data(prepared.source, saved)
+
+
+def _check_size(inputs: Inputs, expect: dict[str, Any]) -> None:
+    """The cheapest check first: the files' total size against the recorded one."""
+    recorded = expect.get("num_bytes")
+    if type(recorded) is int and sum(p.stat().st_size for p in inputs.files) != recorded:
+        raise _not_the_same_data(inputs.source, expect)
+
+
+def _not_the_same_data(source: str, saved: dict[str, Any]) -> UsageError:
+    return UsageError(
+        f"{source}: not the text this run was trained on "
+        f"({saved.get('source', '?')}, sha256 {str(saved.get('sha256'))[:12]}...); "
+        "resume with the same data"
+    )
