@@ -13,6 +13,7 @@ from rnncli.cli.options import (
     MODEL,
     OUTPUT,
     TRAINING,
+    AllowOverlap,
     Ensemble,
     Freq,
     Horizon,
@@ -29,7 +30,7 @@ from rnncli.cli.options import (
 )
 from rnncli.cli.progress import TrainProgress
 
-REQUEST_OPTIONS = ("data", "model", "out", "backtest", "output_format", "plot", "as_json", "quiet")
+REQUEST_OPTIONS = ("data", "model", "out", "backtest", "allow_overlap", "output_format", "plot", "as_json", "quiet")
 
 
 @user_errors
@@ -67,6 +68,7 @@ def forecast(
     as_json: Annotated[
         bool, typer.Option("--json", help="With --backtest: print one JSON document.", rich_help_panel=OUTPUT)
     ] = False,
+    allow_overlap: AllowOverlap = False,
     lookback: Lookback = None,
     quantiles: Quantiles = None,
     season: Season = None,
@@ -126,6 +128,7 @@ def forecast(
         model=model,
         out=out,
         backtest=backtest,
+        allow_overlap=allow_overlap,
         command=["rnn", *sys.argv[1:]],
         options=options_besides(ctx, *REQUEST_OPTIONS),
     )
