@@ -152,6 +152,13 @@ def test_eval_refuses_windows_the_model_was_trained_on_whatever_the_path(trained
     assert result.stdout == ""
 
 
+def test_forecast_with_a_model_refuses_the_same_backtest(trained_on_all, monthly):
+    result = invoke("forecast", "--model", trained_on_all, monthly, "--backtest", "2")
+    assert result.exit_code == 2 and "trained on it up to 2017-12" in result.stderr
+    alone = invoke("forecast", "--model", trained_on_all, "--allow-overlap")
+    assert alone.exit_code == 2 and "--allow-overlap is for --backtest" in alone.stderr
+
+
 def test_allow_overlap_warns_and_marks_the_json(trained_on_all, monthly):
     """A real process, so that the warning on stderr is seen as a user sees it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}

@@ -30,7 +30,7 @@ from rnncli.cli.options import (
 )
 from rnncli.cli.progress import TrainProgress
 
-REQUEST_OPTIONS = ("data", "model", "out", "backtest", "allow_overlap", "output_format", "plot", "as_json", "quiet")
+REQUEST_OPTIONS = ("data", "model", "out", "backtest", "output_format", "plot", "as_json", "quiet")
 
 
 @user_errors
@@ -128,7 +128,6 @@ def forecast(
         model=model,
         out=out,
         backtest=backtest,
-        allow_overlap=allow_overlap,
         command=["rnn", *sys.argv[1:]],
         options=options_besides(ctx, *REQUEST_OPTIONS),
     )

@@ -17,7 +17,7 @@ from rnncli.core.errors import UsageError
 from rnncli.tasks.forecast.options import ForecastSettings, SeriesOptions
 from rnncli.tasks.forecast.runs import load_series, train_series
 from rnncli.tasks.forecast.series import SeriesSet
-from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter
+from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter, given
 
 if TYPE_CHECKING:
     from rnncli.tasks.forecast.forecaster import Forecaster
@@ -33,7 +33,6 @@ class ForecastRequest:
     model: str | None = None
     out: str | None = None  # keep the run trained on the way here
     backtest: int | None = None  # instead of forecasting: backtest this many horizons per series
-    allow_overlap: bool = False  # with --model: backtest windows the model was trained on (warned, marked)
     options: dict[str, Any] = field(default_factory=dict)  # None: not given
     command: list[str] = field(default_factory=list)
 
@@ -52,6 +51,8 @@ def run_forecast(request: ForecastRequest, reporter: Reporter) -> ForecastResult
     """Train (or load), then forecast every series, or backtest on the last horizons."""
     if request.backtest is not None and request.backtest < 1:
         raise UsageError(f"--backtest must be 1 or more windows, got {request.backtest}")
+    if request.options.get("allow_overlap") and request.backtest is None:
+        raise UsageError("--allow-overlap is for --backtest with --model: it lets a backtest score training data")
     if request.model is None and request.data is None:
         raise UsageError("give a CSV file (or - for stdin) to train on, or --model CKPT")
     settings = ForecastSettings.resolve(request.options)
@@ -59,7 +60,8 @@ def run_forecast(request: ForecastRequest, reporter: Reporter) -> ForecastResult
     if request.backtest is not None:
         if series is None:
             raise UsageError("--backtest needs the CSV file to compare the forecasts with")
-        document = backtest_report(forecaster, series, request.backtest, reporter, allow_overlap=request.allow_overlap)
+        allow = bool(request.options.get("allow_overlap"))  # windows the model was trained on: warned, marked
+        document = backtest_report(forecaster, series, request.backtest, reporter, allow_overlap=allow)
         return ForecastResult(backtest=document)
     if series is None:
         _say_where_the_history_ends(forecaster, reporter)
@@ -179,10 +181,10 @@ def check_model_options(forecaster: Forecaster, request: ForecastRequest) -> Non
     """Refuse the options a trained model cannot honour (a different horizon, quantiles, season...)."""
     from rnncli.tasks.forecast.config import parse_quantiles, parse_seasons, with_median
 
-    config, given = forecaster.config, {k: v for k, v in request.options.items() if v is not None}
+    config = forecaster.config
     parse = {"quantiles": lambda v: with_median(parse_quantiles(v)), "season": parse_seasons}
     saved = {**config.to_dict(), "season": config.seasons}
-    for name, value in given.items():
+    for name, value in given(request.options).items():
         flag = "--" + name.replace("_", "-")
         if name in TRAINING_ONLY:
             raise UsageError(f"{flag} is for training; --model {request.model} is already trained: leave {flag} out")
