@@ -38,7 +38,8 @@ def seasonal_file(
     shape = np.sin(2 * np.pi * t / season) + 0.3 * np.cos(4 * np.pi * t / season)
     values = 100 + 0.05 * t + 10 * shape + rng.normal(0, 0.5, periods)
     dates = pd.date_range(start, periods=periods, freq=freq)
-    pd.DataFrame({"date": dates.strftime("%Y-%m-%d %H:%M"), "y": values.round(3)}).to_csv(path, index=False)
+    written = dates.strftime("%Y-%m-%d %H:%M" if freq in ("h", "15min") else "%Y-%m-%d")
+    pd.DataFrame({"date": written, "y": values.round(3)}).to_csv(path, index=False)
     return path
 
 
@@ -123,7 +124,7 @@ def monthly(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained_on_all(monthly) -> Path:
-    out = monthly.parent / "all"
+    out = monthly.parent / "runs" / "monthly"
     result = invoke("train", monthly, "--horizon", "6", "--out", out, *TINY)
     assert result.exit_code == 0, result.output
     return out
@@ -132,7 +133,7 @@ def trained_on_all(monthly) -> Path:
 @pytest.fixture(scope="module")
 def kept_from_backtest(monthly) -> Path:
     """A run kept from `rnn forecast FILE --backtest 2`: trained without the last 2 x 6 points."""
-    out = monthly.parent / "held"
+    out = monthly.parent / "runs" / "held"
     result = invoke("forecast", monthly, "--horizon", "6", "--backtest", "2", "--json", "--out", out, *TINY)
     assert result.exit_code == 0, result.output
     return out
@@ -150,13 +151,6 @@ def test_eval_refuses_windows_the_model_was_trained_on_whatever_the_path(trained
     assert "series 'y': the first backtest window starts at 2017-01" in result.stderr
     assert "trained on it up to 2017-12" in result.stderr and "--allow-overlap" in result.stderr
     assert result.stdout == ""
-
-
-def test_forecast_with_a_model_refuses_the_same_backtest(trained_on_all, monthly):
-    result = invoke("forecast", "--model", trained_on_all, monthly, "--backtest", "2")
-    assert result.exit_code == 2 and "trained on it up to 2017-12" in result.stderr
-    alone = invoke("forecast", "--model", trained_on_all, "--allow-overlap")
-    assert alone.exit_code == 2 and "--allow-overlap is for --backtest" in alone.stderr
 
 
 def test_allow_overlap_warns_and_marks_the_json(trained_on_all, monthly):
@@ -201,36 +195,77 @@ def test_the_backtest_scores_the_column_that_forecast_writes(kept_from_backtest,
     assert document["metrics"]["model"]["mae"] == pytest.approx(mae, rel=1e-4)
 
 
-# --- 4. and 5. options a trained model cannot honour; --backtest 0 ---------------------------------------------
+# --- 4. and 5. options a trained model cannot honour; --backtest 0: the catalogue block of docs/errors.md --------
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--horizon", "24"], "--horizon 24: --model {run} was trained with --horizon 6 and cannot change it"),
-        (["--quantiles", "0.2,0.8"], "--quantiles 0.2,0.8: --model {run} was trained with --quantiles 0.1,0.5,0.9"),
-        (["--season", "4"], "--season 4: --model {run} was trained with --season 12"),
-        (["--lookback", "10"], "--lookback 10: --model {run} was trained with --lookback 24"),
-        (["--steps", "5"], "--steps is for training; --model {run} is already trained"),
-        (["--backtest", "0"], "--backtest must be 1 or more windows, got 0"),
-    ],
-)
-def test_options_a_trained_model_cannot_honour_are_errors(trained_on_all, monthly, args, message):
-    result = invoke("forecast", "--model", trained_on_all, monthly, *args)
+# (case id, argv with {run} for the trained run and {csv} for its training file, substrings of the message)
+MODEL_CASES = [
+    ("model-horizon", ["forecast", "--model", "{run}", "--horizon", "24"], ("--horizon 24", "--horizon 6")),
+    ("model-quantiles", ["forecast", "--model", "{run}", "--quantiles", "0.2,0.8"], ("--quantiles 0.1,0.5,0.9",)),
+    ("model-season", ["forecast", "--model", "{run}", "--season", "4"], ("--season 4", "--season 12")),
+    ("model-lookback", ["forecast", "--model", "{run}", "--lookback", "10"], ("--lookback 10", "--lookback 24")),
+    ("model-steps", ["forecast", "--model", "{run}", "--steps", "5"], ("--steps is for training",)),
+    ("model-out", ["forecast", "--model", "{run}", "--out", "runs/other"], ("--out keeps a model trained here",)),
+    ("forecast-backtest-0", ["forecast", "--model", "{run}", "{csv}", "--backtest", "0"], ("got 0",)),
+    ("eval-backtest-0", ["eval", "{run}", "{csv}", "--backtest", "0"], ("--backtest must be 1 or more", "got 0")),
+    ("eval-backtest-negative", ["eval", "{run}", "{csv}", "--backtest", "-2"], ("got -2",)),
+    ("eval-overlap", ["eval", "{run}", "./{csv}"], ("trained on it up to 2017-12", "--allow-overlap")),
+    ("forecast-overlap", ["forecast", "--model", "{run}", "{csv}", "--backtest", "2"], ("trained on it up to",)),
+    ("allow-overlap-alone", ["forecast", "--model", "{run}", "--allow-overlap"], ("--allow-overlap is for",)),
+    ("season-unreadable", ["forecast", "{csv}", "--horizon", "6", "--season", "x"], ("--season: cannot read 'x'",)),
+    ("season-order", ["forecast", "{csv}", "--horizon", "6", "--season", "24,12"], ("above the first",)),
+]
+
+
+@pytest.fixture(scope="module")
+def model_errors(trained_on_all, monthly) -> dict[str, tuple[list[str], object]]:
+    """Every case run once, in the folder of the training file (so the commands read as a user types them)."""
+    here = os.getcwd()
+    os.chdir(monthly.parent)
+    try:
+        place = {"{run}": str(trained_on_all.relative_to(monthly.parent)), "{csv}": monthly.name}
+        done = {}
+        for case_id, argv, _ in MODEL_CASES:
+            args = [_fill(a, place) for a in argv]
+            done[case_id] = (args, invoke(*args))
+        return done
+    finally:
+        os.chdir(here)
+
+
+def _fill(arg: str, place: dict[str, str]) -> str:
+    for key, value in place.items():
+        arg = arg.replace(key, value)
+    return arg
+
+
+@pytest.mark.parametrize("case_id, argv, needles", MODEL_CASES, ids=[c[0] for c in MODEL_CASES])
+def test_options_a_trained_model_cannot_honour_are_errors(model_errors, case_id, argv, needles):
+    result = model_errors[case_id][1]
     assert result.exit_code == 2, result.output
-    assert message.format(run=trained_on_all) in result.stderr and result.stderr.count("\n") == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("rnn: error: ")]
+    assert len(errors) == 1 and "Traceback" not in result.output and "internal error" not in result.output
+    assert all(needle in errors[0] for needle in needles), errors[0]
+
+
+def test_docs_errors_md_shows_the_forecasting_cases_as_they_ran(model_errors):
+    import shlex
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_docs
+
+    rows = []
+    for case_id, _, _ in MODEL_CASES:
+        args, result = model_errors[case_id]
+        message = next(line for line in result.stderr.splitlines() if line.startswith("rnn: error: "))
+        rows.append((case_id, shlex.join(["rnn", *args]), result.exit_code, message.removeprefix("rnn: error: ")))
+    problem = make_docs.sync_block(make_docs.ERRORS, "forecast-model", make_docs.catalogue_table(rows))
+    assert problem is None, problem
 
 
 def test_options_that_match_the_model_are_fine(trained_on_all):
     result = invoke("forecast", "--model", trained_on_all, "--horizon", "6", "--quantiles", "0.1,0.5,0.9", "-q")
     assert result.exit_code == 0, result.output
-
-
-@pytest.mark.parametrize("windows", ["0", "-2"])
-def test_eval_backtest_zero_is_a_usage_error(trained_on_all, monthly, windows):
-    result = invoke("eval", trained_on_all, monthly, "--backtest", windows)
-    assert result.exit_code == 2 and "--backtest must be 1 or more windows" in result.stderr
-    assert "internal error" not in result.output and "Traceback" not in result.output
 
 
 # --- 6. a run kept from a backtest says where its history ends -----------------------------------------------
@@ -241,7 +276,7 @@ def test_a_run_kept_from_a_backtest_says_its_data_ends_before_the_files(kept_fro
     assert remembered.exit_code == 0, remembered.output
     assert "without the last 12 points of each series" in remembered.stderr
     assert "its data ends at 2016-12-01" in remembered.stderr and "before the file's end" in remembered.stderr
-    assert next(csv.DictReader(io.StringIO(remembered.stdout)))["timestamp"] == "2017-01-01 00:00"
+    assert next(csv.DictReader(io.StringIO(remembered.stdout)))["timestamp"] == "2017-01-01"
     from_file = invoke("forecast", "--model", kept_from_backtest, monthly)
     assert "before the file's end" not in from_file.stderr
-    assert next(csv.DictReader(io.StringIO(from_file.stdout)))["timestamp"] == "2018-01-01 00:00"
+    assert next(csv.DictReader(io.StringIO(from_file.stdout)))["timestamp"] == "2018-01-01"
