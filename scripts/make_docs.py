@@ -9,8 +9,9 @@ terminal (100 columns, no colour), because typer and rich read the terminal's si
 
 The error catalogue is written by the tests that run its cases (tests/test_error_catalogue.py,
 tests/test_csv_errors.py and tests/test_forecast_honest.py): each renders the real outcome of its cases
-into a marked block of docs/errors.md and fails when the block differs; with RNN_UPDATE_DOCS=1 it writes the block instead. This script runs
-those tests in that mode, so the catalogue the docs show is the one the tests just ran.
+into a marked block of docs/errors.md and fails when the block differs; with RNN_UPDATE_DOCS=1 it writes
+the block instead. This script runs those tests in that mode, so the catalogue the docs show is the one
+the tests just ran.
 """
 
 from __future__ import annotations
