@@ -79,7 +79,7 @@ def evaluate(
 
     Example: rnn eval runs/tinyworld held_out.txt --json
 
-    Example: rnn eval runs/monthly sample_data/monthly.csv --backtest 3
+    Example: rnn eval runs/held sample_data/monthly.csv --backtest 3 (a forecaster kept from rnn forecast --backtest 3 --out runs/held)
 
     Example: rnn eval runs/pairs sample_data/pairs_test.tsv (a translator: BLEU and chrF beside copying the source)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rnncli.core.errors import UsageError
-from rnncli.tasks.forecast.config import ForecastConfig
+from rnncli.tasks.forecast.config import ForecastConfig, parse_quantiles
 from rnncli.tasks.forecast.options import ForecastSettings, SeriesOptions
-from rnncli.tasks.forecast.seasons import choose_seasons
+from rnncli.tasks.forecast.seasons import choose_seasons, natural_seasons
 from rnncli.tasks.forecast.series import SeriesSet, describe_freq, read_series
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
@@ -128,19 +128,25 @@ def build_config(series: SeriesSet, settings: ForecastSettings, reporter: Report
     config.scaling = choose_scaling(series, options.scaling)
     with settings.chosen.blaming_the_file():
         config.validate()
-    how = (
-        "given"
-        if options.season is not None
-        else "detected: the calendar's period if the data shows it, else the autocorrelation peak"
-        if config.season > 1
-        else "none detected"
-    )
+    _describe(config, options, series.freq, reporter)
+    return config
+
+
+def _describe(config: ForecastConfig, options, freq: str, reporter: Reporter) -> None:
+    """What was chosen, and why: the season given or detected, the quantiles (0.5 always among them)."""
+    if options.season is not None:
+        how = "given"
+    elif config.season in natural_seasons(freq):
+        how = "the calendar's period, seen in the data"
+    else:
+        how = "the autocorrelation peak" if config.season > 1 else "none detected"
     shown = ",".join(str(m) for m in config.seasons)
+    asked = parse_quantiles(options.quantiles) if options.quantiles is not None else config.quantiles
+    added = "" if 0.5 in asked else " (0.5 added: the median is the point forecast)"
     reporter.info(
         f"season {shown} ({how}), lookback {config.lookback}, horizon {config.horizon}, "
-        f"quantiles {','.join(f'{q:g}' for q in config.quantiles)}, scaling {config.scaling}"
+        f"quantiles {','.join(f'{q:g}' for q in config.quantiles)}{added}, scaling {config.scaling}"
     )
-    return config
 
 
 def load_series(data: str, options: SeriesOptions, reporter: Reporter, *, freq: str | None = None) -> SeriesSet:
