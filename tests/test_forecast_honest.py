@@ -182,6 +182,27 @@ def test_the_point_forecast_is_the_median_even_when_not_asked_for(monthly, tmp_p
         assert float(row["q0.1"]) < float(row["median"]) < float(row["q0.9"])  # never a tail quantile
 
 
+def test_the_plot_draws_the_median_column(monthly, tmp_path, monkeypatch):
+    """--plot draws the point forecast that is written and scored, even with --quantiles 0.1,0.9."""
+    pytest.importorskip("matplotlib")
+    from rnncli.cli.render import plots
+
+    drawn = {}
+    real = plots.save_figure
+
+    def keep_lines(fig, path, plt, **kwargs):
+        drawn.update({line.get_label(): line.get_ydata() for line in fig.axes[0].get_lines()})
+        real(fig, path, plt, **kwargs)
+
+    monkeypatch.setattr(plots, "save_figure", keep_lines)
+    result = invoke(
+        "forecast", monthly, "--horizon", "6", "--quantiles", "0.1,0.9", "--plot", tmp_path / "f.png", *TINY
+    )
+    assert result.exit_code == 0, result.output
+    written = [float(r["median"]) for r in csv.DictReader(io.StringIO(result.stdout))]
+    assert np.allclose(drawn["median (point forecast)"], written, rtol=1e-5)
+
+
 def test_the_backtest_scores_the_column_that_forecast_writes(kept_from_backtest, monthly, tmp_path):
     """The model's backtest MAE on the last window is the MAE of the `median` column forecast from its origin."""
     frame = pd.read_csv(monthly)
