@@ -104,6 +104,21 @@ def test_several_seasons_are_model_features_and_seasonal_naive_uses_the_first(tm
     assert config.lookback == 168  # the longer season fits in the context
 
 
+def test_seasons_come_from_a_config_file_and_cannot_change_on_resume(monthly, tmp_path):
+    config = tmp_path / "f.yaml"
+    config.write_text('horizon: 6\nseason: "12,24"\nhidden_size: 8\nsteps: 10\neval_every: 5\n')
+    out = tmp_path / "run"
+    result = invoke("train", monthly, "--config", config, "--out", out, "--device", "cpu", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert load_forecaster(out).config.seasons == [12, 24]
+    same = invoke("train", "--resume", out, "--steps", "15", "--season", "12,24", "--quiet")
+    assert same.exit_code == 0, same.output
+    other = invoke("train", "--resume", out, "--steps", "20", "--season", "12", "--quiet")
+    assert other.exit_code == 2 and "--season cannot change when resuming (this run was trained with 12,24)" in (
+        other.stderr
+    )
+
+
 @pytest.mark.parametrize(
     "season, message", [("x", "--season: cannot read 'x'"), ("24,12", "increasing whole numbers above the first")]
 )

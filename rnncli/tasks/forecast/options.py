@@ -100,8 +100,14 @@ class ForecastSettings:
         values = dict(self.chosen.values)
         if isinstance(values.get("quantiles"), str):
             values["quantiles"] = with_median(parse_quantiles(values["quantiles"]))  # compared with the saved list
-        if values.get("season") is not None:
-            values["season"], *values["extra_seasons"] = parse_seasons(values["season"])
+        if values.get("season") is not None and parse_seasons(values.pop("season")) != config.seasons:
+            shown = ",".join(str(m) for m in config.seasons)
+            raise self.chosen.blamed(
+                UsageError(
+                    f"--season cannot change when resuming (this run was trained with {shown}); "
+                    "leave it out, or start a new run with --out"
+                )
+            )
         dataclasses.replace(self.chosen, values=values).apply(config, cfg, resuming=True)
         with self.chosen.blaming_the_file():
             cfg.validate()
