@@ -311,7 +311,7 @@ def test_a_run_kept_from_a_backtest_says_its_data_ends_before_the_files(kept_fro
     remembered = invoke("forecast", "--model", kept_from_backtest)
     assert remembered.exit_code == 0, remembered.output
     assert "without the last 12 points of each series" in remembered.stderr
-    assert "its data ends at 2016-12-01" in remembered.stderr and "before the file's end" in remembered.stderr
+    assert "its data ends at 2016-12-01," in remembered.stderr and "before the file's end" in remembered.stderr
     assert next(csv.DictReader(io.StringIO(remembered.stdout)))["timestamp"] == "2017-01-01"
     from_file = invoke("forecast", "--model", kept_from_backtest, monthly)
     assert "before the file's end" not in from_file.stderr

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rnncli.core.errors import UsageError
 from rnncli.tasks.forecast.options import ForecastSettings, SeriesOptions
 from rnncli.tasks.forecast.runs import load_series, train_series
-from rnncli.tasks.forecast.series import SeriesSet
+from rnncli.tasks.forecast.series import SeriesSet, format_time
 from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter, given
 
 if TYPE_CHECKING:
@@ -166,9 +166,11 @@ def _say_where_the_history_ends(forecaster: Forecaster, reporter: Reporter) -> N
     """A run kept from a backtest remembers the series up to the backtest's cut-off, not the file's end."""
     info = forecaster.meta["series"]
     if info.get("held_out"):
+        last = info["last_time"][0]
+        last = format_time(int(last) if info["freq"].startswith("step:") else last, info.get("time_format"))
         reporter.warn(
             f"{forecaster.path} was trained for a backtest without the last {info['held_out']} points of each "
-            f"series of {info.get('source')}: its data ends at {info['last_time'][0]}, before the file's end, and "
+            f"series of {info.get('source')}: its data ends at {last}, before the file's end, and "
             "the forecast starts there; give the file to forecast from its end: rnn forecast --model RUN FILE"
         )
 
