@@ -197,6 +197,16 @@ def test_the_point_forecast_is_the_median_even_when_not_asked_for(monthly, tmp_p
         assert float(row["q0.1"]) < float(row["median"]) < float(row["q0.9"])  # never a tail quantile
 
 
+def test_a_checkpoint_without_the_median_gets_it_interpolated_never_a_tail_quantile():
+    """Models trained here always have 0.5; one saved by an older release may not."""
+    from rnncli.tasks.forecast.config import point_forecast
+
+    q = np.array([[1.0, 3.0, 7.0, 9.0]])
+    assert point_forecast(q, [0.1, 0.3, 0.7, 0.9]).tolist() == [5.0]
+    assert point_forecast(q[:, [0, 3]], [0.1, 0.9]).tolist() == [5.0]
+    assert point_forecast(q, [0.1, 0.3, 0.5, 0.9]).tolist() == [7.0]
+
+
 def test_the_plot_draws_the_median_column(monthly, tmp_path, monkeypatch):
     """--plot draws the point forecast that is written and scored, even with --quantiles 0.1,0.9."""
     pytest.importorskip("matplotlib")
