@@ -13,6 +13,7 @@ from rnncli.cli.options import (
     FORECASTING,
     OUTPUT,
     SCORING,
+    AllowOverlap,
     Beam,
     EvalSource,
     EvalTarget,
@@ -62,6 +63,7 @@ def evaluate(
             help="Forecasting models: backtest windows (horizons) per series. [default: 3]", rich_help_panel=FORECASTING
         ),
     ] = None,
+    allow_overlap: AllowOverlap = False,
     tag_col: TagCol = None,
     tag_field: TagField = None,
     beam: Beam = None,
@@ -77,7 +79,7 @@ def evaluate(
 
     Example: rnn eval runs/tinyworld held_out.txt --json
 
-    Example: rnn eval runs/monthly sample_data/monthly.csv --backtest 3
+    Example: rnn eval runs/held sample_data/monthly.csv --backtest 3 (a forecaster kept from rnn forecast --backtest 3 --out runs/held)
 
     Example: rnn eval runs/pairs sample_data/pairs_test.tsv (a translator: BLEU and chrF beside copying the source)
 

@@ -13,6 +13,7 @@ from rnncli.cli.options import (
     MODEL,
     OUTPUT,
     TRAINING,
+    AllowOverlap,
     Ensemble,
     Freq,
     Horizon,
@@ -67,6 +68,7 @@ def forecast(
     as_json: Annotated[
         bool, typer.Option("--json", help="With --backtest: print one JSON document.", rich_help_panel=OUTPUT)
     ] = False,
+    allow_overlap: AllowOverlap = False,
     lookback: Lookback = None,
     quantiles: Quantiles = None,
     season: Season = None,

@@ -51,8 +51,20 @@ Quantiles = Annotated[
     str | None, typer.Option(help="Quantiles to forecast [default: 0.1,0.5,0.9].", rich_help_panel=FORECASTING)
 ]
 Season = Annotated[
-    int | None,
-    typer.Option(help="Seasonal period in steps [default: detected by autocorrelation].", rich_help_panel=FORECASTING),
+    str | None,
+    typer.Option(
+        help="Seasonal period in steps, or several (24,168): all are model features, seasonal naive uses the first "
+        "[default: the calendar's period when the data shows it, else the autocorrelation peak].",
+        rich_help_panel=FORECASTING,
+    ),
+]
+AllowOverlap = Annotated[
+    bool,
+    typer.Option(
+        "--allow-overlap",
+        help="Backtest a model on windows it was trained on (refused by default): warned, and marked in the JSON.",
+        rich_help_panel=FORECASTING,
+    ),
 ]
 Scaling = Annotated[
     str | None,

@@ -71,7 +71,8 @@ def write_backtest(result: dict[str, Any], *, as_json: bool) -> None:
 def write_backtest_table(result: dict[str, Any]) -> None:
     lines = [
         f"backtest: {result['series']} series x {result['windows']} window(s) of {result['horizon']} steps "
-        f"(lookback {result['lookback']}, season {result['season']})",
+        f"(lookback {result['lookback']}, season {result['season']}"
+        + (f"; model: its {result['point_forecast']} forecast)" if result.get("point_forecast") else ")"),
         f"{'method':<16}{'MAE':>12}{'RMSE':>12}{'sMAPE':>9}{'MASE':>9}",
     ]
     for name, m in result["metrics"].items():

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from rnncli.core.errors import RuntimeFailure, UsageError
-from rnncli.tasks.forecast.config import median_index
 
 MAX_PANELS = 12  # series drawn, one panel each
 
@@ -154,20 +153,21 @@ def save_series_plot(data, path: Path) -> None:
 
 
 def save_forecast_plot(data, records: list[dict[str, Any]], quantiles: list[float], *, path: str) -> None:
-    """History, median forecast and the widest interval band, one panel per series."""
+    """History, the point forecast (the median, the column that backtests score) and the widest interval
+    band, one panel per series."""
     from rnncli.tasks.forecast.series import time_grid
 
     plt = require_matplotlib(path)
     shown = data.series[:MAX_PANELS]
     fig, axes = plt.subplots(len(shown), 1, figsize=(9, 2.6 * len(shown)), squeeze=False)
-    low, mid, high = f"q{quantiles[0]:g}", f"q{quantiles[median_index(quantiles)]:g}", f"q{quantiles[-1]:g}"
+    low, high = f"q{quantiles[0]:g}", f"q{quantiles[-1]:g}"
     for ax, series in zip(axes[:, 0], shown, strict=True):
         rows = [r for r in records if r["id"] == series.id]
         steps = len(series.values)
         times = time_grid(series.start, steps + len(rows), data.freq)
         ax.plot(times[:steps], series.values, color="black", linewidth=1, label="history")
         future = times[steps:]
-        ax.plot(future, [r[mid] for r in rows], color="tab:blue", label="median forecast")
+        ax.plot(future, [r["median"] for r in rows], color="tab:blue", label="median (point forecast)")
         band = f"{quantiles[0]:g}-{quantiles[-1]:g}"
         ax.fill_between(
             future,

@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from rnncli.core.errors import DataError
-from rnncli.tasks.forecast.config import median_index
+from rnncli.tasks.forecast.config import point_forecast
 from rnncli.tasks.forecast.forecaster import Forecaster, predict_windows
 from rnncli.tasks.forecast.model import step_index
-from rnncli.tasks.forecast.series import SeriesSet
+from rnncli.tasks.forecast.series import SeriesSet, format_time, time_grid
 
 METHODS = ("model", "naive", "seasonal_naive", "drift")
 
@@ -86,15 +87,15 @@ def backtest(forecaster: Forecaster, data: SeriesSet, *, windows: int) -> dict[s
             starts.append(first + origin - L)
             cases.append((index, origin))
     quantiles = predict_windows(forecaster, np.stack(contexts), np.array(starts))  # (N, H, Q)
-    median = median_index(config.quantiles)
+    points = point_forecast(quantiles, config.quantiles)  # (N, H): the median, as rnn forecast writes it
     pairs = interval_pairs(config.quantiles)
     per_series: dict[int, dict[str, list[dict[str, float]]]] = {}
     coverage: dict[int, dict[float, list[float]]] = {}
-    for (index, origin), q in zip(cases, quantiles, strict=True):
+    for (index, origin), q, point in zip(cases, quantiles, points, strict=True):
         values = data.series[index].values
         history, actual = values[:origin], values[origin : origin + H]
         scale = mase_scale(history, m)
-        forecasts = {"model": q[:, median], **baselines(history, horizon=H, season=m)}
+        forecasts = {"model": point, **baselines(history, horizon=H, season=m)}
         rows = per_series.setdefault(index, {name: [] for name in METHODS})
         for name, predicted in forecasts.items():
             rows[name].append(point_metrics(actual, predicted, scale))
@@ -124,19 +125,46 @@ def _summarise(data: SeriesSet, forecaster: Forecaster, per_series, coverage, *,
         "horizon": config.horizon,
         "lookback": config.lookback,
         "season": config.season,
+        "point_forecast": "median",  # the column rnn forecast writes as the point forecast, scored here
         "metrics": metrics,
         "coverage": covered,
         "mase_vs_seasonal_naive": relative,
         "beats_seasonal_naive": bool(relative < 1),
-        "overlaps_training": _overlaps_training(forecaster, data, windows=windows),
+        "overlaps_training": _overlaps(forecaster, data, windows=windows),
     }
 
 
-def _overlaps_training(forecaster: Forecaster, data: SeriesSet, *, windows: int) -> bool:
-    """True when a backtest window lies inside the history the model was trained on."""
+def _overlaps(forecaster: Forecaster, data: SeriesSet, *, windows: int) -> bool | None:
+    reasons = training_overlap(forecaster, data, windows=windows)
+    return None if reasons is None else bool(reasons)
+
+
+def training_overlap(forecaster: Forecaster, data: SeriesSet, *, windows: int) -> list[str] | None:
+    """Why the backtest windows overlap the model's training data, one line per series ([]: they do not).
+
+    Decided by time, not by the file's name: a series the model was trained
+    on overlaps when its first window starts at or before the last timestamp
+    the model saw of it (the checkpoint records it). None: the checkpoint
+    does not say, so overlap cannot be checked.
+    """
     info = forecaster.meta["series"]
-    trained = dict(zip(info["ids"], info["length"], strict=True))
-    same_source = info.get("source") == data.source
-    return same_source and any(
-        s.id in trained and trained[s.id] > len(s.values) - windows * forecaster.config.horizon for s in data.series
-    )
+    try:
+        trained = {sid: _stamp(last, data.freq) for sid, last in zip(info["ids"], info["last_time"], strict=True)}
+    except (KeyError, TypeError, ValueError):
+        return None
+    reasons = []
+    for series in data.series:
+        first = len(series.values) - windows * forecaster.config.horizon
+        if series.id not in trained or first < 0:
+            continue
+        start = time_grid(series.start, first + 1, data.freq)[first]
+        if _stamp(start, data.freq) <= trained[series.id]:
+            reasons.append(
+                f"series {series.id!r}: the first backtest window starts at {format_time(start, data.time_format)} "
+                f"but the model was trained on it up to {format_time(trained[series.id], data.time_format)}"
+            )
+    return reasons
+
+
+def _stamp(value, freq: str):
+    return int(value) if freq.startswith("step:") else pd.Timestamp(value)

@@ -14,7 +14,7 @@ from typing import Any
 
 from rnncli.core.errors import UsageError
 from rnncli.core.settings import ChosenOptions, TrainConfig, train_option_types
-from rnncli.tasks.forecast.config import ForecastConfig, parse_quantiles
+from rnncli.tasks.forecast.config import ForecastConfig, parse_quantiles, parse_seasons, with_median
 
 
 @dataclass
@@ -35,7 +35,7 @@ class ForecastOptions:
     horizon: int | None = None
     lookback: int | None = None
     quantiles: str | None = None
-    season: int | None = None
+    season: int | str | None = None  # 12, or several seasons: 24,168
     scaling: str | None = None
     ensemble: int | None = None
     cell: str | None = None
@@ -76,9 +76,15 @@ class ForecastSettings:
                 setattr(config, name, getattr(self.model, name))
         with self.chosen.blaming_the_file():
             if self.model.quantiles is not None:
-                config.quantiles = parse_quantiles(self.model.quantiles)
+                config.quantiles = with_median(parse_quantiles(self.model.quantiles))
+            if self.model.season is not None:
+                config.season, *config.extra_seasons = parse_seasons(self.model.season)
             config.validate()
         return config
+
+    def seasons(self) -> list[int] | None:
+        """--season as a list (the primary season first), or None: detect it from the data."""
+        return None if self.model.season is None else parse_seasons(self.model.season)
 
     def train_config(self, defaults: dict[str, Any]) -> TrainConfig:
         """The trainer's settings: forecasting's defaults, then the options."""
@@ -93,7 +99,15 @@ class ForecastSettings:
         config, cfg = ForecastConfig(**saved["model"]), TrainConfig(**saved["train"])
         values = dict(self.chosen.values)
         if isinstance(values.get("quantiles"), str):
-            values["quantiles"] = parse_quantiles(values["quantiles"])  # compared with the saved list
+            values["quantiles"] = with_median(parse_quantiles(values["quantiles"]))  # compared with the saved list
+        if values.get("season") is not None and parse_seasons(values.pop("season")) != config.seasons:
+            shown = ",".join(str(m) for m in config.seasons)
+            raise self.chosen.blamed(
+                UsageError(
+                    f"--season cannot change when resuming (this run was trained with {shown}); "
+                    "leave it out, or start a new run with --out"
+                )
+            )
         dataclasses.replace(self.chosen, values=values).apply(config, cfg, resuming=True)
         with self.chosen.blaming_the_file():
             cfg.validate()

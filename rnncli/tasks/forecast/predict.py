@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from rnncli.core.errors import UsageError
 from rnncli.tasks.forecast.options import ForecastSettings, SeriesOptions
 from rnncli.tasks.forecast.runs import load_series, train_series
-from rnncli.tasks.forecast.series import SeriesSet
-from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter
+from rnncli.tasks.forecast.series import SeriesSet, format_time
+from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter, given
 
 if TYPE_CHECKING:
     from rnncli.tasks.forecast.forecaster import Forecaster
@@ -51,6 +51,8 @@ def run_forecast(request: ForecastRequest, reporter: Reporter) -> ForecastResult
     """Train (or load), then forecast every series, or backtest on the last horizons."""
     if request.backtest is not None and request.backtest < 1:
         raise UsageError(f"--backtest must be 1 or more windows, got {request.backtest}")
+    if request.options.get("allow_overlap") and request.backtest is None:
+        raise UsageError("--allow-overlap is for --backtest with --model: it lets a backtest score training data")
     if request.model is None and request.data is None:
         raise UsageError("give a CSV file (or - for stdin) to train on, or --model CKPT")
     settings = ForecastSettings.resolve(request.options)
@@ -58,7 +60,11 @@ def run_forecast(request: ForecastRequest, reporter: Reporter) -> ForecastResult
     if request.backtest is not None:
         if series is None:
             raise UsageError("--backtest needs the CSV file to compare the forecasts with")
-        return ForecastResult(backtest=backtest_report(forecaster, series, request.backtest, reporter))
+        allow = bool(request.options.get("allow_overlap"))  # windows the model was trained on: warned, marked
+        document = backtest_report(forecaster, series, request.backtest, reporter, allow_overlap=allow)
+        return ForecastResult(backtest=document)
+    if series is None:
+        _say_where_the_history_ends(forecaster, reporter)
     from rnncli.tasks.forecast.forecaster import forecast  # torch: only once the flags and the CSV are good
 
     return ForecastResult(
@@ -75,6 +81,7 @@ def _forecaster_and_series(
         from rnncli.tasks.forecast.forecaster import load_forecaster
 
         forecaster = load_forecaster(request.model)
+        check_model_options(forecaster, request)
         saved_freq = forecaster.meta["series"]["freq"]
         series = load_series(request.data, settings.series, reporter, freq=saved_freq) if request.data else None
         return forecaster, series
@@ -95,6 +102,12 @@ def _forecaster_and_series(
             command=request.command,
             reporter=reporter,
             kept=request.out is not None,
+            held_out=holdout,
+        )
+    if holdout and request.out is not None:
+        reporter.info(
+            f"{request.out} was trained without the last {holdout} points of each series: "
+            "rnn forecast --model with it forecasts from that cut-off unless given the file"
         )
     return forecaster, series
 
@@ -117,17 +130,74 @@ def _run_folder(out: str | None) -> Iterator[Path]:
         yield Path(folder)
 
 
-def backtest_report(forecaster: Forecaster, series: SeriesSet, windows: int, reporter: Reporter) -> dict[str, Any]:
-    """A rolling-origin backtest against the baselines, with a warning when it scores the training data."""
-    from rnncli.tasks.forecast.backtest import backtest
+def backtest_report(
+    forecaster: Forecaster, series: SeriesSet, windows: int, reporter: Reporter, *, allow_overlap: bool = False
+) -> dict[str, Any]:
+    """A rolling-origin backtest against the baselines, refused when it would score the training data.
 
-    result = backtest(forecaster, series, windows=windows)
-    if result["overlaps_training"]:
+    Overlap is decided by time: a window overlaps when it starts at or before
+    the last timestamp the model was trained on for that series (whatever the
+    file is called, a copy, or stdin). ``allow_overlap`` scores anyway, warned
+    and marked in the document.
+    """
+    from rnncli.tasks.forecast.backtest import backtest, training_overlap
+
+    overlap = training_overlap(forecaster, series, windows=windows)
+    if overlap is None:
         reporter.warn(
-            "the model was trained on some of these windows; the figures are optimistic "
-            "(rnn forecast FILE --backtest N trains without them)"
+            f"{forecaster.path} does not record where its training data ended: whether these windows "
+            "were part of it cannot be checked"
         )
+    elif overlap and not allow_overlap:
+        raise UsageError(
+            f"{series.source}: {overlap[0]}, so the model was trained on the windows it would be scored on "
+            f"and the figures would flatter it; backtest a model trained without them "
+            f"(rnn forecast FILE --horizon {forecaster.config.horizon} --backtest {windows}), "
+            "or give --allow-overlap to score it anyway (marked in the output)"
+        )
+    elif overlap:
+        reporter.warn(f"{overlap[0]}: the model was trained on these windows; the figures are optimistic")
+    result = backtest(forecaster, series, windows=windows)
+    result["overlaps_training"] = None if overlap is None else bool(overlap)
     return result
+
+
+def _say_where_the_history_ends(forecaster: Forecaster, reporter: Reporter) -> None:
+    """A run kept from a backtest remembers the series up to the backtest's cut-off, not the file's end."""
+    info = forecaster.meta["series"]
+    if info.get("held_out"):
+        last = info["last_time"][0]
+        last = format_time(int(last) if info["freq"].startswith("step:") else last, info.get("time_format"))
+        reporter.warn(
+            f"{forecaster.path} was trained for a backtest without the last {info['held_out']} points of each "
+            f"series of {info.get('source')}: its data ends at {last}, before the file's end, and "
+            "the forecast starts there; give the file to forecast from its end: rnn forecast --model RUN FILE"
+        )
+
+
+# Options that shape or train a model: with --model they cannot change anything, so they are refused.
+TRAINING_ONLY = ("steps", "time", "lr", "seed", "device", "epochs", "batch_size", "patience", "eval_every")
+
+
+def check_model_options(forecaster: Forecaster, request: ForecastRequest) -> None:
+    """Refuse the options a trained model cannot honour (a different horizon, quantiles, season...)."""
+    from rnncli.tasks.forecast.config import parse_quantiles, parse_seasons, with_median
+
+    config = forecaster.config
+    parse = {"quantiles": lambda v: with_median(parse_quantiles(v)), "season": parse_seasons}
+    saved = {**config.to_dict(), "season": config.seasons}
+    for name, value in given(request.options).items():
+        flag = "--" + name.replace("_", "-")
+        if name in TRAINING_ONLY:
+            raise UsageError(f"{flag} is for training; --model {request.model} is already trained: leave {flag} out")
+        if name in saved and parse.get(name, lambda v: v)(value) != saved[name]:
+            shown = ",".join(f"{v:g}" for v in saved[name]) if isinstance(saved[name], list) else saved[name]
+            raise UsageError(
+                f"{flag} {value}: --model {request.model} was trained with {flag} {shown} and cannot change it; "
+                f"leave {flag} out, or train a model with it (rnn forecast FILE {flag} {value} ...)"
+            )
+    if request.out is not None:
+        raise UsageError(f"--out keeps a model trained here; --model {request.model} is already trained")
 
 
 def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
@@ -140,4 +210,5 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
         raise UsageError(f"--backtest must be 1 or more windows, got {windows}")
     forecaster = load_forecaster(request.checkpoint)
     series = load_series(request.data, SeriesOptions(), reporter, freq=forecaster.meta["series"]["freq"])
-    return Evaluation("backtest", document=backtest_report(forecaster, series, windows, reporter))
+    allow = bool(request.options.get("allow_overlap"))
+    return Evaluation("backtest", document=backtest_report(forecaster, series, windows, reporter, allow_overlap=allow))

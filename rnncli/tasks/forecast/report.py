@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from rnncli.core.errors import CheckpointError
+from rnncli.tasks.forecast.seasons import choose_seasons
 from rnncli.tasks.forecast.series import SeriesSet, describe_freq, format_time, read_series, series_times
 from rnncli.tasks.requests import Summary
 from rnncli.tasks.training_curve import curve_beside
@@ -51,8 +52,6 @@ def inspect_series(source: str) -> tuple[dict[str, Any], SeriesSet]:
 
 
 def series_summary(data: SeriesSet) -> dict[str, Any]:
-    from rnncli.tasks.forecast.forecaster import choose_season  # torch is only imported when a CSV is inspected
-
     entries = [_series_entry(s, data) for s in data.series]
     starts = [e["start"] for e in entries]
     ends = [e["end"] for e in entries]
@@ -66,7 +65,7 @@ def series_summary(data: SeriesSet) -> dict[str, Any]:
         "total_points": sum(e["length"] for e in entries),
         "frequency": data.freq,
         "frequency_name": describe_freq(data.freq),
-        "season": choose_season(data, None),
+        "season": choose_seasons([s.values for s in data.series], data.freq)[0],
         "time_range": {"start": starts[int(np.argmin(firsts))], "end": ends[int(np.argmax(lasts))]},
         "missing_cells": sum(e["missing_cells"]["count"] for e in entries),
         "gaps": sum(e["gaps"]["count"] for e in entries),

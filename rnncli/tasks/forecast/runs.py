@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rnncli.core.errors import UsageError
-from rnncli.tasks.forecast.config import ForecastConfig
+from rnncli.tasks.forecast.config import ForecastConfig, parse_quantiles
 from rnncli.tasks.forecast.options import ForecastSettings, SeriesOptions
+from rnncli.tasks.forecast.seasons import choose_seasons, natural_seasons
 from rnncli.tasks.forecast.series import SeriesSet, describe_freq, read_series
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
@@ -82,8 +83,12 @@ def train_series(
     command: list[str],
     reporter: Reporter,
     kept: bool = True,
+    held_out: int = 0,
 ) -> tuple[Forecaster, History]:
-    """Train with the shared trainer; return the best weights (early stopping) and the history."""
+    """Train with the shared trainer; return the best weights (early stopping) and the history.
+
+    ``held_out``: the points cut from the end of every series for a backtest (recorded in the run).
+    """
     from rnncli.tasks.forecast.forecaster import (
         FORECAST_TRAIN_DEFAULTS,
         check_lengths,
@@ -96,7 +101,13 @@ def train_series(
     cfg = settings.train_config(FORECAST_TRAIN_DEFAULTS)
     with interrupts_explained(out_dir, kept=kept):
         history = train_forecaster(
-            series, config, cfg, out_dir=out_dir, on_event=reporter.events(THROUGHPUT_UNIT), command=command
+            series,
+            config,
+            cfg,
+            out_dir=out_dir,
+            on_event=reporter.events(THROUGHPUT_UNIT),
+            command=command,
+            held_out=held_out,
         )
     reporter.info(
         f"{STOP_REASONS.get(history.stop_reason or '', '')}best validation pinball loss "
@@ -107,27 +118,35 @@ def train_series(
 
 def build_config(series: SeriesSet, settings: ForecastSettings, reporter: Reporter) -> ForecastConfig:
     """The options, and what the data decides: the season, the lookback and the scaling."""
-    from rnncli.tasks.forecast.forecaster import choose_lookback, choose_scaling, choose_season
+    from rnncli.tasks.forecast.forecaster import choose_lookback, choose_scaling
 
     options = settings.model
     config = settings.checked_config()
-    config.season = choose_season(series, options.season)
+    seasons = settings.seasons() or choose_seasons([s.values for s in series.series], series.freq)
+    config.season, *config.extra_seasons = seasons
     config.lookback = choose_lookback(config, series, options.lookback)
     config.scaling = choose_scaling(series, options.scaling)
     with settings.chosen.blaming_the_file():
         config.validate()
-    how = (
-        "given"
-        if options.season is not None
-        else "detected by autocorrelation"
-        if config.season > 1
-        else "none detected"
-    )
-    reporter.info(
-        f"season {config.season} ({how}), lookback {config.lookback}, horizon {config.horizon}, "
-        f"quantiles {','.join(f'{q:g}' for q in config.quantiles)}, scaling {config.scaling}"
-    )
+    _describe(config, options, series.freq, reporter)
     return config
+
+
+def _describe(config: ForecastConfig, options, freq: str, reporter: Reporter) -> None:
+    """What was chosen, and why: the season given or detected, the quantiles (0.5 always among them)."""
+    if options.season is not None:
+        how = "given"
+    elif config.season in natural_seasons(freq):
+        how = "the calendar's period, seen in the data"
+    else:
+        how = "the autocorrelation peak" if config.season > 1 else "none detected"
+    shown = ",".join(str(m) for m in config.seasons)
+    asked = parse_quantiles(options.quantiles) if options.quantiles is not None else config.quantiles
+    added = "" if 0.5 in asked else " (0.5 added: the median is the point forecast)"
+    reporter.info(
+        f"season {shown} ({how}), lookback {config.lookback}, horizon {config.horizon}, "
+        f"quantiles {','.join(f'{q:g}' for q in config.quantiles)}{added}, scaling {config.scaling}"
+    )
 
 
 def load_series(data: str, options: SeriesOptions, reporter: Reporter, *, freq: str | None = None) -> SeriesSet:
