@@ -37,7 +37,7 @@ def start_ids(prime_ids: list[int], newline_id: int | None) -> list[int]:
     return [newline_id if newline_id is not None else 0, *prime_ids]
 
 
-def read_prompt_file(path: str) -> str:
+def read_prompt_file(path: str, *, flag: str = "--prime-file") -> str:
     """The text of a prompt file, or of stdin for ``-``: UTF-8, used as is but for a BOM and CRLF line endings."""
     import sys
 
@@ -45,13 +45,13 @@ def read_prompt_file(path: str) -> str:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
         return raw.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
     except FileNotFoundError:
-        raise DataError(f"--prime-file {path}: no such file; check the path") from None
+        raise DataError(f"{flag} {path}: no such file; check the path") from None
     except IsADirectoryError:
-        raise DataError(f"--prime-file {path}: is a directory; give a text file") from None
+        raise DataError(f"{flag} {path}: is a directory; give a text file") from None
     except UnicodeDecodeError as exc:
-        raise DataError(f"--prime-file {path}: not valid UTF-8 at byte offset {exc.start}") from None
+        raise DataError(f"{flag} {path}: not valid UTF-8 at byte offset {exc.start}") from None
     except OSError as exc:
-        raise DataError(f"--prime-file {path}: cannot read ({exc.strerror or exc})") from None
+        raise DataError(f"{flag} {path}: cannot read ({exc.strerror or exc})") from None
 
 
 PRIME_CHUNK = 4096  # a longer prompt is read in pieces, state carried, so memory does not grow with it
@@ -143,7 +143,7 @@ def beam_search(
         seen = _seen_mask(prime_ids, batch=1, vocab=logits.shape[-1], device=device) if penalize else None
         for _ in range(length):
             raw = logits.log_softmax(dim=-1).double()  # (K, V)
-            ranked = raw if seen is None else process_logits(logits, settings, seen=seen).log_softmax(-1).double()
+            ranked = process_logits(logits, settings, seen=seen).log_softmax(-1).double()
             total = (scores.unsqueeze(1) + ranked).flatten()  # (K * V,)
             scores, flat = total.topk(min(width, total.numel()))
             beams, tokens = flat // raw.shape[1], flat % raw.shape[1]
