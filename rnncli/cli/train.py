@@ -153,6 +153,14 @@ def train(
             rich_help_panel=TRAINING,
         ),
     ] = None,
+    sample_every: Annotated[
+        int | None,
+        typer.Option(
+            help="Language models: print a sample of the model's text on stderr every N validations "
+            "(not with --quiet).",
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
     val_frac: Annotated[
         float | None,
         typer.Option(

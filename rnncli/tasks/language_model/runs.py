@@ -98,11 +98,22 @@ def _train(
                 dist=dist,
                 start=start,
                 val=val,
+                sample_every=_sample_every(request),
+                on_sample=lambda step, text: reporter.info(f"sample at step {step}:\n{text.rstrip()}"),
             )
     finally:
         dist.stop()
     reporter.info(_closing_note(history, out_dir))
     return history
+
+
+def _sample_every(request: TrainRequest) -> int:
+    every = request.options.get("sample_every")
+    if every is None:
+        return 0
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise UsageError(f"--sample-every must be a whole number of 1 or more (evaluations), got {every!r}")
+    return every
 
 
 def _fine_tune_note(start: StartingPoint) -> str:

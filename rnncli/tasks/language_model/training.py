@@ -30,6 +30,7 @@ from rnncli.tasks.language_model.data.token_cache import TokenCache, cache_key
 from rnncli.tasks.language_model.data.windows import split_train_val
 from rnncli.tasks.language_model.model import build_model
 from rnncli.tasks.language_model.task import LanguageModelTask
+from rnncli.tasks.language_model.training_samples import SamplesWhileTraining
 
 if TYPE_CHECKING:
     from rnncli.tasks.language_model.fine_tune import StartingPoint
@@ -135,13 +136,17 @@ def train_text(
     dist: Distributed | None = None,
     start: StartingPoint | None = None,
     val: PreparedText | None = None,
+    sample_every: int = 0,
+    on_sample: Callable[[int, str], None] | None = None,
 ) -> History:
     """Train a character language model on a prepared corpus and write its run folder.
 
     With ``resume`` (a run's saved state) training continues exactly where it
     stopped; with ``start`` (--init-from) a new run starts from a trained
     run's weights; ``val`` (--val FILE) is validation text of its own, else the
-    last ``val_frac`` of the corpus is; with ``dist`` this process is one rank of several.
+    last ``val_frac`` of the corpus is; ``on_sample`` gets (step, text) of a
+    sample after every ``sample_every``-th validation; with ``dist`` this
+    process is one rank of several.
     """
     dist = dist or Distributed()
     device = dist.start(resolve_device(run.train.device))
@@ -158,6 +163,15 @@ def train_text(
         model.load_state_dict(start.weights)
     if dist.rank > 0:
         torch.manual_seed(run.train.seed + dist.rank)  # its own dropout masks; weights come from rank 0
+    if sample_every and on_sample is not None:
+        on_event = SamplesWhileTraining(
+            on_event,
+            model=model,
+            tokenizer=prepared.tokenizer,
+            every=sample_every,
+            seed=run.train.seed,
+            report=on_sample,
+        )
     trainer = Trainer(
         model, task, run.train, out_dir=out_dir, meta=meta, config=config, device=device, on_event=on_event, dist=dist
     )
