@@ -54,6 +54,14 @@ def sample(
             help="Beam search with N beams for the likeliest continuation; 0 samples.", rich_help_panel=DECODING
         ),
     ] = 0,
+    length_penalty: Annotated[
+        float | None,
+        typer.Option(
+            help="Beam search: a hypothesis that a --stop string ends ranks by its log-probability divided by "
+            "length ** this (0: off).  [default: 1.0]",
+            rich_help_panel=DECODING,
+        ),
+    ] = None,
     prime: Annotated[str, typer.Option(help="Text to start from (fed through the model once, not printed).")] = "",
     prime_file: Annotated[str | None, typer.Option(help="Read the prompt from a file, or - for stdin.")] = None,
     prompts: Annotated[

@@ -26,6 +26,7 @@ class DecodingSettings:
     min_p: float = 0.0  # 0.0 keeps every token
     repetition_penalty: float = 1.0  # 1.0 leaves the logits alone
     beam: int = 0  # 0 samples; N >= 1 runs beam search with N beams
+    length_penalty: float = 1.0  # beam: an ended hypothesis ranks by log-probability / length ** this
     no_unk: bool = False  # never choose the unknown token (see ``ban_unknown``)
     unknown_id: int | None = None  # the model's unknown token, set once the checkpoint is loaded
 
@@ -46,6 +47,7 @@ class DecodingSettings:
             ("--min-p", 0 <= self.min_p < 1, "must be in [0, 1)"),
             ("--repetition-penalty", self.repetition_penalty > 0, "must be more than 0"),
             ("--beam", self.beam >= 0, "must be 0 (off) or more"),
+            ("--length-penalty", 0 <= self.length_penalty <= 10, "must be in [0, 10]"),
         ]
         for name, ok, rule in checks:
             if not ok:
@@ -79,6 +81,7 @@ _FIELD_OF = {
     "--min-p": "min_p",
     "--repetition-penalty": "repetition_penalty",
     "--beam": "beam",
+    "--length-penalty": "length_penalty",
 }
 
 

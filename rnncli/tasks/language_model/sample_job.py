@@ -34,6 +34,7 @@ class SampleRequest:
     min_p: float = 0.0
     repetition_penalty: float = 1.0
     beam: int = 0
+    length_penalty: float | None = None
     prime: str = ""
     prime_file: str | None = None
     prompts: str | None = None
@@ -59,6 +60,7 @@ class SampleRequest:
             min_p=self.min_p,
             repetition_penalty=self.repetition_penalty,
             beam=self.beam,
+            length_penalty=1.0 if self.length_penalty is None else self.length_penalty,
             no_unk=bool(self.no_unk),
         ).validate()
         if self.prime and self.prime_file is not None:
@@ -94,6 +96,10 @@ class SampleRequest:
                 f"--device: unknown value '{self.device}' (choose one of: {', '.join(DEVICES)})",
             ),
             (any(s == "" for s in self.stop or []), "--stop needs a non-empty string"),
+            (
+                self.length_penalty is not None and not self.beam,
+                "--length-penalty ranks the hypotheses of beam search: add --beam N",
+            ),
         ]
         for refused, message in refusals:
             if refused:
@@ -212,10 +218,16 @@ class SampleJob:
                 return
 
     def _run_beam(self, start: int) -> None:
-        from rnncli.tasks.language_model.sampling import beam_search
+        from rnncli.tasks.language_model.sampling import StopCheck, beam_search
 
+        stops = self.samples[0].stops
         tokens, log_probs = beam_search(
-            self.ckpt.model, self.prime_ids, length=self.length, settings=self.settings, newline_id=start
+            self.ckpt.model,
+            self.prime_ids,
+            length=self.length,
+            settings=self.settings,
+            newline_id=start,
+            stops=StopCheck(self.tokenizer.decode, stops) if stops else None,
         )
         sample = self.samples[0]
         for token, log_prob in zip(tokens, log_probs, strict=True):
