@@ -92,3 +92,13 @@ def test_init_from_is_refused_for_other_tasks_and_other_runs(base, tmp_path):
     assert result.exit_code == 2 and "--init-from does not apply to forecasting" in result.stderr
     result = runner.invoke(app, ["train", str(base / "new.txt"), "--init-from", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and "--init-from" in result.stderr and "no such checkpoint" in result.stderr
+
+
+def test_a_word_model_fine_tunes_on_text_with_new_words_and_says_how_much_it_covers(tmp_path):
+    (tmp_path / "old.txt").write_text(REPETITIVE, encoding="utf-8")
+    (tmp_path / "new.txt").write_text("the quick zebra jumps over the lazy yak. " * 40, encoding="utf-8")
+    train(
+        tmp_path / "old.txt", *SHAPE, "--tokenizer", "word", "--steps", "4", "--seq-len", "8", "--out", tmp_path / "w"
+    )
+    note = train(tmp_path / "new.txt", "--init-from", tmp_path / "w", "--steps", "2", "--out", tmp_path / "t")
+    assert "word vocabulary of 10" in note and "covering 77.78% of the tokens" in note  # zebra, yak: <unk>
