@@ -114,7 +114,10 @@ LabelCol = Annotated[
 ValFile = Annotated[
     str | None,
     typer.Option(
-        "--val", help="Validation examples from this file instead of --val-frac.", rich_help_panel=CLASSIFICATION
+        "--val",
+        help="Validation text or examples from this file instead of the last --val-frac of DATA (language models, "
+        "classifiers, taggers).",
+        rich_help_panel=TRAINING,
     ),
 ]
 Pool = Annotated[
