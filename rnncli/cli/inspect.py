@@ -12,21 +12,29 @@ from rnncli.cli.options import (
     GRAD_FLOW,
     OUTPUT,
     AttentionText,
+    Decimal,
+    Freq,
     GradFlowData,
     GradFlowImpl,
     GradFlowSeed,
+    IdCol,
     Json,
+    Missing,
     StepsBack,
     Task,
+    Thousands,
+    TimeCol,
     UntrainedCell,
     UntrainedEmbedSize,
     UntrainedHiddenSize,
     UntrainedNumLayers,
+    ValueCol,
     Windows,
     options_besides,
 )
 
 OWN_OPTIONS = ("paths", "as_json", "plot", "top", "task", "grad_flow", "attention")
+READING = ("time_col", "value_col", "id_col", "freq", "missing", "decimal", "thousands")  # a CSV of series
 
 
 @user_errors
@@ -71,6 +79,13 @@ def inspect(
     hidden_size: UntrainedHiddenSize = None,
     num_layers: UntrainedNumLayers = None,
     embed_size: UntrainedEmbedSize = None,
+    time_col: TimeCol = None,
+    value_col: ValueCol = None,
+    id_col: IdCol = None,
+    freq: Freq = None,
+    missing: Missing = None,
+    decimal: Decimal = None,
+    thousands: Thousands = None,
 ) -> None:
     """Explain what a checkpoint, a run or a data file holds, or how far back a model's gradients reach.
 
@@ -92,6 +107,11 @@ def inspect(
         write_grad_flow(measure_gradient_flow(request), as_json=as_json, plot=plot)
         return
     request = InspectRequest(
-        paths or [], task=task, top=top, attention=attention, grad_flow_options=options_besides(ctx, *OWN_OPTIONS)
+        paths or [],
+        task=task,
+        top=top,
+        attention=attention,
+        grad_flow_options=options_besides(ctx, *OWN_OPTIONS, *READING),
+        reading={name: ctx.params[name] for name in READING},
     )
     write_inspection(inspect_paths(request), as_json=as_json, plot=plot)
