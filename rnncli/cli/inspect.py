@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -106,12 +106,13 @@ def inspect(
         request = GradFlowRequest.from_options(options_besides(ctx, *OWN_OPTIONS), paths=paths)
         write_grad_flow(measure_gradient_flow(request), as_json=as_json, plot=plot)
         return
-    request = InspectRequest(
-        paths or [],
-        task=task,
-        top=top,
-        attention=attention,
-        grad_flow_options=options_besides(ctx, *OWN_OPTIONS, *READING),
-        reading={name: ctx.params[name] for name in READING},
-    )
+    request = InspectRequest(paths or [], task=task, top=top, attention=attention, **_other_options(ctx))
     write_inspection(inspect_paths(request), as_json=as_json, plot=plot)
+
+
+def _other_options(ctx: typer.Context) -> dict[str, dict[str, Any]]:
+    """The options --grad-flow reads (refused without it), and those that say how to read a CSV of series."""
+    return {
+        "grad_flow_options": options_besides(ctx, *OWN_OPTIONS, *READING),
+        "reading": {name: ctx.params[name] for name in READING},
+    }
