@@ -285,7 +285,7 @@ def _series_freq(stamp_lists, freq: str | None, model_freq: str | None, source: 
             f"{source}: the data is {describe_freq(freq)} but the model was trained on "
             f"{describe_freq(model_freq)} data; give data of the model's frequency, or train a model on this file"
         )
-    return freq
+    return model_freq or freq  # the model's spelling of the same grid (W-SUN for W)
 
 
 def same_freq(a: str, b: str) -> bool:

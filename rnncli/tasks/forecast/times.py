@@ -149,13 +149,18 @@ def _backward_steps(cells: pd.Series, unique: pd.Series, parsed) -> int:
 
 
 def _iso(cells: pd.Series):
+    """ISO 8601 in any of its spellings (fractions of seconds, time zones); written back without the zone
+    but for a ``Z``, with the time part only where the file has one."""
     try:
         parsed = pd.to_datetime(cells, format="ISO8601")
     except (ValueError, TypeError):
         return None, None
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
-    return parsed, None
+    if not cells.str.contains(":").any():
+        return parsed, "%Y-%m-%d"
+    sep = "T" if cells.str.contains(r"\dT\d").all() else " "
+    return parsed, f"%Y-%m-%d{sep}%H:%M:%S" + ("Z" if cells.str.endswith("Z").all() else "")
 
 
 def written_format(unique: pd.Series, fmt: str) -> str:
