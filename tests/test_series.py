@@ -36,6 +36,11 @@ def rows(times: list[str], values: list[float], header: str = "date,v") -> str:
         (["1990", "1991", "1992"], "YS-JAN", "1991"),
         (["2020-01-05", "2020-01-12", "2020-01-19"], "W-SUN", "2020-01-12"),
         (["2020-01-01", "2020-04-01", "2020-07-01"], "QS-JAN", "2020-04-01"),
+        (["2020-01-01T00:00:00Z", "2020-01-01T01:00:00Z", "2020-01-01T02:00:00Z"], "h", "2020-01-01T01:00:00Z"),
+        (["1959-Q4", "1960-Q1", "1960-Q2"], "QS-JAN", "1960-Q1"),
+        (["30/12/2020", "31/12/2020", "01/01/2021"], "D", "31/12/2020"),
+        (["12/30/2020", "12/31/2020", "01/01/2021"], "D", "12/31/2020"),
+        (["1/9/2020", "1/10/2020", "1/11/2020"], "D", "1/10/2020"),
     ],
 )
 def test_time_formats_and_frequencies(tmp_path, times, freq, shown):
@@ -161,3 +166,26 @@ def test_generated_samples_read_cleanly():
     assert (hourly.layout, hourly.freq, len(hourly.series)) == ("wide", "h", 3)
     assert monthly.warnings and hourly.warnings  # the samples have gaps on purpose
     assert all(np.isfinite(s.values).all() for s in monthly.series + hourly.series)
+
+
+def test_long_layout_is_found_from_the_data_whatever_the_names(tmp_path):
+    """A text column whose values repeat names the series, in blocks or interleaved by date."""
+    blocks = "symbol,date,price\nA,2020-01-01,1\nA,2020-01-02,2\nB,2020-01-01,5\nB,2020-01-02,6\n"
+    interleaved = "when,ticker,close\n2020-01-01,A,1\n2020-01-01,B,5\n2020-01-02,A,2\n2020-01-02,B,6\n"
+    for text, roles in (
+        (blocks, {"time": "date", "id": "symbol", "value": "price"}),
+        (interleaved, {"time": "when", "id": "ticker", "value": "close"}),
+    ):
+        data = read_series(write(tmp_path, text))
+        assert data.layout == "long" and data.columns == roles
+        assert {s.id: s.values.tolist() for s in data.series} == {"A": [1, 2], "B": [5, 6]}
+
+
+def test_month_and_day_order_is_read_strictly_not_guessed(tmp_path):
+    """01/02/2020 is month first unless another cell (13/02/2020) is only readable day first."""
+    month_first = read_series(write(tmp_path, rows(["01/02/2020", "01/03/2020", "01/04/2020"], [1, 2, 3])))
+    assert month_first.freq == "D" and month_first.time_format == "%m/%d/%Y"
+    day_first = rows(["11/02/2020", "12/02/2020", "13/02/2020"], [1, 2, 3])
+    data = read_series(write(tmp_path, day_first))
+    assert data.freq == "D" and data.time_format == "%d/%m/%Y"
+    assert series_times(data.series[0], data.freq)[0] == pd.Timestamp("2020-02-11")
