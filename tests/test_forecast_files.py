@@ -91,7 +91,8 @@ def test_a_thousands_separator_is_read_and_said(tmp_path):
 
 
 def test_separators_both_ways_and_decimal_commas(tmp_path):
-    """1,234.5 (a quoted comma file) and 1.234,5 (';') are both 1234.5; 3,75 in a ';' file is 3.75."""
+    """1,234.5 (a quoted comma file) and 1.234,5 (';') are both 1234.5; 3,75 in a ';' file is 3.75; 1 234,5
+    with --thousands space is 1234.5."""
     times, _ = monthly(4)
     us = write(tmp_path / "us.csv", "date,y", [f'{t},"1,23{i}.5"' for i, t in enumerate(times)])
     eu = write(tmp_path / "eu.csv", "date;y", [f"{t};1.23{i},5" for i, t in enumerate(times)])
@@ -100,6 +101,9 @@ def test_separators_both_ways_and_decimal_commas(tmp_path):
         summary = json.loads(ok(rnn("inspect", path, "--json")).stdout)
         assert summary["series"][0]["max"] == top, path
     refused(rnn("inspect", us, "--decimal", ";"), "--decimal must be . or ,")
+    french = write(tmp_path / "fr.csv", "date;y", [f"{t};1 23{i},5" for i, t in enumerate(times)])
+    summary = json.loads(ok(rnn("inspect", french, "--json", "--thousands", "space")).stdout)
+    assert summary["series"][0]["max"] == 1233.5  # the ';' file's decimal comma, the stated separator
 
 
 def test_na_markers_are_missing_values_not_errors(tmp_path):

@@ -40,19 +40,25 @@ class Convention:
         return f"{shown} as the thousands separator and '{self.decimal}' as the decimal mark"
 
 
-def given_convention(decimal: str | None, thousands: str | None) -> Convention | None:
-    """--decimal and --thousands, checked (None: detect each column's)."""
+def given_convention(decimal: str | None, thousands: str | None, *, custom: str = ".") -> Convention | None:
+    """--decimal and --thousands, checked (None: detect each column's); ``custom`` is the file's usual decimal
+    mark (a comma in a ``;`` file), the decimal when only a space or apostrophe separator is given."""
     if decimal is None and thousands is None:
         return None
     if decimal is not None and decimal not in DECIMAL_MARKS:
         raise UsageError(f"--decimal must be . or , (the mark before the fractional digits), got {decimal!r}")
     if thousands is not None and thousands not in THOUSANDS_MARKS:
         raise UsageError(f"--thousands must be one of {', '.join(THOUSANDS_MARKS)}, got {thousands!r}")
-    decimal = decimal or ("," if thousands == "." else ".")
+    decimal = decimal or {".": ",", ",": "."}.get(thousands or "", custom)
     mark = THOUSANDS_MARKS[thousands] if thousands is not None else ("." if decimal == "," else "")
     if mark == decimal:
         raise UsageError(f"--decimal and --thousands are both {decimal!r}; they must differ")
     return Convention(decimal, mark)
+
+
+def usual_decimal(sep: str) -> str:
+    """The decimal mark a file separated by ``sep`` usually writes: a comma in a ``;`` file (Europe)."""
+    return "," if sep == ";" else "."
 
 
 def is_missing(cells: pd.Series) -> pd.Series:
@@ -65,7 +71,7 @@ def normalise_numbers(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Numbers rewritten with a decimal point and no separators; a note for every column read unusually."""
     notes = []
-    custom = "," if sep == ";" else "."
+    custom = usual_decimal(sep)
     frame = frame.copy()
     for column in frame.columns:
         cells = frame[column].str.strip().str.replace(f"[{SPACES}]", " ", regex=True)

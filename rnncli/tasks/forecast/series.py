@@ -21,7 +21,13 @@ import numpy as np
 import pandas as pd
 
 from rnncli.core.errors import DataError, NotThisKindOfData
-from rnncli.tasks.forecast.numbers import MISSING_MARKERS, given_convention, is_missing, normalise_numbers
+from rnncli.tasks.forecast.numbers import (
+    MISSING_MARKERS,
+    given_convention,
+    is_missing,
+    normalise_numbers,
+    usual_decimal,
+)
 from rnncli.tasks.forecast.times import format_time, parse_times, parse_with_format
 
 __all__ = ["format_time", "read_series", "series_times", "time_grid", "Series", "SeriesSet"]
@@ -243,9 +249,11 @@ def read_series(
     """
     if missing not in MISSING_POLICIES:
         raise DataError(f"--missing: unknown value '{missing}' (choose one of: {', '.join(MISSING_POLICIES)})")
-    convention = given_convention(decimal, thousands)
+    given_convention(decimal, thousands)  # a bad flag is reported before the file is read
     frame = read_table(source)
-    frame, notes = normalise_numbers(frame, sep=frame.attrs.get("sep", ","), given=convention, source=source)
+    sep = frame.attrs.get("sep", ",")
+    convention = given_convention(decimal, thousands, custom=usual_decimal(sep))
+    frame, notes = normalise_numbers(frame, sep=sep, given=convention, source=source)
     known = {role: name for role, name in (remembered or {}).items() if name in frame.columns}
     layout = detect_layout(
         frame,
