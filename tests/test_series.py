@@ -129,9 +129,13 @@ def test_bad_rows_are_named_by_line(tmp_path, text, message):
 
 
 def test_a_text_column_in_a_wide_file_suggests_id_col(tmp_path):
-    """A text column whose values never repeat names no series: it is refused, with the flags to say otherwise."""
+    """A text column that names no series (its values never repeat, or no time repeats) is refused, with the
+    flags to say otherwise."""
     with pytest.raises(DataError, match="column 'shop' is not numeric; .* give --id-col shop"):
         read_series(write(tmp_path, "date,shop,qty\n2020-01,x,1\n2020-02,y,2\n"))
+    weekdays = "date,weekday,sales\n" + "".join(f"2020-01-{d:02d},{'MTWTFSS'[d % 7]},{d}\n" for d in range(1, 16))
+    with pytest.raises(DataError, match="column 'weekday' is not numeric"):  # repeats, but no time does
+        read_series(write(tmp_path, weekdays))
 
 
 def test_line_numbers_count_blank_lines_and_ignore_trailing_ones(tmp_path):

@@ -336,7 +336,7 @@ def detect_layout(
     time_col = time_col or _guess_time_col(frame, skip=(id_col, value_col))
     rest = [c for c in columns if c not in (time_col, value_col)]
     if id_col is None:
-        id_col = next((c for c in rest if c.lower() in ID_NAMES), None) or _guess_id_col(frame, rest)
+        id_col = next((c for c in rest if c.lower() in ID_NAMES), None) or _guess_id_col(frame, rest, time_col)
         if id_col is None and value_col is not None:
             id_col = next((c for c in rest if not _mostly_numeric(frame[c])), None)
     if id_col is not None:
@@ -401,12 +401,20 @@ def _guess_time_col(frame: pd.DataFrame, skip: tuple[str | None, ...] = ()) -> s
     return None
 
 
-def _guess_id_col(frame: pd.DataFrame, candidates: list[str]) -> str | None:
-    """A text column, filled in every row, whose values repeat (in blocks, preferably): the series ids."""
+def _guess_id_col(frame: pd.DataFrame, candidates: list[str], time_col: str | None) -> str | None:
+    """A text column, filled in every row, whose values repeat (in blocks, preferably): the series ids.
+
+    Several series share times, so with more than one id some time must repeat: a weekday column beside
+    unique dates is a label of a wide file, not the ids of seven weekly series.
+    """
+    times_repeat = time_col is None or frame[time_col].str.strip().duplicated().any()
     texts = [
         c
         for c in candidates
-        if not _mostly_numeric(frame[c]) and not is_missing(frame[c]).any() and frame[c].nunique() < len(frame)
+        if not _mostly_numeric(frame[c])
+        and not is_missing(frame[c]).any()
+        and frame[c].nunique() < len(frame)
+        and (times_repeat or frame[c].nunique() == 1)
     ]
     if not texts:
         return None
