@@ -69,7 +69,9 @@ AllowOverlap = Annotated[
 Scaling = Annotated[
     str | None,
     typer.Option(
-        help="standard, or log for positive multiplicative data [default: standard].", rich_help_panel=FORECASTING
+        help="standard; log for positive multiplicative data; log1p (log(1 + x)) for counts with zeros "
+        "[default: standard].",
+        rich_help_panel=FORECASTING,
     ),
 ]
 Ensemble = Annotated[
@@ -97,7 +99,29 @@ IdCol = Annotated[
 Missing = Annotated[
     str | None,
     typer.Option(
-        help="interpolate gaps and empty cells (with a warning) or error [default: interpolate].",
+        help="interpolate gaps, empty cells and NA markers (with a warning) or error [default: interpolate].",
+        rich_help_panel=FORECASTING,
+    ),
+]
+Decimal = Annotated[
+    str | None,
+    typer.Option(
+        help="The decimal mark of the CSV's numbers: . or , [default: detected per column].",
+        rich_help_panel=FORECASTING,
+    ),
+]
+Thousands = Annotated[
+    str | None,
+    typer.Option(
+        help="The thousands separator: . , ' space or none [default: detected per column; 1.090 in a ; file is 1090].",
+        rich_help_panel=FORECASTING,
+    ),
+]
+SeriesStrict = Annotated[
+    bool | None,
+    typer.Option(
+        "--strict",
+        help="A series too short for the model is an error instead of left out with a warning.",
         rich_help_panel=FORECASTING,
     ),
 ]
@@ -150,7 +174,12 @@ ClassWeight = Annotated[
 ]
 Strict = Annotated[
     bool | None,
-    typer.Option("--strict", help="An empty text is an error instead of skipped.", rich_help_panel=CLASSIFICATION),
+    typer.Option(
+        "--strict",
+        help="Classifiers: an empty text is an error instead of skipped. Forecasters: a series too short for the "
+        "model is an error instead of left out.",
+        rich_help_panel=RUN,
+    ),
 ]
 TopK = Annotated[
     int | None,

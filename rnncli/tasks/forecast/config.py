@@ -13,7 +13,7 @@ import numpy as np
 from rnncli.core.errors import UsageError
 from rnncli.core.settings import CELLS
 
-SCALINGS = ("standard", "log")
+SCALINGS = ("standard", "log", "log1p")
 
 
 @dataclass
@@ -29,8 +29,9 @@ class ForecastConfig:
     hidden_size: int = 64
     num_layers: int = 1
     dropout: float = 0.0
-    scaling: str = "standard"  # log: log of positive, multiplicative data before scaling
+    scaling: str = "standard"  # log: log of positive, multiplicative data before scaling; log1p: log(1 + x)
     ensemble: int = 1  # members trained side by side; forecasts take their median
+    nonnegative: bool = False  # the training history never went below 0: forecasts are kept at 0 or above
 
     @property
     def encoder_steps(self) -> int:
@@ -60,6 +61,7 @@ class ForecastConfig:
             (0 <= self.dropout < 1, "dropout", "in [0, 1)"),
             (self.scaling in SCALINGS, "scaling", f"one of {', '.join(SCALINGS)}"),
             (1 <= self.ensemble <= 64, "ensemble", "a whole number from 1 to 64"),
+            (isinstance(self.nonnegative, bool), "nonnegative", "true or false"),
         ]
         for ok, name, what in checks:
             if not ok:

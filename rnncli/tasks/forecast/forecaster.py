@@ -86,8 +86,17 @@ def check_lengths(data: SeriesSet, config: ForecastConfig, *, extra: int = 0, wh
 
 def choose_scaling(data: SeriesSet, scaling: str | None) -> str:
     if scaling == "log" and any((s.values <= 0).any() for s in data.series):
-        raise UsageError("--scaling log needs positive values; some series hold zeros or negatives")
+        zeros_only = all((s.values >= 0).all() for s in data.series)
+        hint = "; --scaling log1p takes log(1 + x), which handles zeros" if zeros_only else ""
+        raise UsageError(f"--scaling log needs positive values; some series hold zeros or negatives{hint}")
+    if scaling == "log1p" and any((s.values < 0).any() for s in data.series):
+        raise UsageError("--scaling log1p needs values of 0 or more; some series hold negatives")
     return scaling or "standard"
+
+
+def never_negative(data: SeriesSet) -> bool:
+    """True when no series of the training history goes below 0 (counts, sales): forecasts are then clipped at 0."""
+    return all((s.values >= 0).all() for s in data.series)
 
 
 def series_meta(data: SeriesSet, config: ForecastConfig, held_out: int = 0) -> dict[str, Any]:
@@ -101,6 +110,7 @@ def series_meta(data: SeriesSet, config: ForecastConfig, held_out: int = 0) -> d
         "freq": data.freq,
         "time_format": data.time_format,
         "layout": data.layout,
+        "columns": data.columns,  # the roles of the CSV's columns (time, id, value), used again on new files
         "source": data.source,
         "ids": [s.id for s in data.series],
         "last_time": [_stamp_to_json(time_grid(s.start, len(s.values), data.freq)[-1]) for s in data.series],
@@ -188,6 +198,7 @@ class Forecaster:
             time_format=info.get("time_format"),
             source=str(self.path),
             layout=info.get("layout", "wide"),
+            columns=info.get("columns") or {},  # runs saved before the roles were kept have none
         )
 
 
@@ -251,7 +262,8 @@ def predict_windows(forecaster: Forecaster, contexts: np.ndarray, starts: np.nda
     x, loc, scale = model_inputs(values, positions, config.seasons)
     scaled = forecaster.model.predict(x)  # (N, H, Q)
     out = scaled * scale.unsqueeze(-1) + loc.unsqueeze(-1)
-    return undo_scaling(out.double().numpy(), config.scaling)
+    values = undo_scaling(out.double().numpy(), config.scaling)
+    return np.maximum(values, 0.0) if config.nonnegative else values
 
 
 def forecast(forecaster: Forecaster, data: SeriesSet | None = None) -> list[dict[str, Any]]:

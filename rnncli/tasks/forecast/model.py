@@ -83,14 +83,18 @@ def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: torch.Tens
 
 
 def apply_scaling(values: np.ndarray, scaling: str) -> np.ndarray:
-    """The series as the model reads it: its log for ``--scaling log`` (each window is standardised
-    later, by ``model_inputs``)."""
-    return np.log(values) if scaling == "log" else values
+    """The series as the model reads it: its log for ``--scaling log``, log(1 + x) for ``log1p`` (counts with
+    zeros); each window is standardised later, by ``model_inputs``."""
+    if scaling == "log":
+        return np.log(values)
+    return np.log1p(values) if scaling == "log1p" else values
 
 
 def undo_scaling(values: np.ndarray, scaling: str) -> np.ndarray:
     """``apply_scaling`` undone, without overflow."""
-    return np.exp(np.clip(values, -700, 700)) if scaling == "log" else values
+    if scaling == "log":
+        return np.exp(np.clip(values, -700, 700))
+    return np.expm1(np.clip(values, -700, 700)) if scaling == "log1p" else values
 
 
 def context_stats(context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -26,6 +26,9 @@ class SeriesOptions:
     id_col: str | None = None
     freq: str | None = None
     missing: str = "interpolate"
+    decimal: str | None = None  # None: detected per column
+    thousands: str | None = None
+    strict: bool = False  # a series too short for the model is an error, not left out
 
 
 @dataclass

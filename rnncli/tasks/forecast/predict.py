@@ -9,13 +9,13 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnncli.core.errors import UsageError
 from rnncli.tasks.forecast.options import ForecastSettings, SeriesOptions
-from rnncli.tasks.forecast.runs import load_series, train_series
+from rnncli.tasks.forecast.runs import leave_out_short, load_series, train_series
 from rnncli.tasks.forecast.series import SeriesSet, format_time
 from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter, given
 
@@ -57,16 +57,20 @@ def run_forecast(request: ForecastRequest, reporter: Reporter) -> ForecastResult
         raise UsageError("give a CSV file (or - for stdin) to train on, or --model CKPT")
     settings = ForecastSettings.resolve(request.options)
     forecaster, series = _forecaster_and_series(request, settings, reporter)
+    strict = settings.series.strict
     if request.backtest is not None:
         if series is None:
             raise UsageError("--backtest needs the CSV file to compare the forecasts with")
         allow = bool(request.options.get("allow_overlap"))  # windows the model was trained on: warned, marked
-        document = backtest_report(forecaster, series, request.backtest, reporter, allow_overlap=allow)
+        document = backtest_report(forecaster, series, request.backtest, reporter, allow_overlap=allow, strict=strict)
         return ForecastResult(backtest=document)
     if series is None:
         _say_where_the_history_ends(forecaster, reporter)
     from rnncli.tasks.forecast.forecaster import forecast  # torch: only once the flags and the CSV are good
 
+    if series is not None:
+        need, why = forecaster.config.lookback, "points of context the model reads"
+        series = leave_out_short(series, need, strict=strict, reporter=reporter, why=why)
     return ForecastResult(
         records=forecast(forecaster, series),
         history=series or forecaster.remembered(),
@@ -82,8 +86,8 @@ def _forecaster_and_series(
 
         forecaster = load_forecaster(request.model)
         check_model_options(forecaster, request)
-        saved_freq = forecaster.meta["series"]["freq"]
-        series = load_series(request.data, settings.series, reporter, freq=saved_freq) if request.data else None
+        saved = forecaster.meta["series"]
+        series = load_series(request.data, settings.series, reporter, model=saved) if request.data else None
         return forecaster, series
     settings.checked_config()  # before the CSV is read: a bad flag is reported first
     series = load_series(request.data, settings.series, reporter)
@@ -131,17 +135,28 @@ def _run_folder(out: str | None) -> Iterator[Path]:
 
 
 def backtest_report(
-    forecaster: Forecaster, series: SeriesSet, windows: int, reporter: Reporter, *, allow_overlap: bool = False
+    forecaster: Forecaster,
+    series: SeriesSet,
+    windows: int,
+    reporter: Reporter,
+    *,
+    allow_overlap: bool = False,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """A rolling-origin backtest against the baselines, refused when it would score the training data.
 
     Overlap is decided by time: a window overlaps when it starts at or before
     the last timestamp the model was trained on for that series (whatever the
     file is called, a copy, or stdin). ``allow_overlap`` scores anyway, warned
-    and marked in the document.
+    and marked in the document. Series too short for the backtest are left out
+    with a warning (refused with ``strict``).
     """
     from rnncli.tasks.forecast.backtest import backtest, training_overlap
 
+    config = forecaster.config
+    need = config.lookback + windows * config.horizon + max(config.season, 1)  # as backtest() checks it
+    why = f"a backtest of {windows} window(s) needs (lookback + windows x horizon + one season)"
+    series = leave_out_short(series, need, strict=strict, reporter=reporter, why=why)
     overlap = training_overlap(forecaster, series, windows=windows)
     if overlap is None:
         reporter.warn(
@@ -200,6 +215,11 @@ def check_model_options(forecaster: Forecaster, request: ForecastRequest) -> Non
         raise UsageError(f"--out keeps a model trained here; --model {request.model} is already trained")
 
 
+def series_options(options: dict[str, Any]) -> SeriesOptions:
+    """How to read the CSV, from a command's options (those not given keep their defaults)."""
+    return SeriesOptions(**{f.name: options[f.name] for f in fields(SeriesOptions) if options.get(f.name) is not None})
+
+
 def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     """``rnn eval CKPT series.csv``: a rolling-origin backtest without retraining."""
     from rnncli.tasks.forecast.forecaster import load_forecaster
@@ -209,6 +229,8 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     if windows < 1:
         raise UsageError(f"--backtest must be 1 or more windows, got {windows}")
     forecaster = load_forecaster(request.checkpoint)
-    series = load_series(request.data, SeriesOptions(), reporter, freq=forecaster.meta["series"]["freq"])
+    options = series_options(request.options)
+    series = load_series(request.data, options, reporter, model=forecaster.meta["series"])
     allow = bool(request.options.get("allow_overlap"))
-    return Evaluation("backtest", document=backtest_report(forecaster, series, windows, reporter, allow_overlap=allow))
+    document = backtest_report(forecaster, series, windows, reporter, allow_overlap=allow, strict=options.strict)
+    return Evaluation("backtest", document=document)

@@ -25,9 +25,12 @@ SHOWN_TIMES = 5  # missing timestamps listed per series
 SHOWN_SERIES = 10  # series ids listed for a forecasting checkpoint
 
 
-def summarise_series(source: str, top: int | None = None) -> Summary:
-    """``rnn inspect`` on a CSV of series (``top`` is the language model's; a forecast never gets it)."""
-    summary, data = inspect_series(source)
+def summarise_series(source: str, top: int | None = None, **reading: Any) -> Summary:
+    """``rnn inspect`` on a CSV of series (``top`` is the language model's; a forecast never gets it).
+
+    ``reading`` holds the options that say how to read the CSV (time_col, decimal...), as train takes them.
+    """
+    summary, data = inspect_series(source, **reading)
     return Summary(summary, data=data)
 
 
@@ -45,9 +48,9 @@ def summarise_run(path: str | Path) -> dict[str, Any]:
     return summary
 
 
-def inspect_series(source: str) -> tuple[dict[str, Any], SeriesSet]:
+def inspect_series(source: str, **reading: Any) -> tuple[dict[str, Any], SeriesSet]:
     """Read a CSV of series (gaps filled as training would) and summarise it; also return the series."""
-    data = read_series(source)
+    data = read_series(source, **reading)
     return series_summary(data), data
 
 
@@ -61,6 +64,8 @@ def series_summary(data: SeriesSet) -> dict[str, Any]:
         "kind": "series",
         "source": data.source,
         "layout": data.layout,
+        "columns": data.columns,
+        "notes": data.notes,
         "num_series": len(entries),
         "total_points": sum(e["length"] for e in entries),
         "frequency": data.freq,
@@ -128,6 +133,7 @@ def forecast_checkpoint_summary(path: Path, meta: dict[str, Any], tensors: dict[
             "count": len(ids),
             "source": info.get("source"),
             "layout": info.get("layout"),
+            "columns": info.get("columns"),  # None for runs saved before the roles were kept
             "frequency": freq,
             "frequency_name": describe_freq(freq) if isinstance(freq, str) else None,
             "ids": ids[:SHOWN_SERIES],

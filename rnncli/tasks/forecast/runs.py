@@ -6,14 +6,15 @@ both report through the command's ``Reporter`` and never print.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rnncli.core.errors import UsageError
 from rnncli.tasks.forecast.config import ForecastConfig, parse_quantiles
 from rnncli.tasks.forecast.options import ForecastSettings, SeriesOptions
 from rnncli.tasks.forecast.seasons import choose_seasons, natural_seasons
-from rnncli.tasks.forecast.series import SeriesSet, describe_freq, read_series
+from rnncli.tasks.forecast.series import SeriesSet, describe_freq, describe_roles, read_series
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
 
@@ -52,7 +53,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     config, cfg = settings.resumed(saved.meta)
     info = saved.meta["series"]
     data = _one_file(saved.inputs(request.data, [info.get("source")], what="CSV"))
-    series = load_series(data, settings.series, reporter, freq=info["freq"])
+    series = load_series(data, settings.series, reporter, model=info)
     same = [s.id for s in series.series] == info["ids"] and [len(s.values) for s in series.series] == info["length"]
     if not same:
         raise UsageError(
@@ -96,6 +97,9 @@ def train_series(
         train_forecaster,
     )
 
+    config = build_config(series, settings, Reporter())  # a first look, to know which series are long enough
+    need = config.lookback + 2 * config.horizon
+    series = leave_out_short(series, need, strict=settings.series.strict, reporter=reporter, why=TRAIN_NEEDS)
     config = build_config(series, settings, reporter)
     check_lengths(series, config)
     cfg = settings.train_config(FORECAST_TRAIN_DEFAULTS)
@@ -116,9 +120,29 @@ def train_series(
     return load_forecaster(out_dir), history
 
 
+TRAIN_NEEDS = "a training window and the held-out validation horizon need (lookback + 2 x horizon)"
+
+
+def leave_out_short(data: SeriesSet, need: int, *, strict: bool, reporter: Reporter, why: str) -> SeriesSet:
+    """The series without those shorter than ``need`` points, each named in a warning.
+
+    With --strict, or when every series is too short, nothing is left out: the caller's own check
+    then refuses the file, naming the first short series.
+    """
+    short = [s for s in data.series if len(s.values) < need]
+    if not short or strict or len(short) == len(data.series):
+        return data
+    for series in short:
+        reporter.warn(
+            f"{data.source}: series {series.id!r} has {len(series.values)} points, fewer than the {need} {why}; "
+            "left out (--strict refuses the file instead)"
+        )
+    return replace(data, series=[s for s in data.series if len(s.values) >= need])
+
+
 def build_config(series: SeriesSet, settings: ForecastSettings, reporter: Reporter) -> ForecastConfig:
     """The options, and what the data decides: the season, the lookback and the scaling."""
-    from rnncli.tasks.forecast.forecaster import choose_lookback, choose_scaling
+    from rnncli.tasks.forecast.forecaster import choose_lookback, choose_scaling, never_negative
 
     options = settings.model
     config = settings.checked_config()
@@ -126,6 +150,7 @@ def build_config(series: SeriesSet, settings: ForecastSettings, reporter: Report
     config.season, *config.extra_seasons = seasons
     config.lookback = choose_lookback(config, series, options.lookback)
     config.scaling = choose_scaling(series, options.scaling)
+    config.nonnegative = never_negative(series)
     with settings.chosen.blaming_the_file():
         config.validate()
     _describe(config, options, series.freq, reporter)
@@ -146,26 +171,40 @@ def _describe(config: ForecastConfig, options, freq: str, reporter: Reporter) ->
     reporter.info(
         f"season {shown} ({how}), lookback {config.lookback}, horizon {config.horizon}, "
         f"quantiles {','.join(f'{q:g}' for q in config.quantiles)}{added}, scaling {config.scaling}"
+        + (", forecasts kept at 0 or above (no series goes below 0)" if config.nonnegative else "")
     )
 
 
-def load_series(data: str, options: SeriesOptions, reporter: Reporter, *, freq: str | None = None) -> SeriesSet:
-    """Read the CSV, report what was found, and warn about every filled gap."""
+def load_series(
+    data: str, options: SeriesOptions, reporter: Reporter, *, model: dict[str, Any] | None = None
+) -> SeriesSet:
+    """Read the CSV, report what was found (and how), and warn about every filled gap.
+
+    ``model`` is the series section of a trained model's checkpoint: the file must have its frequency,
+    and the column roles it remembers are used where the flags say nothing.
+    """
+    model = model or {}
     series = read_series(
         data,
         time_col=options.time_col,
         value_col=options.value_col,
         id_col=options.id_col,
-        freq=options.freq or freq,
+        freq=options.freq,
         missing=options.missing,
+        decimal=options.decimal,
+        thousands=options.thousands,
+        model_freq=model.get("freq"),
+        remembered=model.get("columns"),
     )
+    for note in series.notes:
+        reporter.info(note)
     for note in series.warnings:
         reporter.warn(note)
     lengths = [len(s.values) for s in series.series]
     span = f"{min(lengths)}" if min(lengths) == max(lengths) else f"{min(lengths)} to {max(lengths)}"
     reporter.info(
-        f"{series.source}: {len(lengths)} series ({series.layout} layout), {span} points each, "
-        f"{describe_freq(series.freq)}"
+        f"{series.source}: {len(lengths)} series ({series.layout} layout: {describe_roles(series.columns)}), "
+        f"{span} points each, {describe_freq(series.freq)}"
     )
     return series
 
