@@ -1,7 +1,8 @@
 """Where a corpus comes from: files, folders and stdin, read as text in bounded chunks.
 
 ``find_inputs`` turns what the user typed into a list of files (a folder is
-searched recursively, hidden entries and binary files left out; ``rnn inspect``
+searched recursively, hidden entries and binary files left out, each real file read once
+however many names it has; ``rnn inspect``
 finds its files the same way, with ``corpus_files``);
 ``TextReader`` decodes them chunk by chunk, as many times as asked (one pass
 to fit a tokenizer, one to encode), so no corpus is ever held whole; only the
@@ -115,7 +116,23 @@ def corpus_files(given: list[str], settings: ReadSettings) -> tuple[list[Path], 
             skipped.extend(binary)
         else:
             files.append(path)
-    return files, skipped
+    return _each_real_file_once(files), skipped
+
+
+def _each_real_file_once(files: list[Path]) -> list[Path]:
+    """The files in order, without a second name for a file already listed (a symlink, or a file given twice).
+
+    A package of texts often holds ``chinese.u8 -> chinese``: read twice, the same text would land in both the
+    training and the validation part.
+    """
+    seen: set[Path] = set()
+    kept = []
+    for path in files:
+        real = path.resolve()
+        if real not in seen:
+            seen.add(real)
+            kept.append(path)
+    return kept
 
 
 def _folder_files(folder: Path, settings: ReadSettings) -> tuple[list[Path], list[str]]:

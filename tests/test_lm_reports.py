@@ -1,0 +1,56 @@
+"""The language model's reports, advice and output manners as a new user meets them (issue 21), through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from rnncli.cli import app
+
+runner = CliRunner()
+
+QUICK = ["--hidden-size", "16", "--num-layers", "1", "--embed-size", "8", "--seq-len", "16", "--batch-size", "4"]
+QUICK += ["--device", "cpu"]
+
+
+def invoke(*args: str, cwd: Path | None = None, stdin: str | None = None):
+    """``rnn ...`` in this process (fast); stdout and stderr are captured apart, as a pipe would see them."""
+    old = Path.cwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        return runner.invoke(app, list(args), input=stdin)
+    finally:
+        os.chdir(old)
+
+
+def rnn(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """``python -m rnncli ...`` in a subprocess, its stdout and stderr piped (not a terminal)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("COLUMNS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "rnncli", *args], capture_output=True, text=True, env=env, cwd=cwd, input=stdin
+    )
+
+
+def test_a_folder_with_symlinks_and_a_hidden_parent_is_read_once_by_inspect_and_train(tmp_path):
+    folder = tmp_path / ".fortunes" / "package"
+    folder.mkdir(parents=True)
+    (folder / "chinese").write_text("你好世界。\n" * 30, encoding="utf-8")
+    (folder / "chinese.u8").symlink_to("chinese")
+    (folder / "english").write_text("hello world.\n" * 30, encoding="utf-8")
+    inspected = invoke("inspect", str(folder), "--json")
+    assert inspected.exit_code == 0, inspected.output
+    summary = json.loads(inspected.stdout)
+    assert summary["files"] == 2 and summary["characters"] == 30 * 6 + 30 * 13
+    command = summary["suggested_model"]["command"].split()
+    assert command[:3] == ["rnn", "train", str(folder)]
+    trained = invoke("train", str(folder), *QUICK, "--steps", "2", "--out", "run", cwd=tmp_path)
+    assert trained.exit_code == 0, trained.output
+    config = json.loads(invoke("inspect", "run", "--json", cwd=tmp_path).stdout)
+    assert (config["data"]["num_files"], config["data"]["num_chars"]) == (2, summary["characters"])
