@@ -54,3 +54,18 @@ def test_a_folder_with_symlinks_and_a_hidden_parent_is_read_once_by_inspect_and_
     assert trained.exit_code == 0, trained.output
     config = json.loads(invoke("inspect", "run", "--json", cwd=tmp_path).stdout)
     assert (config["data"]["num_files"], config["data"]["num_chars"]) == (2, summary["characters"])
+
+
+def test_the_note_of_a_taken_run_folder_comes_after_the_data_is_read(tmp_path):
+    (tmp_path / "runs" / "corpus").mkdir(parents=True)
+    (tmp_path / "runs" / "corpus" / "config.yaml").write_text("model: {}\n", encoding="utf-8")
+    (tmp_path / "corpus.txt").write_bytes(b"caf\xe9 au lait\n" * 20)  # cp1252, not UTF-8
+    failed = invoke("train", "corpus.txt", *QUICK, "--steps", "2", cwd=tmp_path)
+    assert failed.exit_code == 2 and "not valid UTF-8" in failed.output
+    assert "instead" not in failed.output and not (tmp_path / "runs" / "corpus-2").exists()
+    trained = invoke("train", "corpus.txt", *QUICK, "--steps", "2", "--encoding", "cp1252", cwd=tmp_path)
+    assert trained.exit_code == 0, trained.output
+    lines = trained.output.splitlines()
+    note = next(i for i, line in enumerate(lines) if "writing to runs/corpus-2 instead" in line)
+    read = next(i for i, line in enumerate(lines) if line.startswith("corpus.txt: "))
+    assert read < note

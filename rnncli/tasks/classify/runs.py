@@ -49,6 +49,7 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     cfg = settings.train
     train_set, val_set = split(examples, settings.data, val_frac=cfg.val_frac, seed=cfg.seed, reporter=reporter)
     prepared = prepare(train_set, val_set, settings.data)
+    request.announce_folder(reporter)
     settings.model.vocab_size, settings.model.num_classes = prepared.tokenizer.vocab_size, len(prepared.classes)
     settings.model.multi_label = prepared.multi_label
     reporter.info(

@@ -35,6 +35,7 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     out_dir = request.fresh_folder(reporter)
     settings.checked_config()  # before the CSV is read: a bad flag is reported first
     series = load_series(data, settings.series, reporter)
+    request.announce_folder(reporter)
     forecaster, history = train_series(series, settings, out_dir=out_dir, command=request.command, reporter=reporter)
     reporter.info(
         f"saved {out_dir}/ ({len(series.series)} series, horizon {forecaster.config.horizon}); "

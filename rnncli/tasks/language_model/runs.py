@@ -61,6 +61,7 @@ def _train(
 ) -> History:
     _report_settings(run, reporter)
     _report_prepared(prepared, reporter)
+    request.announce_folder(reporter)  # after the data is read and checked: a failure before makes no folder
     try:
         with interrupts_explained(out_dir):
             history = train_text(

@@ -35,6 +35,7 @@ def train(request: TrainRequest, reporter: Reporter) -> Any:
         reporter.warn(note)
     train_part, val_part = parts(corpus, settings.read, cfg.val_frac, reporter)
     vocab = Vocab.build(train_part, min_count=settings.read.min_count, scheme=corpus.scheme)
+    request.announce_folder(reporter)
     config = dataclasses.replace(
         config, vocab_size=len(vocab.words), char_vocab_size=len(vocab.chars), num_tags=len(vocab.tags)
     )

@@ -71,9 +71,9 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     files, name = inputs(request.data, settings.data)
     cfg = settings.train_config()
     out_dir, note = choose_run_dir(request.out, name, force=request.force)
-    if note:
-        reporter.info(note)
     split = prepare(read_inputs(files), settings.data, cfg, reporter)
+    if note:  # said once the pairs are read and checked: a failure before makes no folder
+        reporter.info(note)
     config = settings.model
     config.vocab_size = split.tokenizer.vocab_size
     config.target_vocab_size = 0 if split.target_tokenizer is None else split.target_tokenizer.vocab_size
