@@ -69,3 +69,26 @@ def test_the_note_of_a_taken_run_folder_comes_after_the_data_is_read(tmp_path):
     note = next(i for i, line in enumerate(lines) if "writing to runs/corpus-2 instead" in line)
     read = next(i for i, line in enumerate(lines) if line.startswith("corpus.txt: "))
     assert read < note
+
+
+def test_piped_output_is_not_wrapped_and_the_config_echo_shows_what_matters(tmp_path, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    folder = tmp_path / ("a-folder-with-a-name-long-enough-to-pass-eighty-columns-" * 2)
+    folder.mkdir()
+    (folder / "corpus.txt").write_text("the cat sat on the mat. " * 80, encoding="utf-8")
+    inspected = invoke("inspect", str(folder / "corpus.txt"))
+    assert inspected.exit_code == 0, inspected.output
+    command = next(line.strip() for line in inspected.stdout.splitlines() if line.strip().startswith("rnn train"))
+    assert command.split()[2:4] == [str(folder / "corpus.txt"), "--cell"]  # one line, never split mid-flag
+    assert command.split()[-2] == "--embed-size"
+    trained = invoke("train", str(folder / "corpus.txt"), *QUICK, "--steps", "2", "--out", "run", cwd=tmp_path)
+    assert trained.exit_code == 0, trained.output
+    echo = trained.output.split("\n  text:")[1].split("\n", 4)
+    assert "tokenizer: char" in echo[1] and "vocab_size" not in trained.output and "min_count" not in trained.output
+    assert "epochs" not in trained.output  # unset settings are not echoed
+    # 2 steps of 64 tokens on 90% of 1,920 characters: 0.074 of a pass, not 0.0 (nor 0.1)
+    assert "budget: 2 steps of 4 x 16 tokens; passes over the data: 0.074\n" in trained.output
+    assert "128 tokens (0.067 passes over the data)" in invoke("inspect", "run", cwd=tmp_path).stdout
+    word = invoke("train", str(folder / "corpus.txt"), *QUICK, "--steps", "1", "--tokenizer", "word", "--out", "w",
+                  cwd=tmp_path)  # fmt: skip
+    assert "min_count: 1" in word.output and "vocab_size" not in word.output

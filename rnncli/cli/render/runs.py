@@ -11,6 +11,7 @@ from rich.text import Text
 
 from rnncli.cli.render.curves import print_curve
 from rnncli.cli.render.tables import facts_table, result_console, table_value
+from rnncli.tasks.training_curve import passes_text
 
 
 def print_checkpoint_summary(summary: dict[str, Any], console: Console | None = None) -> None:
@@ -117,7 +118,7 @@ def _epochs(history: dict[str, Any], data: dict[str, Any]) -> str:
     tokens = data.get("num_tokens")
     if not tokens:
         return ""
-    return f" ({history.get('tokens_seen', 0) / tokens:.1f} passes over the data)"
+    return f" ({passes_text(history.get('tokens_seen', 0) / tokens)} passes over the data)"
 
 
 def _settings_line(train: dict[str, Any]) -> str:

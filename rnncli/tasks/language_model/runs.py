@@ -6,10 +6,12 @@ training call and report through the command's ``Reporter``.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import yaml
 
+from rnncli.core.clocks import StepBudget
 from rnncli.core.distributed import Distributed
 from rnncli.core.errors import CheckpointError, UsageError
 from rnncli.core.settings import REFERENCE_ONLY_CELLS
@@ -19,6 +21,7 @@ from rnncli.tasks.language_model.config import RunConfig, resolve_resume_setting
 from rnncli.tasks.language_model.training import PreparedText, coverage, prepare_text, train_text
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
+from rnncli.tasks.training_curve import passes_text
 
 THROUGHPUT_UNIT = "tok/s"
 STOP_REASONS = {"time": "the --time budget is spent; ", "patience": "no improvement for --patience evaluations; "}
@@ -61,6 +64,7 @@ def _train(
 ) -> History:
     _report_settings(run, reporter)
     _report_prepared(prepared, reporter)
+    reporter.info(_budget_line(run, prepared))
     request.announce_folder(reporter)  # after the data is read and checked: a failure before makes no folder
     try:
         with interrupts_explained(out_dir):
@@ -89,10 +93,35 @@ def _closing_note(history: History, out_dir: Path) -> str:
     )
 
 
+# Text settings that only one tokenizer reads: the others leave them out of the config echo.
+TOKENIZER_ONLY = {"vocab_size": "bpe", "min_count": "word", "max_vocab": "word"}
+
+
 def _report_settings(run: RunConfig, reporter: Reporter) -> None:
+    """The settings that matter for this run: none the tokenizer ignores, none left unset."""
     shown = run.to_dict()
     shown["model"].pop("vocab_size")  # measured from the data
+    shown["train"] = {key: value for key, value in shown["train"].items() if value is not None}
+    text = shown["text"]
+    shown["text"] = {
+        key: value
+        for key, value in text.items()
+        if value is not None and TOKENIZER_ONLY.get(key, text["tokenizer"]) == text["tokenizer"]
+    }
     reporter.info("config:\n  " + yaml.safe_dump(shown, sort_keys=False).rstrip().replace("\n", "\n  "))
+
+
+def _budget_line(run: RunConfig, prepared: PreparedText) -> str:
+    """How long the run trains, in steps and in passes over the training part of the text."""
+    cfg = run.train
+    per_step = cfg.batch_size * cfg.seq_len
+    train_tokens = max(1, round(prepared.stats["num_tokens"] * (1 - cfg.val_frac)))
+    shape = f"steps of {cfg.batch_size} x {cfg.seq_len} tokens"
+    if cfg.steps is None and cfg.epochs is None and cfg.time is not None:
+        return f"budget: --time {cfg.time}; one pass over the data is {math.ceil(train_tokens / per_step):,} {shape}"
+    steps = StepBudget.of(cfg, max(1, train_tokens // per_step)).total
+    limit = f", or --time {cfg.time} if sooner" if cfg.time is not None else ""
+    return f"budget: {steps:,} {shape}{limit}; passes over the data: {passes_text(steps * per_step / train_tokens)}"
 
 
 def _report_prepared(prepared: PreparedText, reporter: Reporter) -> None:
