@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import REPETITIVE
 from typer.testing import CliRunner
 
 from rnncli.cli import app
@@ -20,13 +21,15 @@ QUICK += ["--device", "cpu"]
 
 def invoke(*args: str, cwd: Path | None = None, stdin: str | None = None):
     """``rnn ...`` in this process (fast); stdout and stderr are captured apart, as a pipe would see them."""
-    old = Path.cwd()
+    old, argv = Path.cwd(), sys.argv
     try:
         if cwd is not None:
             os.chdir(cwd)
+        sys.argv = ["rnn", *args]  # what a run records as its command
         return runner.invoke(app, list(args), input=stdin)
     finally:
         os.chdir(old)
+        sys.argv = argv
 
 
 def rnn(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -92,3 +95,27 @@ def test_piped_output_is_not_wrapped_and_the_config_echo_shows_what_matters(tmp_
     word = invoke("train", str(folder / "corpus.txt"), *QUICK, "--steps", "1", "--tokenizer", "word", "--out", "w",
                   cwd=tmp_path)  # fmt: skip
     assert "min_count: 1" in word.output and "vocab_size" not in word.output
+
+
+def test_resume_from_elsewhere_says_what_it_does_and_keeps_the_first_command(tmp_path):
+    (tmp_path / "work").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "work" / "corpus.txt").write_text(REPETITIVE[:2000], encoding="utf-8")
+    first = invoke("train", "corpus.txt", *QUICK, "--steps", "2", "--out", "run", cwd=tmp_path / "work")
+    assert first.exit_code == 0, first.output
+    resumed = invoke("train", "--resume", "../work/run", "--steps", "4", cwd=tmp_path / "elsewhere")
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming ../work/run at step 2 of 4" in resumed.output
+    summary = json.loads(invoke("inspect", str(tmp_path / "work" / "run"), "--json").stdout)
+    assert summary["command"][:3] == ["rnn", "train", "corpus.txt"]
+    assert summary["resume_commands"] == [["rnn", "train", "--resume", "../work/run", "--steps", "4"]]
+    assert (
+        "resumed with     rnn train --resume ../work/run --steps 4"
+        in invoke("inspect", "work/run", cwd=tmp_path).stdout
+    )
+    (tmp_path / "work" / "corpus.txt").rename(tmp_path / "moved.txt")
+    lost = invoke("train", "--resume", "../work/run", "--steps", "6", cwd=tmp_path / "elsewhere")
+    assert lost.exit_code == 2
+    assert "the run's stored text " in lost.output and "corpus.txt is not there; give DATA again" in lost.output
+    again = invoke("train", "../moved.txt", "--resume", "../work/run", "--steps", "6", cwd=tmp_path / "elsewhere")
+    assert again.exit_code == 0, again.output

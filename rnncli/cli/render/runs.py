@@ -62,6 +62,7 @@ def _checkpoint_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("data", f"{data.get('source')} ({data.get('num_chars', 0):,} chars) sha256 {str(data.get('sha256'))[:16]}"),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
         ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
+        *(("resumed with", " ".join(str(a) for a in command)) for command in summary.get("resume_commands") or []),
     ]
     verdict = (summary.get("curve") or {}).get("verdict")
     if verdict:

@@ -47,7 +47,12 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     reporter = reporter.only_if(dist.is_main)
     run = resolve_resume_settings(_saved_settings(saved), request.options, request.config)
     recorded = saved.meta.get("data", {})
-    data = saved.inputs(request.data, recorded.get("inputs") or [recorded.get("source")], what="text")
+    data = saved.inputs(
+        request.data,
+        recorded.get("inputs") or [recorded.get("source")],
+        what="text",
+        absolute=recorded.get("inputs_absolute"),
+    )
     prepared = prepare_text(data, run.text, tokenizer=_saved_tokenizer(saved))
     return _train(prepared, run, out_dir=saved.folder, request=request, reporter=reporter, dist=dist, saved=saved)
 
@@ -65,6 +70,9 @@ def _train(
     _report_settings(run, reporter)
     _report_prepared(prepared, reporter)
     reporter.info(_budget_line(run, prepared))
+    if saved is not None:
+        total = _planned_steps(run, prepared)
+        reporter.info(f"resuming {saved.folder} at step {saved.step:,}" + (f" of {total:,}" if total else ""))
     request.announce_folder(reporter)  # after the data is read and checked: a failure before makes no folder
     try:
         with interrupts_explained(out_dir):
@@ -111,15 +119,25 @@ def _report_settings(run: RunConfig, reporter: Reporter) -> None:
     reporter.info("config:\n  " + yaml.safe_dump(shown, sort_keys=False).rstrip().replace("\n", "\n  "))
 
 
+def _training_tokens(run: RunConfig, prepared: PreparedText) -> int:
+    return max(1, round(prepared.stats["num_tokens"] * (1 - run.train.val_frac)))
+
+
+def _planned_steps(run: RunConfig, prepared: PreparedText) -> int | None:
+    """The run's step budget (--steps, or --epochs in steps); None when only --time ends it."""
+    per_step = run.train.batch_size * run.train.seq_len
+    return StepBudget.of(run.train, max(1, _training_tokens(run, prepared) // per_step)).total
+
+
 def _budget_line(run: RunConfig, prepared: PreparedText) -> str:
     """How long the run trains, in steps and in passes over the training part of the text."""
     cfg = run.train
     per_step = cfg.batch_size * cfg.seq_len
-    train_tokens = max(1, round(prepared.stats["num_tokens"] * (1 - cfg.val_frac)))
+    train_tokens = _training_tokens(run, prepared)
     shape = f"steps of {cfg.batch_size} x {cfg.seq_len} tokens"
-    if cfg.steps is None and cfg.epochs is None and cfg.time is not None:
+    steps = _planned_steps(run, prepared)
+    if steps is None:
         return f"budget: --time {cfg.time}; one pass over the data is {math.ceil(train_tokens / per_step):,} {shape}"
-    steps = StepBudget.of(cfg, max(1, train_tokens // per_step)).total
     limit = f", or --time {cfg.time} if sooner" if cfg.time is not None else ""
     return f"budget: {steps:,} {shape}{limit}; passes over the data: {passes_text(steps * per_step / train_tokens)}"
 

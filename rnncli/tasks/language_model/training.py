@@ -19,7 +19,7 @@ from rnncli.core.checkpoint import versions
 from rnncli.core.devices import resolve_device
 from rnncli.core.distributed import Distributed
 from rnncli.core.errors import DataError, UsageError
-from rnncli.core.resume_state import TrainState
+from rnncli.core.resume_state import TrainState, command_record
 from rnncli.core.tokenizers import Tokenizer, TokenizerSettings, train_tokenizer
 from rnncli.core.training import History, Trainer, TrainEvent
 from rnncli.tasks.language_model.config import RunConfig, TextConfig
@@ -142,9 +142,9 @@ def train_text(
     meta: dict[str, Any] = {
         "task": TASK_LM,
         "tokenizer": prepared.tokenizer.to_dict(),
-        "data": {"source": prepared.source, "inputs": prepared.given, **stats},
+        "data": {"source": prepared.source, "inputs": prepared.given, "inputs_absolute": _absolute(prepared), **stats},
         "versions": versions(),
-        "command": command if command is not None else sys.argv,
+        **command_record(command if command is not None else sys.argv, resume),
     }
     task = LanguageModelTask(
         train_ids,
@@ -169,6 +169,11 @@ def train_text(
     if resume is not None:
         trainer.restore(resume)
     return trainer.fit()
+
+
+def _absolute(prepared: PreparedText) -> list[str]:
+    """The inputs as absolute paths, so that ``--resume`` finds them from any working directory."""
+    return [given if given == "-" else str(Path(given).resolve()) for given in prepared.given]
 
 
 def _check_same_data(resume: TrainState, prepared: PreparedText) -> None:
