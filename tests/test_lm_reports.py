@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
+import pytest
 from conftest import REPETITIVE
 from typer.testing import CliRunner
 
@@ -119,3 +121,82 @@ def test_resume_from_elsewhere_says_what_it_does_and_keeps_the_first_command(tmp
     assert "the run's stored text " in lost.output and "corpus.txt is not there; give DATA again" in lost.output
     again = invoke("train", "../moved.txt", "--resume", "../work/run", "--steps", "6", cwd=tmp_path / "elsewhere")
     assert again.exit_code == 0, again.output
+
+
+def _drawn(monkeypatch) -> list:
+    """The figures ``--plot`` draws, kept for the test to look at (and still written)."""
+    from rnncli.cli.render import plots
+
+    figures, save = [], plots.save_figure
+
+    def keep(fig, path, plt, **kwargs):
+        figures.append(fig)
+        plt.figure(fig.number)  # still open after saving, for the test
+        save(fig, path, _Unclosing(plt), **kwargs)
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    return figures
+
+
+class _Unclosing:
+    def __init__(self, plt):
+        self.plt = plt
+
+    def close(self, fig) -> None:
+        pass
+
+
+def test_compared_runs_are_plotted_in_bits_per_character_one_colour_each(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "corpus.txt").write_text(REPETITIVE[:3000], encoding="utf-8")
+    for out, tokenizer in (("char", "char"), ("word", "word")):
+        trained = invoke("train", "corpus.txt", *QUICK, "--steps", "4", "--eval-every", "2", "--tokenizer", tokenizer,
+                         "--out", out, cwd=tmp_path)  # fmt: skip
+        assert trained.exit_code == 0, trained.output
+    figures = _drawn(monkeypatch)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shown = invoke("inspect", "char", "word", "--plot", "curves.png", cwd=tmp_path)
+    assert shown.exit_code == 0, shown.output
+    assert (tmp_path / "curves.png").stat().st_size > 0 and not caught and shown.stderr == ""
+    loss = figures[0].axes[0]
+    assert loss.get_ylabel() == "bits per character"
+    legend = [t.get_text() for t in loss.get_legend().get_texts()]
+    assert legend == ["A char: train", "A char: validation", "B word: train", "B word: validation"]
+    lines = loss.get_lines()
+    assert lines[0].get_color() == lines[1].get_color() != lines[3].get_color()
+    records = [json.loads(line) for line in (tmp_path / "word" / "metrics.jsonl").read_text().splitlines()]
+    validation = [line for line in lines if line.get_label() == "B word: validation"][0]
+    assert list(validation.get_ydata()) == pytest.approx([r["val_bpc"] for r in records])
+
+
+def test_a_curve_of_one_evaluation_is_drawn_as_points(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "corpus.txt").write_text(REPETITIVE[:2000], encoding="utf-8")
+    assert invoke("train", "corpus.txt", *QUICK, "--steps", "2", "--out", "run", cwd=tmp_path).exit_code == 0
+    figures = _drawn(monkeypatch)
+    assert invoke("inspect", "run", "--plot", "curve.png", cwd=tmp_path).exit_code == 0
+    for ax in figures[0].axes:
+        for line in ax.get_lines():
+            assert len(line.get_xdata()) == 1 and line.get_marker() not in ("None", "", None)
+
+
+def test_the_frequency_plot_of_chinese_text_has_readable_labels_and_no_warnings(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    (tmp_path / "chinese.txt").write_text("你好世界，今天天气很好。\n" * 20, encoding="utf-8")
+    figures = _drawn(monkeypatch)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shown = invoke("inspect", "chinese.txt", "--plot", "symbols.png", cwd=tmp_path)
+    assert shown.exit_code == 0, shown.output
+    assert not caught and shown.stderr == ""
+    for label in figures[0].axes[0].get_xticklabels():
+        text = label.get_text()
+        if "U+" in text:  # no font on this system has the glyph: its code point
+            assert text.startswith("U+") and all(ord(c) < 128 for c in text)
+            continue
+        fonts = [font_manager.findfont(font_manager.FontProperties(family=[f])) for f in label.get_fontfamily()]
+        assert any(all(ord(c) in FT2Font(f).get_charmap() for c in text) for f in fonts), text
