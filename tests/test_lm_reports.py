@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -200,3 +202,115 @@ def test_the_frequency_plot_of_chinese_text_has_readable_labels_and_no_warnings(
             continue
         fonts = [font_manager.findfont(font_manager.FontProperties(family=[f])) for f in label.get_fontfamily()]
         assert any(all(ord(c) in FT2Font(f).get_charmap() for c in text) for f in fonts), text
+
+
+def test_a_byte_model_scores_as_many_tokens_as_bytes_when_the_text_starts_mid_character(tmp_path):
+    (tmp_path / "corpus.txt").write_text("café crème, déjà vu. " * 60, encoding="utf-8")
+    trained = invoke("train", "corpus.txt", *QUICK, "--steps", "2", "--tokenizer", "byte", "--out", "run", cwd=tmp_path)
+    assert trained.exit_code == 0, trained.output
+    (tmp_path / "cut.txt").write_bytes("é au lait, déjà vu.\n".encode()[1:] * 3)  # starts inside "é"
+    scored = invoke("eval", "run", "cut.txt", "--errors", "replace", "--json", cwd=tmp_path)
+    assert scored.exit_code == 0, scored.output
+    result = json.loads(scored.stdout)
+    assert result["tokens"] == result["bytes"] == len("\ufffd au lait, déjà vu.\n".encode()) * 3
+    assert result["bpb"] == pytest.approx(result["loss"] / math.log(2))
+
+
+def test_eval_unknown_skip_reports_what_it_skipped_and_scores_per_scored_character(tmp_path):
+    (tmp_path / "corpus.txt").write_text(REPETITIVE[:2000], encoding="utf-8")
+    assert invoke("train", "corpus.txt", *QUICK, "--steps", "2", "--out", "run", cwd=tmp_path).exit_code == 0
+    (tmp_path / "held.txt").write_text("the ZZ fox jumps over the laZy dog.", encoding="utf-8")
+    scored = invoke("eval", "run", "held.txt", "--unknown", "skip", "--json", cwd=tmp_path)
+    assert scored.exit_code == 0, scored.output
+    result = json.loads(scored.stdout)
+    assert result["skipped"] == {"tokens": 3, "chars": 3, "bytes": 3, "pieces": ["Z"]}
+    assert (result["tokens"], result["chars"], result["unknown_tokens"]) == (32, 32, 0)
+    assert result["bpc"] == pytest.approx(result["loss"] / math.log(2))
+    text = invoke("eval", "run", "held.txt", "--unknown", "skip", cwd=tmp_path).stdout
+    assert "skipped     3 characters (3 tokens) outside the vocabulary, not scored: 'Z'" in text
+    lines = invoke("eval", "run", "held.txt", "--unknown", "skip", "--per-line", cwd=tmp_path).stdout
+    assert json.loads(lines.splitlines()[0])["chars"] == 32
+
+
+def test_eval_and_prime_file_read_text_as_the_model_was_trained_to(tmp_path):
+    (tmp_path / "legacy.txt").write_bytes("café crème brûlée. ".encode("cp1252") * 60)
+    trained = invoke("train", "legacy.txt", *QUICK, "--steps", "2", "--encoding", "cp1252", "--out", "run",
+                     cwd=tmp_path)  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    scored = invoke("eval", "run", "legacy.txt", "--json", cwd=tmp_path)
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.stdout)["chars"] == len("café crème brûlée. ") * 60
+    as_utf8 = invoke("eval", "run", "legacy.txt", "--encoding", "utf-8", cwd=tmp_path)
+    assert as_utf8.exit_code == 2 and "not valid UTF-8" in as_utf8.output and "--encoding" in as_utf8.output
+    replaced = invoke("eval", "run", "legacy.txt", "--encoding", "utf-8", "--errors", "replace", "--unknown", "skip",
+                      cwd=tmp_path)  # fmt: skip
+    assert replaced.exit_code == 0, replaced.output
+    (tmp_path / "prompt.txt").write_bytes("crème ".encode("cp1252"))
+    sampled = invoke("sample", "run", "--prime-file", "prompt.txt", "--length", "3", "--include-prime", cwd=tmp_path)
+    assert sampled.exit_code == 0, sampled.output
+    assert sampled.stdout.startswith("crème ")
+    refused = invoke("sample", "run", "--encoding", "cp1252", cwd=tmp_path)
+    assert refused.exit_code == 2 and "--prime-file" in refused.output
+
+
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+# Modules whose messages only one command prints.
+ONE_COMMAND = {
+    "rnncli/cli/evaluate.py": "eval",
+    "rnncli/tasks/language_model/scoring.py": "eval",
+    "rnncli/cli/sample.py": "sample",
+    "rnncli/tasks/language_model/sample_job.py": "sample",
+    "rnncli/tasks/language_model/sampling.py": "sample",
+    "rnncli/tasks/language_model/logit_processors.py": "sample",
+    "rnncli/cli/predict.py": "predict",
+    "rnncli/cli/forecast.py": "forecast",
+    "rnncli/cli/train.py": "train",
+}
+# A flag a message names that another branch of issue 21 turns into a real option (the time budgets' work).
+MADE_A_FLAG_ELSEWHERE = {"--eval-batches"}
+
+
+def command_flags() -> dict[str, set[str]]:
+    """Every command's long options, and the root's under ''."""
+    import typer
+
+    root = typer.main.get_command(app)
+
+    def flags(command) -> set[str]:
+        return {o for p in command.params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")} | {"--help"}
+
+    return {"": flags(root), **{name: flags(command) for name, command in root.commands.items()}}
+
+
+def _strings(path: Path) -> list[tuple[int, str]]:
+    """The string literals of a module (f-strings' literal parts included), docstrings left out."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def test_no_message_advises_a_flag_that_does_not_exist():
+    """Every --flag in the package's strings is an option of some command, and of its command where one prints it."""
+    per_command = command_flags()
+    every = set().union(*per_command.values()) | MADE_A_FLAG_ELSEWHERE
+    root = Path(__file__).resolve().parents[1]
+    wrong = []
+    for path in sorted((root / "rnncli").rglob("*.py")):
+        name = path.relative_to(root).as_posix()
+        allowed = per_command[ONE_COMMAND[name]] if name in ONE_COMMAND else every
+        wrong += [f"{name}:{line}: {flag}" for line, text in _strings(path) for flag in FLAG.findall(text)
+                  if flag not in allowed]  # fmt: skip
+    assert not wrong, "messages name options their command lacks:\n" + "\n".join(wrong)

@@ -8,7 +8,7 @@ import typer
 
 from rnncli.cli import console
 from rnncli.cli.failures import user_errors
-from rnncli.cli.options import DECODING, OUTPUT, ImplOverride, Quiet, Unknown, options_besides
+from rnncli.cli.options import DECODING, OUTPUT, ImplOverride, Quiet, TextEncoding, TextErrors, Unknown, options_besides
 
 
 @user_errors
@@ -74,6 +74,8 @@ def sample(
     ] = "text",
     seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same text.")] = None,
     unknown: Unknown = None,
+    encoding: TextEncoding = None,
+    errors: TextErrors = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     impl: ImplOverride = None,
     quiet: Quiet = False,

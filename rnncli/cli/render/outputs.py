@@ -55,6 +55,12 @@ def write_text_scores(result: dict[str, Any]) -> None:
     typer.echo(f"perplexity  {result['perplexity']:.3f}")
     typer.echo(f"bpc         {result['bpc']:.4f} bits/character")
     typer.echo(f"bpb         {result['bpb']:.4f} bits/byte (UTF-8)")
+    skipped = result.get("skipped") or {}
+    if skipped.get("tokens"):
+        typer.echo(
+            f"skipped     {skipped['chars']:,} characters ({skipped['tokens']:,} tokens) outside the vocabulary, "
+            f"not scored: {', '.join(map(repr, skipped['pieces']))}; bpc and bpb are per scored character and byte"
+        )
     if result["unknown_tokens"]:
         typer.echo(
             f"unknown     {result['unknown_tokens']:,} tokens outside the vocabulary (scored as the unknown token)"

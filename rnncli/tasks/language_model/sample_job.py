@@ -42,6 +42,8 @@ class SampleRequest:
     output_format: str = "text"
     seed: int | None = None
     unknown: str | None = None
+    encoding: str | None = None  # of --prime-file; None: the model's training text's
+    errors: str | None = None
     device: str = "cpu"
     impl: str | None = None
 
@@ -97,11 +99,18 @@ def sample_output(request: SampleRequest) -> Iterator[str | dict[str, Any]]:
     """Check, load and sample: yields text pieces, or one record per sample for jsonl."""
     from rnncli.core.devices import resolve_device
     from rnncli.tasks.language_model.checkpoint import load_checkpoint
+    from rnncli.tasks.language_model.data.sources import ReadSettings
     from rnncli.tasks.language_model.sampling import read_prompt_file
 
     settings = request.decoding()
-    prompt = read_prompt_file(request.prime_file) if request.prime_file is not None else request.prime
     ckpt = load_checkpoint(request.checkpoint, device=resolve_device(request.device), impl=request.impl)
+    prompt = request.prime
+    if request.prime_file is not None:
+        read = ReadSettings.of_run(ckpt.meta.get("text"), encoding=request.encoding, errors=request.errors)
+        prompt = read_prompt_file(request.prime_file, read)
+    elif request.encoding is not None or request.errors is not None:
+        flag = "--encoding" if request.encoding is not None else "--errors"
+        raise UsageError(f"{flag} says how to read --prime-file; add --prime-file FILE or leave out {flag}")
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     yield from SampleJob(ckpt, request, prompt=prompt, settings=settings, seed=seed).output()
 

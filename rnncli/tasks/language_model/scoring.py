@@ -14,7 +14,7 @@ from rnncli.core.devices import resolve_device
 from rnncli.core.errors import DataError, UsageError
 from rnncli.core.tokenizers import encode_known
 from rnncli.tasks.language_model.checkpoint import Checkpoint, load_checkpoint
-from rnncli.tasks.language_model.data.sources import read_corpus
+from rnncli.tasks.language_model.data.sources import ReadSettings, read_corpus
 from rnncli.tasks.language_model.metrics import (
     LN2,
     bits_per_char,
@@ -36,45 +36,69 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     ckpt = load_checkpoint(
         request.checkpoint, device=resolve_device(options.get("device") or DEFAULT_DEVICE), impl=options.get("impl")
     )
+    read = ReadSettings.of_run(ckpt.meta.get("text"), encoding=options.get("encoding"), errors=options.get("errors"))
     if options.get("per_line"):
-        records = score_lines(ckpt, request.data, carry=bool(options.get("carry")), unknown=options.get("unknown"))
+        records = score_lines(
+            ckpt, request.data, carry=bool(options.get("carry")), unknown=options.get("unknown"), read=read
+        )
         return Evaluation("lines", records=records)
-    return Evaluation("text", document=evaluate_text(ckpt, request.data, unknown=options.get("unknown")))
+    return Evaluation("text", document=evaluate_text(ckpt, request.data, unknown=options.get("unknown"), read=read))
 
 
-def evaluate_text(ckpt: Checkpoint, data: str | list[str], *, unknown: str | None = None) -> dict[str, Any]:
+def evaluate_text(
+    ckpt: Checkpoint, data: str | list[str], *, unknown: str | None = None, read: ReadSettings | None = None
+) -> dict[str, Any]:
     """Loss, perplexity, and bits per character and per byte of a checkpoint on a text.
 
-    The first token is context, not predicted, so the bits are spread over
-    the characters (and UTF-8 bytes) after it.
+    Every token is predicted, the first after the start token (a newline) as ``rnn sample`` starts, so the
+    bits are spread over every character and UTF-8 byte of the text: a byte model scores exactly as many
+    tokens as the text has bytes, wherever its first character starts. Text left out by ``--unknown skip``
+    is never scored, so it is reported (``skipped``) and not counted.
     """
-    corpus = read_corpus(data)
+    corpus = read_corpus(data, read)
     encoded = encode_known(ckpt.tokenizer, corpus.text, policy=unknown, where=f"{corpus.source}: text")
-    if len(encoded) < 2:
-        raise DataError(f"{corpus.source}: needs at least two tokens to evaluate")
-    ids = torch.tensor(encoded, dtype=torch.long)
-    loss = mean_loss(ckpt.model, ids)
-    predicted = len(ids) - 1
-    first = ckpt.tokenizer.decode(encoded[:1])
-    chars = len(corpus.text) - len(first)
-    num_bytes = len(corpus.text.encode("utf-8", "surrogateescape")) - len(first.encode("utf-8", "surrogateescape"))
-    unknown_tokens = sum(1 for i in encoded if i == ckpt.tokenizer.unknown_id)
+    if not encoded:
+        raise DataError(f"{corpus.source}: needs at least one token the model knows to evaluate")
+    loss = mean_loss(ckpt.model, torch.tensor([start_token(ckpt.tokenizer), *encoded], dtype=torch.long))
+    skipped = skipped_text(ckpt.tokenizer, corpus.text, unknown)
+    chars = len(corpus.text) - skipped["chars"]
+    num_bytes = len(corpus.text.encode("utf-8", "surrogateescape")) - skipped["bytes"]
     return {
         "data": corpus.source,
         "tokenizer": ckpt.tokenizer.kind,
-        "tokens": predicted,
+        "tokens": len(encoded),
         "chars": chars,
         "bytes": num_bytes,
-        "unknown_tokens": unknown_tokens,
+        "unknown_tokens": sum(1 for i in encoded if i == ckpt.tokenizer.unknown_id),
+        "skipped": skipped,
         "loss": loss,
         "perplexity": perplexity(loss),
-        "bpc": bits_per_char(loss, tokens=predicted, chars=chars),
-        "bpb": bits_per_char(loss, tokens=predicted, chars=num_bytes),
+        "bpc": bits_per_char(loss, tokens=len(encoded), chars=chars),
+        "bpb": bits_per_char(loss, tokens=len(encoded), chars=num_bytes),
+    }
+
+
+def skipped_text(tokenizer, text: str, unknown: str | None) -> dict[str, Any]:
+    """What ``--unknown skip`` leaves out of ``text``: tokens, characters and UTF-8 bytes, and which pieces."""
+    missing = set(tokenizer.unknown(text)) if unknown == "skip" and tokenizer.unknown_id is not None else set()
+    if not missing:
+        return {"tokens": 0, "chars": 0, "bytes": 0, "pieces": []}
+    if tokenizer.kind == "word":
+        from rnncli.core.tokenizers.word import tokens_of
+
+        pieces = [token for token in tokens_of(text) if token in missing]
+    else:
+        pieces = [char for char in text if char in missing]
+    return {
+        "tokens": len(pieces),
+        "chars": sum(map(len, pieces)),
+        "bytes": sum(len(p.encode("utf-8", "surrogateescape")) for p in pieces),
+        "pieces": sorted(missing)[:20],
     }
 
 
 def score_lines(
-    ckpt: Checkpoint, data: str, *, carry: bool = False, unknown: str | None = None
+    ckpt: Checkpoint, data: str, *, carry: bool = False, unknown: str | None = None, read: ReadSettings | None = None
 ) -> Iterator[dict[str, Any]]:
     """One record per line of ``data``: its tokens, log-probability and bits per character.
 
@@ -84,7 +108,7 @@ def score_lines(
     state; with it the state runs on through the whole file, newlines
     included, so each line is read in the context of the lines before it.
     """
-    corpus = read_corpus(data)
+    corpus = read_corpus(data, read)
     lines = corpus.text.split("\n")
     if corpus.text.endswith("\n"):
         lines.pop()
@@ -97,7 +121,7 @@ def score_lines(
         _carried_line_totals(ckpt, encoded, start) if carry else line_log_probs(ckpt.model, encoded, start_id=start)
     )
     for number, (line, ids, total) in enumerate(zip(lines, encoded, totals, strict=True), 1):
-        chars = len(line)
+        chars = len(line) - skipped_text(ckpt.tokenizer, line, unknown)["chars"]  # the characters scored
         yield {
             "line": number,
             "text": line,

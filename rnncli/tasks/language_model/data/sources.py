@@ -52,6 +52,18 @@ class ReadSettings:
         if self.glob is not None and not self.glob.strip():
             raise UsageError("--glob needs a pattern, for example '*.py'")
 
+    @classmethod
+    def of_run(cls, recorded: dict | None, *, encoding: str | None = None, errors: str | None = None) -> ReadSettings:
+        """How ``eval`` and ``sample --prime-file`` read text for a model: as its training text was read
+        (the ``text`` section its checkpoint records), unless ``--encoding`` or ``--errors`` say otherwise."""
+        recorded = recorded or {}
+        settings = cls(
+            encoding=encoding or recorded.get("encoding") or cls.encoding,
+            errors=errors or recorded.get("errors") or cls.errors,
+        )
+        settings.validate()
+        return settings
+
     @property
     def codec(self) -> str:
         """The codec's canonical name (``utf-8`` for ``UTF8``, ``utf-8-sig`` ...)."""
