@@ -53,7 +53,8 @@ def read_prompt_file(path: str, read: ReadSettings | None = None) -> str:
         raise DataError(f"--prime-file {path}: is a directory; give a text file") from None
     except UnicodeDecodeError as exc:
         raise DataError(
-            f"--prime-file {path}: not valid {read.encoding} at byte offset {exc.start}; give its --encoding, "
+            f"--prime-file {path}: not valid {'UTF-8' if read.codec == 'utf-8' else read.encoding} at byte offset "
+            f"{exc.start}; give its --encoding, "
             "or add --errors replace"
         ) from None
     except OSError as exc:
