@@ -50,32 +50,47 @@ def evaluate_text(
 ) -> dict[str, Any]:
     """Loss, perplexity, and bits per character and per byte of a checkpoint on a text.
 
-    Every token is predicted, the first after the start token (a newline) as ``rnn sample`` starts, so the
-    bits are spread over every character and UTF-8 byte of the text: a byte model scores exactly as many
-    tokens as the text has bytes, wherever its first character starts. Text left out by ``--unknown skip``
-    is never scored, so it is reported (``skipped``) and not counted.
+    The first token is context, not predicted, so the bits are spread over the characters (and UTF-8 bytes)
+    after it: for a byte model exactly one byte fewer than the text has, wherever its first character starts.
+    Text left out by ``--unknown skip`` is never scored, so it is reported (``skipped``) and not counted.
     """
     corpus = read_corpus(data, read)
     encoded = encode_known(ckpt.tokenizer, corpus.text, policy=unknown, where=f"{corpus.source}: text")
-    if not encoded:
-        raise DataError(f"{corpus.source}: needs at least one token the model knows to evaluate")
-    loss = mean_loss(ckpt.model, torch.tensor([start_token(ckpt.tokenizer), *encoded], dtype=torch.long))
+    if len(encoded) < 2:
+        raise DataError(f"{corpus.source}: needs at least two tokens to evaluate")
+    loss = mean_loss(ckpt.model, torch.tensor(encoded, dtype=torch.long))
+    predicted = len(encoded) - 1
     skipped = skipped_text(ckpt.tokenizer, corpus.text, unknown)
-    chars = len(corpus.text) - skipped["chars"]
-    num_bytes = len(corpus.text.encode("utf-8", "surrogateescape")) - skipped["bytes"]
+    first_chars, first_bytes = _first_token_span(ckpt.tokenizer, corpus.text, encoded[0])
+    chars = len(corpus.text) - first_chars - skipped["chars"]
+    num_bytes = len(corpus.text.encode("utf-8", "surrogateescape")) - first_bytes - skipped["bytes"]
     return {
         "data": corpus.source,
         "tokenizer": ckpt.tokenizer.kind,
-        "tokens": len(encoded),
+        "tokens": predicted,
         "chars": chars,
         "bytes": num_bytes,
         "unknown_tokens": sum(1 for i in encoded if i == ckpt.tokenizer.unknown_id),
         "skipped": skipped,
         "loss": loss,
         "perplexity": perplexity(loss),
-        "bpc": bits_per_char(loss, tokens=len(encoded), chars=chars),
-        "bpb": bits_per_char(loss, tokens=len(encoded), chars=num_bytes),
+        "bpc": bits_per_char(loss, tokens=predicted, chars=chars),
+        "bpb": bits_per_char(loss, tokens=predicted, chars=num_bytes),
     }
+
+
+def _first_token_span(tokenizer, text: str, first: int) -> tuple[int, int]:
+    """The characters and UTF-8 bytes of ``text`` that its first token covers (context, not scored).
+
+    A byte or BPE token can end inside a character: it covers its own bytes, and only the characters it
+    holds whole (decoding it would give a 3-byte U+FFFD for the 1 byte it covers).
+    """
+    if tokenizer.kind in ("byte", "bpe"):
+        size = 1 if tokenizer.kind == "byte" else len(tokenizer.token_bytes[first])
+        head = text.encode("utf-8", "surrogateescape")[:size]
+        return len(head.decode("utf-8", "ignore")), size
+    piece = tokenizer.decode([first])
+    return len(piece), len(piece.encode("utf-8", "surrogateescape"))
 
 
 def skipped_text(tokenizer, text: str, unknown: str | None) -> dict[str, Any]:
