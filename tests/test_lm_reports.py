@@ -314,3 +314,14 @@ def test_no_message_advises_a_flag_that_does_not_exist():
         wrong += [f"{name}:{line}: {flag}" for line, text in _strings(path) for flag in FLAG.findall(text)
                   if flag not in allowed]  # fmt: skip
     assert not wrong, "messages name options their command lacks:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize(("run", "data"), [("lm_run", "story.txt"), ("forecast_run", "series.csv")])
+def test_old_runs_say_where_they_resume(tmp_path, run, data):
+    import shutil
+
+    old = Path(__file__).resolve().parent / "fixtures" / "old_runs"
+    shutil.copytree(old, tmp_path / "old")
+    resumed = invoke("train", "--resume", f"old/{run}", f"old/{data}", "--steps", "30", cwd=tmp_path)
+    assert resumed.exit_code == 0, resumed.output
+    assert f"resuming old/{run} at step 20 of 30" in resumed.output

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnncli.core.errors import EXIT_INTERRUPTED, RnnError, UsageError
-from rnncli.tasks.requests import TrainRequest
+from rnncli.tasks.requests import Reporter, TrainRequest
 
 if TYPE_CHECKING:
     from rnncli.core.resume_state import TrainState
@@ -33,6 +33,10 @@ class SavedRun:
     def step(self) -> int:
         """The step the run stopped at, where it goes on from."""
         return int((self.state.meta.get("history") or {}).get("step") or 0)
+
+    def say_resuming(self, reporter: Reporter, total: int | None) -> None:
+        """``resuming runs/x at step 235 of 300`` (``total``: the step budget, None when --time alone ends it)."""
+        reporter.info(f"resuming {self.folder} at step {self.step:,}" + (f" of {total:,}" if total else ""))
 
     def inputs(
         self, given: list[str], recorded: list[Any], *, what: str, absolute: list[Any] | None = None

@@ -80,6 +80,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     tokenizer = tokenizer_from_dict(saved.meta["tokenizer"])
     prepared = prepare(train_set, val_set, data_options, tokenizer=tokenizer, classes=saved.meta["classes"])
     settings = dataclasses.replace(settings, model=model, data=data_options, train=cfg)
+    saved.say_resuming(reporter, cfg.steps)
     history = _fit(
         prepared, settings, out_dir=saved.folder, facts=facts, request=request, reporter=reporter, state=saved
     )

@@ -58,6 +58,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
         raise UsageError(
             f"{data}: not the series this run was trained on (ids or lengths differ); resume with the same file"
         )
+    saved.say_resuming(reporter, cfg.steps)
     with interrupts_explained(saved.folder):
         history = train_forecaster(
             series,

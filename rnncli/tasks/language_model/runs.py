@@ -71,8 +71,7 @@ def _train(
     _report_prepared(prepared, reporter)
     reporter.info(_budget_line(run, prepared))
     if saved is not None:
-        total = _planned_steps(run, prepared)
-        reporter.info(f"resuming {saved.folder} at step {saved.step:,}" + (f" of {total:,}" if total else ""))
+        saved.say_resuming(reporter, _planned_steps(run, prepared))
     request.announce_folder(reporter)  # after the data is read and checked: a failure before makes no folder
     try:
         with interrupts_explained(out_dir):

@@ -67,6 +67,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Any:
     if len(corpus.sentences) != info["sentences"] or corpus.tokens != info["tokens"]:
         raise UsageError(f"{corpus.source}: not the sentences this run was trained on; resume with the same file")
     train_part, val_part = parts(corpus.repaired(), read, cfg.val_frac, Reporter())
+    saved.say_resuming(reporter, cfg.steps)
     if len(val_part) != info.get("val_sentences", len(val_part)):
         raise UsageError(f"{read.val}: not the validation sentences this run was trained on; give the same --val")
     meta = {**{k: v for k, v in saved.meta.items() if k != "history"}, "model": config.to_dict(),

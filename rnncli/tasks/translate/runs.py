@@ -92,6 +92,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     if pairs.fingerprint() != saved.meta["data"]["fingerprint"]:
         raise UsageError(f"{pairs.origin}: not the pairs this run was trained on; resume with the same data")
     split = prepare(pairs, options, cfg, reporter, tokenizers=_saved_tokenizers(saved.meta))
+    saved.say_resuming(reporter, cfg.steps)
     history = fit(
         split, config, cfg, options, files, out_dir=saved.folder, request=request, reporter=reporter, resume=saved
     )
