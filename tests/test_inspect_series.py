@@ -43,6 +43,7 @@ FORECAST_KEYS = {
     "history",
     "versions",
     "command",
+    "resume_commands",
     "curve",
 }
 FORECAST_SERIES_KEYS = {"count", "source", "layout", "frequency", "frequency_name", "ids", "last_time", "length"}

@@ -325,3 +325,6 @@ def test_old_runs_say_where_they_resume(tmp_path, run, data):
     resumed = invoke("train", "--resume", f"old/{run}", f"old/{data}", "--steps", "30", cwd=tmp_path)
     assert resumed.exit_code == 0, resumed.output
     assert f"resuming old/{run} at step 20 of 30" in resumed.output
+    summary = json.loads(invoke("inspect", f"old/{run}", "--json", cwd=tmp_path).stdout)
+    assert summary["command"][:2] == ["rnn", "train"] and "--resume" not in summary["command"]
+    assert summary["resume_commands"] == [["rnn", "train", "--resume", f"old/{run}", f"old/{data}", "--steps", "30"]]

@@ -62,7 +62,7 @@ def _checkpoint_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("data", f"{data.get('source')} ({data.get('num_chars', 0):,} chars) sha256 {str(data.get('sha256'))[:16]}"),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
         ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
-        *(("resumed with", " ".join(str(a) for a in command)) for command in summary.get("resume_commands") or []),
+        *_resume_rows(summary),
     ]
     verdict = (summary.get("curve") or {}).get("verdict")
     if verdict:
@@ -105,6 +105,11 @@ def _went_on(summary: dict[str, Any], steps: int) -> str:
     if last is None or last <= steps:
         return ""
     return f"; the run went on to step {last:,} (this is its best checkpoint; last.safetensors is the latest)"
+
+
+def _resume_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """A row per ``--resume`` of the run, after the command that started it."""
+    return [("resumed with", " ".join(str(a) for a in command)) for command in summary.get("resume_commands") or []]
 
 
 def _parameters_line(summary: dict[str, Any], data: dict[str, Any]) -> str:
@@ -169,6 +174,7 @@ def _forecaster_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         *_forecaster_training_rows(summary),
         ("versions", ", ".join(f"{k} {v}" for k, v in (summary.get("versions") or {}).items())),
         ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
+        *_resume_rows(summary),
     ]
 
 
@@ -265,6 +271,7 @@ def _classifier_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("best validation", best),
         *_score_rows(summary.get("validation")),
         ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
+        *_resume_rows(summary),
     ]
 
 

@@ -100,6 +100,7 @@ def _fit(
 ) -> History:
     from rnncli.core.checkpoint import versions
     from rnncli.core.devices import resolve_device
+    from rnncli.core.resume_state import command_record
 
     cfg, data, model_config = settings.train, settings.data, settings.model
     train_ids, cut = encode(prepared.tokenizer, prepared.train.texts, data.max_len)
@@ -125,7 +126,7 @@ def _fit(
         "tokenizer": prepared.tokenizer.to_dict(),
         "data": facts,
         "versions": versions(),
-        "command": request.command or sys.argv,
+        **command_record(request.command or sys.argv, state.state if state is not None else None),
     }
     device, events = resolve_device(cfg.device), reporter.events(THROUGHPUT_UNIT)
     model = Classifier(model_config)

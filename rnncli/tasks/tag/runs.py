@@ -99,6 +99,7 @@ def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], report
 
     from rnncli.core.checkpoint import versions
     from rnncli.core.devices import resolve_device
+    from rnncli.core.resume_state import command_record
     from rnncli.core.settings import TrainConfig
     from rnncli.core.training import Trainer
     from rnncli.tasks.tag.task import TagTask
@@ -107,7 +108,7 @@ def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], report
     device = dist.start(resolve_device(cfg.device))
     torch.manual_seed(cfg.seed)
     task = TagTask(train_part, val_part, vocab, batch_size=cfg.batch_size, seed=cfg.seed, dist=dist)
-    meta = {**meta, "versions": versions(), "command": command or sys.argv}
+    meta = {**meta, "versions": versions(), **command_record(command or sys.argv, resume)}
     settings = {"model": meta["model"], "train": meta["train"], "data": meta["data"]}
     model = build_model(TagConfig(**meta["model"]), vocab)
     if dist.rank > 0:

@@ -220,6 +220,7 @@ def fit(
 
     from rnncli.core.checkpoint import versions
     from rnncli.core.devices import resolve_device
+    from rnncli.core.resume_state import command_record
     from rnncli.core.training import Trainer
     from rnncli.tasks.translate.model import Translator
     from rnncli.tasks.translate.task import TranslateTask
@@ -236,7 +237,7 @@ def fit(
         **({} if split.target_tokenizer is None else {"target_tokenizer": split.target_tokenizer.to_dict()}),
         "data": data,
         "versions": versions(),
-        "command": request.command or sys.argv,
+        **command_record(request.command or sys.argv, resume.state if resume is not None else None),
     }
     trainer = Trainer(
         Translator(config),
