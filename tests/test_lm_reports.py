@@ -328,3 +328,16 @@ def test_old_runs_say_where_they_resume(tmp_path, run, data):
     summary = json.loads(invoke("inspect", f"old/{run}", "--json", cwd=tmp_path).stdout)
     assert summary["command"][:2] == ["rnn", "train"] and "--resume" not in summary["command"]
     assert summary["resume_commands"] == [["rnn", "train", "--resume", f"old/{run}", f"old/{data}", "--steps", "30"]]
+
+
+def test_grad_flow_reads_data_as_the_model_was_trained_to_and_advises_no_flag_it_lacks(tmp_path):
+    (tmp_path / "legacy.txt").write_bytes("café crème brûlée. ".encode("cp1252") * 60)
+    trained = invoke("train", "legacy.txt", *QUICK, "--steps", "2", "--encoding", "cp1252", "--out", "run",
+                     cwd=tmp_path)  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    measured = invoke("grad-flow", "run", "--data", "legacy.txt", "--steps-back", "8", "--windows", "1", cwd=tmp_path)
+    assert measured.exit_code == 0, measured.output
+    (tmp_path / "broken.txt").write_bytes(b"\x81\x8d\x8f\x90\x9d" * 20)  # undefined in cp1252
+    refused = invoke("grad-flow", "run", "--data", "broken.txt", "--steps-back", "8", cwd=tmp_path)
+    assert refused.exit_code == 2 and "not valid cp1252" in refused.output
+    assert "--encoding" not in refused.output and "--errors" not in refused.output

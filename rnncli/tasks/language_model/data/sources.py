@@ -38,6 +38,7 @@ class ReadSettings:
     glob: str | None = None
     encoding: str = "utf-8"
     errors: str = "strict"
+    flags: bool = True  # the command has --encoding and --errors, so a decoding error may advise them
 
     def validate(self) -> None:
         try:
@@ -53,13 +54,17 @@ class ReadSettings:
             raise UsageError("--glob needs a pattern, for example '*.py'")
 
     @classmethod
-    def of_run(cls, recorded: dict | None, *, encoding: str | None = None, errors: str | None = None) -> ReadSettings:
-        """How ``eval`` and ``sample --prime-file`` read text for a model: as its training text was read
-        (the ``text`` section its checkpoint records), unless ``--encoding`` or ``--errors`` say otherwise."""
+    def of_run(
+        cls, recorded: dict | None, *, encoding: str | None = None, errors: str | None = None, flags: bool = True
+    ) -> ReadSettings:
+        """How ``eval``, ``sample --prime-file`` and ``grad-flow --data`` read text for a model: as its
+        training text was read (the ``text`` section its checkpoint records), unless ``--encoding`` or
+        ``--errors`` say otherwise (``flags``: whether the command has them)."""
         recorded = recorded or {}
         settings = cls(
             encoding=encoding or recorded.get("encoding") or cls.encoding,
             errors=errors or recorded.get("errors") or cls.errors,
+            flags=flags,
         )
         settings.validate()
         return settings
@@ -272,15 +277,15 @@ class TextReader:
         except UnicodeDecodeError as exc:
             at = offset - pending + exc.start
             encoding = "UTF-8" if self.settings.codec.startswith("utf-8") else self.settings.encoding
-            raise DataError(
-                f"{name}: not valid {encoding} at byte offset {at}; convert the file to UTF-8, "
-                "give its --encoding, or add --errors replace"
-            ) from None
+            advice = (
+                "convert the file to UTF-8, give its --encoding, or add --errors replace"
+                if self.settings.flags
+                else f"convert the file to {encoding}, the encoding the model was trained on"
+            )
+            raise DataError(f"{name}: not valid {encoding} at byte offset {at}; {advice}") from None
         except UnicodeError as exc:  # a codec's own complaint, e.g. UTF-16 without a byte-order mark
-            raise DataError(
-                f"{name}: cannot be read as {self.settings.encoding} ({exc}); check --encoding "
-                "(utf-16-le or utf-16-be name the byte order)"
-            ) from None
+            advice = "; check --encoding (utf-16-le or utf-16-be name the byte order)" if self.settings.flags else ""
+            raise DataError(f"{name}: cannot be read as {self.settings.encoding} ({exc}){advice}") from None
 
     def _name(self, path: Path) -> str:
         return "-" if self.inputs.spooled is not None else str(path)
