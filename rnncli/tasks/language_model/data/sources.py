@@ -280,7 +280,7 @@ class TextReader:
             advice = (
                 "convert the file to UTF-8, give its --encoding, or add --errors replace"
                 if self.settings.flags
-                else f"convert the file to {encoding}, the encoding the model was trained on"
+                else f"convert the file to {encoding}"
             )
             raise DataError(f"{name}: not valid {encoding} at byte offset {at}; {advice}") from None
         except UnicodeError as exc:  # a codec's own complaint, e.g. UTF-16 without a byte-order mark
