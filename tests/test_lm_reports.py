@@ -6,7 +6,6 @@ import json
 import math
 import os
 import re
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -34,15 +33,6 @@ def invoke(*args: str, cwd: Path | None = None, stdin: str | None = None):
     finally:
         os.chdir(old)
         sys.argv = argv
-
-
-def rnn(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    """``python -m rnncli ...`` in a subprocess, its stdout and stderr piped (not a terminal)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("COLUMNS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "rnncli", *args], capture_output=True, text=True, env=env, cwd=cwd, input=stdin
-    )
 
 
 def test_a_folder_with_symlinks_and_a_hidden_parent_is_read_once_by_inspect_and_train(tmp_path):
