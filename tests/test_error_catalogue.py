@@ -340,6 +340,17 @@ def test_bad_input_gives_one_clear_line(results, case_id, argv, code, needles):
     assert result.stdout == ""
 
 
+def test_no_message_advises_a_flag_its_command_lacks(argvs, results):
+    """What each catalogue case prints names only options of the command that printed it."""
+    from test_lm_reports import FLAG, MADE_A_FLAG_ELSEWHERE, command_flags
+
+    flags = command_flags()
+    for case_id, argv in argvs.items():
+        command = argv[0] if argv and argv[0] in flags else ""
+        advised = set(FLAG.findall(results[case_id].stderr)) - MADE_A_FLAG_ELSEWHERE
+        assert advised <= flags[command], f"{case_id}: rnn {command} lacks {sorted(advised - flags[command])}"
+
+
 # docs/errors.md shows every case as it ran here: the temporary paths under these names, TINY as $TINY.
 SHOWN_AS = {"data": "corpus.txt", "ckpt": "runs/tiny", "bad": "bad", "run": "runs/existing"}
 GROUPS = {"text": "Text data", "prime": "Text data", "opt": "Options", "yaml": "Config files", "ckpt": "Checkpoints"}

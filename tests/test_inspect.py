@@ -34,6 +34,7 @@ CHECKPOINT_KEYS = {
     "data",
     "versions",
     "command",
+    "resume_commands",
     "curve",
 }
 CURVE_KEYS = {"file", "records", "skipped_lines", "best", "last", "verdict"}

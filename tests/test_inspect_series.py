@@ -45,6 +45,7 @@ FORECAST_KEYS = {
     "history",
     "versions",
     "command",
+    "resume_commands",
     "curve",
 }
 FORECAST_SERIES_KEYS = {

@@ -6,6 +6,7 @@ itself when stderr is not a terminal or when ``NO_COLOR`` is set.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,23 @@ from rich.console import Console
 
 from rnncli.tasks.requests import Reporter
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# rich lays out for 80 columns when a stream is not a terminal; a pipe or a file has no width, and a suggested
+# command split mid-flag is broken when pasted, so there nothing is wrapped and tables take the room they need.
+PIPE_WIDTH = 100_000
+
+
+def _width(stream) -> int | None:
+    """None (rich asks the terminal) on a terminal; elsewhere ``COLUMNS`` when set, else no limit."""
+    try:
+        if stream.isatty():
+            return None
+    except (AttributeError, ValueError):  # a closed or odd stream
+        pass
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else PIPE_WIDTH
+
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
 
 
 class ResultConsole(Console):
@@ -29,7 +46,7 @@ class ResultConsole(Console):
 
 
 def stdout() -> Console:
-    return ResultConsole(highlight=False)
+    return ResultConsole(highlight=False, soft_wrap=True, width=_width(sys.stdout))
 
 
 def set_quiet(quiet: bool) -> None:

@@ -30,6 +30,8 @@ from rnncli.cli.options import (
     TagField,
     Task,
     TextCol,
+    TextEncoding,
+    TextErrors,
     Thousands,
     TimeCol,
     Unknown,
@@ -47,7 +49,7 @@ def evaluate(
         str | None,
         typer.Argument(
             metavar="DATA",
-            help="A UTF-8 text file, a folder of them, or - for stdin (a CSV for a forecaster; a file of pairs for a "
+            help="A text file (read as the model's training text was, or by --encoding), a folder of them, or - for stdin (a CSV for a forecaster; a file of pairs for a "
             "translator, or leave it out for --source and --target).",
         ),
     ] = None,
@@ -63,6 +65,8 @@ def evaluate(
         typer.Option("--carry", help="With --per-line, carry the state from line to line.", rich_help_panel=SCORING),
     ] = False,
     unknown: Unknown = None,
+    encoding: TextEncoding = None,
+    errors: TextErrors = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps. [default: cpu]")] = None,
     impl: ImplOverride = None,
     backtest: Annotated[

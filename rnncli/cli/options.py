@@ -31,6 +31,22 @@ Unknown = Annotated[
         "[default: unk for a word model, else error]"
     ),
 ]
+# How eval and sample --prime-file decode a text; a model reads text the way it was trained to by default.
+TextEncoding = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="The text's encoding (latin-1, cp1252, utf-16, ...). [default: the one the model was trained with]",
+    ),
+]
+TextErrors = Annotated[
+    str | None,
+    typer.Option(
+        "--errors",
+        help="strict (an undecodable byte is an error) or replace (it becomes U+FFFD). "
+        "[default: the model's training setting]",
+    ),
+]
 ImplOverride = Annotated[
     str | None, typer.Option("--impl", help="Run on fused or reference cells instead of what the checkpoint records.")
 ]

@@ -8,7 +8,7 @@ import typer
 
 from rnncli.cli import console
 from rnncli.cli.failures import user_errors
-from rnncli.cli.options import DECODING, OUTPUT, ImplOverride, Quiet, Unknown, options_besides
+from rnncli.cli.options import DECODING, OUTPUT, ImplOverride, Quiet, TextEncoding, TextErrors, Unknown, options_besides
 
 
 @user_errors
@@ -96,6 +96,8 @@ def sample(
             rich_help_panel=DECODING,
         ),
     ] = None,
+    encoding: TextEncoding = None,
+    errors: TextErrors = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     impl: ImplOverride = None,
     quiet: Quiet = False,

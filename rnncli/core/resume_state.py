@@ -49,6 +49,17 @@ class TrainState:
         return {name[cut:]: t for name, t in self.tensors.items() if name.startswith(prefix + ".")}
 
 
+def command_record(command: list[str], resumed: TrainState | None) -> dict[str, Any]:
+    """The run's commands for its record: the one that started it stays, each resume is added beside it."""
+    if resumed is None:
+        return {"command": command}
+    earlier = resumed.meta.get("checkpoint", {})
+    return {
+        "command": earlier.get("command"),
+        "resume_commands": [*(earlier.get("resume_commands") or []), command],
+    }
+
+
 # --- optimizer -------------------------------------------------------------
 
 

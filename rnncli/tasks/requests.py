@@ -54,15 +54,25 @@ class TrainRequest:
     force: bool = False
     options: dict[str, Any] = field(default_factory=dict)  # every other option; None means not given
     command: list[str] = field(default_factory=list)  # the command line, recorded in the run
+    _folder_note: str | None = field(default=None, init=False, repr=False)  # said by ``announce_folder``
 
     def fresh_folder(self, reporter: Reporter) -> Path:
-        """``--out``, or ``runs/<data name>`` (``-2``, ``-3``... when taken): never another run's folder."""
+        """``--out``, or ``runs/<data name>`` (``-2``, ``-3``... when taken): never another run's folder.
+
+        Chosen before the data is read (a taken ``--out`` is refused at once); the note that the default
+        was taken waits for ``announce_folder``, once the data has been read and checked, so no message
+        names a folder that a failure then never makes.
+        """
         from rnncli.core.runs import choose_run_dir
 
-        folder, note = choose_run_dir(self.out, self.data[0] if self.data else "-", force=self.force)
+        folder, self._folder_note = choose_run_dir(self.out, self.data[0] if self.data else "-", force=self.force)
+        return folder
+
+    def announce_folder(self, reporter: Reporter) -> None:
+        """Say where the run writes when it is not where the user would look (``runs/x-2``), once."""
+        note, self._folder_note = self._folder_note, None
         if note:
             reporter.info(note)
-        return folder
 
 
 @dataclass

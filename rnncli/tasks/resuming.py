@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnncli.core.errors import EXIT_INTERRUPTED, RnnError, UsageError
-from rnncli.tasks.requests import TrainRequest
+from rnncli.tasks.requests import Reporter, TrainRequest
 
 if TYPE_CHECKING:
     from rnncli.core.resume_state import TrainState
@@ -29,15 +29,42 @@ class SavedRun:
         """The checkpoint's document the state carries: task, settings, data facts."""
         return self.state.meta.get("checkpoint", {})
 
-    def inputs(self, given: list[str], recorded: list[Any], *, what: str) -> list[str]:
-        """DATA as given again, else the inputs the run recorded (stdin cannot be read a second time)."""
+    @property
+    def step(self) -> int:
+        """The step the run stopped at, where it goes on from."""
+        return int((self.state.meta.get("history") or {}).get("step") or 0)
+
+    def say_resuming(self, reporter: Reporter, total: int | None) -> None:
+        """``resuming runs/x at step 235 of 300`` (``total``: the step budget, None when --time alone ends it)."""
+        reporter.info(f"resuming {self.folder} at step {self.step:,}" + (f" of {total:,}" if total else ""))
+
+    def inputs(
+        self, given: list[str], recorded: list[Any], *, what: str, absolute: list[Any] | None = None
+    ) -> list[str]:
+        """DATA as given again, else the inputs the run recorded (stdin cannot be read a second time).
+
+        A recorded path is relative to where the run was started; from elsewhere its ``absolute`` twin
+        (recorded beside it since runs record one) is read instead.
+        """
         if given:
             return given
         if not recorded or not all(isinstance(item, str) for item in recorded) or recorded == ["-"]:
             raise UsageError(
                 f"--resume {self.folder}: the run read its {what} from stdin; give DATA (- for stdin) again"
             )
-        return recorded
+        twins = absolute if absolute and len(absolute) == len(recorded) else [None] * len(recorded)
+        return [self._found(path, twin, what) for path, twin in zip(recorded, twins, strict=True)]
+
+    def _found(self, path: str, twin: Any, what: str) -> str:
+        if Path(path).exists():
+            return path
+        if isinstance(twin, str) and Path(twin).exists():
+            return twin
+        where = f" ({twin})" if isinstance(twin, str) and twin != path else ""
+        raise UsageError(
+            f"--resume {self.folder}: the run's stored {what} {path}{where} is not there; "
+            f"give DATA again: rnn train DATA --resume {shlex.quote(str(self.folder))}"
+        )
 
 
 def open_saved_run(request: TrainRequest) -> SavedRun:

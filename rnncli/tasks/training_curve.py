@@ -87,6 +87,15 @@ def _point(record: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def passes_text(passes: float) -> str:
+    """How many passes over the data, readable at any size: 0.05 (never 0.0), 1.5, 12."""
+    if passes >= 10:
+        return f"{passes:,.0f}"
+    if passes >= 1:
+        return f"{passes:.1f}"
+    return f"{passes:.2g}"
+
+
 def finite_number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 

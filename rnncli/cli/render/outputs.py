@@ -55,6 +55,12 @@ def write_text_scores(result: dict[str, Any]) -> None:
     typer.echo(f"perplexity  {result['perplexity']:.3f}")
     typer.echo(f"bpc         {result['bpc']:.4f} bits/character")
     typer.echo(f"bpb         {result['bpb']:.4f} bits/byte (UTF-8)")
+    skipped = result.get("skipped") or {}
+    if skipped.get("tokens"):
+        typer.echo(
+            f"skipped     {skipped['chars']:,} characters ({skipped['tokens']:,} tokens) outside the vocabulary, "
+            f"not scored: {', '.join(map(repr, skipped['pieces']))}; bpc and bpb are per scored character and byte"
+        )
     if result["unknown_tokens"]:
         typer.echo(
             f"unknown     {result['unknown_tokens']:,} tokens outside the vocabulary (scored as the unknown token)"
@@ -165,6 +171,12 @@ def _printer(document: dict[str, Any]):
     return printers.get(kind, write_json)  # a task without its own drawing yet: its JSON
 
 
+def _run_name(summary: dict[str, Any]) -> str:
+    """A run as the legend names it: its folder, or the checkpoint file when it is not a run's best."""
+    path = Path(summary["path"])
+    return str(path.parent) if path.name == "model.safetensors" else str(path)
+
+
 def _plot_inspection(summary: Summary, plot: Path) -> None:
     from rnncli.cli.render import plots
 
@@ -175,7 +187,9 @@ def _plot_inspection(summary: Summary, plot: Path) -> None:
             raise UsageError(f"--plot: {document['path']} has no metrics.jsonl beside it, so there is no curve to draw")
         plots.save_curve_plot([(document["path"], document["curve"])], plot)
     elif kind == "comparison":
-        curves = [(label, s["curve"]) for label, s in zip("AB", summary.data, strict=True) if s["curve"]]
+        curves = [
+            (f"{label} {_run_name(s)}", s["curve"]) for label, s in zip("AB", summary.data, strict=True) if s["curve"]
+        ]
         if not curves:
             raise UsageError("--plot: neither checkpoint has a metrics.jsonl beside it, so there is no curve to draw")
         plots.save_curve_plot(curves, plot)

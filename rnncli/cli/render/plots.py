@@ -8,6 +8,8 @@ written is a runtime failure (1), like a checkpoint that cannot be written.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ def require_matplotlib(path: str | Path | None = None):
         import matplotlib
 
         matplotlib.use("Agg")  # files only; never open a window
+        logging.getLogger("matplotlib").setLevel(logging.ERROR)  # its font notes are not for the user
         import matplotlib.pyplot as plt
         from matplotlib.backend_bases import FigureCanvasBase
     except ImportError:
@@ -33,9 +36,16 @@ def require_matplotlib(path: str | Path | None = None):
 
 
 def save_figure(fig, path: str | Path, plt, *, dpi: float | None = None) -> None:
-    """Write the figure and close it; a file that cannot be written is a runtime failure."""
+    """Lay the figure out, write it and close it; a file that cannot be written is a runtime failure.
+
+    Text is drawn here, and matplotlib's warnings about it (a glyph missing from a font) are its own
+    business: a figure that needs other glyphs chooses its font or labels first (``symbol_labels``).
+    """
     try:
-        fig.savefig(path, dpi=dpi if dpi is not None else "figure")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fig.tight_layout()
+            fig.savefig(path, dpi=dpi if dpi is not None else "figure")
     except OSError as exc:
         raise RuntimeFailure(f"--plot {path}: cannot write the image ({exc.strerror or exc})") from None
     finally:
@@ -43,54 +53,118 @@ def save_figure(fig, path: str | Path, plt, *, dpi: float | None = None) -> None
 
 
 def save_curve_plot(curves: list[tuple[str, dict[str, Any]]], path: Path) -> None:
-    """Loss curves (best points starred), learning rate and gradient norm, as an image file."""
+    """Training curves (best points starred), learning rate and gradient norm, as an image file.
+
+    Language models are drawn in bits per character, the measure runs are ranked by (nats per token would
+    make a BPE model look far worse than a char model it beats); each run has one colour, its training
+    curve dashed, and a legend names it. A curve of one evaluation is drawn as points, never an empty line.
+    """
     plt = require_matplotlib(path)
     fig, (ax_loss, ax_lr, ax_grad) = plt.subplots(
         3, 1, figsize=(8, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1, 1]}
     )
+    scales = [_bits_per_char_scale(curve["records"]) for _, curve in curves]
+    in_bits = all(scale is not None for scale in scales)
     for i, (name, curve) in enumerate(curves):
-        train_colour, val_colour = f"C{2 * i}", f"C{2 * i + 1}"
+        scale = scales[i] if in_bits else 1.0
+        colour, label = f"C{i}", f"{name}: " if len(curves) > 1 else ""
         records = curve["records"]
         steps = [r["step"] for r in records]
-        prefix = f"{name}: " if len(curves) > 1 else ""
-        ax_loss.plot(
-            steps, [r.get("train_loss") for r in records], label=f"{prefix}train", alpha=0.7, color=train_colour
-        )
-        ax_loss.plot(
-            steps, [r.get("val_loss") for r in records], marker="o", ms=3, label=f"{prefix}validation", color=val_colour
-        )
+        train = [_scaled(r.get("train_loss"), scale) for r in records]
+        val = [_scaled(r.get("val_loss"), scale) for r in records]
+        dots = {"marker": "o", "ms": 4} if len(records) < 2 else {}
+        ax_loss.plot(steps, train, linestyle="--", alpha=0.7, color=colour, label=f"{label}train", **dots)
+        ax_loss.plot(steps, val, marker="o", ms=3, color=colour, label=f"{label}validation")
         best = curve.get("best")
         if best and best.get("val_loss") is not None:
-            ax_loss.plot(
-                [best["step"]],
-                [best["val_loss"]],
-                marker="*",
-                ms=14,
-                color="gold",
-                markeredgecolor="black",
-                linestyle="none",
-            )
-        ax_lr.plot(steps, [r.get("lr") for r in records], color=val_colour)
-        ax_grad.plot(steps, [r.get("grad_norm") for r in records], color=val_colour)
-    ax_loss.set_ylabel("loss (nats/token)")
+            ax_loss.plot([best["step"]], [best["val_loss"] * scale], marker="*", ms=14, color="gold",
+                         markeredgecolor="black", linestyle="none")  # fmt: skip
+        ax_lr.plot(steps, [r.get("lr") for r in records], color=colour, **dots)
+        ax_grad.plot(steps, [r.get("grad_norm") for r in records], color=colour, **dots)
+    ax_loss.set_ylabel("bits per character" if in_bits else "loss (nats/token)")
     ax_loss.legend()
     ax_lr.set_ylabel("lr")
     ax_grad.set_ylabel("grad norm")
     ax_grad.set_xlabel("step")
-    fig.tight_layout()
     save_figure(fig, path, plt)
+
+
+def _bits_per_char_scale(records: list[dict[str, Any]]) -> float | None:
+    """Bits per character per nat of loss (a language model's records hold both); None for other tasks."""
+    for record in records:
+        loss, bpc = record.get("val_loss"), record.get("val_bpc")
+        if isinstance(loss, (int, float)) and isinstance(bpc, (int, float)) and loss > 0:
+            return bpc / loss
+    return None
+
+
+def _scaled(value: Any, scale: float) -> float | None:
+    return value * scale if isinstance(value, (int, float)) else None
 
 
 def save_frequency_plot(summary: dict[str, Any], path: Path) -> None:
-    """The most frequent symbols of a text as a bar chart."""
+    """The most frequent symbols of a text as a bar chart, in a font that has their glyphs (else code points)."""
     plt = require_matplotlib(path)
     top = summary["top_symbols"]
+    labels, fonts = symbol_labels([t["shown"] for t in top])
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.bar([t["shown"] for t in top], [t["share"] for t in top])
+    ax.bar(range(len(top)), [t["share"] for t in top])
+    ax.set_xticks(range(len(top)), labels, fontfamily=fonts)
     ax.set_ylabel("share of characters")
-    ax.set_title(f"{summary['source']}: most frequent symbols")
-    fig.tight_layout()
+    (title,), title_fonts = symbol_labels([f"{summary['source']}: most frequent symbols"])
+    ax.set_title(title, fontfamily=title_fonts)
     save_figure(fig, path, plt)
+
+
+def symbol_labels(shown: list[str]) -> tuple[list[str], list[str]]:
+    """Tick labels and the font families to draw them in.
+
+    matplotlib's default font lacks CJK and many other scripts (their glyphs come out as boxes): a font of
+    the system's that has every missing glyph is added as a fallback, else those symbols are written as
+    code points (U+4F60).
+    """
+    from matplotlib import font_manager, rcParams
+
+    default = font_manager.findfont(font_manager.FontProperties(family=rcParams["font.family"]))
+    missing = {c for label in shown for c in label if not _has_glyphs(default, c)}
+    if not missing:
+        return shown, [font_manager.FontProperties(fname=default).get_name()]
+    fallback = _font_with(missing, font_manager)
+    if fallback is not None:
+        return shown, [font_manager.FontProperties(fname=default).get_name(), fallback]
+    return ["".join(f" U+{ord(c):04X} " if c in missing else c for c in label).strip() for label in shown], [
+        font_manager.FontProperties(fname=default).get_name()
+    ]
+
+
+def _has_glyphs(font_path: str, chars: str) -> bool:
+    charmap = _charmap(font_path)
+    return all(ord(c) in charmap for c in chars)
+
+
+_CHARMAPS: dict[str, dict[int, int]] = {}
+
+
+def _charmap(font_path: str) -> dict[int, int]:
+    if font_path not in _CHARMAPS:
+        from matplotlib.ft2font import FT2Font
+
+        try:
+            _CHARMAPS[font_path] = FT2Font(font_path).get_charmap()
+        except (OSError, RuntimeError, ValueError):
+            _CHARMAPS[font_path] = {}
+    return _CHARMAPS[font_path]
+
+
+def _font_with(chars: set[str], font_manager) -> str | None:
+    """The family name of an installed font that has every one of ``chars``, if any."""
+    for entry in font_manager.fontManager.ttflist:
+        if entry.name.startswith("Last Resort"):  # matplotlib's own: a box with the code point for every glyph
+            continue
+        charmap = _charmap(entry.fname)
+        if charmap and all(ord(c) in charmap for c in chars):
+            return entry.name
+    return None
 
 
 def save_attention_plot(summary: dict[str, Any], path: Path) -> None:
@@ -105,7 +179,6 @@ def save_attention_plot(summary: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("output tokens")
     ax.set_title(f"{summary['attention_type']} attention", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.04)
-    fig.tight_layout()
     save_figure(fig, path, plt, dpi=110)
 
 
@@ -125,7 +198,6 @@ def save_grad_flow_plot(results: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylabel("mean |d loss_T / d h_(T-k)|")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
     save_figure(fig, path, plt, dpi=110)
 
 
@@ -148,7 +220,6 @@ def save_series_plot(data, path: Path) -> None:
         f"{data.source} ({len(data.series)} series"
         + (f", first {MAX_PANELS} shown)" if len(data.series) > MAX_PANELS else ")")
     )
-    fig.tight_layout()
     save_figure(fig, path, plt)
 
 
@@ -179,7 +250,6 @@ def save_forecast_plot(data, records: list[dict[str, Any]], quantiles: list[floa
         )
         ax.set_title(series.id, fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
     save_figure(fig, path, plt, dpi=100)
 
 
@@ -205,7 +275,6 @@ def save_classifier_plot(summary: dict[str, Any], path: Path) -> None:
         ax.barh(summary["classes"], f1)
         ax.set_xlim(0, 1)
         ax.set_xlabel("validation F1 per label")
-    fig.tight_layout()
     save_figure(fig, path, plt)
 
 

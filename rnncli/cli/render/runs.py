@@ -11,6 +11,7 @@ from rich.text import Text
 
 from rnncli.cli.render.curves import print_curve
 from rnncli.cli.render.tables import facts_table, result_console, table_value
+from rnncli.tasks.training_curve import passes_text
 
 
 def print_checkpoint_summary(summary: dict[str, Any], console: Console | None = None) -> None:
@@ -61,6 +62,7 @@ def _checkpoint_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("data", f"{data.get('source')} ({data.get('num_chars', 0):,} chars) sha256 {str(data.get('sha256'))[:16]}"),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
         ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
+        *_resume_rows(summary),
     ]
     verdict = (summary.get("curve") or {}).get("verdict")
     if verdict:
@@ -105,6 +107,11 @@ def _went_on(summary: dict[str, Any], steps: int) -> str:
     return f"; the run went on to step {last:,} (this is its best checkpoint; last.safetensors is the latest)"
 
 
+def _resume_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """A row per ``--resume`` of the run, after the command that started it."""
+    return [("resumed with", " ".join(str(a) for a in command)) for command in summary.get("resume_commands") or []]
+
+
 def _parameters_line(summary: dict[str, Any], data: dict[str, Any]) -> str:
     total = summary["total_parameters"]
     chars = data.get("num_chars")
@@ -117,7 +124,7 @@ def _epochs(history: dict[str, Any], data: dict[str, Any]) -> str:
     tokens = data.get("num_tokens")
     if not tokens:
         return ""
-    return f" ({history.get('tokens_seen', 0) / tokens:.1f} passes over the data)"
+    return f" ({passes_text(history.get('tokens_seen', 0) / tokens)} passes over the data)"
 
 
 def _settings_line(train: dict[str, Any]) -> str:
@@ -174,6 +181,7 @@ def _forecaster_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         *_forecaster_training_rows(summary),
         ("versions", ", ".join(f"{k} {v}" for k, v in (summary.get("versions") or {}).items())),
         ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
+        *_resume_rows(summary),
     ]
 
 
@@ -270,6 +278,7 @@ def _classifier_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("best validation", best),
         *_score_rows(summary.get("validation")),
         ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
+        *_resume_rows(summary),
     ]
 
 

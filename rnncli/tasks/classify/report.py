@@ -108,6 +108,7 @@ def summarise_run(path: str) -> dict[str, Any]:
         "total_parameters": parameters,
         "versions": meta.get("versions"),
         "command": meta.get("command"),
+        "resume_commands": meta.get("resume_commands") or [],
     }
 
 

@@ -49,6 +49,7 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     cfg = settings.train
     train_set, val_set = split(examples, settings.data, val_frac=cfg.val_frac, seed=cfg.seed, reporter=reporter)
     prepared = prepare(train_set, val_set, settings.data)
+    request.announce_folder(reporter)
     settings.model.vocab_size, settings.model.num_classes = prepared.tokenizer.vocab_size, len(prepared.classes)
     settings.model.multi_label = prepared.multi_label
     reporter.info(
@@ -79,6 +80,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     tokenizer = tokenizer_from_dict(saved.meta["tokenizer"])
     prepared = prepare(train_set, val_set, data_options, tokenizer=tokenizer, classes=saved.meta["classes"])
     settings = dataclasses.replace(settings, model=model, data=data_options, train=cfg)
+    saved.say_resuming(reporter, cfg.steps)
     history = _fit(
         prepared, settings, out_dir=saved.folder, facts=facts, request=request, reporter=reporter, state=saved
     )
@@ -98,6 +100,7 @@ def _fit(
 ) -> History:
     from rnncli.core.checkpoint import versions
     from rnncli.core.devices import resolve_device
+    from rnncli.core.resume_state import command_record
 
     cfg, data, model_config = settings.train, settings.data, settings.model
     train_ids, cut = encode(prepared.tokenizer, prepared.train.texts, data.max_len)
@@ -123,7 +126,7 @@ def _fit(
         "tokenizer": prepared.tokenizer.to_dict(),
         "data": facts,
         "versions": versions(),
-        "command": request.command or sys.argv,
+        **command_record(request.command or sys.argv, state.state if state is not None else None),
     }
     device, events = resolve_device(cfg.device), reporter.events(THROUGHPUT_UNIT)
     model = Classifier(model_config)

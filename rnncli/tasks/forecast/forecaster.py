@@ -18,7 +18,7 @@ import torch
 
 from rnncli.core.checkpoint import check_tensors_match, read_meta, read_tensors, resolve_checkpoint_path
 from rnncli.core.errors import CheckpointError, DataError, UsageError
-from rnncli.core.resume_state import TrainState
+from rnncli.core.resume_state import TrainState, command_record
 from rnncli.core.settings import TrainConfig
 from rnncli.core.training import History, Trainer, TrainEvent
 from rnncli.tasks.forecast.config import point_forecast
@@ -155,7 +155,7 @@ def train_forecaster(
         **settings,
         "series": series_meta(data, config, held_out),
         "versions": versions(),
-        "command": command if command is not None else sys.argv,
+        **command_record(command if command is not None else sys.argv, resume),
     }
     trainer = Trainer(
         ForecastModel(config),

@@ -144,6 +144,7 @@ def forecast_checkpoint_summary(path: Path, meta: dict[str, Any], tensors: dict[
         "history": meta.get("history"),
         "versions": meta.get("versions"),
         "command": meta.get("command"),
+        "resume_commands": meta.get("resume_commands") or [],
     }
 
 

@@ -37,6 +37,7 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     out_dir = request.fresh_folder(reporter)
     settings.checked_config()  # before the CSV is read: a bad flag is reported first
     series = load_series(data, settings.series, reporter)
+    request.announce_folder(reporter)
     forecaster, history = train_series(series, settings, out_dir=out_dir, command=request.command, reporter=reporter)
     reporter.info(
         f"saved {out_dir}/ ({len(series.series)} series, horizon {forecaster.config.horizon}); "
@@ -59,6 +60,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
         raise UsageError(
             f"{data}: not the series this run was trained on (ids or lengths differ); resume with the same file"
         )
+    saved.say_resuming(reporter, cfg.steps)
     with interrupts_explained(saved.folder):
         history = train_forecaster(
             series,

@@ -17,7 +17,7 @@ TASK = TaskSpec(
     suffixes=(),  # the default: text in any file no other task claims
     options={
         "train": frozenset(run_option_types()) | {"init_from", "sample_every"},
-        "eval": frozenset({"per_line", "carry", "unknown", "device", "impl"}),
+        "eval": frozenset({"per_line", "carry", "unknown", "encoding", "errors", "device", "impl"}),
         "inspect": frozenset({"top"}),
     },
     train=entry("rnncli.tasks.language_model.runs", "train"),

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from rnncli.core.errors import DataError
 from rnncli.core.settings import ModelConfig
 from rnncli.tasks.language_model.checkpoint import Checkpoint
-from rnncli.tasks.language_model.data.sources import read_corpus
+from rnncli.tasks.language_model.data.sources import ReadSettings, read_corpus
 from rnncli.tasks.language_model.model import LanguageModel, build_model
 
 RANDOM_VOCAB = 64  # vocabulary of the random text used when an untrained model is given no --data
@@ -98,8 +98,8 @@ def report(
 
 def checkpoint_text(ckpt: Checkpoint, data: str | None) -> tuple[torch.Tensor, str]:
     """Token ids to measure on: ``data``, or the validation part of the text the run trained on."""
-    if data is not None:
-        corpus = read_corpus(data)
+    if data is not None:  # read as the run read its text; grad-flow has no --encoding to say otherwise
+        corpus = read_corpus(data, ReadSettings.of_run(ckpt.meta.get("text"), flags=False))
         return torch.tensor(ckpt.tokenizer.encode(corpus.text)), corpus.source
     recorded = ckpt.meta.get("data") or {}
     source = recorded.get("source")
@@ -123,7 +123,9 @@ def _read_settings(meta: dict):
     from rnncli.tasks.language_model.config import RunConfig
 
     try:
-        return RunConfig.from_dict({"text": meta.get("text") or {}}).text.read_settings()
+        return dataclasses.replace(
+            RunConfig.from_dict({"text": meta.get("text") or {}}).text.read_settings(), flags=False
+        )
     except UsageError as exc:
         raise CheckpointError(f"the checkpoint's text settings are damaged: {exc.message}") from None
 
@@ -133,7 +135,7 @@ def untrained_model(config: ModelConfig, data: str | None, *, seed: int) -> tupl
     if data is not None:
         from rnncli.core.tokenizers import CharTokenizer
 
-        corpus = read_corpus(data)
+        corpus = read_corpus(data, ReadSettings(flags=False))
         tokenizer = CharTokenizer.train(corpus.text)
         ids, source = torch.tensor(tokenizer.encode(corpus.text)), corpus.source
         config = dataclasses.replace(config, vocab_size=tokenizer.vocab_size)

@@ -78,6 +78,7 @@ def _summary(
         "data": meta.get("data"),
         "versions": meta.get("versions"),
         "command": meta.get("command"),
+        "resume_commands": meta.get("resume_commands") or [],
     }
 
 

@@ -6,11 +6,13 @@ training call and report through the command's ``Reporter``.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from pathlib import Path
 
 import yaml
 
+from rnncli.core.clocks import StepBudget
 from rnncli.core.distributed import Distributed
 from rnncli.core.errors import CheckpointError, UsageError
 from rnncli.core.settings import REFERENCE_ONLY_CELLS
@@ -27,6 +29,7 @@ from rnncli.tasks.language_model.training import (
 )
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
+from rnncli.tasks.training_curve import passes_text
 
 THROUGHPUT_UNIT = "tok/s"
 STOP_REASONS = {"time": "the --time budget is spent; ", "patience": "no improvement for --patience evaluations; "}
@@ -65,7 +68,12 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     reporter = reporter.only_if(dist.is_main)
     run = resolve_resume_settings(_saved_settings(saved), request.options, request.config)
     recorded = saved.meta.get("data", {})
-    data = saved.inputs(request.data, recorded.get("inputs") or [recorded.get("source")], what="text")
+    data = saved.inputs(
+        request.data,
+        recorded.get("inputs") or [recorded.get("source")],
+        what="text",
+        absolute=recorded.get("inputs_absolute"),
+    )
     prepared = prepare_text(data, run.text, tokenizer=_saved_tokenizer(saved), expect=recorded)
     return _train(prepared, run, out_dir=saved.folder, request=request, reporter=reporter, dist=dist, saved=saved)
 
@@ -86,6 +94,10 @@ def _train(
     _report_prepared(prepared, reporter)
     if val is not None:
         _report_validation(val, reporter)
+    reporter.info(_budget_line(run, prepared))
+    if saved is not None:
+        saved.say_resuming(reporter, _planned_steps(run, prepared))
+    request.announce_folder(reporter)  # after the data is read and checked: a failure before makes no folder
     try:
         with interrupts_explained(out_dir):
             history = train_text(
@@ -135,10 +147,45 @@ def _closing_note(history: History, out_dir: Path) -> str:
     )
 
 
+# Text settings that only one tokenizer reads: the others leave them out of the config echo.
+TOKENIZER_ONLY = {"vocab_size": "bpe", "min_count": "word", "max_vocab": "word"}
+
+
 def _report_settings(run: RunConfig, reporter: Reporter) -> None:
+    """The settings that matter for this run: none the tokenizer ignores, none left unset."""
     shown = run.to_dict()
     shown["model"].pop("vocab_size")  # measured from the data
+    shown["train"] = {key: value for key, value in shown["train"].items() if value is not None}
+    text = shown["text"]
+    shown["text"] = {
+        key: value
+        for key, value in text.items()
+        if value is not None and TOKENIZER_ONLY.get(key, text["tokenizer"]) == text["tokenizer"]
+    }
     reporter.info("config:\n  " + yaml.safe_dump(shown, sort_keys=False).rstrip().replace("\n", "\n  "))
+
+
+def _training_tokens(run: RunConfig, prepared: PreparedText) -> int:
+    return max(1, round(prepared.stats["num_tokens"] * (1 - run.train.val_frac)))
+
+
+def _planned_steps(run: RunConfig, prepared: PreparedText) -> int | None:
+    """The run's step budget (--steps, or --epochs in steps); None when only --time ends it."""
+    per_step = run.train.batch_size * run.train.seq_len
+    return StepBudget.of(run.train, max(1, _training_tokens(run, prepared) // per_step)).total
+
+
+def _budget_line(run: RunConfig, prepared: PreparedText) -> str:
+    """How long the run trains, in steps and in passes over the training part of the text."""
+    cfg = run.train
+    per_step = cfg.batch_size * cfg.seq_len
+    train_tokens = _training_tokens(run, prepared)
+    shape = f"steps of {cfg.batch_size} x {cfg.seq_len} tokens"
+    steps = _planned_steps(run, prepared)
+    if steps is None:
+        return f"budget: --time {cfg.time}; one pass over the data is {math.ceil(train_tokens / per_step):,} {shape}"
+    limit = f", or --time {cfg.time} if sooner" if cfg.time is not None else ""
+    return f"budget: {steps:,} {shape}{limit}; passes over the data: {passes_text(steps * per_step / train_tokens)}"
 
 
 def _report_prepared(prepared: PreparedText, reporter: Reporter) -> None:

@@ -46,6 +46,8 @@ class SampleRequest:
     seed: int | None = None
     unknown: str | None = None
     no_unk: bool | None = None  # None: ban the unknown token of a word model only
+    encoding: str | None = None  # of --prime-file; None: the model's training text's
+    errors: str | None = None
     device: str = "cpu"
     impl: str | None = None
 
@@ -117,8 +119,8 @@ def sample_output(request: SampleRequest) -> Iterator[str | dict[str, Any]]:
     from rnncli.tasks.language_model.checkpoint import load_checkpoint
 
     settings = request.decoding()
-    prompts = _prompts(request)
     ckpt = load_checkpoint(request.checkpoint, device=resolve_device(request.device), impl=request.impl)
+    prompts = _prompts(request, ckpt.meta.get("text"))
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     no_unk = request.no_unk if request.no_unk is not None else ckpt.tokenizer.kind == "word"
     settings = dataclasses.replace(settings, no_unk=no_unk, unknown_id=ckpt.tokenizer.unknown_id)
@@ -132,14 +134,23 @@ def sample_output(request: SampleRequest) -> Iterator[str | dict[str, Any]]:
         yield from job.output()
 
 
-def _prompts(request: SampleRequest) -> list[tuple[int | None, str]]:
-    """(line number, prompt): the lines of --prompts that hold text, else the one prompt of --prime(-file)."""
+def _prompts(request: SampleRequest, text: Any) -> list[tuple[int | None, str]]:
+    """(line number, prompt): the lines of --prompts that hold text, else the one prompt of --prime(-file).
+
+    Files are decoded as the model's training text was (``text``: its recorded reading settings), or as
+    --encoding and --errors say.
+    """
+    from rnncli.tasks.language_model.data.sources import ReadSettings
     from rnncli.tasks.language_model.sampling import read_prompt_file
 
+    read = ReadSettings.of_run(text, encoding=request.encoding, errors=request.errors)
+    if request.prompts is None and request.prime_file is None and (request.encoding or request.errors):
+        flag = "--encoding" if request.encoding is not None else "--errors"
+        raise UsageError(f"{flag} says how to read --prime-file or --prompts; add one, or leave out {flag}")
     if request.prompts is None:
-        prompt = read_prompt_file(request.prime_file) if request.prime_file is not None else request.prime
+        prompt = read_prompt_file(request.prime_file, read) if request.prime_file is not None else request.prime
         return [(None, prompt)]
-    lines = read_prompt_file(request.prompts, flag="--prompts").split("\n")
+    lines = read_prompt_file(request.prompts, read, flag="--prompts").split("\n")
     found = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
     if not found:
         raise DataError(f"--prompts {request.prompts}: no prompts (every line is empty); give one prompt per line")

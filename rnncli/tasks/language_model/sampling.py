@@ -22,6 +22,7 @@ import torch
 
 from rnncli.core.errors import DataError
 from rnncli.core.layers import State
+from rnncli.tasks.language_model.data.sources import ReadSettings
 from rnncli.tasks.language_model.logit_processors import DecodingSettings, RowRandomness, choose_tokens, process_logits
 from rnncli.tasks.language_model.model import LanguageModel
 from rnncli.tasks.language_model.token_steps import make_stepper
@@ -37,19 +38,25 @@ def start_ids(prime_ids: list[int], newline_id: int | None) -> list[int]:
     return [newline_id if newline_id is not None else 0, *prime_ids]
 
 
-def read_prompt_file(path: str, *, flag: str = "--prime-file") -> str:
-    """The text of a prompt file, or of stdin for ``-``: UTF-8, used as is but for a BOM and CRLF line endings."""
+def read_prompt_file(path: str, read: ReadSettings | None = None, *, flag: str = "--prime-file") -> str:
+    """The text of a prompt file, or of stdin for ``-``, decoded by ``read`` (the model's training text's
+    encoding and error policy; UTF-8 without), used as is but for a BOM and CRLF line endings."""
     import sys
 
+    read = read or ReadSettings()
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-        return raw.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
+        return raw.decode(read.codec, read.errors).removeprefix("\ufeff").replace("\r\n", "\n")
     except FileNotFoundError:
         raise DataError(f"{flag} {path}: no such file; check the path") from None
     except IsADirectoryError:
         raise DataError(f"{flag} {path}: is a directory; give a text file") from None
     except UnicodeDecodeError as exc:
-        raise DataError(f"{flag} {path}: not valid UTF-8 at byte offset {exc.start}") from None
+        raise DataError(
+            f"{flag} {path}: not valid {'UTF-8' if read.codec == 'utf-8' else read.encoding} at byte offset "
+            f"{exc.start}; give its --encoding, "
+            "or add --errors replace"
+        ) from None
     except OSError as exc:
         raise DataError(f"{flag} {path}: cannot read ({exc.strerror or exc})") from None
 

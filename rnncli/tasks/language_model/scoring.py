@@ -14,7 +14,7 @@ from rnncli.core.devices import resolve_device
 from rnncli.core.errors import DataError, UsageError
 from rnncli.core.tokenizers import encode_known
 from rnncli.tasks.language_model.checkpoint import Checkpoint, load_checkpoint
-from rnncli.tasks.language_model.data.sources import read_corpus
+from rnncli.tasks.language_model.data.sources import ReadSettings, read_corpus
 from rnncli.tasks.language_model.metrics import (
     LN2,
     bits_per_char,
@@ -36,36 +36,42 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     ckpt = load_checkpoint(
         request.checkpoint, device=resolve_device(options.get("device") or DEFAULT_DEVICE), impl=options.get("impl")
     )
+    read = ReadSettings.of_run(ckpt.meta.get("text"), encoding=options.get("encoding"), errors=options.get("errors"))
     if options.get("per_line"):
-        records = score_lines(ckpt, request.data, carry=bool(options.get("carry")), unknown=options.get("unknown"))
+        records = score_lines(
+            ckpt, request.data, carry=bool(options.get("carry")), unknown=options.get("unknown"), read=read
+        )
         return Evaluation("lines", records=records)
-    return Evaluation("text", document=evaluate_text(ckpt, request.data, unknown=options.get("unknown")))
+    return Evaluation("text", document=evaluate_text(ckpt, request.data, unknown=options.get("unknown"), read=read))
 
 
-def evaluate_text(ckpt: Checkpoint, data: str | list[str], *, unknown: str | None = None) -> dict[str, Any]:
+def evaluate_text(
+    ckpt: Checkpoint, data: str | list[str], *, unknown: str | None = None, read: ReadSettings | None = None
+) -> dict[str, Any]:
     """Loss, perplexity, and bits per character and per byte of a checkpoint on a text.
 
-    The first token is context, not predicted, so the bits are spread over
-    the characters (and UTF-8 bytes) after it.
+    The first token is context, not predicted, so the bits are spread over the characters (and UTF-8 bytes)
+    after it: for a byte model exactly one byte fewer than the text has, wherever its first character starts.
+    Text left out by ``--unknown skip`` is never scored, so it is reported (``skipped``) and not counted.
     """
-    corpus = read_corpus(data)
+    corpus = read_corpus(data, read)
     encoded = encode_known(ckpt.tokenizer, corpus.text, policy=unknown, where=f"{corpus.source}: text")
     if len(encoded) < 2:
         raise DataError(f"{corpus.source}: needs at least two tokens to evaluate")
-    ids = torch.tensor(encoded, dtype=torch.long)
-    loss = mean_loss(ckpt.model, ids)
-    predicted = len(ids) - 1
-    first = ckpt.tokenizer.decode(encoded[:1])
-    chars = len(corpus.text) - len(first)
-    num_bytes = len(corpus.text.encode("utf-8", "surrogateescape")) - len(first.encode("utf-8", "surrogateescape"))
-    unknown_tokens = sum(1 for i in encoded if i == ckpt.tokenizer.unknown_id)
+    loss = mean_loss(ckpt.model, torch.tensor(encoded, dtype=torch.long))
+    predicted = len(encoded) - 1
+    skipped = skipped_text(ckpt.tokenizer, corpus.text, unknown)
+    first_chars, first_bytes = _first_token_span(ckpt.tokenizer, corpus.text, encoded[0])
+    chars = len(corpus.text) - first_chars - skipped["chars"]
+    num_bytes = len(corpus.text.encode("utf-8", "surrogateescape")) - first_bytes - skipped["bytes"]
     return {
         "data": corpus.source,
         "tokenizer": ckpt.tokenizer.kind,
         "tokens": predicted,
         "chars": chars,
         "bytes": num_bytes,
-        "unknown_tokens": unknown_tokens,
+        "unknown_tokens": sum(1 for i in encoded if i == ckpt.tokenizer.unknown_id),
+        "skipped": skipped,
         "loss": loss,
         "perplexity": perplexity(loss),
         "bpc": bits_per_char(loss, tokens=predicted, chars=chars),
@@ -73,8 +79,41 @@ def evaluate_text(ckpt: Checkpoint, data: str | list[str], *, unknown: str | Non
     }
 
 
+def _first_token_span(tokenizer, text: str, first: int) -> tuple[int, int]:
+    """The characters and UTF-8 bytes of ``text`` that its first token covers (context, not scored).
+
+    A byte or BPE token can end inside a character: it covers its own bytes, and only the characters it
+    holds whole (decoding it would give a 3-byte U+FFFD for the 1 byte it covers).
+    """
+    if tokenizer.kind in ("byte", "bpe"):
+        size = 1 if tokenizer.kind == "byte" else len(tokenizer.token_bytes[first])
+        head = text.encode("utf-8", "surrogateescape")[:size]
+        return len(head.decode("utf-8", "ignore")), size
+    piece = tokenizer.decode([first])
+    return len(piece), len(piece.encode("utf-8", "surrogateescape"))
+
+
+def skipped_text(tokenizer, text: str, unknown: str | None) -> dict[str, Any]:
+    """What ``--unknown skip`` leaves out of ``text``: tokens, characters and UTF-8 bytes, and which pieces."""
+    missing = set(tokenizer.unknown(text)) if unknown == "skip" and tokenizer.unknown_id is not None else set()
+    if not missing:
+        return {"tokens": 0, "chars": 0, "bytes": 0, "pieces": []}
+    if tokenizer.kind == "word":
+        from rnncli.core.tokenizers.word import tokens_of
+
+        pieces = [token for token in tokens_of(text) if token in missing]
+    else:
+        pieces = [char for char in text if char in missing]
+    return {
+        "tokens": len(pieces),
+        "chars": sum(map(len, pieces)),
+        "bytes": sum(len(p.encode("utf-8", "surrogateescape")) for p in pieces),
+        "pieces": sorted(missing)[:20],
+    }
+
+
 def score_lines(
-    ckpt: Checkpoint, data: str, *, carry: bool = False, unknown: str | None = None
+    ckpt: Checkpoint, data: str, *, carry: bool = False, unknown: str | None = None, read: ReadSettings | None = None
 ) -> Iterator[dict[str, Any]]:
     """One record per line of ``data``: its tokens, log-probability and bits per character.
 
@@ -84,7 +123,7 @@ def score_lines(
     state; with it the state runs on through the whole file, newlines
     included, so each line is read in the context of the lines before it.
     """
-    corpus = read_corpus(data)
+    corpus = read_corpus(data, read)
     lines = corpus.text.split("\n")
     if corpus.text.endswith("\n"):
         lines.pop()
@@ -97,7 +136,7 @@ def score_lines(
         _carried_line_totals(ckpt, encoded, start) if carry else line_log_probs(ckpt.model, encoded, start_id=start)
     )
     for number, (line, ids, total) in enumerate(zip(lines, encoded, totals, strict=True), 1):
-        chars = len(line)
+        chars = len(line) - skipped_text(ckpt.tokenizer, line, unknown)["chars"]  # the characters scored
         yield {
             "line": number,
             "text": line,

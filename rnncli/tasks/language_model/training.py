@@ -20,7 +20,7 @@ from rnncli.core.checkpoint import versions
 from rnncli.core.devices import resolve_device
 from rnncli.core.distributed import Distributed
 from rnncli.core.errors import DataError, UsageError
-from rnncli.core.resume_state import TrainState
+from rnncli.core.resume_state import TrainState, command_record
 from rnncli.core.tokenizers import Tokenizer, TokenizerSettings, train_tokenizer, unseen_characters
 from rnncli.core.tokenizers.char import describe_unknown
 from rnncli.core.training import History, Trainer, TrainEvent
@@ -164,7 +164,7 @@ def train_text(
         _check_same_data(resume, prepared, val)
     task = _language_model_task(prepared, val, run, dist)
     config = run.to_dict()
-    meta = {**_run_meta(prepared, val, command=command, start=start), **config}
+    meta = {**_run_meta(prepared, val, command=command, start=start, resume=resume), **config}
     model = build_model(run.model)
     if start is not None:
         model.load_state_dict(start.weights)
@@ -212,10 +212,16 @@ def _language_model_task(
 
 
 def _run_meta(
-    prepared: PreparedText, val: PreparedText | None, *, command: list[str] | None, start: StartingPoint | None
+    prepared: PreparedText,
+    val: PreparedText | None,
+    *,
+    command: list[str] | None,
+    start: StartingPoint | None,
+    resume: TrainState | None,
 ) -> dict[str, Any]:
     """What every checkpoint of the run records besides its settings and history."""
     data: dict[str, Any] = {"source": prepared.source, "inputs": prepared.given, **prepared.stats}
+    data["inputs_absolute"] = _absolute(prepared)
     if val is not None:
         data["val"] = {"source": val.source, **val.stats}
     return {
@@ -223,7 +229,7 @@ def _run_meta(
         "tokenizer": prepared.tokenizer.to_dict(),
         "data": data,
         "versions": versions(),
-        "command": command if command is not None else sys.argv,
+        **command_record(command if command is not None else sys.argv, resume),
         **({"init_from": start.record()} if start is not None else {}),
     }
 
@@ -246,6 +252,11 @@ def _refuse_unseen(tokenizer: Tokenizer, chunks: Callable[[], Iterable[str]], so
             f"--val {source}: characters the training text lacks, which the model cannot learn: "
             f"{describe_unknown(missing)}; remove them from the validation file, or add text with them to DATA"
         )
+
+
+def _absolute(prepared: PreparedText) -> list[str]:
+    """The inputs as absolute paths, so that ``--resume`` finds them from any working directory."""
+    return [given if given == "-" else str(Path(given).resolve()) for given in prepared.given]
 
 
 def _check_same_data(resume: TrainState, prepared: PreparedText, val: PreparedText | None) -> None:

@@ -35,6 +35,7 @@ def train(request: TrainRequest, reporter: Reporter) -> Any:
         reporter.warn(note)
     train_part, val_part = parts(corpus, settings.read, cfg.val_frac, reporter)
     vocab = Vocab.build(train_part, min_count=settings.read.min_count, scheme=corpus.scheme)
+    request.announce_folder(reporter)
     config = dataclasses.replace(
         config, vocab_size=len(vocab.words), char_vocab_size=len(vocab.chars), num_tags=len(vocab.tags)
     )
@@ -66,6 +67,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Any:
     if len(corpus.sentences) != info["sentences"] or corpus.tokens != info["tokens"]:
         raise UsageError(f"{corpus.source}: not the sentences this run was trained on; resume with the same file")
     train_part, val_part = parts(corpus.repaired(), read, cfg.val_frac, Reporter())
+    saved.say_resuming(reporter, cfg.steps)
     if len(val_part) != info.get("val_sentences", len(val_part)):
         raise UsageError(f"{read.val}: not the validation sentences this run was trained on; give the same --val")
     meta = {**{k: v for k, v in saved.meta.items() if k != "history"}, "model": config.to_dict(),
@@ -97,6 +99,7 @@ def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], report
 
     from rnncli.core.checkpoint import versions
     from rnncli.core.devices import resolve_device
+    from rnncli.core.resume_state import command_record
     from rnncli.core.settings import TrainConfig
     from rnncli.core.training import Trainer
     from rnncli.tasks.tag.task import TagTask
@@ -105,7 +108,7 @@ def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], report
     device = dist.start(resolve_device(cfg.device))
     torch.manual_seed(cfg.seed)
     task = TagTask(train_part, val_part, vocab, batch_size=cfg.batch_size, seed=cfg.seed, dist=dist)
-    meta = {**meta, "versions": versions(), "command": command or sys.argv}
+    meta = {**meta, "versions": versions(), **command_record(command or sys.argv, resume)}
     settings = {"model": meta["model"], "train": meta["train"], "data": meta["data"]}
     model = build_model(TagConfig(**meta["model"]), vocab)
     if dist.rank > 0:

@@ -71,9 +71,9 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     files, name = inputs(request.data, settings.data)
     cfg = settings.train_config()
     out_dir, note = choose_run_dir(request.out, name, force=request.force)
-    if note:
-        reporter.info(note)
     split = prepare(read_inputs(files), settings.data, cfg, reporter)
+    if note:  # said once the pairs are read and checked: a failure before makes no folder
+        reporter.info(note)
     config = settings.model
     config.vocab_size = split.tokenizer.vocab_size
     config.target_vocab_size = 0 if split.target_tokenizer is None else split.target_tokenizer.vocab_size
@@ -92,6 +92,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     if pairs.fingerprint() != saved.meta["data"]["fingerprint"]:
         raise UsageError(f"{pairs.origin}: not the pairs this run was trained on; resume with the same data")
     split = prepare(pairs, options, cfg, reporter, tokenizers=_saved_tokenizers(saved.meta))
+    saved.say_resuming(reporter, cfg.steps)
     history = fit(
         split, config, cfg, options, files, out_dir=saved.folder, request=request, reporter=reporter, resume=saved
     )
@@ -219,6 +220,7 @@ def fit(
 
     from rnncli.core.checkpoint import versions
     from rnncli.core.devices import resolve_device
+    from rnncli.core.resume_state import command_record
     from rnncli.core.training import Trainer
     from rnncli.tasks.translate.model import Translator
     from rnncli.tasks.translate.task import TranslateTask
@@ -235,7 +237,7 @@ def fit(
         **({} if split.target_tokenizer is None else {"target_tokenizer": split.target_tokenizer.to_dict()}),
         "data": data,
         "versions": versions(),
-        "command": request.command or sys.argv,
+        **command_record(request.command or sys.argv, resume.state if resume is not None else None),
     }
     trainer = Trainer(
         Translator(config),

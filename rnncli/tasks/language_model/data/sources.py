@@ -1,7 +1,8 @@
 """Where a corpus comes from: files, folders and stdin, read as text in bounded chunks.
 
 ``find_inputs`` turns what the user typed into a list of files (a folder is
-searched recursively, hidden entries and binary files left out; ``rnn inspect``
+searched recursively, hidden entries and binary files left out, each real file read once
+however many names it has; ``rnn inspect``
 finds its files the same way, with ``corpus_files``);
 ``TextReader`` decodes them chunk by chunk, as many times as asked (one pass
 to fit a tokenizer, one to encode), so no corpus is ever held whole; only the
@@ -37,6 +38,7 @@ class ReadSettings:
     glob: str | None = None
     encoding: str = "utf-8"
     errors: str = "strict"
+    flags: bool = True  # the command has --encoding and --errors, so a decoding error may advise them
 
     def validate(self) -> None:
         try:
@@ -50,6 +52,22 @@ class ReadSettings:
             raise UsageError(f"--errors: unknown value '{self.errors}' (choose one of: {', '.join(ERROR_POLICIES)})")
         if self.glob is not None and not self.glob.strip():
             raise UsageError("--glob needs a pattern, for example '*.py'")
+
+    @classmethod
+    def of_run(
+        cls, recorded: dict | None, *, encoding: str | None = None, errors: str | None = None, flags: bool = True
+    ) -> ReadSettings:
+        """How ``eval``, ``sample --prime-file`` and ``grad-flow --data`` read text for a model: as its
+        training text was read (the ``text`` section its checkpoint records), unless ``--encoding`` or
+        ``--errors`` say otherwise (``flags``: whether the command has them)."""
+        recorded = recorded or {}
+        settings = cls(
+            encoding=encoding or recorded.get("encoding") or cls.encoding,
+            errors=errors or recorded.get("errors") or cls.errors,
+            flags=flags,
+        )
+        settings.validate()
+        return settings
 
     @property
     def codec(self) -> str:
@@ -115,7 +133,23 @@ def corpus_files(given: list[str], settings: ReadSettings) -> tuple[list[Path], 
             skipped.extend(binary)
         else:
             files.append(path)
-    return files, skipped
+    return _each_real_file_once(files), skipped
+
+
+def _each_real_file_once(files: list[Path]) -> list[Path]:
+    """The files in order, without a second name for a file already listed (a symlink, or a file given twice).
+
+    A package of texts often holds ``chinese.u8 -> chinese``: read twice, the same text would land in both the
+    training and the validation part.
+    """
+    seen: set[Path] = set()
+    kept = []
+    for path in files:
+        real = path.resolve()
+        if real not in seen:
+            seen.add(real)
+            kept.append(path)
+    return kept
 
 
 def _folder_files(folder: Path, settings: ReadSettings) -> tuple[list[Path], list[str]]:
@@ -243,15 +277,15 @@ class TextReader:
         except UnicodeDecodeError as exc:
             at = offset - pending + exc.start
             encoding = "UTF-8" if self.settings.codec.startswith("utf-8") else self.settings.encoding
-            raise DataError(
-                f"{name}: not valid {encoding} at byte offset {at}; convert the file to UTF-8, "
-                "give its --encoding, or add --errors replace"
-            ) from None
+            advice = (
+                "convert the file to UTF-8, give its --encoding, or add --errors replace"
+                if self.settings.flags
+                else f"convert the file to {encoding}"
+            )
+            raise DataError(f"{name}: not valid {encoding} at byte offset {at}; {advice}") from None
         except UnicodeError as exc:  # a codec's own complaint, e.g. UTF-16 without a byte-order mark
-            raise DataError(
-                f"{name}: cannot be read as {self.settings.encoding} ({exc}); check --encoding "
-                "(utf-16-le or utf-16-be name the byte order)"
-            ) from None
+            advice = "; check --encoding (utf-16-le or utf-16-be name the byte order)" if self.settings.flags else ""
+            raise DataError(f"{name}: cannot be read as {self.settings.encoding} ({exc}){advice}") from None
 
     def _name(self, path: Path) -> str:
         return "-" if self.inputs.spooled is not None else str(path)
