@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from rnncli.core.layers import State
+from rnncli.core.settings import MIN_CELLS
 from rnncli.tasks.language_model.model import LanguageModel
 
 LayerState = tuple[torch.Tensor, ...]  # (h,) or (h, c), each (B, H)
@@ -136,6 +137,26 @@ class ModelStepper:
         return logits[:, -1], [new_state]
 
 
+class MinStepper(FastStepper):
+    """minGRU and minLSTM one token at a time: their sequential step (``MinRecurrent.step``), whichever ``--impl``.
+
+    The scan and the step compute the same states (tests/test_min_cells.py); one token needs no scan.
+    """
+
+    def __init__(self, model: LanguageModel):
+        self.rnn = model.rnn
+        self.num_layers = model.config.num_layers
+        self.embedding = model.embedding.weight.detach()
+        self.head_weight_t = model.head.weight.detach().t().contiguous()  # (H, V)
+        self.head_bias = model.head.bias.detach()
+
+    def step(self, tokens: torch.Tensor, state: list[LayerState]) -> tuple[torch.Tensor, list[LayerState]]:
+        out, hs = self.rnn.step(self.embedding.index_select(0, tokens), [layer[0] for layer in state])  # (B, H)
+        return torch.addmm(self.head_bias, out, self.head_weight_t), [(h,) for h in hs]  # (B, V)
+
+
 def make_stepper(model: LanguageModel) -> FastStepper | ModelStepper:
-    """FastStepper for PyTorch's fused modules; the model itself for the reference cells."""
+    """FastStepper for PyTorch's fused modules; the model itself for the reference cells; MinStepper for min cells."""
+    if model.config.cell in MIN_CELLS:
+        return MinStepper(model)
     return FastStepper(model) if model.config.impl == "fused" else ModelStepper(model)
