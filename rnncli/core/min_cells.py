@@ -148,9 +148,10 @@ def scan(log_a: torch.Tensor, log_b: torch.Tensor, h0: torch.Tensor, *, chunk: i
     from_zero = torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=2))  # each chunk started from h = 0
     decay = torch.exp(a_star)  # A_t within each chunk: how much of the chunk's starting state is left
     starts, h = [], h0
-    for j in range(n):  # n = T / chunk elementwise steps carry the state from chunk to chunk
+    # n = T / chunk elementwise steps carry the state from chunk to chunk; unbind, not [:, j]: its backward is linear
+    for end_from_zero, end_decay in zip(from_zero[:, :, -1].unbind(1), decay[:, :, -1].unbind(1), strict=True):
         starts.append(h)
-        h = torch.addcmul(from_zero[:, j, -1], decay[:, j, -1], h)
+        h = torch.addcmul(end_from_zero, end_decay, h)
     out = torch.addcmul(from_zero, decay, torch.stack(starts, dim=1).unsqueeze(2))  # (B, n, chunk, H)
     return out.reshape(B, n * chunk, H)[:, :T]
 

@@ -11,6 +11,13 @@ Elman RNN's tiny gradients are measured rather than rounded to zero.
 This shows the vanishing-gradient problem (Hochreiter 1991; Bengio, Simard
 and Frasconi 1994): for the Elman RNN the norm falls geometrically with
 ``k``, while the LSTM's additive cell state keeps it up for much longer.
+
+minGRU and minLSTM (rnncli/core/min_cells.py) differ in kind: no gate reads
+``h_{t-1}``, so ``d h_t / d h_{t-1} = diag(a_t)`` exactly (``a_t = 1 - z_t``,
+or the normalised forget gate), with no recurrent matrix and no tanh
+derivative in it. Their gradient over ``k`` steps is the product of the gates
+and nothing else: it cannot explode, and it shrinks only as much as the
+gates, learned from the inputs alone, choose to forget.
 """
 
 from __future__ import annotations
