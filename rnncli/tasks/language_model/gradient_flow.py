@@ -36,6 +36,13 @@ from rnncli.tasks.language_model.checkpoint import Checkpoint
 from rnncli.tasks.language_model.data.sources import read_corpus
 from rnncli.tasks.language_model.model import LanguageModel, build_model
 
+# What the curve of a min cell means, said beside it (rnn grad-flow prints it; --json carries it as "note").
+MIN_CELL_NOTE = (
+    "{cell}: no gate reads h_(t-1), so d h_t / d h_(t-1) = diag(a_t) ({gate}): the gradient k steps back is the "
+    "product of k gates, with no recurrent matrix and no tanh derivative; it never explodes and fades only as "
+    "much as the gates forget"
+)
+GATES = {"mingru": "a_t = 1 - z_t", "minlstm": "a_t = f_t / (f_t + i_t)"}
 RANDOM_VOCAB = 64  # vocabulary of the random text used when an untrained model is given no --data
 RANDOM_TOKENS = 20_000
 
@@ -100,6 +107,7 @@ def report(
         "norms": norms,
         "ratio_10_to_1": ratio(norms, 10),
         "ratio_50_to_1": ratio(norms, 50),
+        "note": MIN_CELL_NOTE.format(cell=cell, gate=GATES[cell]) if (cell := model.config.cell) in GATES else None,
     }
 
 
