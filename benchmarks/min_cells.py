@@ -12,7 +12,9 @@ on the same run:
   the ratio is each cell's speed over the fused LSTM's.
 - quality: each cell trained by rnn's own ``train_text`` on the bundled corpus
   (sample_data/tinyworld.txt) for the same wall-clock budget (``--time``), at
-  equal parameter count; the validation bits per character it reached.
+  equal parameter count (the LSTM's ``--quality-hidden`` units, batch 16, windows
+  of 64, so that a short budget is hundreds of steps); the validation bits per
+  character it reached.
 - sampling: rnn's sampler (``sample_steps``, the path ``rnn sample`` runs,
   which steps the min cells with ``MinRecurrent.step``) against a single-step
   loop written below (``addmm``, ``sigmoid``, ``lerp``, ``multinomial``).
@@ -107,13 +109,15 @@ def speed_table(windows: list[int], *, hidden: int, batch: int, steps: int) -> N
 def quality_table(budget: str, *, hidden: int, quick: bool) -> None:
     prepared = prepare_text(str(CORPUS))
     vocab = prepared.tokenizer.vocab_size
-    print(f"\n## quality at equal time: {CORPUS.name}, --time {budget} each, equal parameter count")
+    print(
+        f"\n## quality at equal time: {CORPUS.name}, --time {budget} each, LSTM {hidden} units, equal parameter count"
+    )
     print("| cell | hidden | parameters | steps | best validation bpc |\n|---|---|---|---|---|")
     for cell in CELLS:
         cfg = RunConfig()
         cfg.model = config_for(cell, hidden if cell == "lstm" else equal_size(cell, hidden, vocab=vocab), vocab=vocab)
         cfg.train.time, cfg.train.eval_every, cfg.train.device, cfg.train.seed = budget, 100, "cpu", 0
-        cfg.train.lr = 3e-3
+        cfg.train.lr, cfg.train.batch_size, cfg.train.seq_len = 3e-3, 16, 64  # many steps in a short budget
         if quick:
             cfg.train.batch_size, cfg.train.seq_len, cfg.train.eval_batches, cfg.train.eval_every = 4, 16, 2, 5
         with tempfile.TemporaryDirectory() as folder:
@@ -182,7 +186,8 @@ def main() -> None:
     parser.add_argument("--windows", default=None, help="window lengths [default: 128,512,2048]")
     parser.add_argument("--batch", type=int, default=4, help="windows per training step [default: 4]")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per speed row [default: 3]")
-    parser.add_argument("--time", default=None, help="each cell's training budget for quality [default: 45s]")
+    parser.add_argument("--time", default=None, help="each cell's training budget for quality [default: 60s]")
+    parser.add_argument("--quality-hidden", type=int, default=None, help="the LSTM's units for quality [default: 128]")
     parser.add_argument("--parts", default="speed,quality,sampling")
     parser.add_argument("--threads", type=int, default=1, help="torch threads [default: 1]")
     parser.add_argument("--quick", action="store_true", help="a tiny model, short windows and budgets")
@@ -197,7 +202,8 @@ def main() -> None:
     if "speed" in parts:
         speed_table(windows, hidden=hidden, batch=args.batch, steps=args.steps or (1 if args.quick else 3))
     if "quality" in parts:
-        quality_table(args.time or ("2s" if args.quick else "45s"), hidden=hidden, quick=args.quick)
+        quality_hidden = args.quality_hidden or (16 if args.quick else 128)
+        quality_table(args.time or ("2s" if args.quick else "60s"), hidden=quality_hidden, quick=args.quick)
     if "sampling" in parts:
         batches, length = ([1], 10) if args.quick else ([1, 16], 500)
         sampling_table(hidden=hidden, batches=batches, length=length, rounds=1 if args.quick else 5)

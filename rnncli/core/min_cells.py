@@ -92,7 +92,11 @@ class MinGRUCell(_MinCell):
 
     def step(self, x_t: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
         """One token: (B, I), (B, H) -> (B, H)."""
-        pre_z, pre_h = self.pre(x_t)
+        return self.advance(self.pre(x_t), h_prev)
+
+    def advance(self, pre: tuple[torch.Tensor, ...], h_prev: torch.Tensor) -> torch.Tensor:
+        """``h_t`` from the gates' pre-activations ``pre`` (each (B, H)) and ``h_{t-1}``."""
+        pre_z, pre_h = pre
         return torch.lerp(h_prev, g(pre_h), torch.sigmoid(pre_z))  # h + z * (h~ - h)
 
     def log_coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,7 +120,11 @@ class MinLSTMCell(_MinCell):
 
     def step(self, x_t: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
         """One token: (B, I), (B, H) -> (B, H)."""
-        pre_f, pre_i, pre_h = self.pre(x_t)
+        return self.advance(self.pre(x_t), h_prev)
+
+    def advance(self, pre: tuple[torch.Tensor, ...], h_prev: torch.Tensor) -> torch.Tensor:
+        """``h_t`` from the gates' pre-activations ``pre`` (each (B, H)) and ``h_{t-1}``."""
+        pre_f, pre_i, pre_h = pre
         i_norm = torch.sigmoid(self._difference(pre_f, pre_i))  # i' = i / (f + i)
         return torch.lerp(h_prev, g(pre_h), i_norm)  # f' * h + i' * h~
 
@@ -210,15 +218,6 @@ class MinRecurrent(nn.Module):
             keep = mask.unsqueeze(-1)
             log_a, log_b = log_a.masked_fill(~keep, 0.0), log_b.masked_fill(~keep, NO_INPUT)
         return scan(log_a, log_b, h0.to(log_a.dtype)).to(x.dtype)
-
-    def step(self, x_t: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """One token through every layer (eval mode, no dropout): x_t (B, I), state L x (B, H) -> out (B, H), state."""
-        new_state = []
-        for k, layer in enumerate(self.layers):
-            h = layer.step(x_t if k == 0 else self.norms[k - 1](x_t), state[k])
-            new_state.append(h)
-            x_t = h if k == 0 else x_t + h
-        return x_t, new_state
 
     def extra_repr(self) -> str:
         how = "parallel scan" if self.parallel else "one step at a time"

@@ -138,21 +138,32 @@ class ModelStepper:
 
 
 class MinStepper(FastStepper):
-    """minGRU and minLSTM one token at a time: their sequential step (``MinRecurrent.step``), whichever ``--impl``.
+    """minGRU and minLSTM one token at a time: each layer's own sequential step (``advance``), whichever ``--impl``.
 
     The scan and the step compute the same states (tests/test_min_cells.py); one token needs no scan.
+    As in FastStepper, the input products are ``addmm`` on transposed weights read once, and layer 0's
+    come from a table of every token's when it is small.
     """
 
     def __init__(self, model: LanguageModel):
-        self.rnn = model.rnn
-        self.num_layers = model.config.num_layers
-        self.embedding = model.embedding.weight.detach()
-        self.head_weight_t = model.head.weight.detach().t().contiguous()  # (H, V)
-        self.head_bias = model.head.bias.detach()
+        self.rnn, self.num_layers = model.rnn, model.config.num_layers
+        with torch.inference_mode():
+            self.layers = [
+                {"w_ih_t": c.weight_ih.detach().t().contiguous(), "b_ih": c.bias_ih.detach()} for c in self.rnn.layers
+            ]
+            self.embedding = model.embedding.weight.detach()
+            self.table = self._input_table(self.embedding, self.layers[0])
+            self.head_weight_t = model.head.weight.detach().t().contiguous()  # (H, V)
+            self.head_bias = model.head.bias.detach()
 
     def step(self, tokens: torch.Tensor, state: list[LayerState]) -> tuple[torch.Tensor, list[LayerState]]:
-        out, hs = self.rnn.step(self.embedding.index_select(0, tokens), [layer[0] for layer in state])  # (B, H)
-        return torch.addmm(self.head_bias, out, self.head_weight_t), [(h,) for h in hs]  # (B, V)
+        new_state, x = [], None
+        for k, (cell, layer, (h,)) in enumerate(zip(self.rnn.layers, self.layers, state, strict=True)):
+            branch = None if k == 0 else self.rnn.norms[k - 1](x)  # the residual layers' pre-norm
+            h = cell.advance(self._input_gates(k, layer, tokens, branch).chunk(cell.gates, dim=1), h)
+            new_state.append((h,))
+            x = h if k == 0 else x + h  # (B, H)
+        return torch.addmm(self.head_bias, x, self.head_weight_t), new_state  # (B, V)
 
 
 def make_stepper(model: LanguageModel) -> FastStepper | ModelStepper:
