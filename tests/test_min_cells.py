@@ -213,3 +213,13 @@ def test_a_checkpoint_round_trips_and_loads_by_the_cell_it_records(cell, tmp_pat
         assert torch.equal(ours, theirs), name
     summary = json.loads(run("inspect", tmp_path / "lm", "--json").stdout)
     assert summary["model"]["cell"] == cell and "scan" in json.dumps(summary)
+
+
+def test_a_min_cell_run_resumes_where_it_stopped(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("abcab cabca " * 80, encoding="utf-8")
+    first = run("train", text, "--cell", "minlstm", "--out", tmp_path / "lm", "--steps", 4, "--device", "cpu", *LM)
+    assert first.exit_code == 0, first.output
+    again = run("train", "--resume", tmp_path / "lm", "--steps", 6)
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "lm" / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 6
