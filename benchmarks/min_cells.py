@@ -16,7 +16,7 @@ on the same run:
   of 64, so that a short budget is hundreds of steps); the validation bits per
   character it reached.
 - sampling: rnn's sampler (``sample_steps``, the path ``rnn sample`` runs,
-  which steps the min cells with ``MinRecurrent.step``) against a single-step
+  which steps each min layer by its cell's ``advance`` in ``MinStepper``) against a single-step
   loop written below (``addmm``, ``sigmoid``, ``lerp``, ``multinomial``).
 
     python benchmarks/min_cells.py                 # the tables of docs/cells.md and docs/performance.md
