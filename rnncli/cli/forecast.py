@@ -78,7 +78,8 @@ def forecast(
     scaling: Scaling = None,
     ensemble: Ensemble = None,
     cell: Annotated[
-        str | None, typer.Option(help="lstm, gru, rnn or rnn-relu [default: lstm].", rich_help_panel=MODEL)
+        str | None,
+        typer.Option(help="lstm, gru, rnn, rnn-relu, mingru or minlstm [default: lstm].", rich_help_panel=MODEL),
     ] = None,
     hidden_size: Annotated[
         int | None, typer.Option(help="Units of the recurrent layer [default: 64].", rich_help_panel=MODEL)

@@ -298,7 +298,9 @@ GradFlowImpl = Annotated[
 UntrainedCell = Annotated[
     str | None,
     typer.Option(
-        "--cell", help="Untrained model: lstm, gru, rnn, rnn-relu or gru-textbook.", rich_help_panel=GRAD_FLOW
+        "--cell",
+        help="Untrained model: lstm, gru, rnn, rnn-relu, gru-textbook, mingru or minlstm.",
+        rich_help_panel=GRAD_FLOW,
     ),
 ]
 UntrainedHiddenSize = Annotated[

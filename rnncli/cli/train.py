@@ -67,14 +67,20 @@ def train(
     cell: Annotated[
         str | None,
         typer.Option(
-            help=with_default("lstm, gru, rnn (tanh), rnn-relu or gru-textbook (reference only).", "cell"),
+            help=with_default(
+                "lstm, gru, rnn (tanh), rnn-relu, gru-textbook (reference only), mingru or minlstm (parallel scan).",
+                "cell",
+            ),
             rich_help_panel=MODEL,
         ),
     ] = None,
     impl: Annotated[
         str | None,
         typer.Option(
-            help=with_default("fused (PyTorch's kernels) or reference (the cells of rnncli/core/cells.py).", "impl"),
+            help=with_default(
+                "fused (PyTorch's kernels; the parallel scan for mingru, minlstm) or reference (one step per token: rnncli/core/cells.py).",
+                "impl",
+            ),
             rich_help_panel=MODEL,
         ),
     ] = None,

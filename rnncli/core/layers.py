@@ -1,8 +1,8 @@
 """Stacks of recurrent layers for every task: PyTorch's fused modules or the reference cells.
 
 The recurrent state is explicit and always a tuple of tensors of shape
-``(num_layers, B, H)``: ``(h,)`` for the Elman RNN and the GRU, ``(h, c)`` for
-the LSTM. The helpers below are the one place that knows the difference.
+``(num_layers, B, H)``: ``(h,)`` for the Elman RNN, the GRUs, minGRU and minLSTM,
+``(h, c)`` for the LSTM. The helpers below are the one place that knows the difference.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from rnncli.core.cells import ReferenceRecurrent
-from rnncli.core.settings import ModelConfig
+from rnncli.core.min_cells import MinRecurrent
+from rnncli.core.settings import MIN_CELLS, ModelConfig
 
 State = tuple[torch.Tensor, ...]
 
@@ -26,8 +27,22 @@ def detach_state(state: State) -> State:
     return tuple(t.detach() for t in state)
 
 
+def build_min(config: ModelConfig, input_size: int, *, parallel: bool = True) -> MinRecurrent:
+    """minGRU or minLSTM layers: the parallel scan (``fused``) or one step at a time (``reference``)."""
+    return MinRecurrent(
+        config.cell,
+        input_size,
+        config.hidden_size,
+        num_layers=config.num_layers,
+        dropout=config.dropout,
+        parallel=parallel,
+    )
+
+
 def build_fused(config: ModelConfig, input_size: int) -> nn.Module:
-    """PyTorch's fused module for ``config.cell`` (oneDNN on CPU, cuDNN on GPU)."""
+    """PyTorch's fused module for ``config.cell`` (oneDNN on CPU, cuDNN on GPU); the scan for minGRU and minLSTM."""
+    if config.cell in MIN_CELLS:
+        return build_min(config, input_size)
     between_layers = config.dropout if config.num_layers > 1 else 0.0
     common = dict(
         input_size=input_size,
@@ -44,8 +59,13 @@ def build_fused(config: ModelConfig, input_size: int) -> nn.Module:
     return nn.RNN(nonlinearity=nonlinearity, **common)
 
 
-def build_reference(config: ModelConfig, input_size: int) -> ReferenceRecurrent:
-    """The readable cells of cells.py, stacked; same call, state and tensor names as the fused module."""
+def build_reference(config: ModelConfig, input_size: int) -> nn.Module:
+    """The readable cells of cells.py, stacked; same call, state and tensor names as the fused module.
+
+    For minGRU and minLSTM: the same layers as ``build_fused``, stepped one token at a time.
+    """
+    if config.cell in MIN_CELLS:
+        return build_min(config, input_size, parallel=False)
     between_layers = config.dropout if config.num_layers > 1 else 0.0
     return ReferenceRecurrent(
         config.cell, input_size, config.hidden_size, num_layers=config.num_layers, dropout=between_layers

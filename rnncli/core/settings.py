@@ -22,9 +22,11 @@ import yaml
 from rnncli.core.errors import UsageError
 
 DEFAULT_STEPS = 2000  # the budget when neither --steps nor --epochs is given
-CELLS = ("lstm", "gru", "rnn", "rnn-relu", "gru-textbook")
+CELLS = ("lstm", "gru", "rnn", "rnn-relu", "gru-textbook", "mingru", "minlstm")
 IMPLS = ("fused", "reference")
 REFERENCE_ONLY_CELLS = ("gru-textbook",)  # no fused twin in PyTorch or cuDNN
+# Feng et al. 2024 (rnncli/core/min_cells.py): for them ``fused`` is the parallel scan, ``reference`` the step loop.
+MIN_CELLS = ("mingru", "minlstm")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine")

@@ -23,6 +23,8 @@ def print_grad_flow(result: dict[str, Any], console: Console | None = None) -> N
         f"{result['text']}",
         markup=False,
     )
+    if result.get("note"):
+        console.print(result["note"], markup=False)
     console.print(f"|d loss_T / d h_(T-k)|, k = 0..{len(norms) - 1}, log scale:", markup=False)
     console.print(log_sparkline(norms), markup=False)
     table = Table(show_edge=False)

@@ -11,6 +11,13 @@ Elman RNN's tiny gradients are measured rather than rounded to zero.
 This shows the vanishing-gradient problem (Hochreiter 1991; Bengio, Simard
 and Frasconi 1994): for the Elman RNN the norm falls geometrically with
 ``k``, while the LSTM's additive cell state keeps it up for much longer.
+
+minGRU and minLSTM (rnncli/core/min_cells.py) differ in kind: no gate reads
+``h_{t-1}``, so ``d h_t / d h_{t-1} = diag(a_t)`` exactly (``a_t = 1 - z_t``,
+or the normalised forget gate), with no recurrent matrix and no tanh
+derivative in it. Their gradient over ``k`` steps is the product of the gates
+and nothing else: it cannot explode, and it shrinks only as much as the
+gates, learned from the inputs alone, choose to forget.
 """
 
 from __future__ import annotations
@@ -29,6 +36,13 @@ from rnncli.tasks.language_model.checkpoint import Checkpoint
 from rnncli.tasks.language_model.data.sources import ReadSettings, read_corpus
 from rnncli.tasks.language_model.model import LanguageModel, build_model
 
+# What the curve of a min cell means, said beside it (rnn grad-flow prints it; --json carries it as "note").
+MIN_CELL_NOTE = (
+    "{cell}: no gate reads h_(t-1), so d h_t / d h_(t-1) = diag(a_t) ({gate}): the gradient k steps back is the "
+    "product of k gates, with no recurrent matrix and no tanh derivative; it never explodes and fades only as "
+    "much as the gates forget"
+)
+GATES = {"mingru": "a_t = 1 - z_t", "minlstm": "a_t = f_t / (f_t + i_t)"}
 RANDOM_VOCAB = 64  # vocabulary of the random text used when an untrained model is given no --data
 RANDOM_TOKENS = 20_000
 
@@ -93,6 +107,7 @@ def report(
         "norms": norms,
         "ratio_10_to_1": ratio(norms, 10),
         "ratio_50_to_1": ratio(norms, 50),
+        "note": MIN_CELL_NOTE.format(cell=cell, gate=GATES[cell]) if (cell := model.config.cell) in GATES else None,
     }
 
 

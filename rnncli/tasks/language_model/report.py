@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rnncli.core.settings import REFERENCE_ONLY_CELLS, ModelConfig
+from rnncli.core.settings import MIN_CELLS, REFERENCE_ONLY_CELLS, ModelConfig
 from rnncli.core.tokenizers import Tokenizer
 from rnncli.tasks.requests import Summary
 from rnncli.tasks.training_curve import curve_beside
@@ -84,7 +84,10 @@ def _summary(
 
 def implementation(cell: str, impl: str) -> dict[str, Any]:
     """Which code runs the recurrent layers, and whether a fused twin exists."""
-    if impl == "reference":
+    if cell in MIN_CELLS:
+        how = "the parallel log-space scan" if impl == "fused" else "one Python step per token"
+        runs_on = f"rnncli/core/min_cells.py, {how}"
+    elif impl == "reference":
         runs_on = "rnncli/core/cells.py, one Python step per token"
     else:
         fused = {"lstm": "nn.LSTM", "gru": "nn.GRU"}.get(cell, "nn.RNN")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from rnncli.core.layers import State
+from rnncli.core.settings import MIN_CELLS
 from rnncli.tasks.language_model.model import LanguageModel
 
 LayerState = tuple[torch.Tensor, ...]  # (h,) or (h, c), each (B, H)
@@ -136,6 +137,37 @@ class ModelStepper:
         return logits[:, -1], [new_state]
 
 
+class MinStepper(FastStepper):
+    """minGRU and minLSTM one token at a time: each layer's own sequential step (``advance``), whichever ``--impl``.
+
+    The scan and the step compute the same states (tests/test_min_cells.py); one token needs no scan.
+    As in FastStepper, the input products are ``addmm`` on transposed weights read once, and layer 0's
+    come from a table of every token's when it is small.
+    """
+
+    def __init__(self, model: LanguageModel):
+        self.rnn, self.num_layers = model.rnn, model.config.num_layers
+        with torch.inference_mode():
+            self.layers = [
+                {"w_ih_t": c.weight_ih.detach().t().contiguous(), "b_ih": c.bias_ih.detach()} for c in self.rnn.layers
+            ]
+            self.embedding = model.embedding.weight.detach()
+            self.table = self._input_table(self.embedding, self.layers[0])
+            self.head_weight_t = model.head.weight.detach().t().contiguous()  # (H, V)
+            self.head_bias = model.head.bias.detach()
+
+    def step(self, tokens: torch.Tensor, state: list[LayerState]) -> tuple[torch.Tensor, list[LayerState]]:
+        new_state, x = [], None
+        for k, (cell, layer, (h,)) in enumerate(zip(self.rnn.layers, self.layers, state, strict=True)):
+            branch = None if k == 0 else self.rnn.norms[k - 1](x)  # the residual layers' pre-norm
+            h = cell.advance(self._input_gates(k, layer, tokens, branch).chunk(cell.gates, dim=1), h)
+            new_state.append((h,))
+            x = h if k == 0 else x + h  # (B, H)
+        return torch.addmm(self.head_bias, x, self.head_weight_t), new_state  # (B, V)
+
+
 def make_stepper(model: LanguageModel) -> FastStepper | ModelStepper:
-    """FastStepper for PyTorch's fused modules; the model itself for the reference cells."""
+    """FastStepper for PyTorch's fused modules; the model itself for the reference cells; MinStepper for min cells."""
+    if model.config.cell in MIN_CELLS:
+        return MinStepper(model)
     return FastStepper(model) if model.config.impl == "fused" else ModelStepper(model)

@@ -17,6 +17,8 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnncli.core.cells import ReferenceRecurrent
+from rnncli.core.min_cells import MinRecurrent
+from rnncli.core.settings import MIN_CELLS
 from rnncli.tasks.tag.config import TagConfig
 from rnncli.tasks.tag.crf import CRF, Penalties, viterbi
 
@@ -57,8 +59,8 @@ def run_bidirectional(rnn: nn.Module, x: torch.Tensor, lengths: torch.Tensor) ->
 
 
 def build_bidirectional(config: TagConfig, input_size: int) -> nn.Module:
-    """PyTorch's fused bidirectional module for ``config.cell``, or the reference cells run both ways."""
-    if config.impl == "reference":
+    """PyTorch's fused bidirectional module for ``config.cell``, or the reference (or min) cells run both ways."""
+    if config.impl == "reference" or config.cell in MIN_CELLS:
         return ReferenceBidirectional(config, input_size)
     common = dict(
         input_size=input_size,
@@ -79,15 +81,16 @@ class ReferenceBidirectional(nn.Module):
     """The reference cells of rnncli/core/cells.py, one stack per direction and layer.
 
     The backward direction reads each sentence reversed within its own length, so padding at the
-    end never reaches a real token.
+    end never reaches a real token. minGRU and minLSTM run here too, both ways, as the parallel
+    scan (``--impl fused``) or step by step (``--impl reference``).
     """
 
     def __init__(self, config: TagConfig, input_size: int):
         super().__init__()
         self.dropout = config.dropout
         sizes = [input_size] + [2 * config.hidden_size] * (config.num_layers - 1)
-        self.forward_layers = nn.ModuleList(ReferenceRecurrent(config.cell, n, config.hidden_size) for n in sizes)
-        self.backward_layers = nn.ModuleList(ReferenceRecurrent(config.cell, n, config.hidden_size) for n in sizes)
+        self.forward_layers = nn.ModuleList(_one_way(config, n) for n in sizes)
+        self.backward_layers = nn.ModuleList(_one_way(config, n) for n in sizes)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         T = x.shape[1]
@@ -101,6 +104,13 @@ class ReferenceBidirectional(nn.Module):
             back, _ = bwd(x.gather(1, index.expand(-1, -1, x.shape[2])))
             x = torch.cat([ahead, back.gather(1, index.expand(-1, -1, back.shape[2]))], dim=-1)  # (B, T, 2H)
         return x
+
+
+def _one_way(config: TagConfig, input_size: int) -> nn.Module:
+    """One layer, one direction: the reference cell, or a minGRU/minLSTM layer."""
+    if config.cell in MIN_CELLS:
+        return MinRecurrent(config.cell, input_size, config.hidden_size, parallel=config.impl == "fused")
+    return ReferenceRecurrent(config.cell, input_size, config.hidden_size)
 
 
 class TaggerModel(nn.Module):
