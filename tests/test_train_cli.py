@@ -67,6 +67,18 @@ def test_flags_override_the_config_file_which_overrides_defaults(corpus, tmp_pat
     assert meta["train"]["steps"] == 12 and meta["model"]["hidden_size"] == 24
 
 
+def test_eval_batches_is_a_flag_that_sets_how_much_validation_reads(corpus, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", str(corpus), *SMALL, "--steps", "2", "--eval-every", "2", "--eval-batches", "1", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["eval_batches"] == 1
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["val_tokens"] == 8 * 32  # one window of each of the 8 validation streams
+    bad = runner.invoke(app, ["train", str(corpus), "--eval-batches", "0", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "--eval-batches must be a whole number" in bad.stderr
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

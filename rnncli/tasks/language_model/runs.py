@@ -71,6 +71,7 @@ def _train(
                 command=request.command,
                 resume=saved.state if saved else None,
                 dist=dist,
+                started=request.started,
             )
     finally:
         dist.stop()

@@ -124,11 +124,13 @@ def train_text(
     command: list[str] | None = None,
     resume: TrainState | None = None,
     dist: Distributed | None = None,
+    started: float | None = None,
 ) -> History:
     """Train a character language model on a prepared corpus and write its run folder.
 
     With ``resume`` (a run's saved state) training continues exactly where it
-    stopped; with ``dist`` this process is one rank of several.
+    stopped; with ``dist`` this process is one rank of several; ``started``
+    is when the command began (the ``--time`` budget counts from there).
     """
     dist = dist or Distributed()
     device = dist.start(resolve_device(run.train.device))
@@ -139,13 +141,7 @@ def train_text(
     if resume is not None:
         _check_same_data(resume, prepared)
     stats = prepared.stats
-    meta: dict[str, Any] = {
-        "task": TASK_LM,
-        "tokenizer": prepared.tokenizer.to_dict(),
-        "data": {"source": prepared.source, "inputs": prepared.given, **stats},
-        "versions": versions(),
-        "command": command if command is not None else sys.argv,
-    }
+    meta, config = _run_meta(prepared, run, command)
     task = LanguageModelTask(
         train_ids,
         val_ids,
@@ -158,17 +154,38 @@ def train_text(
         rank=dist.rank,
         world_size=dist.world_size,
     )
-    config = run.to_dict()
-    meta.update(config)
     model = build_model(run.model)
     if dist.rank > 0:
         torch.manual_seed(run.train.seed + dist.rank)  # its own dropout masks; weights come from rank 0
     trainer = Trainer(
-        model, task, run.train, out_dir=out_dir, meta=meta, config=config, device=device, on_event=on_event, dist=dist
+        model,
+        task,
+        run.train,
+        out_dir=out_dir,
+        meta=meta,
+        config=config,
+        device=device,
+        on_event=on_event,
+        dist=dist,
+        started=started,
     )
     if resume is not None:
         trainer.restore(resume)
     return trainer.fit()
+
+
+def _run_meta(prepared: PreparedText, run: RunConfig, command: list[str] | None) -> tuple[dict, dict]:
+    """The checkpoint's metadata (without the history) and the resolved settings for config.yaml."""
+    config = run.to_dict()
+    meta: dict[str, Any] = {
+        "task": TASK_LM,
+        "tokenizer": prepared.tokenizer.to_dict(),
+        "data": {"source": prepared.source, "inputs": prepared.given, **prepared.stats},
+        "versions": versions(),
+        "command": command if command is not None else sys.argv,
+        **config,
+    }
+    return meta, config
 
 
 def _check_same_data(resume: TrainState, prepared: PreparedText) -> None:
