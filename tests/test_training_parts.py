@@ -140,3 +140,19 @@ def test_the_loss_scaler_path_updates_like_plain_fp32_and_skips_an_overflow():
 def test_fp16_is_refused_off_cuda():
     with pytest.raises(UsageError, match="fp16 needs a CUDA device"):
         Precision("fp16", torch.device("cpu"))
+
+
+def test_the_time_budget_buys_the_largest_model_it_can_train_and_the_text_can_fill():
+    from rnncli.tasks.language_model.sizing import choose, choose_for_budget, lstm_parameters
+
+    novel = {"train_tokens": 733_000, "embed": 64, "vocab": 63}
+    assert choose_for_budget(60, **novel)[:2] == (1, 128)  # the default 2 x 256 sees 0.15 tokens per parameter
+    assert choose_for_budget(180, **novel)[:2] == (1, 128)
+    assert choose_for_budget(600, **novel)[:2] == (1, 256)
+    assert choose_for_budget(4 * 3600, **novel)[:2] == (1, 256)  # 2 x 256 has more parameters than the text tokens
+    assert choose_for_budget(4 * 3600, **{**novel, "train_tokens": 5_000_000})[:2] == (2, 256)
+    assert choose_for_budget(4 * 3600, **{**novel, "train_tokens": 5_000})[:2] == (1, 128)  # the smallest
+    assert lstm_parameters(layers=2, hidden=256, embed=64, vocab=63) == 876_287  # what torch counts
+    assert choose(60, given={"hidden_size", "lr_schedule"}, **novel) is None
+    only_schedule = choose(60, given={"num_layers"}, **novel)
+    assert only_schedule.to_dict() == {"lr_schedule": "cosine"}

@@ -68,13 +68,15 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     text: TextConfig = field(default_factory=TextConfig)
+    chosen: dict[str, Any] = field(default_factory=dict)  # what rnn chose for a --time budget (sizing.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        sections = {
             "model": dataclasses.asdict(self.model),
             "train": dataclasses.asdict(self.train),
             "text": dataclasses.asdict(self.text),
         }
+        return {**sections, "chosen": dict(self.chosen)} if self.chosen else sections
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "config") -> RunConfig:
@@ -111,6 +113,11 @@ def resolve_resume_settings(saved: RunConfig, overrides: dict[str, Any], config_
     with chosen.blaming_the_file():
         run.train.validate()
     return run
+
+
+def given_options(overrides: dict[str, Any], config_file: Path | None) -> set[str]:
+    """The names of the options the user set, by flag or in the ``--config`` file."""
+    return set(ChosenOptions.read(overrides, config_file, types=run_option_types()).values)
 
 
 def run_option_types() -> dict[str, Any]:

@@ -15,7 +15,13 @@ from rnncli.core.errors import CheckpointError, UsageError
 from rnncli.core.settings import REFERENCE_ONLY_CELLS
 from rnncli.core.tokenizers import Tokenizer, tokenizer_from_dict
 from rnncli.core.training import History
-from rnncli.tasks.language_model.config import RunConfig, resolve_resume_settings, resolve_train_settings
+from rnncli.tasks.language_model import sizing
+from rnncli.tasks.language_model.config import (
+    RunConfig,
+    given_options,
+    resolve_resume_settings,
+    resolve_train_settings,
+)
 from rnncli.tasks.language_model.training import PreparedText, coverage, prepare_text, train_text
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
@@ -35,6 +41,7 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
         reporter.info(f"{run.model.cell} has no fused kernel: training with --impl reference")
     out_dir = request.fresh_folder(reporter)
     prepared = prepare_text(request.data, run.text)
+    _fit_to_budget(run, prepared, given_options(request.options, request.config), reporter)
     return _train(prepared, run, out_dir=out_dir, request=request, reporter=reporter, dist=dist)
 
 
@@ -77,6 +84,33 @@ def _train(
         dist.stop()
     reporter.info(_closing_note(history, out_dir))
     return history
+
+
+def _fit_to_budget(run: RunConfig, prepared: PreparedText, given: set[str], reporter: Reporter) -> None:
+    """A --time run alone on the CPU: the model size and schedule the budget affords, where the user left them."""
+    from rnncli.core.devices import resolve_device
+
+    train = run.train
+    if train.time is None or train.steps is not None or train.epochs is not None:
+        return
+    if resolve_device(train.device).type != "cpu":
+        return
+    train_tokens = len(prepared.ids) - int(len(prepared.ids) * train.val_frac)
+    choice = sizing.choose(
+        train.time_budget_s,
+        given=given,
+        train_tokens=train_tokens,
+        embed=run.model.embed_size,
+        vocab=prepared.tokenizer.vocab_size,
+    )
+    if choice is None:
+        return
+    if choice.hidden_size is not None:
+        run.model.num_layers, run.model.hidden_size = choice.num_layers, choice.hidden_size
+    if choice.lr_schedule is not None:
+        train.lr_schedule = choice.lr_schedule
+    run.chosen = choice.to_dict()
+    reporter.info(choice.describe(train.time))
 
 
 def _closing_note(history: History, out_dir: Path) -> str:
