@@ -157,7 +157,7 @@ def test_parallel_streams_score_every_token_exactly_once(length, streams):
 def test_a_long_text_read_as_parallel_streams_scores_like_one_stream(trained_run, tmp_path):
     from rnncli.tasks.language_model.metrics import mean_loss
 
-    words = "the quick brown fox jumps over the lazy dog .".split()
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "."]
     rng = __import__("random").Random(0)
     text = " ".join(rng.choice(words) for _ in range(6000))  # about 25,000 characters: 24 streams
     path = tmp_path / "long.txt"
