@@ -72,7 +72,7 @@ def train_row(text: Path, row: str, budget: str, out: Path, extra: list[str]) ->
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         sys.exit(f"{row}: rnn train failed:\n{proc.stderr}")
-    chosen = [line for line in proc.stderr.splitlines() if "chose" in line]
+    chosen = [line for line in proc.stderr.splitlines() if "on the CPU: chose" in line]
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return {"wall_s": wall, "steps": metrics[-1]["step"], "tokens": metrics[-1]["tokens_seen"], "chosen": chosen}
 

@@ -95,13 +95,16 @@ def _fit_to_budget(run: RunConfig, prepared: PreparedText, given: set[str], repo
         return
     if resolve_device(train.device).type != "cpu":
         return
-    train_tokens = len(prepared.ids) - int(len(prepared.ids) * train.val_frac)
+    model, vocab = run.model, prepared.tokenizer.vocab_size
     choice = sizing.choose(
         train.time_budget_s,
         given=given,
-        train_tokens=train_tokens,
-        embed=run.model.embed_size,
-        vocab=prepared.tokenizer.vocab_size,
+        speed=lambda: sizing.probe_tokens_per_s(
+            cell=model.cell, embed=model.embed_size, vocab=vocab, batch_size=train.batch_size, seq_len=train.seq_len
+        ),
+        train_tokens=len(prepared.ids) - int(len(prepared.ids) * train.val_frac),
+        embed=model.embed_size,
+        vocab=vocab,
     )
     if choice is None:
         return
