@@ -93,7 +93,7 @@ def probe_tokens_per_s(*, cell: str, embed: int, vocab: int, batch_size: int, se
     config = ModelConfig(cell=cell, vocab_size=vocab, embed_size=embed, hidden_size=hidden, num_layers=layers)
     model = build_model(config)
     x = torch.randint(vocab, (batch_size, seq_len + 1), generator=torch.Generator().manual_seed(0))  # (B, T+1)
-    for attempt in range(2):
+    for _ in range(2):
         started = clocks.now()
         logits, _ = model(x[:, :-1], model.init_state(batch_size, torch.device("cpu")))  # (B, T, V)
         F.cross_entropy(logits.transpose(1, 2), x[:, 1:]).backward()
