@@ -163,15 +163,16 @@ def _fake_clock(monkeypatch, *, step_s: float, window_s: float) -> dict[str, flo
 
 
 def test_a_time_budget_keeps_room_for_the_closing_validation(repetitive_file, tmp_path, monkeypatch):
-    # 20 windows would take 10 s of a 30 s budget; validation may take 3% of it, so it reads one window,
-    # and the steps stop when one more and that validation would overrun
+    # 20 windows would take 10 s of a 30 s budget; validation may take 3% of it, so it reads one window;
+    # it is timed after the first step, and the steps stop when one more and a validation would overrun
     fake = _fake_clock(monkeypatch, step_s=1.0, window_s=0.5)
     run = tiny_run_config(steps=None, eval_every=100000, time="30s", eval_batches=20)
     history = train_text(prepare_text(str(repetitive_file)), run, out_dir=tmp_path / "run", command=["test"])
-    assert history.stop_reason == "time" and history.step == 29
-    assert fake["now"] == pytest.approx(29.5)  # within the budget, the closing validation included
-    last = _metrics(tmp_path / "run")[-1]
-    assert last["step"] == 29 and last["val_tokens"] == 8 * 32  # one window of the 8 validation streams
+    assert history.stop_reason == "time" and history.step == 28
+    assert fake["now"] == pytest.approx(28 * 1.0 + 2 * 0.5)  # within the budget, the closing validation included
+    metrics = _metrics(tmp_path / "run")
+    assert [m["step"] for m in metrics] == [1, 28]
+    assert metrics[-1]["val_tokens"] == 8 * 32  # one window of the 8 validation streams
 
 
 def test_the_validation_a_time_budget_affords_is_kept_for_every_validation(repetitive_file, tmp_path, monkeypatch):
@@ -181,7 +182,7 @@ def test_the_validation_a_time_budget_affords_is_kept_for_every_validation(repet
     history = train_text(prepare_text(str(repetitive_file)), run, out_dir=tmp_path / "run", command=["test"])
     metrics = _metrics(tmp_path / "run")
     assert {m["val_tokens"] for m in metrics} == {8 * 32}  # 3% of 5 steps: 0.15 s, one window of 0.1 s
-    assert history.step == 58 and fake["now"] == pytest.approx(58 * 1.0 + 12 * 0.1)  # 12 validations
+    assert history.step == 58 and fake["now"] == pytest.approx(58 * 1.0 + 13 * 0.1)  # after steps 1, 5, ..., 55, 58
 
 
 def test_without_a_time_budget_validation_reads_eval_batches_windows(repetitive_file, tmp_path):

@@ -190,7 +190,10 @@ class Trainer:
         return self.dist.most_urgent(mine)
 
     def _validation_due(self) -> bool:
-        return self.history.step % self.cfg.eval_every == 0 or self.budget.is_last(self.history.step)
+        """Every --eval-every steps and at the last; under --time also after a session's first step, so that the
+        closing validation's cost (saving included) is measured, not guessed."""
+        untimed = self.clock.budget_s is not None and self.clock.closing_s is None
+        return untimed or self.history.step % self.cfg.eval_every == 0 or self.budget.is_last(self.history.step)
 
     # --- one step -----------------------------------------------------------------
 
