@@ -89,6 +89,9 @@ def test_a_time_budget_alone_chooses_the_model_size_and_schedule_and_says_so(cor
     assert saved["chosen"] == {"num_layers": 1, "hidden_size": 128, "lr_schedule": "cosine"}
     assert (saved["model"]["hidden_size"], saved["train"]["lr_schedule"]) == (128, "cosine")
     assert load_checkpoint(out).meta["chosen"] == saved["chosen"]  # recorded in the run
+    resumed = runner.invoke(app, ["train", "--resume", str(out), "--time", "1s", "--quiet"])
+    assert resumed.exit_code == 0, resumed.output  # the run's own size, and its record, stay
+    assert yaml.safe_load((out / "config.yaml").read_text())["chosen"] == saved["chosen"]
 
 
 def test_explicit_size_and_schedule_win_over_the_time_budget(corpus, tmp_path):

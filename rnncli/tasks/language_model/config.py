@@ -84,7 +84,8 @@ class RunConfig:
         train = build_section(TrainConfig, data.get("train", {}), where=f"{where}: train")
         # runs from before tokenizers could be chosen have no text section: they read UTF-8 into chars
         text = build_section(TextConfig, data.get("text", {}), where=f"{where}: text")
-        return cls(model=model, train=train, text=text)
+        chosen = data.get("chosen")  # a record of what a --time budget chose, kept as it was
+        return cls(model=model, train=train, text=text, chosen=dict(chosen) if isinstance(chosen, dict) else {})
 
 
 def resolve_train_settings(overrides: dict[str, Any], config_file: Path | None) -> RunConfig:
@@ -108,6 +109,7 @@ def resolve_resume_settings(saved: RunConfig, overrides: dict[str, Any], config_
         model=dataclasses.replace(saved.model),
         train=dataclasses.replace(saved.train),
         text=dataclasses.replace(saved.text),
+        chosen=dict(saved.chosen),
     )
     chosen.apply(run.text, run.train, run.model, resuming=True)
     with chosen.blaming_the_file():

@@ -153,7 +153,7 @@ def _saved_settings(saved: SavedRun) -> RunConfig:
 
     meta = saved.meta
     return RunConfig.from_dict(
-        {"model": meta.get("model", {}), "train": meta.get("train", {}), "text": meta.get("text", {})},
+        {key: meta.get(key, {}) for key in ("model", "train", "text", "chosen")},
         where=str(saved.folder / STATE_FILE),
     )
 
