@@ -138,3 +138,35 @@ def test_batching_and_windows_do_not_change_the_scores(trained_run, lines_file, 
 
 def test_json_with_per_line_changes_nothing(trained_run, lines_file):
     assert per_line(trained_run, lines_file, "--json") == per_line(trained_run, lines_file)
+
+
+@pytest.mark.parametrize("length", [2, 3, 1025, 2049, 9_999, 40_000])
+@pytest.mark.parametrize("streams", [1, 2, 7, 32])
+def test_parallel_streams_score_every_token_exactly_once(length, streams):
+    from rnncli.tasks.language_model.metrics import _parallel_layout
+
+    ids = torch.arange(length)
+    x, y, scored = _parallel_layout(ids, streams=streams, warmup=128)
+    assert sorted(y[scored].tolist()) == list(range(1, length))  # each target once, none twice
+    assert torch.equal(y[scored.nonzero(as_tuple=True)] - 1, x[scored.nonzero(as_tuple=True)])  # after its input
+    assert int(x[0, 0]) == 0  # the first part starts at the start of the text
+    for row in range(1, x.shape[0]):  # the others read the 128 tokens before their cut, unscored
+        assert int(scored[row].nonzero()[0]) == 128 and int(y[row, 128]) == int(x[row, 0]) + 129
+
+
+def test_a_long_text_read_as_parallel_streams_scores_like_one_stream(trained_run, tmp_path):
+    from rnncli.tasks.language_model.metrics import mean_loss
+
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "."]
+    rng = __import__("random").Random(0)
+    text = " ".join(rng.choice(words) for _ in range(6000))  # about 25,000 characters: 24 streams
+    path = tmp_path / "long.txt"
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["eval", str(trained_run), str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    parallel = json.loads(result.stdout)
+    ckpt = load_checkpoint(trained_run)
+    one_stream = mean_loss(ckpt.model, torch.tensor(ckpt.tokenizer.encode(text)), streams=1)
+    assert parallel["tokens"] == len(text) - 1
+    assert parallel["loss"] == pytest.approx(one_stream, rel=0.01)
+    assert parallel["loss"] != one_stream  # it was read in parallel

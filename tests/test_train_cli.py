@@ -68,6 +68,46 @@ def test_flags_override_the_config_file_which_overrides_defaults(corpus, tmp_pat
     assert meta["train"]["steps"] == 12 and meta["model"]["hidden_size"] == 24
 
 
+def test_eval_batches_is_a_flag_that_sets_how_much_validation_reads(corpus, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", str(corpus), *SMALL, "--steps", "2", "--eval-every", "2", "--eval-batches", "1", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["eval_batches"] == 1
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["val_tokens"] == 8 * 32  # one window of each of the 8 validation streams
+    bad = runner.invoke(app, ["train", str(corpus), "--eval-batches", "0", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "--eval-batches must be a whole number" in bad.stderr
+
+
+def test_a_time_budget_alone_chooses_the_model_size_and_schedule_and_says_so(corpus, tmp_path):
+    windows = ["--seq-len", "32", "--batch-size", "8", "--embed-size", "16", "--device", "cpu"]
+    out = tmp_path / "auto"
+    result = runner.invoke(app, ["train", str(corpus), "--time", "1s", *windows, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "--time 1s on the CPU: chose a 1 x 128 model" in result.stderr
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["chosen"] == {"num_layers": 1, "hidden_size": 128, "lr_schedule": "cosine"}
+    assert (saved["model"]["hidden_size"], saved["train"]["lr_schedule"]) == (128, "cosine")
+    assert load_checkpoint(out).meta["chosen"] == saved["chosen"]  # recorded in the run
+    resumed = runner.invoke(app, ["train", "--resume", str(out), "--time", "1s", "--quiet"])
+    assert resumed.exit_code == 0, resumed.output  # the run's own size, and its record, stay
+    assert yaml.safe_load((out / "config.yaml").read_text())["chosen"] == saved["chosen"]
+
+
+def test_explicit_size_and_schedule_win_over_the_time_budget(corpus, tmp_path):
+    explicit = ["--time", "1s", *SMALL, "--lr-schedule", "constant", "--out", str(tmp_path / "mine")]
+    result = runner.invoke(app, ["train", str(corpus), *explicit])
+    assert result.exit_code == 0, result.output
+    saved = yaml.safe_load((tmp_path / "mine" / "config.yaml").read_text())
+    assert "chosen" not in saved and "chose" not in result.stderr
+    assert (saved["model"]["hidden_size"], saved["train"]["lr_schedule"]) == (32, "constant")
+    steps = ["--time", "1s", "--steps", "2", "--eval-every", "2", *SMALL[4:], "--out", str(tmp_path / "steps")]
+    result = runner.invoke(app, ["train", str(corpus), *steps, "--quiet"])  # a step budget: the defaults stay
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load((tmp_path / "steps" / "config.yaml").read_text())["model"]["hidden_size"] == 256
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

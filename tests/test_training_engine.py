@@ -11,12 +11,14 @@ import torch
 from conftest import tiny_run_config
 from safetensors.torch import load_file
 
+from rnncli.core import clocks
 from rnncli.core.errors import RuntimeFailure, UsageError
 from rnncli.core.precision import _cpu_runs_bf16_recurrence
 from rnncli.core.resume_state import STATE_FILE, load_train_state
 from rnncli.core.settings import parse_duration
 from rnncli.tasks.language_model.checkpoint import load_checkpoint
 from rnncli.tasks.language_model.config import RunConfig, resolve_resume_settings
+from rnncli.tasks.language_model.model import LanguageModel
 from rnncli.tasks.language_model.task import LanguageModelTask
 from rnncli.tasks.language_model.training import prepare_text, train_text
 
@@ -144,6 +146,60 @@ def test_time_budget_validates_and_saves(repetitive_file, tmp_path):
     assert history.stop_reason == "time" and history.step > 0
     assert _metrics(tmp_path / "run")[-1]["step"] == history.step
     assert load_train_state(tmp_path / "run" / STATE_FILE).meta["step"] == history.step
+
+
+def _fake_clock(monkeypatch, *, step_s: float, window_s: float) -> dict[str, float]:
+    """The trainer's clock stands still but for the model: a training forward pass costs ``step_s``, a
+    validation window ``window_s``."""
+    fake = {"now": 0.0}
+    monkeypatch.setattr(clocks, "now", lambda: fake["now"])
+    forward = LanguageModel.forward
+
+    def timed(self, *args, **kwargs):
+        fake["now"] += step_s if self.training else window_s
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(LanguageModel, "forward", timed)
+    return fake
+
+
+def test_a_time_budget_keeps_room_for_the_closing_validation(repetitive_file, tmp_path, monkeypatch):
+    # 20 windows would take 10 s of a 30 s budget; validation may take 3% of it, so it reads one window;
+    # it is timed after the first step, and the steps stop when one more and a validation would overrun
+    fake = _fake_clock(monkeypatch, step_s=1.0, window_s=0.5)
+    run = tiny_run_config(steps=None, eval_every=100000, time="30s", eval_batches=20)
+    history = train_text(prepare_text(str(repetitive_file)), run, out_dir=tmp_path / "run", command=["test"])
+    assert history.stop_reason == "time" and history.step == 28
+    assert fake["now"] == pytest.approx(28 * 1.0 + 2 * 0.5)  # within the budget, the closing validation included
+    metrics = _metrics(tmp_path / "run")
+    assert [m["step"] for m in metrics] == [1, 28]
+    assert metrics[-1]["val_tokens"] == 8 * 32  # one window of the 8 validation streams
+
+
+def test_the_validation_a_time_budget_affords_is_kept_for_every_validation(repetitive_file, tmp_path, monkeypatch):
+    # every validation scores the same windows, so their losses compare; the measured validation is then kept
+    fake = _fake_clock(monkeypatch, step_s=1.0, window_s=0.1)
+    run = tiny_run_config(steps=None, eval_every=5, time="60s", eval_batches=20)
+    history = train_text(prepare_text(str(repetitive_file)), run, out_dir=tmp_path / "run", command=["test"])
+    metrics = _metrics(tmp_path / "run")
+    assert {m["val_tokens"] for m in metrics} == {8 * 32}  # 3% of 5 steps: 0.15 s, one window of 0.1 s
+    assert history.step == 58 and fake["now"] == pytest.approx(58 * 1.0 + 13 * 0.1)  # after steps 1, 5, ..., 55, 58
+
+
+def test_without_a_time_budget_validation_reads_eval_batches_windows(repetitive_file, tmp_path):
+    run = tiny_run_config(steps=4, eval_every=2, eval_batches=2)
+    train_text(prepare_text(str(repetitive_file)), run, out_dir=tmp_path / "run", command=["test"])
+    assert [m["val_tokens"] for m in _metrics(tmp_path / "run")] == [2 * 8 * 32, 2 * 8 * 32]
+
+
+def test_a_cosine_schedule_over_a_time_budget_decays_with_the_clock():
+    from rnncli.core.schedule import COSINE_FLOOR, learning_rate
+
+    rates = [
+        learning_rate(10, peak=0.01, warmup=0, schedule="cosine", total_steps=None, time_used=t)
+        for t in (0.0, 0.5, 1.0, 2.0)
+    ]
+    assert rates == pytest.approx([0.01, 0.01 * (COSINE_FLOOR + (1 - COSINE_FLOOR) / 2), 0.001, 0.001])
 
 
 @pytest.mark.parametrize("text, seconds", [("90", 90), ("90s", 90), ("10m", 600), ("1h30m", 5400), ("1.5h", 5400)])

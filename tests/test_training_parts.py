@@ -140,3 +140,30 @@ def test_the_loss_scaler_path_updates_like_plain_fp32_and_skips_an_overflow():
 def test_fp16_is_refused_off_cuda():
     with pytest.raises(UsageError, match="fp16 needs a CUDA device"):
         Precision("fp16", torch.device("cpu"))
+
+
+def test_the_time_budget_buys_the_largest_model_it_can_train_and_the_text_can_fill():
+    from rnncli.tasks.language_model.sizing import choose_for_budget, lstm_parameters
+
+    novel = {"tokens_per_s": 21_000, "train_tokens": 733_000, "embed": 64, "vocab": 63}  # 1 x 128 on a loaded CPU
+    assert choose_for_budget(60, **novel)[:2] == (1, 128)  # the default 2 x 256 sees 0.13 tokens per parameter
+    assert choose_for_budget(180, **novel)[:2] == (1, 128)
+    assert choose_for_budget(900, **novel)[:2] == (1, 256)
+    assert choose_for_budget(60, **{**novel, "tokens_per_s": 210_000})[:2] == (1, 256)  # a faster machine
+    assert choose_for_budget(4 * 3600, **novel)[:2] == (1, 256)  # 2 x 256 has more parameters than the text tokens
+    assert choose_for_budget(4 * 3600, **{**novel, "train_tokens": 5_000_000})[:2] == (2, 256)
+    assert choose_for_budget(4 * 3600, **{**novel, "train_tokens": 5_000})[:2] == (1, 128)  # the smallest
+    assert lstm_parameters(layers=2, hidden=256, embed=64, vocab=63) == 876_287  # what torch counts
+
+
+def test_only_what_the_user_left_open_is_chosen_and_the_speed_is_measured_only_for_a_size():
+    from rnncli.tasks.language_model.sizing import choose
+
+    def no_probe() -> float:
+        raise AssertionError("the size was given: nothing to measure")
+
+    text = {"train_tokens": 733_000, "embed": 64, "vocab": 63}
+    assert choose(60, given={"hidden_size", "lr_schedule"}, speed=no_probe, **text) is None
+    assert choose(60, given={"num_layers"}, speed=no_probe, **text).to_dict() == {"lr_schedule": "cosine"}
+    sized = choose(60, given={"lr_schedule"}, speed=lambda: 21_000.0, **text)
+    assert sized.to_dict() == {"num_layers": 1, "hidden_size": 128}

@@ -154,6 +154,17 @@ def train(
         int | None,
         typer.Option(help=with_default("Validate and save every N steps.", "eval_every"), rich_help_panel=TRAINING),
     ] = None,
+    eval_batches: Annotated[
+        int | None,
+        typer.Option(
+            help=with_default(
+                "Language models: windows of held-out text each validation reads (under --time, at most what fits "
+                "in 3% of the training time).",
+                "eval_batches",
+            ),
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
     keep: Annotated[
         int | None,
         typer.Option(

@@ -136,8 +136,6 @@ class TrainConfig:
             check_int(self.patience, 1, 10**9, "--patience")
         check_int(self.keep, 0, 10**6, "--keep")
         check_choice(self.precision, PRECISIONS, "--precision")
-        if self.lr_schedule == "cosine" and self.steps is None and self.epochs is None and self.time is not None:
-            raise UsageError("--lr-schedule cosine needs a step budget to decay over: add --steps or --epochs")
 
 
 def train_option_types(*left_out: str) -> dict[str, Any]:

@@ -64,6 +64,19 @@ class Task(Protocol):
     def validation_loss(self, model: nn.Module, device: torch.device) -> float | None:
         """The mean loss on held-out data (the model is in eval mode); None when there is none."""
 
+    @property
+    def validation_tokens(self) -> int | None:
+        """For a task over text, the tokens its latest validation scored (``val_tokens`` in the metrics)."""
+        return None
+
+    def limit_validation(self, seconds: float) -> None:
+        """Under a ``--time`` budget, fit each validation into about ``seconds``, if the task can.
+
+        The default reads the whole validation data: a task whose held-out
+        set is small enough to read whole keeps it so.
+        """
+        return None
+
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, saved: dict[str, Any], device: torch.device) -> None: ...

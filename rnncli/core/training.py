@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from rnncli.core import clocks
 from rnncli.core.checkpoint import LAST_FILE
 from rnncli.core.clocks import StepBudget, Throughput, WallClock
 from rnncli.core.distributed import Distributed
@@ -76,6 +77,8 @@ class Trainer:
     ``meta`` is the checkpoint metadata without the history, ``config`` the
     resolved settings written to ``config.yaml``. With ``dist`` active the
     model is wrapped in DistributedDataParallel and only rank 0 writes.
+    ``started`` (on ``clocks.now``'s scale) is when the command began, so
+    that a ``--time`` budget covers reading the data and building the model.
     """
 
     def __init__(
@@ -90,8 +93,10 @@ class Trainer:
         device: torch.device,
         on_event: Callable[[TrainEvent], None] | None = None,
         dist: Distributed | None = None,
+        started: float | None = None,
     ):
         self.task, self.cfg, self.device = task, cfg, device
+        self.started = started  # when the command started (clocks.now): the --time budget counts from there
         self.dist = dist or Distributed()
         self.model = model.to(device)  # the plain module: what checkpoints hold
         self.net = self.dist.wrap(self.model, device)  # what the task trains
@@ -105,32 +110,30 @@ class Trainer:
         self.history = History()
         self.last: StepResult | None = None  # this session's latest step
         self.resumed = False  # set by ``restore``: the folder holds this run's own earlier saves
+        self.clock = WallClock(None)  # fit() starts the session's clock
 
     def fit(self) -> History:
         """Train until a budget is spent, validation stops improving, or a signal arrives."""
         self._open()
-        clock, speed = WallClock(self.cfg.time_budget_s, earlier_s=self.history.elapsed_s), Throughput()
+        self.clock = WallClock(
+            self.cfg.time_budget_s,
+            earlier_s=self.history.elapsed_s,
+            eval_every=self.cfg.eval_every,
+            started=self.started,
+        )
+        speed, first_step = Throughput(), self.history.step
         try:
             with StopSignals(escalate=not self.dist.active) as signals:
                 while not self.budget.spent(self.history.step):
-                    stop = self._agree_on_stop(signals, clock)
+                    stop = self._agree_on_stop(signals, trained=self.history.step > first_step)
                     if stop is Stop.SIGNAL:
-                        self._save_and_interrupt(clock)
+                        self._save_and_interrupt()
                     if stop is Stop.TIME:
-                        self.history.stop_reason = "time"
-                        if self.history.step > 0 and self.history.step % self.cfg.eval_every != 0:
-                            self._validate(speed, clock)  # the steps since the last validation count too
+                        self._stop_on_time(speed)
                         break
-                    result = self._train_step()
-                    if result is None:
-                        self._roll_back(speed)
-                        continue
-                    self._count_step(result, speed, clock)
-                    if self._validation_due():
-                        validated = self._validate(speed, clock)  # False: it rolled back instead
-                        if validated and self.history.out_of_patience(self.cfg.patience):
-                            self.history.stop_reason = "patience"
-                            break
+                    if self._step_and_validate(speed):
+                        self.history.stop_reason = "patience"
+                        break
         finally:
             self.writer.close()
         self.on_event(
@@ -146,6 +149,26 @@ class Trainer:
         )
         return self.history
 
+    def _step_and_validate(self, speed: Throughput) -> bool:
+        """One step (timed, for the --time budget), and a validation when due; True when out of patience."""
+        started = clocks.now()
+        result = self._train_step()
+        self.clock.step_s = clocks.now() - started
+        if result is None:
+            self._roll_back(speed)
+            return False
+        self._count_step(result, speed)
+        if not self._validation_due():
+            return False
+        validated = self._validate(speed)  # False: it rolled back instead
+        return validated and self.history.out_of_patience(self.cfg.patience)
+
+    def _stop_on_time(self, speed: Throughput) -> None:
+        """The budget is spent but for the closing validation: the steps since the last one count too."""
+        self.history.stop_reason = "time"
+        if self.history.step > 0 and self.history.step % self.cfg.eval_every != 0:
+            self._validate(speed)
+
     def _open(self) -> None:
         """Refuse a spent budget, prepare the run folder, and keep the starting state as good."""
         if self.budget.spent(self.history.step):
@@ -158,13 +181,20 @@ class Trainer:
         self.on_event(TrainEvent("start", self.history.step, self.budget.total))
         self.rollback.remember(self.history)
 
-    def _agree_on_stop(self, signals: StopSignals, clock: WallClock) -> Stop:
-        """Why to stop before the next step, the same on every process (one all-reduce)."""
-        mine = Stop.SIGNAL if signals.received else Stop.TIME if clock.expired() else Stop.NO
+    def _agree_on_stop(self, signals: StopSignals, *, trained: bool) -> Stop:
+        """Why to stop before the next step, the same on every process (one all-reduce).
+
+        The wall clock stops a session only once it has trained a step, so a --time run always saves a model.
+        """
+        expired = trained and self.clock.expired()
+        mine = Stop.SIGNAL if signals.received else Stop.TIME if expired else Stop.NO
         return self.dist.most_urgent(mine)
 
     def _validation_due(self) -> bool:
-        return self.history.step % self.cfg.eval_every == 0 or self.budget.is_last(self.history.step)
+        """Every --eval-every steps and at the last; under --time also after a session's first step, so that the
+        closing validation's cost (saving included) is measured, not guessed."""
+        untimed = self.clock.budget_s is not None and self.clock.closing_s is None
+        return untimed or self.history.step % self.cfg.eval_every == 0 or self.budget.is_last(self.history.step)
 
     # --- one step -----------------------------------------------------------------
 
@@ -175,6 +205,7 @@ class Trainer:
             warmup=self.cfg.warmup,
             schedule=self.cfg.lr_schedule,
             total_steps=self.budget.total,
+            time_used=self.clock.progress(),
         )
 
     def _train_step(self) -> StepResult | None:
@@ -196,13 +227,13 @@ class Trainer:
         self.precision.step(self.optimizer)
         return StepResult(loss_value, grad_norm)
 
-    def _count_step(self, result: StepResult, speed: Throughput, clock: WallClock) -> None:
+    def _count_step(self, result: StepResult, speed: Throughput) -> None:
         items = self.task.items_per_step * self.dist.world_size
         history = self.history
         history.step += 1
         history.tokens_seen += items
         history.train_loss = result.loss
-        history.elapsed_s = clock.elapsed_s()
+        history.elapsed_s = self.clock.elapsed_s()
         speed.add(items)
         self.last = result
         self.on_event(
@@ -226,10 +257,13 @@ class Trainer:
 
     # --- validation and saving ------------------------------------------------------
 
-    def _validate(self, speed: Throughput, clock: WallClock) -> bool:
-        """Validate, log and save; if the model has gone non-finite, roll back instead and return False."""
-        self.history.tokens_per_s, self.history.elapsed_s = speed.per_second(), clock.elapsed_s()
+    def _validate(self, speed: Throughput) -> bool:
+        """Validate, log and save (timed, for the --time budget); if the model has gone non-finite, roll back
+        instead and return False."""
+        started = clocks.now()
+        self.history.tokens_per_s, self.history.elapsed_s = speed.per_second(), self.clock.elapsed_s()
         self.model.eval()
+        self._limit_validation()
         with self.precision.autocast():
             val_loss = self.task.validation_loss(self.model, self.device)
         finite = (val_loss is None or math.isfinite(val_loss)) and all(
@@ -244,6 +278,13 @@ class Trainer:
         record = self._metrics_record(val_loss)
         saved = self._save(self._capture_state(), improved=improved, record=record)
         self.writer.log(record)
+        self._report_eval(record, val_loss, saved)
+        self.rollback.remember(self.history)
+        self.clock.closing_s = clocks.now() - started
+        speed.restart()
+        return True
+
+    def _report_eval(self, record: dict[str, Any], val_loss: float | None, saved: list[str]) -> None:
         self.on_event(
             TrainEvent(
                 "eval",
@@ -258,9 +299,13 @@ class Trainer:
                 saved=saved,
             )
         )
-        self.rollback.remember(self.history)
-        speed.restart()
-        return True
+
+    def _limit_validation(self) -> None:
+        """Under --time, the task fits a validation into its share of the budget (on one process only: ranks
+        timing their own validations could choose different amounts of it, and then disagree on the best step)."""
+        allowance = self.clock.validation_allowance_s()
+        if allowance is not None and not self.dist.active:
+            self.task.limit_validation(allowance)
 
     def _metrics_record(self, val_loss: float | None) -> dict[str, Any]:
         """One line of metrics.jsonl; ``val_bpb`` only for a task over text."""
@@ -269,6 +314,7 @@ class Trainer:
         bits: dict[str, float | None] = {"val_bpc": scale.bits_per_char(val_loss) if measured else None}
         if scale is not None:
             bits["val_bpb"] = scale.bits_per_byte(val_loss) if measured else None
+            bits["val_tokens"] = self.task.validation_tokens if measured else None
         return {
             "step": history.step,
             "tokens_seen": history.tokens_seen,
@@ -281,9 +327,9 @@ class Trainer:
             "elapsed_s": round(history.elapsed_s, 3),
         }
 
-    def _save_and_interrupt(self, clock: WallClock) -> None:
+    def _save_and_interrupt(self) -> None:
         """Save last + state at a step boundary, then stop with exit code 130."""
-        self.history.elapsed_s = clock.elapsed_s()
+        self.history.elapsed_s = self.clock.elapsed_s()
         self.history.stop_reason = "interrupted"
         state = self._capture_state()  # a collective: every rank takes part
         if self.history.step > 0:

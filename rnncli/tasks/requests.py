@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rnncli.core import clocks
+
 if TYPE_CHECKING:  # the trainer imports torch; these modules must not
     from rnncli.core.training import TrainEvent
 
@@ -55,6 +57,8 @@ class TrainRequest:
     options: dict[str, Any] = field(default_factory=dict)  # every other option; None means not given
     command: list[str] = field(default_factory=list)  # the command line, recorded in the run
     _folder_note: str | None = field(default=None, init=False, repr=False)  # said by ``announce_folder``
+    # when the command started (core.clocks.now): a --time budget counts start-up and reading the data too
+    started: float = field(default_factory=clocks.now)
 
     def fresh_folder(self, reporter: Reporter) -> Path:
         """``--out``, or ``runs/<data name>`` (``-2``, ``-3``... when taken): never another run's folder.

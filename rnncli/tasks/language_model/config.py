@@ -69,13 +69,15 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     text: TextConfig = field(default_factory=TextConfig)
+    chosen: dict[str, Any] = field(default_factory=dict)  # what rnn chose for a --time budget (sizing.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        sections = {
             "model": dataclasses.asdict(self.model),
             "train": dataclasses.asdict(self.train),
             "text": dataclasses.asdict(self.text),
         }
+        return {**sections, "chosen": dict(self.chosen)} if self.chosen else sections
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "config") -> RunConfig:
@@ -83,7 +85,8 @@ class RunConfig:
         train = build_section(TrainConfig, data.get("train", {}), where=f"{where}: train")
         # runs from before tokenizers could be chosen have no text section: they read UTF-8 into chars
         text = build_section(TextConfig, data.get("text", {}), where=f"{where}: text")
-        return cls(model=model, train=train, text=text)
+        chosen = data.get("chosen")  # a record of what a --time budget chose, kept as it was
+        return cls(model=model, train=train, text=text, chosen=dict(chosen) if isinstance(chosen, dict) else {})
 
 
 def resolve_train_settings(overrides: dict[str, Any], config_file: Path | None) -> RunConfig:
@@ -117,11 +120,17 @@ def resolve_resume_settings(saved: RunConfig, overrides: dict[str, Any], config_
         model=dataclasses.replace(saved.model),
         train=dataclasses.replace(saved.train),
         text=dataclasses.replace(saved.text),
+        chosen=dict(saved.chosen),
     )
     chosen.apply(run.text, run.train, run.model, resuming=True)
     with chosen.blaming_the_file():
         run.train.validate()
     return run
+
+
+def given_options(overrides: dict[str, Any], config_file: Path | None) -> set[str]:
+    """The names of the options the user set, by flag or in the ``--config`` file."""
+    return set(ChosenOptions.read(overrides, config_file, types=run_option_types()).values)
 
 
 def run_option_types() -> dict[str, Any]:

@@ -18,7 +18,13 @@ from rnncli.core.errors import CheckpointError, UsageError
 from rnncli.core.settings import REFERENCE_ONLY_CELLS
 from rnncli.core.tokenizers import Tokenizer, tokenizer_from_dict
 from rnncli.core.training import History
-from rnncli.tasks.language_model.config import RunConfig, resolve_resume_settings, resolve_train_settings
+from rnncli.tasks.language_model import sizing
+from rnncli.tasks.language_model.config import (
+    RunConfig,
+    given_options,
+    resolve_resume_settings,
+    resolve_train_settings,
+)
 from rnncli.tasks.language_model.fine_tune import StartingPoint, check_covered, fine_tune_settings, load_starting_point
 from rnncli.tasks.language_model.training import (
     PreparedText,
@@ -51,7 +57,8 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     out_dir = request.fresh_folder(reporter)
     if start is None:
         prepared = prepare_text(request.data, run.text)
-    else:
+        _fit_to_budget(run, prepared, given_options(request.options, request.config), reporter)
+    else:  # the starting point fixes the model's size
         prepared = prepare_text(request.data, run.text, tokenizer=start.tokenizer, check=partial(check_covered, start))
         reporter.info(_fine_tune_note(start))
     return _train(prepared, run, out_dir=out_dir, request=request, reporter=reporter, dist=dist, start=start)
@@ -112,6 +119,7 @@ def _train(
                 val=val,
                 sample_every=_sample_every(request),
                 on_sample=lambda step, text: reporter.info(f"sample at step {step}:\n{text.rstrip()}"),
+                started=request.started,
             )
     finally:
         dist.stop()
@@ -135,6 +143,36 @@ def _fine_tune_note(start: StartingPoint) -> str:
         f"fine-tuning from {start.path}{at}: its weights, model and {start.tokenizer.kind} vocabulary of "
         f"{start.tokenizer.vocab_size:,}; a fresh optimizer and step count"
     )
+
+
+def _fit_to_budget(run: RunConfig, prepared: PreparedText, given: set[str], reporter: Reporter) -> None:
+    """A --time run alone on the CPU: the model size and schedule the budget affords, where the user left them."""
+    from rnncli.core.devices import resolve_device
+
+    train = run.train
+    if train.time is None or train.steps is not None or train.epochs is not None:
+        return
+    if resolve_device(train.device).type != "cpu":
+        return
+    model, vocab = run.model, prepared.tokenizer.vocab_size
+    choice = sizing.choose(
+        train.time_budget_s,
+        given=given,
+        speed=lambda: sizing.probe_tokens_per_s(
+            cell=model.cell, embed=model.embed_size, vocab=vocab, batch_size=train.batch_size, seq_len=train.seq_len
+        ),
+        train_tokens=len(prepared.ids) - int(len(prepared.ids) * train.val_frac),
+        embed=model.embed_size,
+        vocab=vocab,
+    )
+    if choice is None:
+        return
+    if choice.hidden_size is not None:
+        run.model.num_layers, run.model.hidden_size = choice.num_layers, choice.hidden_size
+    if choice.lr_schedule is not None:
+        train.lr_schedule = choice.lr_schedule
+    run.chosen = choice.to_dict()
+    reporter.info(choice.describe(train.time))
 
 
 def _closing_note(history: History, out_dir: Path) -> str:
@@ -218,7 +256,7 @@ def _saved_settings(saved: SavedRun) -> RunConfig:
 
     meta = saved.meta
     return RunConfig.from_dict(
-        {"model": meta.get("model", {}), "train": meta.get("train", {}), "text": meta.get("text", {})},
+        {key: meta.get(key, {}) for key in ("model", "train", "text", "chosen")},
         where=str(saved.folder / STATE_FILE),
     )
 

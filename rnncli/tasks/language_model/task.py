@@ -3,7 +3,11 @@
 The trainer is task-agnostic: it asks a task, through the ``Task`` protocol
 (core/task.py), for the loss of the next batch and for a validation loss.
 This task carries the recurrent state from one window to the next
-(truncated BPTT), detached, and resets it each epoch.
+(truncated BPTT), detached, and resets it each epoch. Validation reads the
+first ``eval_batches`` windows of the held-out text; under ``--time`` the
+first validation stops early when the next window would overrun its share of
+the budget, and later ones read as many windows, so every validation scores
+the same text.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from rnncli.core import clocks
 from rnncli.core.errors import UsageError
 from rnncli.core.layers import State, detach_state
 from rnncli.core.task import Task, TextScale
@@ -61,6 +66,9 @@ class LanguageModelTask(Task):
             else None
         )
         self.eval_batches = eval_batches
+        self.validation_seconds: float | None = None  # the --time budget's allowance for one validation
+        self.validation_windows: int | None = None  # fixed by the first validation under that allowance
+        self.scored: int | None = None  # tokens the latest validation scored
         self.chars_per_token = chars_per_token
         self.bytes_per_token = bytes_per_token
         self.state: State | None = None
@@ -101,16 +109,30 @@ class LanguageModelTask(Task):
         self.state = state
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
+    @property
+    def validation_tokens(self) -> int | None:
+        return self.scored
+
+    def limit_validation(self, seconds: float) -> None:
+        self.validation_seconds = seconds
+
     @torch.no_grad()
     def validation_loss(self, model: LanguageModel, device: torch.device) -> float | None:
         """Mean loss over the validation windows, state carried from window to window."""
         if self.val is None:
             return None
-        windows = min(self.eval_batches, self.val.windows_per_epoch)
-        state = model.init_state(self.val.streams.shape[0], device)
-        total = 0.0
-        for i in range(windows):
-            x, y = (t.to(device).long() for t in self.val.window(i))
+        windows = self.validation_windows or min(self.eval_batches, self.val.windows_per_epoch)
+        deciding = self.validation_windows is None and self.validation_seconds is not None
+        started, state = clocks.now(), model.init_state(self.val.streams.shape[0], device)
+        total, read = 0.0, 0
+        while read < windows:
+            x, y = (t.to(device).long() for t in self.val.window(read))
             logits, state = model(x, state)
             total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).item()
-        return total / windows
+            read += 1
+            if deciding and (clocks.now() - started) * (read + 1) / read > self.validation_seconds:
+                break  # the next window would overrun the allowance
+        if deciding:
+            self.validation_windows = read
+        self.scored = read * self.val.tokens_per_window
+        return total / read

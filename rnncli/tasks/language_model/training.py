@@ -145,6 +145,7 @@ def train_text(
     val: PreparedText | None = None,
     sample_every: int = 0,
     on_sample: Callable[[int, str], None] | None = None,
+    started: float | None = None,
 ) -> History:
     """Train a character language model on a prepared corpus and write its run folder.
 
@@ -153,7 +154,8 @@ def train_text(
     run's weights; ``val`` (--val FILE) is validation text of its own, else the
     last ``val_frac`` of the corpus is; ``on_sample`` gets (step, text) of a
     sample after every ``sample_every``-th validation; with ``dist`` this
-    process is one rank of several.
+    process is one rank of several; ``started`` is when the command began (the
+    ``--time`` budget counts from there).
     """
     dist = dist or Distributed()
     device = dist.start(resolve_device(run.train.device))
@@ -180,7 +182,16 @@ def train_text(
             report=on_sample,
         )
     trainer = Trainer(
-        model, task, run.train, out_dir=out_dir, meta=meta, config=config, device=device, on_event=on_event, dist=dist
+        model,
+        task,
+        run.train,
+        out_dir=out_dir,
+        meta=meta,
+        config=config,
+        device=device,
+        on_event=on_event,
+        dist=dist,
+        started=started,
     )
     if resume is not None:
         trainer.restore(resume)
