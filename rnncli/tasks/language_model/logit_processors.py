@@ -16,6 +16,11 @@ from rnncli.core.errors import UsageError
 RANDOM_BLOCK = 1024  # uniforms drawn per row at a time; see RowRandomness
 
 
+# Below this a temperature is greedy: logits divided by 1e-40 overflow float32 to inf and NaN, while at 1e-6
+# a logit lead of 0.0001 already makes the likeliest token e^-100 times more likely than the next.
+MIN_TEMPERATURE = 1e-6
+
+
 @dataclass(frozen=True)
 class DecodingSettings:
     temperature: float = 1.0
@@ -27,7 +32,8 @@ class DecodingSettings:
 
     @property
     def greedy(self) -> bool:
-        return self.temperature == 0
+        """Temperature 0, or one so small that dividing by it would overflow (the choice is the argmax anyway)."""
+        return self.temperature < MIN_TEMPERATURE
 
     @property
     def filters_used(self) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnncli.core.errors import UsageError
-from rnncli.core.settings import DEVICES
+from rnncli.core.settings import DEVICES, MAX_SEED
 from rnncli.tasks.language_model.checkpoint import Checkpoint
 from rnncli.tasks.language_model.logit_processors import DecodingSettings
 
@@ -65,6 +65,10 @@ class SampleRequest:
         refusals = [
             (self.length < 0, f"--length must be 0 or more, got {self.length}"),
             (self.num < 1, f"--num must be 1 or more, got {self.num}"),
+            (
+                self.seed is not None and not 0 <= self.seed <= MAX_SEED - self.num,
+                f"--seed must be a whole number from 0 to {MAX_SEED - self.num}, got {self.seed}",
+            ),
             (bool(self.beam and self.num > 1), "--beam returns the one likeliest continuation: use --num 1 with it"),
             (
                 bool(self.greedy and self.beam),
