@@ -113,11 +113,16 @@ def _report_prepared(prepared: PreparedText, reporter: Reporter) -> None:
 def _saved_settings(saved: SavedRun) -> RunConfig:
     from rnncli.core.resume_state import STATE_FILE
 
-    meta = saved.meta
-    return RunConfig.from_dict(
+    meta, where = saved.meta, saved.folder / STATE_FILE
+    run = RunConfig.from_dict(
         {"model": meta.get("model", {}), "train": meta.get("train", {}), "text": meta.get("text", {})},
-        where=str(saved.folder / STATE_FILE),
+        where=str(where),
     )
+    try:
+        run.text.read_settings().validate()
+    except UsageError as exc:
+        raise CheckpointError(f"{where}: the stored text settings: {exc.message.lstrip('-')}") from None
+    return run
 
 
 def _saved_tokenizer(saved: SavedRun) -> Tokenizer:
