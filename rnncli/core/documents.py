@@ -93,6 +93,7 @@ def describe_problem(problem: dict[str, Any]) -> str:
     field = ".".join(str(part) for part in problem.get("loc", ()))
     message = str(problem.get("msg", "is not valid"))
     message = message.replace("Input should be", "must be").replace("Field required", "is missing")
+    message = message.removeprefix("Value error, ")
     message = re.sub(r"a valid dictionary( or instance of \w+)?", "a mapping", message)
     message = message[0].lower() + message[1:] if message else message
     shown = "" if problem.get("type") == "missing" else f", got {shown_value(problem.get('input'))}"
