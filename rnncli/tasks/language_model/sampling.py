@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from rnncli.core.documents import read_capped
 from rnncli.core.errors import DataError
 from rnncli.core.layers import State
 from rnncli.tasks.language_model.logit_processors import DecodingSettings, RowRandomness, choose_tokens, process_logits
@@ -37,21 +38,21 @@ def start_ids(prime_ids: list[int], newline_id: int | None) -> list[int]:
     return [newline_id if newline_id is not None else 0, *prime_ids]
 
 
-def read_prompt_file(path: str) -> str:
-    """The text of a prompt file, or of stdin for ``-``: UTF-8, used as is but for a BOM and CRLF line endings."""
-    import sys
+MAX_PROMPT_BYTES = 64 << 20  # a prompt is held whole (and read in pieces by the model): 64 MB at most
 
+
+def read_prompt_file(path: str) -> str:
+    """The text of a prompt file, or of stdin for ``-``: UTF-8, used as is but for a BOM and CRLF line endings.
+
+    Only a regular file (or stdin) is read, and at most MAX_PROMPT_BYTES: /dev/zero or a FIFO is refused.
+    """
+    if path != "-" and not Path(path).exists():
+        raise DataError(f"--prime-file {path}: no such file; check the path")
+    raw = read_capped(path, MAX_PROMPT_BYTES, label="--prime-file", error=DataError)
     try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
         return raw.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
-    except FileNotFoundError:
-        raise DataError(f"--prime-file {path}: no such file; check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"--prime-file {path}: is a directory; give a text file") from None
     except UnicodeDecodeError as exc:
         raise DataError(f"--prime-file {path}: not valid UTF-8 at byte offset {exc.start}") from None
-    except OSError as exc:
-        raise DataError(f"--prime-file {path}: cannot read ({exc.strerror or exc})") from None
 
 
 PRIME_CHUNK = 4096  # a longer prompt is read in pieces, state carried, so memory does not grow with it
