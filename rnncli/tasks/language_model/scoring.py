@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from rnncli.core.devices import resolve_device
-from rnncli.core.errors import DataError, UsageError
+from rnncli.core.errors import CheckpointError, DataError, UsageError
 from rnncli.core.tokenizers import encode_known
 from rnncli.tasks.language_model.checkpoint import Checkpoint, load_checkpoint
 from rnncli.tasks.language_model.data.sources import read_corpus
@@ -54,6 +55,7 @@ def evaluate_text(ckpt: Checkpoint, data: str | list[str], *, unknown: str | Non
         raise DataError(f"{corpus.source}: needs at least two tokens to evaluate")
     ids = torch.tensor(encoded, dtype=torch.long)
     loss = mean_loss(ckpt.model, ids)
+    check_finite_score(loss, ckpt, corpus.source)
     predicted = len(ids) - 1
     first = ckpt.tokenizer.decode(encoded[:1])
     chars = len(corpus.text) - len(first)
@@ -71,6 +73,15 @@ def evaluate_text(ckpt: Checkpoint, data: str | list[str], *, unknown: str | Non
         "bpc": bits_per_char(loss, tokens=predicted, chars=chars),
         "bpb": bits_per_char(loss, tokens=predicted, chars=num_bytes),
     }
+
+
+def check_finite_score(value: float, ckpt: Checkpoint, where: str) -> None:
+    """A NaN or infinite score means the weights overflow in float32: an error, never a printed ``nan``."""
+    if not math.isfinite(value):
+        raise CheckpointError(
+            f"{ckpt.path}: the model's score on {where} is not a finite number (its weights overflow "
+            "float32 arithmetic); the checkpoint is unusable"
+        )
 
 
 def score_lines(
@@ -97,6 +108,7 @@ def score_lines(
         _carried_line_totals(ckpt, encoded, start) if carry else line_log_probs(ckpt.model, encoded, start_id=start)
     )
     for number, (line, ids, total) in enumerate(zip(lines, encoded, totals, strict=True), 1):
+        check_finite_score(total, ckpt, f"{corpus.source} line {number}")
         chars = len(line)
         yield {
             "line": number,
