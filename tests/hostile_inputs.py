@@ -104,6 +104,16 @@ def make_hostile_files(lm_run: Path, forecaster_run: Path, bad: Path) -> None:
             handle.write(line + "\n")
     _make_yaml(bad)
     _make_special(bad)
+    rewrite(model, bad / "overflow.safetensors", edit=lambda d: None, tensors=_scaled(1e38))
+
+
+def _scaled(factor: float):
+    def edit(weights):
+        for name, tensor in weights.items():
+            if tensor.dim() > 1:
+                weights[name] = tensor * factor
+
+    return edit
 
 
 def _grow(name: str):
@@ -124,6 +134,7 @@ def _make_yaml(bad: Path) -> None:
     (bad / "latin1.yaml").write_bytes("hidden_size: 8\n# caf\u00e9\n".encode("latin-1"))
     (bad / "huge_seed.yaml").write_text(f"seed: {10**30}\n")
     (bad / "huge_int.yaml").write_text(f"seed: {HUGE_INT}\n")
+    (bad / "big_seed.yaml").write_text(f"seed: {2**40}\n")
     (bad / "deep.yaml").write_text("seed: " + "[" * 100_000 + "]" * 100_000 + "\n")
     (bad / "bomb.yaml").write_text(BOMB + "seed: *i\n")
     (bad / "duplicate.yaml").write_text("hidden_size: 8\nhidden_size: 16\n")

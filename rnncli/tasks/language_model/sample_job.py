@@ -106,8 +106,20 @@ def sample_output(request: SampleRequest) -> Iterator[str | dict[str, Any]]:
     settings = request.decoding()
     prompt = read_prompt_file(request.prime_file) if request.prime_file is not None else request.prime
     ckpt = load_checkpoint(request.checkpoint, device=resolve_device(request.device), impl=request.impl)
+    check_sampling_fits(request, ckpt)
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     yield from SampleJob(ckpt, request, prompt=prompt, settings=settings, seed=seed).output()
+
+
+def check_sampling_fits(request: SampleRequest, ckpt: Checkpoint) -> None:
+    """The rows of a batch of samples (or the beams) fit in memory: logits, state and text of each row."""
+    from rnncli.core.memory import FLOAT_BYTES, check_fits
+
+    config = ckpt.config
+    rows, flag = (request.beam, f"--beam {request.beam}") if request.beam else (request.num, f"--num {request.num}")
+    # per row: the logits and their sorted copy for the filters, two states per layer, and the tokens kept
+    per_row = 3 * config.vocab_size + 4 * config.num_layers * config.hidden_size + 2 * request.length
+    check_fits(rows * per_row * FLOAT_BYTES, flag=flag, what=f"{rows:,} rows of {request.length} tokens")
 
 
 class SampleJob:
