@@ -104,16 +104,12 @@ def make_hostile_files(lm_run: Path, forecaster_run: Path, bad: Path) -> None:
             handle.write(line + "\n")
     _make_yaml(bad)
     _make_special(bad)
-    rewrite(model, bad / "overflow.safetensors", edit=lambda d: None, tensors=_scaled(1e38))
+    rewrite(model, bad / "overflow.safetensors", edit=lambda d: None, tensors=_overflowing)
 
 
-def _scaled(factor: float):
-    def edit(weights):
-        for name, tensor in weights.items():
-            if tensor.dim() > 1:
-                weights[name] = tensor * factor
-
-    return edit
+def _overflowing(weights) -> None:
+    """Finite weights whose logits differ by more than float32 holds: the loss overflows to inf."""
+    weights["head.bias"][0], weights["head.bias"][1] = 3e38, -3e38
 
 
 def _grow(name: str):
