@@ -27,6 +27,22 @@ def rewrite(source: Path, target: Path, *, document: str = "rnncli", edit=None, 
     save_file(weights, str(target), metadata=raw)
 
 
+def make_forecaster(folder: Path) -> Path:
+    """A forecasting run of two steps on two short daily series, the seed of the doctored forecasters."""
+    import subprocess
+    import sys
+
+    rows = [f"2020-01-{day:02d},{10 + day % 3},{5 + day % 4}" for day in range(1, 29)]
+    (folder / "series.csv").write_text("date,a,b\n" + "\n".join(rows) + "\n")
+    out = folder / "forecaster"
+    argv = ["train", str(folder / "series.csv"), "--out", str(out), "--steps", "2", "--horizon", "3"]
+    argv += ["--lookback", "8", "--hidden-size", "8", "--device", "cpu", "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "rnncli", *argv], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
 def copy_run(run: Path, target: Path) -> Path:
     shutil.copytree(run, target)
     return target

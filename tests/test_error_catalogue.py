@@ -29,7 +29,7 @@ import pytest
 import torch
 from conftest import REPETITIVE
 from conftest import rewrite_checkpoint as _rewrite
-from hostile_inputs import make_hostile_files
+from hostile_inputs import make_forecaster, make_hostile_files
 from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -347,19 +347,8 @@ def places(trained_run, tmp_path_factory) -> dict[str, str]:
     shutil.copytree(trained_run, run)
     make_bad_text(bad)
     make_bad_checkpoints(trained_run / "model.safetensors", bad)
-    make_hostile_files(trained_run, _tiny_forecaster(bad), bad)
+    make_hostile_files(trained_run, make_forecaster(bad), bad)
     return {"data": str(data), "ckpt": str(trained_run), "bad": str(bad), "run": str(run)}
-
-
-def _tiny_forecaster(folder: Path) -> Path:
-    """A forecasting run of two steps on two short daily series, the seed of the doctored forecasters."""
-    rows = [f"2020-01-{day:02d},{10 + day % 3},{5 + day % 4}" for day in range(1, 29)]
-    (folder / "series.csv").write_text("date,a,b\n" + "\n".join(rows) + "\n")
-    out = folder / "forecaster"
-    argv = ["train", str(folder / "series.csv"), "--out", str(out), "--steps", "2", "--horizon", "3"]
-    result = _run([*argv, "--lookback", "8", "--hidden-size", "8", "--device", "cpu", "--quiet"])
-    assert result.returncode == 0, result.stderr
-    return out
 
 
 @pytest.fixture(scope="module")
