@@ -158,7 +158,7 @@ def read_capped(
 # --- YAML ------------------------------------------------------------------------------------
 
 
-class _BoundedLoader(yaml.SafeLoader):
+class _BoundedSafeLoader(yaml.SafeLoader):
     """PyYAML's safe loader without aliases, duplicate keys, deep nesting or giant numbers."""
 
     def compose_node(self, parent, index):
@@ -196,8 +196,8 @@ class _BoundedLoader(yaml.SafeLoader):
         return super().construct_yaml_float(node)
 
 
-_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
-_BoundedLoader.add_constructor("tag:yaml.org,2002:float", _BoundedLoader.construct_yaml_float)
+_BoundedSafeLoader.add_constructor("tag:yaml.org,2002:int", _BoundedSafeLoader.construct_yaml_int)
+_BoundedSafeLoader.add_constructor("tag:yaml.org,2002:float", _BoundedSafeLoader.construct_yaml_float)
 
 
 class _YamlRefused(yaml.YAMLError):
@@ -214,7 +214,7 @@ def load_yaml(path: str | Path, *, error: type[RnnError] = UsageError, max_bytes
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not valid UTF-8 at byte offset {exc.start}; save the file as UTF-8") from None
     try:
-        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader subclass)
+        return yaml.load(text, Loader=_BoundedSafeLoader)  # noqa: S506 (a SafeLoader subclass)
     except RecursionError:
         raise error(f"{path}: nested too deeply (at most {MAX_DEPTH} levels)") from None
     except yaml.YAMLError as exc:
