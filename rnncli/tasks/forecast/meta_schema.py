@@ -43,7 +43,7 @@ class ForecastModelDoc(_Strict):
 
 def _printable(sid: str) -> str:
     if not sid.isprintable():
-        raise ValueError("a series id must not hold control characters")
+        raise ValueError("must not hold control characters")
     return sid
 
 
