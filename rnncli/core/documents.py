@@ -139,10 +139,10 @@ def read_capped(
     """The bytes of a regular file, or of stdin for ``-``, refused when over ``limit`` bytes."""
     name = f"{label} {path}" if label else str(path)
     if str(path) == "-":
-        stream = getattr(sys.stdin, "buffer", None)
-        if stream is None:
+        if sys.stdin is None:  # started with stdin closed (<&-)
             raise error(f"{name}: standard input is closed; give a file or pipe the input in")
-        data = stream.read(limit + 1)
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read(limit + 1) if stream is not None else sys.stdin.read(limit + 1).encode("utf-8")
     else:
         check_regular_file(path, label=label, noun=noun, error=error)
         try:
