@@ -29,6 +29,7 @@ import pytest
 import torch
 from conftest import REPETITIVE
 from conftest import rewrite_checkpoint as _rewrite
+from hostile_inputs import make_forecaster, make_hostile_files
 from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,7 @@ import make_docs  # noqa: E402  (scripts/ is not a package)
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "NO_COLOR": "1"}
 ENV.pop("RNN_DEBUG", None)
+ENV["RNN_MAX_MEMORY"] = "8G"  # memory refusals print the limit: the same on every machine
 TINY = ["--hidden-size", "8", "--num-layers", "1", "--embed-size", "4", "--steps", "2", "--device", "cpu", "--quiet"]
 
 # Bad checkpoints: each is tried with sample, eval and inspect.
@@ -204,6 +206,68 @@ CASES: list[tuple[str, list[str], int, tuple[str, ...]]] = [
         ("nowhere.yaml", "cannot read config file"),
     ),
 ]
+# Hostile documents (tests/hostile_inputs.py writes them): bounded JSON, declared schemas, special files.
+NESTED, BEYOND_64_BITS = ("nested too deeply", "at most 32 levels"), ("a whole number beyond 64 bits",)
+for _cmd in ("sample", "eval", "inspect"):
+    _extra = ["{data}"] if _cmd == "eval" else []
+    CASES.append((f"json-deep-meta-{_cmd}", [_cmd, "{bad}/deep_meta.safetensors", *_extra], 2, NESTED))
+    CASES.append((f"json-huge-int-meta-{_cmd}", [_cmd, "{bad}/huge_int_meta.safetensors", *_extra], 2, BEYOND_64_BITS))
+CASES.append(("json-400-digit-int-inspect", ["inspect", "{bad}/big_int_meta.safetensors"], 2, BEYOND_64_BITS))
+FORECASTER_CASES = {
+    "fc-float-width": ("field 'model.hidden_size' must be a valid integer", "64.0"),
+    "fc-float-horizon": ("field 'model.horizon' must be a valid integer", "3.0"),
+    "fc-float-lookback": ("field 'model.lookback' must be a valid integer",),
+    "fc-text-context": ("field 'series.context.0.0' must be a valid number", "'abc'"),
+    "fc-nan-context": ("field 'series.context.0.0'", "finite"),
+    "fc-path-freq": ("field 'series.freq'", "pandas frequency"),
+    "fc-not-a-date": ("field 'series.last_time.0'", "'yesterday'"),
+    "fc-year-9999": ("field 'series.last_time.0'", "9999"),
+    "fc-escape-id": ("field 'series.ids.0'", "control characters"),
+}
+for _name, _needles in FORECASTER_CASES.items():
+    CASES.append((f"{_name}-inspect", ["inspect", "{bad}/" + _name + ".safetensors"], 2, _needles))
+    CASES.append((f"{_name}-forecast", ["forecast", "--model", "{bad}/" + _name + ".safetensors"], 2, _needles))
+STATE_CASES = {
+    "state-negative-step": ("field 'step' must be greater than or equal to 0",),
+    "state-string-betas": ("field 'optimizer.param_groups.0.betas.0' must be a valid number",),
+    "state-history-list": ("field 'history' must be a mapping",),
+    "state-checkpoint-list": ("field 'checkpoint' must be a mapping",),
+    "state-unknown-encoding": ("unknown encoding 'klingon'",),
+    "state-number-encoding": ("'encoding' must be text",),
+    "state-deep": NESTED,
+    "state-huge-int": BEYOND_64_BITS,
+    "state-optimizer-shape": ("does not fit this run", "optimizer 'exp_avg' of parameter 0 has shape"),
+    "state-hidden-shape": ("does not fit this run", "carried hidden state"),
+}
+for _name, _needles in STATE_CASES.items():
+    CASES.append((_name, ["train", "--resume", "{bad}/" + _name, "--steps", "152", "--quiet"], 2, (_name, *_needles)))
+_YAML_TRAIN = ["train", "{data}", *TINY, "--config"]
+CASES += [
+    ("yaml-not-utf8", [*_YAML_TRAIN, "{bad}/latin1.yaml"], 2, ("latin1.yaml", "not valid UTF-8 at byte offset 20")),
+    ("yaml-huge-seed", [*_YAML_TRAIN, "{bad}/huge_seed.yaml"], 2, ("huge_seed.yaml: line 1", *BEYOND_64_BITS)),
+    ("yaml-5000-digits", [*_YAML_TRAIN, "{bad}/huge_int.yaml"], 2, ("huge_int.yaml: line 1", *BEYOND_64_BITS)),
+    ("yaml-seed-out-of-range", [*_YAML_TRAIN, "{bad}/big_seed.yaml"], 2, ("big_seed.yaml: key 'seed'", "0 to")),
+    ("yaml-deep", [*_YAML_TRAIN, "{bad}/deep.yaml"], 2, ("deep.yaml: line 1", *NESTED)),
+    ("yaml-alias-bomb", [*_YAML_TRAIN, "{bad}/bomb.yaml"], 2, ("bomb.yaml: line 2", "aliases")),
+    ("yaml-duplicate-key", [*_YAML_TRAIN, "{bad}/duplicate.yaml"], 2, ("line 2", "key 'hidden_size' appears twice")),
+    ("opt-huge-seed", ["sample", "{ckpt}", "--seed", str(10**30)], 2, ("--seed must be a whole number from 0 to",)),
+    ("file-fifo-checkpoint", ["sample", "{bad}/fifo.safetensors"], 2, ("fifo.safetensors: not a regular file",)),
+    ("file-fifo-data-eval", ["eval", "{ckpt}", "{bad}/fifo.safetensors"], 2, ("fifo.safetensors: not a regular file",)),
+    ("file-fifo-inspect", ["inspect", "{bad}/fifo.safetensors"], 2, ("fifo.safetensors: not a regular file",)),
+    ("file-dev-zero-prime", ["sample", "{ckpt}", "--prime-file", "/dev/zero"], 2, ("--prime-file /dev/zero: not a",)),
+    ("file-dev-zero-train", ["train", "/dev/zero", *TINY], 2, ("/dev/zero: not a regular file",)),
+    ("file-dev-zero-forecast", ["forecast", "/dev/zero", "--horizon", "2"], 2, ("/dev/zero: not a regular file",)),
+    ("file-fifo-config", [*_YAML_TRAIN, "{bad}/fifo.safetensors"], 2, ("fifo.safetensors: not a regular file",)),
+    (
+        "res-hidden-size",
+        ["train", "{data}", "--hidden-size", "65536", "--steps", "1", "--device", "cpu", "--quiet"],
+        2,
+        ("--hidden-size: a model of", "parameters needs about", "RNN_MAX_MEMORY"),
+    ),
+    ("res-num", ["sample", "{ckpt}", "--num", "1000000000"], 2, ("--num 1000000000", "needs about")),
+    ("res-beam", ["sample", "{ckpt}", "--beam", "1000000"], 2, ("--beam must be 0 (off) to 1000",)),
+    ("ckpt-overflowing-weights-eval", ["eval", "{bad}/overflow.safetensors", "{data}"], 2, ("not a finite number",)),
+]
 for _name, _needles in BAD_CHECKPOINTS.items():
     _file = "{bad}/" + _name + ".safetensors"
     CASES.append((f"ckpt-{_name}-sample", ["sample", _file, "--length", "5"], 2, _needles))
@@ -283,6 +347,7 @@ def places(trained_run, tmp_path_factory) -> dict[str, str]:
     shutil.copytree(trained_run, run)
     make_bad_text(bad)
     make_bad_checkpoints(trained_run / "model.safetensors", bad)
+    make_hostile_files(trained_run, make_forecaster(bad), bad)
     return {"data": str(data), "ckpt": str(trained_run), "bad": str(bad), "run": str(run)}
 
 
@@ -353,7 +418,18 @@ def test_no_message_advises_a_flag_its_command_lacks(argvs, results):
 
 # docs/errors.md shows every case as it ran here: the temporary paths under these names, TINY as $TINY.
 SHOWN_AS = {"data": "corpus.txt", "ckpt": "runs/tiny", "bad": "bad", "run": "runs/existing"}
-GROUPS = {"text": "Text data", "prime": "Text data", "opt": "Options", "yaml": "Config files", "ckpt": "Checkpoints"}
+GROUPS = {
+    "text": "Text data",
+    "prime": "Text data",
+    "opt": "Options",
+    "yaml": "Config files",
+    "ckpt": "Checkpoints",
+    "json": "Checkpoints",
+    "fc": "Forecasters",
+    "state": "Resume state",
+    "file": "Special files",
+    "res": "Resources",
+}
 
 
 def _shown_command(argv: list[str]) -> str:

@@ -152,7 +152,7 @@ def test_text_commands_refuse_a_forecaster_clearly(trained):
     "damage, message",
     [
         ("truncated", "the file is truncated"),
-        ("huge_width", "hidden-size must be a whole number from 1 to 65536"),
+        ("huge_width", "field 'model.hidden_size' must be less than or equal to 65536"),
         ("missing_tensor", "tensors do not match the model config"),
     ],
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -172,3 +173,117 @@ def test_random_yaml_config_files(budget, tmp_path):
         _only_our_errors(load_yaml_settings, path, run_option_types())
 
     _run(budget, documents, prop)
+
+
+# --- documents: resume state, metrics.jsonl, forecaster metadata, YAML with aliases ----------------------
+
+HOSTILE_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats()
+    | st.text(max_size=8)
+    | st.just("\x1b[2J"),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _mutated_document(good: dict, paths: list[tuple]) -> st.SearchStrategy:
+    """``good`` with one field (from ``paths``) replaced by hostile JSON, or the whole text cut or nested."""
+
+    def replace(choice):
+        path, value = choice
+        document = json.loads(json.dumps(good))
+        target = document
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        return json.dumps(document)
+
+    text = json.dumps(good)
+    return (
+        st.tuples(st.sampled_from(paths), HOSTILE_JSON).map(replace)
+        | st.integers(0, len(text)).map(lambda n: text[:n])
+        | st.integers(1, 5000).map(lambda n: "[" * n + "]" * n)
+        | st.integers(1, 5000).map(lambda n: text[:-1] + ', "x": ' + "9" * n + "}")
+    )
+
+
+def _state_document(run: Path) -> dict:
+    from safetensors import safe_open
+
+    with safe_open(str(run / "last.state.safetensors"), framework="pt") as handle:
+        return json.loads(handle.metadata()["state"])
+
+
+@pytest.mark.parametrize("budget", [20, pytest.param(500, marks=pytest.mark.fuzz, id="long")])
+def test_hostile_resume_state_documents(budget, trained_run, tmp_path):
+    from hostile_inputs import rewrite
+
+    from rnncli.core.resume_state import STATE_FILE, read_state_meta
+
+    good = _state_document(trained_run)
+    paths = [("step",), ("history",), ("history", "step"), ("checkpoint",), ("optimizer", "param_groups", 0, "betas")]
+    paths += [("optimizer", "param_groups", 0, "lr"), ("host_rng", "numpy"), ("world_size",), ("task",)]
+    target = tmp_path / STATE_FILE
+
+    def prop(text: str) -> None:
+        rewrite(trained_run / STATE_FILE, target, document="state", raw_text=text)
+        _only_our_errors(read_state_meta, target)
+
+    _run(budget, _mutated_document(good, paths), prop)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_hostile_metrics_lines(budget, tmp_path):
+    from rnncli.tasks.training_curve import training_curve
+
+    lines = st.lists(
+        st.text(max_size=40) | HOSTILE_JSON.map(json.dumps) | st.integers(1, 3000).map(lambda n: "[" * n), max_size=5
+    )
+
+    def prop(texts: list[str]) -> None:
+        (tmp_path / "metrics.jsonl").write_text("\n".join(texts), encoding="utf-8", errors="surrogatepass")
+        training_curve(tmp_path)  # unusable lines are skipped and counted, never raised
+
+    _run(budget, lines, prop)
+
+
+@pytest.mark.parametrize("budget", [20, pytest.param(500, marks=pytest.mark.fuzz, id="long")])
+def test_hostile_forecaster_metadata(budget, tmp_path):
+    from rnncli.tasks.forecast.meta_schema import check_forecaster_meta
+
+    good = {
+        "model": {"horizon": 3, "lookback": 2, "quantiles": [0.1, 0.5, 0.9], "season": 1, "cell": "lstm"}
+        | {"hidden_size": 8, "num_layers": 1, "dropout": 0.0, "scaling": "standard", "ensemble": 1},
+        "series": {"ids": ["a"], "freq": "D", "last_time": ["2020-01-05T00:00:00"], "context": [[1.0, 2.0]]},
+    }
+    check_forecaster_meta(tmp_path, json.loads(json.dumps(good)))  # the seed itself is good
+    paths = [("model", "hidden_size"), ("model", "horizon"), ("model", "quantiles"), ("series", "freq")]
+    paths += [("series", "ids", 0), ("series", "last_time", 0), ("series", "context", 0, 0), ("series", "context")]
+    documents = _mutated_document(good, paths).map(lambda text: _json_or_none(text))
+
+    _run(budget, documents, lambda meta: _only_our_errors(check_forecaster_meta, tmp_path, meta))
+
+
+def _json_or_none(text: str):
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_yaml_with_aliases_anchors_and_duplicates(budget, tmp_path):
+    path = tmp_path / "config.yaml"
+    line = st.sampled_from(
+        ["a: &a [x, x]", "b: &b [*a, *a]", "seed: *b", "seed: 1", "seed: 1", "hidden_size: &h 8", "lr: *h"]
+        + ["<<: *a", "seed: 123456789012345678901234567890", "seed: [[[[[[[[[[]]]]]]]]]]", "? [a]\n: 1"]
+    )
+
+    def prop(lines: list[str]) -> None:
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        _only_our_errors(load_yaml_settings, path, run_option_types())
+
+    _run(budget, st.lists(line, max_size=6), prop)

@@ -3,6 +3,10 @@
 ``application`` holds the Typer app; each command is a module of its own.
 """
 
-from rnncli.cli.application import app, main
+from rnncli.cli import startup
+
+startup.install()  # before the heavy imports below: a SIGTERM while they run says so
+
+from rnncli.cli.application import app, main  # noqa: E402
 
 __all__ = ["app", "main"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -10,9 +11,11 @@ from typing import Any
 
 import typer
 
-from rnncli.cli import console
+from rnncli.cli import console, startup
 from rnncli.core.errors import EXIT_FAILURE, EXIT_INTERRUPTED, RnnError
 
+# A write to stdout that failed (sample > /dev/full): one line, not an internal error.
+OUTPUT_ERRNOS = (errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT)
 DEBUG = {"on": os.environ.get("RNN_DEBUG", "") not in ("", "0")}
 
 
@@ -21,6 +24,7 @@ def user_errors(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        startup.while_running()
         try:
             result = func(*args, **kwargs)
             sys.stdout.flush()  # here, so that a reader gone early (| head) is a quiet exit 0, not click's exit 1
@@ -33,6 +37,12 @@ def user_errors(func: Callable) -> Callable:
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(0) from None
+        except OSError as exc:
+            if exc.errno not in OUTPUT_ERRNOS or DEBUG["on"]:
+                raise
+            _silence_stdout()
+            console.error(f"cannot write the output ({exc.strerror or exc}); it is incomplete")
+            raise typer.Exit(EXIT_FAILURE) from None
         except KeyboardInterrupt:
             _flush_quietly()
             console.error("interrupted")

@@ -22,10 +22,12 @@ from safetensors.torch import save as safetensors_bytes
 
 import rnncli
 from rnncli.core import run_journal
+from rnncli.core.documents import validate
 from rnncli.core.errors import CheckpointError
 from rnncli.core.files import atomic_write_bytes as atomic_write_bytes  # where callers look for it
 from rnncli.core.safetensors_header import MAX_HEADER_BYTES as MAX_HEADER_BYTES  # where callers look for it
 from rnncli.core.safetensors_header import read_header, read_json_document
+from rnncli.core.schemas import CheckpointDoc
 
 FORMAT_NAME = "rnncli"
 FORMAT_VERSION = 1
@@ -80,6 +82,7 @@ def read_meta(path: Path) -> dict[str, Any]:
             f"by rnncli (readable versions: {readable}); upgrade rnncli"
         )
     meta = read_json_document(path, metadata.get("rnncli"), what="the rnncli metadata", max_chars=MAX_METADATA_CHARS)
+    validate(CheckpointDoc, meta, where=f"{path}: the rnncli metadata", error=CheckpointError)
     meta["_data_bytes"] = header.pop("__data_bytes__")
     meta["_tensors"] = {k: v for k, v in header.items() if k != "__metadata__"}
     return meta

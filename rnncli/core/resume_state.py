@@ -27,8 +27,10 @@ from safetensors.torch import save as safetensors_bytes
 
 from rnncli.core.checkpoint import read_tensors
 from rnncli.core.distributed import Distributed
+from rnncli.core.documents import validate
 from rnncli.core.errors import CheckpointError, UsageError
 from rnncli.core.safetensors_header import read_header, read_json_document
+from rnncli.core.schemas import CheckpointDoc, TrainStateDoc
 
 STATE_FILE = "last.state.safetensors"
 STATE_FORMAT = "rnncli-train-state"
@@ -86,6 +88,20 @@ def unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) 
     for index, entries in meta.get("scalars", {}).items():
         state.setdefault(int(index), {}).update(entries)
     return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def check_optimizer_shapes(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    """Every saved per-parameter tensor (AdamW's moments) has its parameter's shape; raises ValueError."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for index, entries in saved["state"].items():
+        if not 0 <= index < len(params):
+            raise ValueError(f"optimizer state for parameter {index}, but the model has {len(params)}")
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != params[index].shape:
+                raise ValueError(
+                    f"optimizer '{key}' of parameter {index} has shape {tuple(value.shape)}, "
+                    f"the parameter {tuple(params[index].shape)}"
+                )
 
 
 # --- random generators -----------------------------------------------------
@@ -181,7 +197,9 @@ def restore_train_state(
             f"number (now {dist.world_size}) so that every stream continues exactly"
         )
     model.load_state_dict(state.section("model"))
-    optimizer.load_state_dict(unflatten_optimizer(state.section("optim"), state.meta["optimizer"]))
+    saved_optimizer = unflatten_optimizer(state.section("optim"), state.meta["optimizer"])
+    check_optimizer_shapes(optimizer, saved_optimizer)
+    optimizer.load_state_dict(saved_optimizer)
     rank = f"r{dist.rank}"
     task_state = {**state.meta["task"], **state.section(f"task.{rank}")}
     restore_local_rng(state.section(f"rng.{rank}"), device)
@@ -214,9 +232,12 @@ def read_state_meta(path: Path) -> dict[str, Any]:
             f"{path}: training state version {metadata.get('format_version')!r} "
             f"is not readable (readable: {STATE_VERSION}); upgrade rnncli"
         )
-    return read_json_document(
+    meta = read_json_document(
         path, metadata.get("state"), what="the training state metadata", max_chars=MAX_STATE_META_CHARS
     )
+    validate(TrainStateDoc, meta, where=f"{path}: the training state metadata", error=CheckpointError)
+    validate(CheckpointDoc, meta["checkpoint"], where=f"{path}: the training state's checkpoint", error=CheckpointError)
+    return meta
 
 
 def load_train_state(path: Path) -> TrainState:

@@ -9,11 +9,11 @@ validated alike and fail with the same wording.
 
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 from typing import Any
 
+from rnncli.core.documents import check_regular_file, load_json
 from rnncli.core.errors import CheckpointError
 
 MAX_HEADER_BYTES = 64 * 1024 * 1024  # the JSON header of a safetensors file
@@ -25,8 +25,8 @@ def read_header(path: Path) -> dict[str, Any]:
     ``__data_bytes__`` in the result is the number of bytes after the header
     (the tensors' bytes), for checking the byte ranges the header lists.
     """
+    size = check_regular_file(path, error=CheckpointError).st_size
     try:
-        size = path.stat().st_size
         with open(path, "rb") as handle:
             prefix = handle.read(8)
             if len(prefix) < 8:
@@ -53,11 +53,8 @@ def read_json_document(path: Path, document: Any, *, what: str, max_chars: int) 
 
 
 def parse_json_mapping(path: Path, text: str | bytes, *, what: str) -> dict[str, Any]:
-    """``text`` parsed as JSON (bytes must be UTF-8), which must be a mapping."""
-    try:
-        value = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(f"{path}: {what} is corrupted (not JSON)") from None
+    """``text`` parsed as JSON (bytes must be UTF-8; bounded by ``documents.load_json``), which must be a mapping."""
+    value = load_json(text, where=str(path), what=what, error=CheckpointError, max_chars=MAX_HEADER_BYTES)
     if not isinstance(value, dict):
         raise CheckpointError(f"{path}: {what} is corrupted")
     return value

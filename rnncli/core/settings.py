@@ -17,8 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from rnncli.core.documents import load_yaml
 from rnncli.core.errors import UsageError
 
 DEFAULT_STEPS = 2000  # the budget when neither --steps nor --epochs is given
@@ -51,6 +50,7 @@ RESUMABLE_OPTIONS = (
 MAX_VOCAB = 2_000_000
 MAX_WIDTH = 65_536
 MAX_LAYERS = 64
+MAX_SEED = 2**32 - 1  # torch's and NumPy's generators both take it, with room for seed + i
 
 
 @dataclass
@@ -128,6 +128,7 @@ class TrainConfig:
         check_int(self.eval_every, 1, 10**12, "--eval-every")
         check_int(self.eval_batches, 1, 10**9, "--eval-batches")
         check_float(self.val_frac, 0.0, 0.5, "--val-frac", high_open=False)
+        check_int(self.seed, 0, MAX_SEED, "--seed")
         check_choice(self.device, DEVICES, "--device")
         _ = self.time_budget_s
         check_choice(self.lr_schedule, LR_SCHEDULES, "--lr-schedule")
@@ -183,22 +184,19 @@ def load_yaml_settings(path: Path, types: dict[str, Any]) -> dict[str, Any]:
 
     ``types`` maps the valid keys to their annotations.
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{path}:{line} is not valid YAML; check indentation and quoting") from None
+    return read_config_file(path, types)[0]
+
+
+def read_config_file(path: Path, types: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """``load_yaml_settings``, and whether the file was a run's own (nested) config.yaml."""
+    data = load_yaml(path)
     if data is None:
-        return {}
+        return {}, False
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping of option names to values")
+    record = _flatten_run_record(path, data, types)
     settings: dict[str, Any] = {}
-    for raw_key, value in data.items():
+    for raw_key, value in (record if record is not None else data).items():
         key = str(raw_key).replace("-", "_")
         if key not in types:
             valid = ", ".join(sorted(types))
@@ -206,7 +204,35 @@ def load_yaml_settings(path: Path, types: dict[str, Any]) -> dict[str, Any]:
         if key == "time" and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # a bare number of seconds
         settings[key] = coerce(value, types[key], f"{path}: key '{raw_key}'")
-    return settings
+    return settings, record is not None
+
+
+# What a run's config.yaml records beside its options: sizes measured from the data, and trainer
+# settings that a task does not take (a forecaster has no --seq-len).
+MEASURED = {("model", "vocab_size"), ("model", "num_classes"), ("model", "num_tags")}
+RECORDED = frozenset(f.name for f in fields(TrainConfig))
+
+
+def _flatten_run_record(path: Path, data: dict, types: dict[str, Any]) -> dict[str, Any] | None:
+    """A run's own config.yaml (sections ``model:``, ``train:``, ... of settings) as flat options.
+
+    None for a flat file of option names. Each section's options are taken; what the run measured or a
+    task does not take is skipped, so the file a run wrote is a valid ``--config`` for the same task.
+    """
+    sections = [(str(k), v) for k, v in data.items()]
+    if any(k.replace("-", "_") in types or not isinstance(v, dict) for k, v in sections):
+        return None
+    flat: dict[str, Any] = {}
+    for section, values in sections:
+        for raw_key, value in values.items():
+            key = str(raw_key).replace("-", "_")
+            if (section, key) in MEASURED or (key not in types and key in RECORDED):
+                continue
+            if key in flat:
+                raise UsageError(f"{path}: key '{key}' appears in two sections; keep one")
+            is_list = isinstance(value, list) and str(types.get(key, "")).startswith("str")
+            flat[key] = ",".join(str(v) for v in value) if is_list else value
+    return flat
 
 
 @dataclass
@@ -220,13 +246,19 @@ class ChosenOptions:
     values: dict[str, Any] = field(default_factory=dict)
     from_file: frozenset[str] = frozenset()  # the names whose value came from the file, to blame it for them
     config_file: Path | None = None
+    from_record: bool = False  # the file is a run's own config.yaml
+
+    @property
+    def given(self) -> set[str]:
+        """The options set on purpose: flags, and a flat --config; a run's own record sets every option."""
+        return set(self.values) - (set(self.from_file) if self.from_record else set())
 
     @classmethod
     def read(cls, flags: Mapping[str, Any], config_file: Path | None, *, types: Mapping[str, Any]) -> ChosenOptions:
         """Flags (None: not given) over the YAML file, for the option names in ``types``."""
-        from_file = load_yaml_settings(config_file, dict(types)) if config_file is not None else {}
+        from_file, record = read_config_file(config_file, dict(types)) if config_file is not None else ({}, False)
         given = {k: v for k, v in flags.items() if v is not None and k in types}
-        return cls({**from_file, **given}, frozenset(from_file) - frozenset(given), config_file)
+        return cls({**from_file, **given}, frozenset(from_file) - frozenset(given), config_file, record)
 
     def apply(self, *sections: Any, resuming: bool = False) -> None:
         """Set each value on the first section that has the option; a saved run changes only RESUMABLE_OPTIONS."""

@@ -369,6 +369,8 @@ class Trainer:
         try:
             task_state = restore_train_state(state, self.model, self.optimizer, device=self.device, dist=self.dist)
             self.task.load_state_dict(task_state, self.device)
+            if hasattr(self.task, "check_state"):  # a task that carries tensors checks they fit the model
+                self.task.check_state(getattr(self.model, "module", self.model))
             self.precision.load_state_dict(state.meta.get("scaler"))
             self.history = History.from_dict(state.meta["history"])
             self.resumed = True

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rnncli.core.documents import check_regular_file
 from rnncli.core.errors import CheckpointError, DataError, NotThisKindOfData, RnnError, UsageError
 from rnncli.tasks.requests import (
     EvalRequest,
@@ -102,6 +104,8 @@ def _may_come_from_the_guess(exc: RnnError, options: Mapping[str, Any]) -> bool:
 def detect(path: str | Path | None, *, task: str | None = None) -> Detection:
     """The one detection rule of every command that reads data (see the module's docstring)."""
     shown = None if path is None else str(path)
+    if shown not in (None, "-") and os.path.exists(shown) and not os.path.isdir(shown):
+        check_regular_file(shown)  # a FIFO or a device would block or never end: refused before it is opened
     if shown is not None and is_run(shown):
         recorded = get_task(_known(recorded_task(shown), shown))
         if task is not None and get_task(task) is not recorded:
@@ -157,6 +161,8 @@ def _known(name: Any, path: str) -> str:
 
 def _looks_like_safetensors(path: Path) -> bool:
     """An 8-byte little-endian header length followed by a JSON object."""
+    if not path.is_file():
+        return False
     try:
         with open(path, "rb") as handle:
             head = handle.read(9)

@@ -5,14 +5,18 @@ The same for every task: the trainer writes one record per evaluation.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
+from rnncli.core.documents import check_regular_file, load_json, validate
+from rnncli.core.errors import DataError, RnnError
 from rnncli.core.run_journal import current
+from rnncli.core.schemas import MetricsLineDoc
 
 METRICS_FILE = "metrics.jsonl"
+MAX_METRICS_BYTES = 256 << 20  # read at most this much of a run's metrics (a record is ~300 bytes)
+MAX_LINE_CHARS = 64 * 1024
 # A validation loss this much (relative) above its best counts as "rising", not noise.
 RISE_TOLERANCE = 0.01
 
@@ -36,23 +40,32 @@ def read_metrics(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
     """
     by_step: dict[int, dict[str, Any]] = {}
     skipped = 0
+    path = _metrics_file(run_dir)
     try:
-        lines = _metrics_file(run_dir).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        check_regular_file(path)
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(MAX_METRICS_BYTES)
+    except (OSError, RnnError):
         return [], 0
-    for line in lines:
+    for line in text.splitlines():
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+        record = _record(path, line)
+        if record is None:
             skipped += 1
-            continue
-        if isinstance(record, dict) and isinstance(record.get("step"), int):
-            by_step[record["step"]] = record
         else:
-            skipped += 1
+            by_step[record["step"]] = record
     return [by_step[s] for s in sorted(by_step)], skipped
+
+
+def _record(path: Path, line: str) -> dict[str, Any] | None:
+    """One metrics line, parsed with bounds and checked (a mapping with a whole ``step``); None if unusable."""
+    try:
+        record = load_json(line, where=str(path), what="a line", error=DataError, max_chars=MAX_LINE_CHARS)
+        validate(MetricsLineDoc, record, where=str(path), error=DataError)
+    except DataError:
+        return None
+    return record
 
 
 def training_curve(run_dir: Path) -> dict[str, Any] | None:

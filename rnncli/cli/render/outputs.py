@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from rnncli.cli import console
+from rnncli.core.documents import escape_controls
 from rnncli.core.errors import UsageError
 from rnncli.tasks.requests import Evaluation, Summary
 
@@ -117,6 +119,19 @@ def write_forecast(result: ForecastResult, *, output_format: str, plot: str | No
         console.info(f"wrote {plot}")
 
 
+_NUMBER = re.compile(r"[-+]?\d+(\.\d*)?([eE][-+]?\d+)?")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula (``=cmd|...``, ``+``, ``-``, ``@``) gets a leading ``'``.
+
+    Numbers written as text (``-5``) are left alone; the csv module quotes the rest by the CSV rules.
+    """
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def write_forecast_records(records: list[dict[str, Any]], output_format: str) -> None:
     out = sys.stdout
     if output_format == "jsonl":
@@ -126,7 +141,7 @@ def write_forecast_records(records: list[dict[str, Any]], output_format: str) ->
         writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
         writer.writeheader()
         for record in records:
-            writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in record.items()})
+            writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else spreadsheet_safe(v) for k, v in record.items()})
     out.flush()
 
 
@@ -152,7 +167,23 @@ def write_inspection(summary: Summary, *, as_json: bool, plot: Path | None) -> N
     if as_json:
         write_json(document, ascii_only=document.get("kind") not in ("text", "series"))
         return
-    _printer(document)(document)
+    shown = document if document.get("kind") in ("text", "series") else printable(document)
+    _printer(shown)(shown)
+
+
+def printable(value: Any) -> Any:
+    """Every string in a document read from a checkpoint with its control characters escaped.
+
+    A checkpoint is untrusted: its strings (the data source, the command, versions) must not reach the
+    terminal as escape sequences (clearing the screen, hyperlinks, colours).
+    """
+    if isinstance(value, str):
+        return escape_controls(value)
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable(v) for v in value]
+    return value
 
 
 def _printer(document: dict[str, Any]):

@@ -9,13 +9,13 @@ and ``rnn --help`` or a char model should not pay for it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnncli.core.documents import load_json
 from rnncli.core.errors import CheckpointError, UsageError
 from rnncli.core.tokenizers.byte import ByteStreamDecoder
 from rnncli.core.tokenizers.gpt2_bytes import BYTE_TO_CHAR, token_bytes
@@ -179,6 +179,9 @@ class BpeTokenizer:
             raise CheckpointError(f"tokenizer is damaged: {exc}") from None
 
 
+MAX_BPE_CHARS = 256 << 20  # a BPE tokenizer's JSON (a 1M-token vocabulary and its merges)
+
+
 def _check_model(text: str) -> None:
     """Check the BPE model's vocabulary and merges before the library reads them.
 
@@ -186,9 +189,11 @@ def _check_model(text: str) -> None:
     dropout or subword affixes would make encoding random or decoding wrong.
     """
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
-        raise CheckpointError("tokenizer is damaged: its JSON does not parse") from None
+        data = load_json(text, where="tokenizer", what="its JSON", error=CheckpointError, max_chars=MAX_BPE_CHARS)
+    except CheckpointError as exc:
+        detail = exc.message.removeprefix("tokenizer: its JSON ")
+        shown = "" if "not JSON" in detail else f" ({detail})"
+        raise CheckpointError(f"tokenizer is damaged: its JSON does not parse{shown}") from None
     model = data.get("model") if isinstance(data, dict) else None
     if not isinstance(model, dict) or model.get("type") != "BPE":
         raise CheckpointError("tokenizer is damaged: it is not a byte-level BPE model")

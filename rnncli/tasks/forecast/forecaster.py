@@ -22,6 +22,7 @@ from rnncli.core.resume_state import TrainState, command_record
 from rnncli.core.settings import TrainConfig
 from rnncli.core.training import History, Trainer, TrainEvent
 from rnncli.tasks.forecast.config import point_forecast
+from rnncli.tasks.forecast.meta_schema import check_forecaster_meta
 from rnncli.tasks.forecast.model import (
     ForecastConfig,
     ForecastModel,
@@ -239,12 +240,10 @@ def validate_forecaster_layout(path: Path, meta: dict[str, Any]) -> ForecastConf
             f"{path}: not a forecasting model (task {meta.get('task')!r}); "
             "train one with: rnn train series.csv --horizon 12"
         )
+    check_forecaster_meta(path, meta)
     try:
         config = ForecastConfig(**meta["model"])
         config.validate(where=f"{path}: model")
-        info = meta["series"]
-        if not (len(info["ids"]) == len(info["last_time"]) == len(info["context"])):
-            raise ValueError("series lists differ in length")
     except (KeyError, TypeError, ValueError, UsageError) as exc:
         raise CheckpointError(f"{path}: the forecasting metadata is damaged ({exc})") from None
     check_tensors_match(path, meta, lambda: ForecastModel(config))
@@ -283,6 +282,7 @@ def forecast(forecaster: Forecaster, data: SeriesSet | None = None) -> list[dict
     contexts = np.stack([s.values[-config.lookback :] for s in data.series])
     starts = np.array([step_index(s.start, data.freq) + len(s.values) - config.lookback for s in data.series])
     quantiles = predict_windows(forecaster, contexts, starts)  # (S, H, Q)
+    _check_finite(quantiles, data)
     points = point_forecast(quantiles, config.quantiles)  # (S, H): the median, what backtests score
     records = []
     for series, q, point in zip(data.series, quantiles, points, strict=False):
@@ -292,6 +292,17 @@ def forecast(forecaster: Forecaster, data: SeriesSet | None = None) -> list[dict
             record.update({f"q{_label(level)}": float(q[step, j]) for j, level in enumerate(config.quantiles)})
             records.append(record)
     return records
+
+
+def _check_finite(quantiles: np.ndarray, data: SeriesSet) -> None:
+    """A forecast that overflowed (values too large for the model's scaling) is an error, never ``nan`` rows."""
+    bad = ~np.isfinite(quantiles).reshape(len(quantiles), -1).all(axis=1)
+    if bad.any():
+        sid = data.series[int(np.argmax(bad))].id
+        raise DataError(
+            f"{data.source}: the forecast of series {sid!r} is not a finite number "
+            "(its values overflow the model's scaling); check the series' values"
+        )
 
 
 def _label(level: float) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rnncli.core.documents import read_capped
 from rnncli.core.errors import DataError, NotThisKindOfData
 from rnncli.tasks.forecast.numbers import (
     MISSING_MARKERS,
@@ -110,7 +110,7 @@ def describe_freq(freq: str) -> str:
 def read_table(source: str) -> pd.DataFrame:
     """The CSV as text cells; ``-`` is stdin."""
     try:
-        raw = sys.stdin.read() if source == "-" else _read_file(source)
+        raw = _read_file(source)
     except UnicodeDecodeError as exc:
         raise DataError(f"{source}: not valid UTF-8 at byte offset {exc.start}; convert the file to UTF-8") from None
     if not raw.strip():
@@ -196,6 +196,9 @@ def detect_separator(raw: str) -> str:
     return best if counts[best] > 0 else ","
 
 
+MAX_TABLE_BYTES = 1 << 30  # a CSV of series is held whole as text: 1 GB at most
+
+
 SNIFFED_ROWS = 20
 
 
@@ -223,11 +226,11 @@ def _number_like(cell: str) -> bool:
 
 def _read_file(source: str) -> str:
     path = Path(source)
-    if not path.exists():
+    if source != "-" and not path.exists():
         raise DataError(f"{source}: no such file; check the path")
-    if path.is_dir():
+    if source != "-" and path.is_dir():
         raise DataError(f"{source}: is a directory; give a CSV file")
-    return path.read_bytes().decode("utf-8-sig")
+    return read_capped(source, MAX_TABLE_BYTES, error=DataError).decode("utf-8-sig")
 
 
 def read_series(

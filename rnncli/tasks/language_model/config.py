@@ -99,7 +99,7 @@ def resolve_train_settings(overrides: dict[str, Any], config_file: Path | None) 
     with chosen.blaming_the_file():
         dataclasses.replace(run.model, vocab_size=1).validate()  # the real vocabulary comes from the data
         run.train.validate()
-        run.text.validate(given=set(chosen.values))
+        run.text.validate(given=chosen.given)
         use_val_file(run, chosen)
     return run
 

@@ -18,6 +18,12 @@ from rnncli.core.errors import UsageError
 RANDOM_BLOCK = 1024  # uniforms drawn per row at a time; see RowRandomness
 
 
+# Below this a temperature is greedy: logits divided by 1e-40 overflow float32 to inf and NaN, while at 1e-6
+# a logit lead of 0.0001 already makes the likeliest token e^-100 times more likely than the next.
+MIN_TEMPERATURE = 1e-6
+MAX_BEAM = 1000  # as the translator's: each step scores beam x vocabulary candidates
+
+
 @dataclass(frozen=True)
 class DecodingSettings:
     temperature: float = 1.0
@@ -32,7 +38,8 @@ class DecodingSettings:
 
     @property
     def greedy(self) -> bool:
-        return self.temperature == 0
+        """Temperature 0, or one so small that dividing by it would overflow (the choice is the argmax anyway)."""
+        return self.temperature < MIN_TEMPERATURE
 
     @property
     def filters_used(self) -> list[str]:
@@ -46,7 +53,7 @@ class DecodingSettings:
             ("--top-p", 0 < self.top_p <= 1, "must be in (0, 1]"),
             ("--min-p", 0 <= self.min_p < 1, "must be in [0, 1)"),
             ("--repetition-penalty", self.repetition_penalty > 0, "must be more than 0"),
-            ("--beam", self.beam >= 0, "must be 0 (off) or more"),
+            ("--beam", 0 <= self.beam <= MAX_BEAM, f"must be 0 (off) to {MAX_BEAM}"),
             ("--length-penalty", 0 <= self.length_penalty <= 10, "must be in [0, 10]"),
         ]
         for name, ok, rule in checks:

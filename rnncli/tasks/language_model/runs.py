@@ -254,11 +254,16 @@ def _report_validation(val: PreparedText, reporter: Reporter) -> None:
 def _saved_settings(saved: SavedRun) -> RunConfig:
     from rnncli.core.resume_state import STATE_FILE
 
-    meta = saved.meta
-    return RunConfig.from_dict(
+    meta, where = saved.meta, saved.folder / STATE_FILE
+    run = RunConfig.from_dict(
         {key: meta.get(key, {}) for key in ("model", "train", "text", "chosen")},
-        where=str(saved.folder / STATE_FILE),
+        where=str(where),
     )
+    try:
+        run.text.read_settings().validate()
+    except UsageError as exc:
+        raise CheckpointError(f"{where}: the stored text settings: {exc.message.lstrip('-')}") from None
+    return run
 
 
 def _saved_tokenizer(saved: SavedRun) -> Tokenizer:

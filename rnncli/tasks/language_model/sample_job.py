@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnncli.core.errors import DataError, UsageError
-from rnncli.core.settings import DEVICES
+from rnncli.core.settings import DEVICES, MAX_SEED
 from rnncli.tasks.language_model.checkpoint import Checkpoint
 from rnncli.tasks.language_model.logit_processors import DecodingSettings
 
@@ -76,6 +76,10 @@ class SampleRequest:
         refusals = [
             (self.length < 0, f"--length must be 0 or more, got {self.length}"),
             (self.num < 1, f"--num must be 1 or more, got {self.num}"),
+            (
+                self.seed is not None and not 0 <= self.seed <= MAX_SEED - self.num,
+                f"--seed must be a whole number from 0 to {MAX_SEED - self.num}, got {self.seed}",
+            ),
             (bool(self.beam and self.num > 1), "--beam returns the one likeliest continuation: use --num 1 with it"),
             (
                 bool(self.greedy and self.beam),
@@ -120,6 +124,7 @@ def sample_output(request: SampleRequest) -> Iterator[str | dict[str, Any]]:
 
     settings = request.decoding()
     ckpt = load_checkpoint(request.checkpoint, device=resolve_device(request.device), impl=request.impl)
+    check_sampling_fits(request, ckpt)
     prompts = _prompts(request, ckpt.meta.get("text"))
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     no_unk = request.no_unk if request.no_unk is not None else ckpt.tokenizer.kind == "word"
@@ -155,6 +160,17 @@ def _prompts(request: SampleRequest, text: Any) -> list[tuple[int | None, str]]:
     if not found:
         raise DataError(f"--prompts {request.prompts}: no prompts (every line is empty); give one prompt per line")
     return found
+
+
+def check_sampling_fits(request: SampleRequest, ckpt: Checkpoint) -> None:
+    """The rows of a batch of samples (or the beams) fit in memory: logits, state and text of each row."""
+    from rnncli.core.memory import FLOAT_BYTES, check_fits
+
+    config = ckpt.config
+    rows, flag = (request.beam, f"--beam {request.beam}") if request.beam else (request.num, f"--num {request.num}")
+    # per row: the logits and their sorted copy for the filters, two states per layer, and the tokens kept
+    per_row = 3 * config.vocab_size + 4 * config.num_layers * config.hidden_size + 2 * request.length
+    check_fits(rows * per_row * FLOAT_BYTES, flag=flag, what=f"{rows:,} rows of {request.length} tokens")
 
 
 class SampleJob:

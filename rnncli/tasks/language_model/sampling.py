@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from rnncli.core.documents import read_capped
 from rnncli.core.errors import DataError
 from rnncli.core.layers import State
 from rnncli.tasks.language_model.data.sources import ReadSettings
@@ -38,27 +39,27 @@ def start_ids(prime_ids: list[int], newline_id: int | None) -> list[int]:
     return [newline_id if newline_id is not None else 0, *prime_ids]
 
 
+MAX_PROMPT_BYTES = 64 << 20  # a prompt is held whole (and read in pieces by the model): 64 MB at most
+
+
 def read_prompt_file(path: str, read: ReadSettings | None = None, *, flag: str = "--prime-file") -> str:
     """The text of a prompt file, or of stdin for ``-``, decoded by ``read`` (the model's training text's
-    encoding and error policy; UTF-8 without), used as is but for a BOM and CRLF line endings."""
-    import sys
+    encoding and error policy; UTF-8 without), used as is but for a BOM and CRLF line endings.
 
+    Only a regular file (or stdin) is read, and at most MAX_PROMPT_BYTES: /dev/zero or a FIFO is refused.
+    """
     read = read or ReadSettings()
+    if path != "-" and not Path(path).exists():
+        raise DataError(f"{flag} {path}: no such file; check the path")
+    raw = read_capped(path, MAX_PROMPT_BYTES, label=flag, error=DataError)
     try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
         return raw.decode(read.codec, read.errors).removeprefix("\ufeff").replace("\r\n", "\n")
-    except FileNotFoundError:
-        raise DataError(f"{flag} {path}: no such file; check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"{flag} {path}: is a directory; give a text file") from None
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{flag} {path}: not valid {'UTF-8' if read.codec == 'utf-8' else read.encoding} at byte offset "
             f"{exc.start}; give its --encoding, "
             "or add --errors replace"
         ) from None
-    except OSError as exc:
-        raise DataError(f"{flag} {path}: cannot read ({exc.strerror or exc})") from None
 
 
 PRIME_CHUNK = 4096  # a longer prompt is read in pieces, state carried, so memory does not grow with it

@@ -5,13 +5,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from rnncli.core.devices import resolve_device
-from rnncli.core.errors import DataError, UsageError
+from rnncli.core.errors import CheckpointError, DataError, UsageError
 from rnncli.core.tokenizers import encode_known
 from rnncli.tasks.language_model.checkpoint import Checkpoint, load_checkpoint
 from rnncli.tasks.language_model.data.sources import ReadSettings, read_corpus
@@ -59,6 +60,7 @@ def evaluate_text(
     if len(encoded) < 2:
         raise DataError(f"{corpus.source}: needs at least two tokens to evaluate")
     loss = mean_loss(ckpt.model, torch.tensor(encoded, dtype=torch.long))
+    check_finite_score(loss, ckpt, corpus.source)
     predicted = len(encoded) - 1
     skipped = skipped_text(ckpt.tokenizer, corpus.text, unknown)
     first_chars, first_bytes = _first_token_span(ckpt.tokenizer, corpus.text, encoded[0])
@@ -112,6 +114,15 @@ def skipped_text(tokenizer, text: str, unknown: str | None) -> dict[str, Any]:
     }
 
 
+def check_finite_score(value: float, ckpt: Checkpoint, where: str) -> None:
+    """A NaN or infinite score means the weights overflow in float32: an error, never a printed ``nan``."""
+    if not math.isfinite(value):
+        raise CheckpointError(
+            f"{ckpt.path}: the model's score on {where} is not a finite number (its weights overflow "
+            "float32 arithmetic); the checkpoint is unusable"
+        )
+
+
 def score_lines(
     ckpt: Checkpoint, data: str, *, carry: bool = False, unknown: str | None = None, read: ReadSettings | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -136,6 +147,7 @@ def score_lines(
         _carried_line_totals(ckpt, encoded, start) if carry else line_log_probs(ckpt.model, encoded, start_id=start)
     )
     for number, (line, ids, total) in enumerate(zip(lines, encoded, totals, strict=True), 1):
+        check_finite_score(total, ckpt, f"{corpus.source} line {number}")
         chars = len(line) - skipped_text(ckpt.tokenizer, line, unknown)["chars"]  # the characters scored
         yield {
             "line": number,

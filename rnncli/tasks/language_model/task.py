@@ -99,6 +99,15 @@ class LanguageModelTask(Task):
         parts = sorted((k for k in saved if k.startswith("state.")), key=lambda k: int(k.split(".")[1]))
         self.state = tuple(saved[k].to(device) for k in parts) if parts else None
 
+    def check_state(self, model: LanguageModel) -> None:
+        """The carried state restored from a resume state fits ``model`` and the streams; raises ValueError."""
+        if self.state is None:
+            return
+        expected = [tuple(t.shape) for t in model.init_state(len(self.train.streams), "meta")]
+        got = [tuple(t.shape) for t in self.state]
+        if got != expected:
+            raise ValueError(f"the carried hidden state has shapes {got}, the model needs {expected}")
+
     def train_loss(self, model: LanguageModel, device: torch.device) -> torch.Tensor:
         x, y, new_epoch = self.train.next()
         # the token file stores ids as uint8/16/32 to save memory; the model wants int64

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rnncli.core.documents import check_regular_file
 from rnncli.core.errors import DataError, UsageError
 
 CHUNK_BYTES = 4 << 20  # 4 MiB of raw bytes per chunk: big enough for numpy, small next to any corpus
@@ -132,6 +133,7 @@ def corpus_files(given: list[str], settings: ReadSettings) -> tuple[list[Path], 
             files.extend(found)
             skipped.extend(binary)
         else:
+            check_regular_file(path, error=DataError)  # a FIFO or a device would block or never end
             files.append(path)
     return _each_real_file_once(files), skipped
 
