@@ -21,6 +21,7 @@ from rnncli.core.errors import CheckpointError, DataError, UsageError
 from rnncli.core.resume_state import TrainState
 from rnncli.core.settings import TrainConfig
 from rnncli.core.training import History, Trainer, TrainEvent
+from rnncli.tasks.forecast.calibration import apply_calibration, check_calibration
 from rnncli.tasks.forecast.model import (
     ForecastConfig,
     ForecastModel,
@@ -240,6 +241,7 @@ def validate_forecaster_layout(path: Path, meta: dict[str, Any]) -> ForecastConf
         info = meta["series"]
         if not (len(info["ids"]) == len(info["last_time"]) == len(info["context"])):
             raise ValueError("series lists differ in length")
+        check_calibration(meta.get("calibration"), config.quantiles)
     except (KeyError, TypeError, ValueError, UsageError) as exc:
         raise CheckpointError(f"{path}: the forecasting metadata is damaged ({exc})") from None
     check_tensors_match(path, meta, lambda: ForecastModel(config))
@@ -249,15 +251,19 @@ def validate_forecaster_layout(path: Path, meta: dict[str, Any]) -> ForecastConf
 # --- forecasting -----------------------------------------------------------------------
 
 
-def predict_windows(forecaster: Forecaster, contexts: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Quantiles in original units for context windows (N, L) whose first points sit at ``starts``."""
+def predict_windows(
+    forecaster: Forecaster, contexts: np.ndarray, starts: np.ndarray, *, calibrated: bool = True
+) -> np.ndarray:
+    """Quantiles in original units for context windows (N, L) whose first points sit at ``starts``
+    (widened by the checkpoint's calibration, when it has one and ``calibrated``)."""
     config = forecaster.config
     values = torch.as_tensor(apply_scaling(contexts, config.scaling), dtype=torch.float32)
     positions = torch.as_tensor(starts, dtype=torch.long).unsqueeze(1) + torch.arange(config.lookback)
     x, loc, scale = model_inputs(values, positions, config.season)
     scaled = forecaster.model.predict(x)  # (N, H, Q)
     out = scaled * scale.unsqueeze(-1) + loc.unsqueeze(-1)
-    return undo_scaling(out.double().numpy(), config.scaling)
+    quantiles = undo_scaling(out.double().numpy(), config.scaling)
+    return apply_calibration(quantiles, forecaster.meta.get("calibration") if calibrated else None, config.quantiles)
 
 
 def forecast(forecaster: Forecaster, data: SeriesSet | None = None) -> list[dict[str, Any]]:

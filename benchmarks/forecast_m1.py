@@ -1,0 +1,197 @@
+"""Forecasting on real held-out data: rnn's default forecaster on the M1 competition's collections.
+
+Reads the M1 data (Makridakis et al., 1982) as the project keeps it outside the repository
+(`/work/shared/data/m1/`, or `--data DIR`: `monthly.train.csv`, `monthly.test.csv`, ... in the long layout
+`unique_id,ds,y`, and `scores.json` with the seasonal naive and statsforecast AutoETS figures). For each
+collection it runs, as a user would,
+
+    rnn forecast COLLECTION.train.csv --horizon H --season M --seed S
+
+with every other option at its default, on the series long enough for the default model (`lookback + 2 x
+horizon` points; the others are listed and forecast with seasonal naive in the "all series" row), then scores
+the median (`q0.5`) against the held-out test values: MASE (scaled by the in-sample seasonal naive error, lag
+M), sMAPE, and the share of test points inside the 0.1-0.9 quantiles (the 80% interval), beside seasonal naive
+on the same series and the AutoETS figures shipped with the data (those are over all series of a collection).
+
+    OMP_NUM_THREADS=1 python benchmarks/forecast_m1.py                      # monthly and quarterly, seed 1
+    python benchmarks/forecast_m1.py --collections quarterly --seeds 1 2 3 --forecast-args "--ensemble 3"
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path("/work/shared/data/m1")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def read_long(path: Path) -> dict[str, list[float]]:
+    series: dict[str, list[float]] = {}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            series.setdefault(row["unique_id"], []).append(float(row["y"]))
+    return series
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def seasonal_naive(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    period = season if len(history) >= season else 1
+    return history[-period:][np.arange(horizon) % period]
+
+
+def mase_scale(history: np.ndarray, season: int) -> float:
+    lag = season if len(history) > season else 1
+    scale = float(np.abs(history[lag:] - history[:-lag]).mean())
+    return scale if scale > 0 else float("nan")
+
+
+def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    denom = np.abs(actual) + np.abs(forecast)
+    return float(np.mean(np.where(denom > 0, 200 * np.abs(actual - forecast) / np.where(denom > 0, denom, 1), 0)))
+
+
+def run_rnn(train_csv: Path, horizon: int, season: int, seed: int, extra: list[str]) -> tuple[dict, float, str]:
+    """`rnn forecast` on the file; its rows per series id, the seconds it took and what it said on stderr."""
+    command = [sys.executable, "-m", "rnncli", "forecast", str(train_csv), "--horizon", str(horizon)]
+    command += ["--season", str(season), "--seed", str(seed), "--device", "cpu", *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    took = time.perf_counter() - began
+    if done.returncode != 0:
+        sys.exit(f"forecast_m1: rnn forecast failed on {train_csv}:\n{done.stderr[-2000:]}")
+    rows: dict[str, list[dict[str, str]]] = {}
+    for row in csv.DictReader(io.StringIO(done.stdout)):
+        rows.setdefault(row["id"], []).append(row)
+    return rows, took, done.stderr
+
+
+def write_subset(source: Path, keep: set[str], target: Path) -> None:
+    with open(source, newline="") as handle, open(target, "w", newline="") as out:
+        reader = csv.DictReader(handle)
+        writer = csv.DictWriter(out, fieldnames=reader.fieldnames, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(row for row in reader if row["unique_id"] in keep)
+
+
+def score(train, test, forecasts, season: int) -> dict[str, float]:
+    """Mean per series of MASE and sMAPE for the forecasts, and the pooled 80% interval coverage."""
+    mase, smapes, inside, points = [], [], 0, 0
+    for sid, (point, low, high) in forecasts.items():
+        history, actual = np.asarray(train[sid]), np.asarray(test[sid])
+        mase.append(float(np.abs(actual - point).mean()) / mase_scale(history, season))
+        smapes.append(smape(actual, point))
+        if low is not None:
+            inside += int(((actual >= low) & (actual <= high)).sum())
+            points += len(actual)
+    return {
+        "mase": float(np.nanmean(mase)),
+        "smape": float(np.mean(smapes)),
+        "coverage80": inside / points if points else float("nan"),
+    }
+
+
+def measure(name: str, data: Path, seed: int, extra: list[str], work: Path) -> dict:
+    scores = json.loads((data / "scores.json").read_text())[name]
+    horizon, season = scores["horizon"], scores["season"]
+    train, test = read_long(data / f"{name}.train.csv"), read_long(data / f"{name}.test.csv")
+    need = max(2 * horizon, 2 * season, 8) + 2 * horizon  # the default lookback plus two horizons
+    long_enough = {sid for sid, values in train.items() if len(values) >= need}
+    subset = work / f"{name}.train.csv"
+    write_subset(data / f"{name}.train.csv", long_enough, subset)
+    rows, took, stderr = run_rnn(subset, horizon, season, seed, extra)
+    model = {
+        sid: (
+            np.array([float(r["q0.5"]) for r in rows[sid]]),
+            np.array([float(r["q0.1"]) for r in rows[sid]]),
+            np.array([float(r["q0.9"]) for r in rows[sid]]),
+        )
+        for sid in long_enough
+    }
+    naive = {sid: (seasonal_naive(np.asarray(v), horizon, season), None, None) for sid, v in train.items()}
+    eligible_naive = {sid: naive[sid] for sid in long_enough}
+    every = {**naive, **model}
+    return {
+        "collection": name,
+        "seed": seed,
+        "series": len(train),
+        "trained_on": len(long_enough),
+        "min_length": need,
+        "horizon": horizon,
+        "season": season,
+        "seconds": round(took, 1),
+        "model": score(train, test, model, season),
+        "seasonal_naive": score(train, test, eligible_naive, season),
+        "all_series": {"model_or_seasonal_naive": score(train, test, every, season), **scores},
+        "calibration": [line for line in stderr.splitlines() if "calibrated" in line],
+    }
+
+
+def table(results: list[dict]) -> str:
+    lines = [
+        "| collection (series used / all) | seed | model MASE | seasonal naive MASE | model / s. naive "
+        "| model sMAPE | s. naive sMAPE | 80% coverage | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        m, n = r["model"], r["seasonal_naive"]
+        lines.append(
+            f"| {r['collection']} ({r['trained_on']} / {r['series']}) | {r['seed']} | {m['mase']:.3f} | "
+            f"{n['mase']:.3f} | {m['mase'] / n['mase']:.3f} | {m['smape']:.2f} | {n['smape']:.2f} | "
+            f"{m['coverage80']:.1%} | {r['seconds']:.0f} |"
+        )
+    lines += [
+        "",
+        "| collection, all series | model (short series: seasonal naive) MASE / sMAPE | seasonal naive "
+        "| AutoETS MASE / sMAPE / 80% coverage |",
+        "|---|---|---|---|",
+    ]
+    for r in results:
+        a = r["all_series"]
+        mixed, sn, ets = a["model_or_seasonal_naive"], a["seasonal_naive"], a["auto_ets"]
+        lines.append(
+            f"| {r['collection']} (seed {r['seed']}) | {mixed['mase']:.3f} / {mixed['smape']:.2f} | "
+            f"{sn['mase']:.3f} / {sn['smape']:.2f} | {ets['mase']:.3f} / {ets['smape']:.2f} / {ets['coverage80']:.1%} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA, help="folder of the M1 CSVs and scores.json")
+    parser.add_argument("--collections", nargs="+", default=["monthly", "quarterly"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1])
+    parser.add_argument("--forecast-args", default="", help="extra options for rnn forecast, quoted")
+    parser.add_argument("--json", action="store_true", help="print every figure as JSON after the table")
+    args = parser.parse_args()
+    if not (args.data / "scores.json").is_file():
+        sys.exit(f"forecast_m1: {args.data} has no scores.json; give the M1 folder with --data DIR")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="rnn-m1-") as work:
+        for name in args.collections:
+            for seed in args.seeds:
+                results.append(measure(name, args.data, seed, shlex.split(args.forecast_args), Path(work)))
+                print(f"{name} seed {seed}: done in {results[-1]['seconds']:.0f} s", file=sys.stderr, flush=True)
+    print(table(results))
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
