@@ -14,7 +14,7 @@ from typing import Any
 
 from rnncli.core.errors import UsageError
 from rnncli.core.settings import ChosenOptions, TrainConfig, train_option_types
-from rnncli.tasks.forecast.config import ForecastConfig, parse_quantiles
+from rnncli.tasks.forecast.config import ForecastConfig, level_quantiles, parse_levels, parse_quantiles
 
 
 @dataclass
@@ -35,6 +35,7 @@ class ForecastOptions:
     horizon: int | None = None
     lookback: int | None = None
     quantiles: str | None = None
+    level: str | None = None  # central intervals in percent (80,95): their bounds are quantiles too
     season: int | None = None
     scaling: str | None = None
     ensemble: int | None = None
@@ -75,10 +76,17 @@ class ForecastSettings:
             if getattr(self.model, name) is not None:
                 setattr(config, name, getattr(self.model, name))
         with self.chosen.blaming_the_file():
-            if self.model.quantiles is not None:
-                config.quantiles = parse_quantiles(self.model.quantiles)
+            config.quantiles = self.quantiles(config.quantiles)
             config.validate()
         return config
+
+    def quantiles(self, default: list[float]) -> list[float]:
+        """--quantiles and the bounds of every --level (with the median); the default without either."""
+        given = parse_quantiles(self.model.quantiles) if self.model.quantiles is not None else []
+        levels = parse_levels(self.model.level) if self.model.level is not None else []
+        if not levels:
+            return given or default
+        return sorted({*given, *level_quantiles(levels)})
 
     def train_config(self, defaults: dict[str, Any]) -> TrainConfig:
         """The trainer's settings: forecasting's defaults, then the options."""
