@@ -13,6 +13,7 @@ from rnncli.cli.options import (
     FORECASTING,
     OUTPUT,
     SCORING,
+    BacktestStep,
     Beam,
     EvalSource,
     EvalTarget,
@@ -62,6 +63,7 @@ def evaluate(
             help="Forecasting models: backtest windows (horizons) per series. [default: 3]", rich_help_panel=FORECASTING
         ),
     ] = None,
+    step: BacktestStep = None,
     tag_col: TagCol = None,
     tag_field: TagField = None,
     beam: Beam = None,
