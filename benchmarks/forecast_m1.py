@@ -7,8 +7,9 @@ collection it runs, as a user would,
 
     rnn forecast COLLECTION.train.csv --horizon H --season M --seed S
 
-with every other option at its default, on the series long enough for the default model (`lookback + 2 x
-horizon` points; the others are listed and forecast with seasonal naive in the "all series" row), then scores
+with every other option at its default, on the series long enough to train the default model on (`lookback
++ 2 x horizon` points), keeping the run; then `rnn forecast --model RUN` forecasts the series it did not train
+on that hold at least a lookback of history (the rest get seasonal naive in the "all series" row). It scores
 the median (`q0.5`) against the held-out test values: MASE (scaled by the in-sample seasonal naive error, lag
 M), sMAPE, and the share of test points inside the 0.1-0.9 quantiles (the 80% interval), beside seasonal naive
 on the same series and the AutoETS figures shipped with the data (those are over all series of a collection).
@@ -66,20 +67,24 @@ def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
     return float(np.mean(np.where(denom > 0, 200 * np.abs(actual - forecast) / np.where(denom > 0, denom, 1), 0)))
 
 
-def run_rnn(train_csv: Path, horizon: int, season: int, seed: int, extra: list[str]) -> tuple[dict, float, str]:
-    """`rnn forecast` on the file; its rows per series id, the seconds it took and what it said on stderr."""
-    command = [sys.executable, "-m", "rnncli", "forecast", str(train_csv), "--horizon", str(horizon)]
-    command += ["--season", str(season), "--seed", str(seed), "--device", "cpu", *extra]
+def run_rnn(args: list[str]) -> tuple[dict, float, str]:
+    """`rnn forecast ARGS`: its rows per series id, the seconds it took and what it said on stderr."""
+    command = [sys.executable, "-m", "rnncli", "forecast", *args, "--device", "cpu"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     began = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     took = time.perf_counter() - began
     if done.returncode != 0:
-        sys.exit(f"forecast_m1: rnn forecast failed on {train_csv}:\n{done.stderr[-2000:]}")
+        sys.exit(f"forecast_m1: rnn forecast {' '.join(args)} failed:\n{done.stderr[-2000:]}")
     rows: dict[str, list[dict[str, str]]] = {}
     for row in csv.DictReader(io.StringIO(done.stdout)):
         rows.setdefault(row["id"], []).append(row)
     return rows, took, done.stderr
+
+
+def model_forecasts(rows: dict, ids) -> dict:
+    """(median, q0.1, q0.9) per series id."""
+    return {sid: tuple(np.array([float(r[k]) for r in rows[sid]]) for k in ("q0.5", "q0.1", "q0.9")) for sid in ids}
 
 
 def write_subset(source: Path, keep: set[str], target: Path) -> None:
@@ -108,37 +113,37 @@ def score(train, test, forecasts, season: int) -> dict[str, float]:
 
 
 def measure(name: str, data: Path, seed: int, extra: list[str], work: Path) -> dict:
+    """Train on the series long enough to train on; forecast those, then (with the kept run) every series
+    with at least a lookback of history; seasonal naive for the rest."""
     scores = json.loads((data / "scores.json").read_text())[name]
     horizon, season = scores["horizon"], scores["season"]
     train, test = read_long(data / f"{name}.train.csv"), read_long(data / f"{name}.test.csv")
-    need = max(2 * horizon, 2 * season, 8) + 2 * horizon  # the default lookback plus two horizons
-    long_enough = {sid for sid, values in train.items() if len(values) >= need}
-    subset = work / f"{name}.train.csv"
+    lookback = max(2 * horizon, 2 * season, 8)  # the default
+    long_enough = {sid for sid, values in train.items() if len(values) >= lookback + 2 * horizon}
+    with_context = {sid for sid, values in train.items() if len(values) >= lookback}
+    subset, context, run = work / f"{name}.train.csv", work / f"{name}.context.csv", work / f"{name}-{seed}"
     write_subset(data / f"{name}.train.csv", long_enough, subset)
-    rows, took, stderr = run_rnn(subset, horizon, season, seed, extra)
-    model = {
-        sid: (
-            np.array([float(r["q0.5"]) for r in rows[sid]]),
-            np.array([float(r["q0.1"]) for r in rows[sid]]),
-            np.array([float(r["q0.9"]) for r in rows[sid]]),
-        )
-        for sid in long_enough
-    }
+    write_subset(data / f"{name}.train.csv", with_context, context)
+    given = [*extra, "--season", str(season), "--seed", str(seed)]
+    rows, took, stderr = run_rnn([str(subset), "--horizon", str(horizon), *given, "--out", str(run)])
+    model = model_forecasts(rows, long_enough)
+    others, _, _ = run_rnn(["--model", str(run), str(context)])
+    unseen = model_forecasts(others, with_context - long_enough)
     naive = {sid: (seasonal_naive(np.asarray(v), horizon, season), None, None) for sid, v in train.items()}
-    eligible_naive = {sid: naive[sid] for sid in long_enough}
-    every = {**naive, **model}
     return {
         "collection": name,
         "seed": seed,
         "series": len(train),
         "trained_on": len(long_enough),
-        "min_length": need,
+        "unseen": len(unseen),
         "horizon": horizon,
         "season": season,
         "seconds": round(took, 1),
         "model": score(train, test, model, season),
-        "seasonal_naive": score(train, test, eligible_naive, season),
-        "all_series": {"model_or_seasonal_naive": score(train, test, every, season), **scores},
+        "seasonal_naive": score(train, test, {sid: naive[sid] for sid in long_enough}, season),
+        "unseen_model": score(train, test, unseen, season) if unseen else None,
+        "unseen_seasonal_naive": score(train, test, {sid: naive[sid] for sid in unseen}, season) if unseen else None,
+        "all_series": {"model_or_seasonal_naive": score(train, test, {**naive, **unseen, **model}, season), **scores},
         "calibration": [line for line in stderr.splitlines() if "calibrated" in line],
     }
 
@@ -166,7 +171,8 @@ def table(results: list[dict]) -> str:
         a = r["all_series"]
         mixed, sn, ets = a["model_or_seasonal_naive"], a["seasonal_naive"], a["auto_ets"]
         lines.append(
-            f"| {r['collection']} (seed {r['seed']}) | {mixed['mase']:.3f} / {mixed['smape']:.2f} | "
+            f"| {r['collection']} (seed {r['seed']}) | {mixed['mase']:.3f} / {mixed['smape']:.2f} / "
+            f"{mixed['coverage80']:.1%} | "
             f"{sn['mase']:.3f} / {sn['smape']:.2f} | {ets['mase']:.3f} / {ets['smape']:.2f} / {ets['coverage80']:.1%} |"
         )
     return "\n".join(lines)
