@@ -39,6 +39,7 @@ FORECAST_KEYS = {
     "parameters",
     "total_parameters",
     "series",
+    "calibration",
     "train",
     "history",
     "versions",
