@@ -149,33 +149,40 @@ def measure(name: str, data: Path, seed: int, extra: list[str], work: Path) -> d
 
 
 def table(results: list[dict]) -> str:
+    """Three markdown tables: the series trained on, the series forecast without training on them, all series."""
     lines = [
-        "| collection (series used / all) | seed | model MASE | seasonal naive MASE | model / s. naive "
+        "| collection (series trained on / all) | seed | model MASE | seasonal naive MASE | model / s. naive "
         "| model sMAPE | s. naive sMAPE | 80% coverage | seconds |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        m, n = r["model"], r["seasonal_naive"]
-        lines.append(
-            f"| {r['collection']} ({r['trained_on']} / {r['series']}) | {r['seed']} | {m['mase']:.3f} | "
-            f"{n['mase']:.3f} | {m['mase'] / n['mase']:.3f} | {m['smape']:.2f} | {n['smape']:.2f} | "
-            f"{m['coverage80']:.1%} | {r['seconds']:.0f} |"
-        )
+        lines.append(_row(f"{r['collection']} ({r['trained_on']} / {r['series']})", r, r["model"], r["seasonal_naive"]))
+    lines += ["", lines[0].replace("series trained on / all", "series not trained on"), lines[1]]
+    for r in results:
+        if r["unseen_model"]:
+            lines.append(_row(f"{r['collection']} ({r['unseen']})", r, r["unseen_model"], r["unseen_seasonal_naive"]))
     lines += [
         "",
-        "| collection, all series | model (short series: seasonal naive) MASE / sMAPE | seasonal naive "
-        "| AutoETS MASE / sMAPE / 80% coverage |",
+        "| collection, all series | model (seasonal naive below a lookback) MASE / sMAPE / 80% coverage "
+        "| seasonal naive MASE / sMAPE | AutoETS MASE / sMAPE / 80% coverage |",
         "|---|---|---|---|",
     ]
     for r in results:
         a = r["all_series"]
         mixed, sn, ets = a["model_or_seasonal_naive"], a["seasonal_naive"], a["auto_ets"]
         lines.append(
-            f"| {r['collection']} (seed {r['seed']}) | {mixed['mase']:.3f} / {mixed['smape']:.2f} / "
-            f"{mixed['coverage80']:.1%} | "
-            f"{sn['mase']:.3f} / {sn['smape']:.2f} | {ets['mase']:.3f} / {ets['smape']:.2f} / {ets['coverage80']:.1%} |"
+            f"| {r['collection']} ({r['series']}, seed {r['seed']}) | {mixed['mase']:.3f} / {mixed['smape']:.2f} / "
+            f"{mixed['coverage80']:.1%} | {sn['mase']:.3f} / {sn['smape']:.2f} | "
+            f"{ets['mase']:.3f} / {ets['smape']:.2f} / {ets['coverage80']:.1%} |"
         )
     return "\n".join(lines)
+
+
+def _row(label: str, r: dict, m: dict, n: dict) -> str:
+    return (
+        f"| {label} | {r['seed']} | {m['mase']:.3f} | {n['mase']:.3f} | {m['mase'] / n['mase']:.3f} | "
+        f"{m['smape']:.2f} | {n['smape']:.2f} | {m['coverage80']:.1%} | {r['seconds']:.0f} |"
+    )
 
 
 def main() -> None:
