@@ -30,7 +30,7 @@ def fake_m1(folder: Path) -> None:
     """Quarterly series in the M1 layout: 6 long enough to train on, 2 only long enough to forecast, 1 too short."""
     rng = np.random.default_rng(0)
     train, test = [], []
-    for k, length in enumerate([44] * 6 + [20, 18, 10]):
+    for k, length in enumerate([44] * 6 + [14, 12, 6]):
         t = np.arange(length + 4)
         y = 100 + 5 * k + 0.5 * t + 8 * np.sin(np.pi * t / 2) + rng.normal(0, 1, len(t))
         dates = pd.date_range(end="2000-01-01", periods=length, freq="QS")
@@ -56,6 +56,8 @@ def test_the_benchmark_scores_the_model_beside_seasonal_naive_and_autoets(tmp_pa
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| quarterly (6 / 9) | 1 |" in proc.stdout
     result = json.loads(proc.stdout[proc.stdout.index("[") :])[0]
-    assert result["trained_on"] == 6 and result["unseen"] == 2  # 20 and 18 points: a lookback of 16, not 24
+    assert (
+        result["trained_on"] == 6 and result["unseen"] == 2
+    )  # 14 and 12 points: a lookback (8), not lookback + 2 horizons (16)
     assert 0 <= result["model"]["coverage80"] <= 1
     assert result["all_series"]["auto_ets"]["mase"] == 0.9
