@@ -154,10 +154,14 @@ def test_backtest_only_options_without_a_backtest_are_refused(series_csv, tmp_pa
         assert message in result.stderr
 
 
-def test_eval_takes_step(run, series_csv):
-    result = runner.invoke(app, ["eval", str(run), str(series_csv), "--backtest", "2", "--step", "3", "--json"])
+def test_eval_takes_step_and_backtest_out(run, series_csv, tmp_path):
+    out = tmp_path / "eval-cv.csv"
+    args = ["eval", str(run), str(series_csv), "--backtest", "2", "--step", "3", "--json", "--backtest-out", str(out)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["step"] == 3
+    table = rows(out.read_text())
+    assert len(table) == 2 * 2 * 6 and "model-q0.975" in table[0]
 
 
 # --- baselines -----------------------------------------------------------------------------------

@@ -64,6 +64,12 @@ def evaluate(
         ),
     ] = None,
     step: BacktestStep = None,
+    backtest_out: Annotated[
+        str | None,
+        typer.Option(
+            help="Forecasting models: write every backtest window's forecasts as CSV.", rich_help_panel=FORECASTING
+        ),
+    ] = None,
     tag_col: TagCol = None,
     tag_field: TagField = None,
     beam: Beam = None,
@@ -91,4 +97,4 @@ def evaluate(
         checkpoint, data, task=task, options=options_besides(ctx, "checkpoint", "data", "task", "as_json")
     )
     evaluation = tasks.evaluate(request, console.reporter())
-    write_evaluation(evaluation, as_json=as_json)
+    write_evaluation(evaluation, as_json=as_json, backtest_out=backtest_out)

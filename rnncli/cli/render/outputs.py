@@ -35,11 +35,14 @@ def write_sample(pieces: Iterable[str | dict[str, Any]]) -> None:
         console.write_flushed(sys.stdout, piece if isinstance(piece, str) else json.dumps(piece) + "\n")
 
 
-def write_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
+def write_evaluation(evaluation: Evaluation, *, as_json: bool, backtest_out: str | None = None) -> None:
     if evaluation.kind == "lines":
         for record in evaluation.records:
             console.write_flushed(sys.stdout, json.dumps(record, ensure_ascii=False) + "\n")
     elif evaluation.kind == "backtest":
+        if backtest_out is not None:
+            write_rows_file(list(evaluation.records), backtest_out)
+            console.info(f"wrote {backtest_out}")
         write_backtest(evaluation.document, as_json=as_json)
     elif evaluation.kind == "report" and not as_json:
         typer.echo(evaluation.report)

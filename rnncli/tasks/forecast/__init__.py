@@ -15,7 +15,11 @@ TASK = TaskSpec(
     label="forecasting",
     data_hint="a .csv file",
     suffixes=(".csv", ".tsv"),
-    options={"train": frozenset(option_types()), "eval": frozenset({"backtest", "step"}), "inspect": frozenset()},
+    options={
+        "train": frozenset(option_types()),
+        "eval": frozenset({"backtest", "step", "backtest_out"}),
+        "inspect": frozenset(),
+    },
     option_notes={
         "seq_len": "the context is --lookback",
         "val_frac": "validation is the last horizon of every series",

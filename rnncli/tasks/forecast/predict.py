@@ -230,4 +230,4 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     forecaster = load_forecaster(request.checkpoint)
     series = load_series(request.data, SeriesOptions(), reporter, freq=forecaster.meta["series"]["freq"])
     done = backtest_report(forecaster, series, windows, reporter, step=request.options.get("step"))
-    return Evaluation("backtest", document=done.document)
+    return Evaluation("backtest", document=done.document, records=done.rows)  # the rows: --backtest-out
