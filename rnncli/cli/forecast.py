@@ -88,7 +88,7 @@ def forecast(
     plot_history: Annotated[
         int | None,
         typer.Option(
-            help="With --plot: history points drawn before the forecast [default: the last 4 seasons or horizons].",
+            help="With --plot: history points drawn before the forecast [default: four horizons, at least 48].",
             rich_help_panel=OUTPUT,
         ),
     ] = None,
