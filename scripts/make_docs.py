@@ -7,10 +7,11 @@ docs/reference.md is every command's ``--help``, enumerated from the Typer app (
 command appears without touching this script. The help is rendered in a child process with a fixed
 terminal (100 columns, no colour), because typer and rich read the terminal's size when they are imported.
 
-The error catalogue is written by the tests that run its cases (tests/test_error_catalogue.py and
-tests/test_csv_errors.py): each renders the real outcome of its cases into a marked block of docs/errors.md
-and fails when the block differs; with RNN_UPDATE_DOCS=1 it writes the block instead. This script runs
-those tests in that mode, so the catalogue the docs show is the one the tests just ran.
+The error catalogue is written by the tests that run its cases (tests/test_error_catalogue.py,
+tests/test_csv_errors.py and tests/test_forecast_honest.py): each renders the real outcome of its cases
+into a marked block of docs/errors.md and fails when the block differs; with RNN_UPDATE_DOCS=1 it writes
+the block instead. This script runs those tests in that mode, so the catalogue the docs show is the one
+the tests just ran.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "reference.md"
 ERRORS = ROOT / "docs" / "errors.md"
-CATALOGUE_TESTS = ["tests/test_error_catalogue.py", "tests/test_csv_errors.py"]
+CATALOGUE_TESTS = ["tests/test_error_catalogue.py", "tests/test_csv_errors.py", "tests/test_forecast_honest.py"]
 COMMAND = "python scripts/make_docs.py"
 UPDATE_VARIABLE = "RNN_UPDATE_DOCS"
 WIDTH = 100

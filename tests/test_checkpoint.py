@@ -88,7 +88,7 @@ def test_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("rnncli.core.checkpoint.os.replace", disk_full)
+    monkeypatch.setattr("rnncli.core.files.os.replace", disk_full)
     with pytest.raises(RuntimeFailure, match="No space left"):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"good"

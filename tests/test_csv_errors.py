@@ -103,14 +103,38 @@ CASES = [
         ("--quantiles", "0.1,1.5"),
     ),
     Case("negative_horizon", _monthly(40), "train", ("--horizon must be", "from 1 to 10000", "got -3")),
+    Case(
+        "several_value_columns",
+        "symbol,date,open,close\nA,2020-01-01,1,2\nA,2020-02-01,2,3\nB,2020-01-01,5,6\nB,2020-02-01,6,7\n",
+        "inspect",
+        ("long layout (id column 'symbol')", "several value columns (open, close)", "--value-col"),
+    ),
+    Case("flag_decimal", _monthly(5), "inspect", ("--decimal must be . or ,", "got ';'"), ("--decimal", ";")),
+    Case(
+        "flag_log_scaling_zeros",
+        _monthly(40).replace("100.00", "0"),
+        "forecast",
+        ("--scaling log needs positive values", "--scaling log1p"),
+        ("--scaling", "log"),
+    ),
+    Case(
+        "too_short_strict",
+        "unique_id,ds,y\n"
+        + "".join(f"long,{line}\n" for line in _monthly(40).splitlines()[1:])
+        + "tiny,2015-01-01,1\n",
+        "forecast",
+        ("series 'tiny' has 1 points", "needs at least"),
+        ("--strict",),
+    ),
 ]
+READ_BEFORE_FAILING = ("too_short", "flag_log_scaling_zeros", "too_short_strict")  # info lines come first
 
 
 def _command(case: Case, csv: Path, tmp: Path) -> list[str]:
     base = [sys.executable, "-m", "rnncli"]
     horizon = "-3" if case.name == "negative_horizon" else "3"
     if case.command == "inspect":
-        return [*base, "inspect", str(csv)]
+        return [*base, "inspect", str(csv), *case.extra]
     args = [*base, case.command, str(csv), "--horizon", horizon, "--steps", "5", *case.extra]
     if case.command == "train":
         args += ["--out", str(tmp / f"run_{case.name}")]
@@ -143,11 +167,11 @@ def test_bad_csv_gives_one_clear_line_and_exit_2(results, case):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("rnn: error:")]
     assert len(errors) == 1 and proc.stderr.rstrip().endswith(errors[0]), proc.stderr
     line = errors[0]
-    if not case.name.startswith(("quantile", "negative")):  # flags are named instead of the file
+    if not case.name.startswith(("quantile", "negative", "flag_")):  # flags are named instead of the file
         assert str(csv) in line, line
     for part in case.expect:
         assert part in line, line
-    if case.name != "too_short":  # the only case that reads the file fine and reports it before failing
+    if case.name not in READ_BEFORE_FAILING:  # those read the file fine and report it before failing
         assert proc.stderr.count("\n") == 1, proc.stderr
 
 

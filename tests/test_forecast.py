@@ -21,7 +21,8 @@ from rnncli.cli import app
 from rnncli.core.errors import CheckpointError, DataError
 from rnncli.tasks.forecast.backtest import backtest, baselines, mase_scale
 from rnncli.tasks.forecast.forecaster import forecast, forecast_train_config, load_forecaster, train_forecaster
-from rnncli.tasks.forecast.model import ForecastConfig, ForecastModel, detect_season, pinball_loss
+from rnncli.tasks.forecast.model import ForecastConfig, ForecastModel, pinball_loss
+from rnncli.tasks.forecast.seasons import choose_seasons
 from rnncli.tasks.forecast.series import read_series
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,17 +181,16 @@ def test_too_short_series_says_how_long_it_must_be(tmp_path):
 def test_season_is_detected_by_autocorrelation():
     t = np.arange(240)
     rng = np.random.default_rng(1)
-    assert detect_season([np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.1, 240)], max_lag=30) == 12
-    assert detect_season([rng.normal(0, 1, 240).cumsum()], max_lag=30) == 1
+    assert choose_seasons([np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.1, 240)], "step:1") == [12]
+    assert choose_seasons([rng.normal(0, 1, 240).cumsum()], "step:1") == [1]
 
 
 def test_short_noisy_series_get_no_spurious_season(tmp_path):
-    from rnncli.tasks.forecast.forecaster import choose_season
-
     rng = np.random.default_rng(3)
     text = "t,v\n" + "".join(f"{i},{50 + 0.1 * i + rng.normal():.3f}\n" for i in range(60))
     (tmp_path / "noise.csv").write_text(text)
-    assert choose_season(read_series(str(tmp_path / "noise.csv")), None) == 1
+    data = read_series(str(tmp_path / "noise.csv"))
+    assert choose_seasons([s.values for s in data.series], data.freq) == [1]
 
 
 def test_baselines_and_mase_by_hand():
@@ -224,8 +224,9 @@ def test_forecast_from_checkpoint_prints_tidy_csv(trained):
     result = runner.invoke(app, ["forecast", "--model", str(trained), "--quiet"])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert list(rows[0]) == ["id", "timestamp", "mean", "q0.1", "q0.5", "q0.9"]
+    assert list(rows[0]) == ["id", "timestamp", "median", "q0.1", "q0.5", "q0.9"]
     assert len(rows) == 2 * 6
+    assert all(r["median"] == r["q0.5"] for r in rows)  # the point forecast is the median
     assert all(float(r["q0.1"]) <= float(r["q0.5"]) <= float(r["q0.9"]) for r in rows)
 
 
@@ -236,10 +237,13 @@ def test_forecast_jsonl(trained):
 
 
 def test_eval_backtest_json(trained, monthly_csv):
-    result = runner.invoke(app, ["eval", str(trained), str(monthly_csv), "--backtest", "2", "--json"])
+    result = runner.invoke(
+        app, ["eval", str(trained), str(monthly_csv), "--backtest", "2", "--json", "--allow-overlap"]
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["windows"] == 2 and "beats_seasonal_naive" in document
+    assert document["overlaps_training"] is True and document["point_forecast"] == "median"
 
 
 def test_train_routes_csv_to_the_forecaster(monthly_csv, tmp_path):

@@ -86,7 +86,7 @@ def test_backtest_reports_coverage_per_series_and_warns_when_it_is_far_from_nomi
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["calibrated"] and document["point_forecast"] == "q0.5"
+    assert document["calibrated"] and document["point_forecast"] == "median"
     assert [e["id"] for e in document["per_series"]] == ["a", "b"]
     assert all(0 <= e["coverage"]["0.8"] <= 1 for e in document["per_series"])
     off = abs(document["coverage"]["0.8"] - 0.8) > 0.15
@@ -101,10 +101,10 @@ def test_level_writes_statsforecast_interval_columns_nested_around_the_forecast(
     result = runner.invoke(app, ["forecast", "--model", str(run), "--level", "80,95", "--quiet"])
     assert result.exit_code == 0, result.output
     table = rows(result.stdout)
-    assert list(table[0]) == ["id", "timestamp", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
+    assert list(table[0]) == ["id", "timestamp", "median", "lo-80", "hi-80", "lo-95", "hi-95"]
     for r in table:
-        lo95, lo80, mean, hi80, hi95 = (float(r[k]) for k in ("lo-95", "lo-80", "mean", "hi-80", "hi-95"))
-        assert lo95 <= lo80 <= hi80 <= hi95 and lo80 <= mean <= hi80
+        lo95, lo80, median, hi80, hi95 = (float(r[k]) for k in ("lo-95", "lo-80", "median", "hi-80", "hi-95"))
+        assert lo95 <= lo80 <= hi80 <= hi95 and lo80 <= median <= hi80
 
 
 def test_level_a_model_was_not_trained_for_is_refused_naming_what_it_has(run):
@@ -157,9 +157,12 @@ def test_backtest_only_options_without_a_backtest_are_refused(series_csv, tmp_pa
 def test_eval_takes_step_and_backtest_out(run, series_csv, tmp_path):
     out = tmp_path / "eval-cv.csv"
     args = ["eval", str(run), str(series_csv), "--backtest", "2", "--step", "3", "--json", "--backtest-out", str(out)]
-    result = runner.invoke(app, args)
+    refused = runner.invoke(app, args)  # the run was trained on the whole file: its windows are training data
+    assert refused.exit_code == 2 and "--backtest 2 --step 3" in refused.stderr
+    result = runner.invoke(app, [*args, "--allow-overlap"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["step"] == 3
+    document = json.loads(result.stdout)
+    assert document["step"] == 3 and document["overlaps_training"] is True
     table = rows(out.read_text())
     assert len(table) == 2 * 2 * 6 and "model-q0.975" in table[0]
 
@@ -171,15 +174,25 @@ def test_baseline_forecasts_without_training_in_the_models_format(series_csv):
     result = runner.invoke(app, ["forecast", str(series_csv), "--horizon", "6", "--baseline", "seasonal-naive", "-q"])
     assert result.exit_code == 0, result.output
     table = rows(result.stdout)
-    assert list(table[0]) == ["id", "timestamp", "mean", "q0.1", "q0.5", "q0.9"]
+    assert list(table[0]) == ["id", "timestamp", "median", "q0.1", "q0.5", "q0.9"]
     history = pd.read_csv(series_csv)["a"].to_numpy()
-    assert [float(r["mean"]) for r in table[:6]] == pytest.approx(history[-12:-6], abs=1e-2)
-    assert all(float(r["q0.1"]) < float(r["mean"]) < float(r["q0.9"]) for r in table)
+    assert [float(r["median"]) for r in table[:6]] == pytest.approx(history[-12:-6], abs=1e-2)  # season 12, detected
+    assert all(float(r["q0.1"]) < float(r["median"]) < float(r["q0.9"]) for r in table)
     drift = rows(
         runner.invoke(app, ["forecast", str(series_csv), "--horizon", "3", "--baseline", "drift", "-q"]).stdout
     )
     slope = (history[-1] - history[0]) / (len(history) - 1)
-    assert float(drift[2]["mean"]) == pytest.approx(history[-1] + 3 * slope, rel=1e-4)
+    assert float(drift[2]["median"]) == pytest.approx(history[-1] + 3 * slope, rel=1e-4)
+
+
+def test_baseline_uses_the_first_of_several_seasons_given(series_csv):
+    args = ["forecast", str(series_csv), "--horizon", "6", "--baseline", "seasonal-naive", "--season", "4,12"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "season 4" in result.stderr
+    history = pd.read_csv(series_csv)["a"].to_numpy()
+    first = [float(r["median"]) for r in rows(result.stdout)[:6]]
+    assert first == pytest.approx([*history[-4:], *history[-4:-2]], abs=1e-2)
 
 
 def test_baseline_errors(series_csv, run):

@@ -20,6 +20,8 @@ SERIES_KEYS = {
     "kind",
     "source",
     "layout",
+    "columns",
+    "notes",
     "num_series",
     "total_points",
     "frequency",
@@ -46,7 +48,17 @@ FORECAST_KEYS = {
     "command",
     "curve",
 }
-FORECAST_SERIES_KEYS = {"count", "source", "layout", "frequency", "frequency_name", "ids", "last_time", "length"}
+FORECAST_SERIES_KEYS = {
+    "count",
+    "source",
+    "layout",
+    "columns",
+    "frequency",
+    "frequency_name",
+    "ids",
+    "last_time",
+    "length",
+}
 
 
 def _write_long(path: Path) -> Path:

@@ -47,7 +47,7 @@ def _refuse_new_files(monkeypatch):
     def read_only(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr("rnncli.core.checkpoint.tempfile.mkstemp", read_only)
+    monkeypatch.setattr("rnncli.core.files.tempfile.mkstemp", read_only)
 
 
 def test_read_only_folder_keeps_the_previous_checkpoint_and_names_the_folder(run_copy, monkeypatch):
@@ -75,7 +75,7 @@ def test_full_disk_keeps_the_previous_checkpoint_and_leaves_no_temporary(failing
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(f"rnncli.core.checkpoint.{failing}", disk_full)
+    monkeypatch.setattr(f"rnncli.core.files.{failing}", disk_full)
     with pytest.raises(RuntimeFailure) as caught:
         save_checkpoint(run_copy / "model.safetensors", ckpt.model, ckpt.meta)
     assert str(run_copy / "model.safetensors") in caught.value.message

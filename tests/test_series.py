@@ -30,12 +30,17 @@ def rows(times: list[str], values: list[float], header: str = "date,v") -> str:
         (["2020-01-01 00:00:00", "2020-01-01 01:00:00", "2020-01-01 02:00:00"], "h", "2020-01-01 01:00:00"),
         (["2020-01-01T00:00:00", "2020-01-01T01:00:00", "2020-01-01T02:00:00"], "h", "2020-01-01T01:00:00"),
         (["1949-01", "1949-02", "1949-03"], "MS", "1949-02"),
-        (["Jan-1-1995", "Jan-2-1995", "Jan-3-1995"], "D", "Jan-02-1995"),
+        (["Jan-1-1995", "Jan-2-1995", "Jan-3-1995"], "D", "Jan-2-1995"),
         (["2010/01/01 00:00", "2010/01/01 01:00", "2010/01/01 02:00"], "h", "2010/01/01 01:00"),
         (["19580329", "19580330", "19580331"], "D", "19580330"),
         (["1990", "1991", "1992"], "YS-JAN", "1991"),
         (["2020-01-05", "2020-01-12", "2020-01-19"], "W-SUN", "2020-01-12"),
         (["2020-01-01", "2020-04-01", "2020-07-01"], "QS-JAN", "2020-04-01"),
+        (["2020-01-01T00:00:00Z", "2020-01-01T01:00:00Z", "2020-01-01T02:00:00Z"], "h", "2020-01-01T01:00:00Z"),
+        (["1959-Q4", "1960-Q1", "1960-Q2"], "QS-JAN", "1960-Q1"),
+        (["30/12/2020", "31/12/2020", "01/01/2021"], "D", "31/12/2020"),
+        (["12/30/2020", "12/31/2020", "01/01/2021"], "D", "12/31/2020"),
+        (["1/9/2020", "1/10/2020", "1/11/2020"], "D", "1/10/2020"),
     ],
 )
 def test_time_formats_and_frequencies(tmp_path, times, freq, shown):
@@ -111,7 +116,7 @@ def test_wide_series_of_unequal_lengths_are_trimmed_not_extrapolated(tmp_path):
     [
         (rows(["2020-01", "2020-02", "2020-02"], [1, 2, 3]), r"line 4: duplicate timestamp \(same as line 3\)"),
         (rows(["2020-01", "2020-03", "2020-02"], [1, 2, 3]), r"line 4: rows are not sorted by time"),
-        (rows(["2020-01", "2020-02", "2020-03"], [1, "n/a", 3]), r"line 3, column 'v': 'n/a' is not a number"),
+        (rows(["2020-01", "2020-02", "2020-03"], [1, "n.a", 3]), r"line 3, column 'v': 'n.a' is not a number"),
         (rows(["2020-01-01", "yesterday", "2020-01-03"], [1, 2, 3]), r"line 3, column 'date': cannot read 'yesterday'"),
         ("unique_id,ds,y\nA,2020-01-01,1\nA,2020-01-01,2\n", r"line 3: duplicate timestamp of series 'A'"),
     ],
@@ -124,8 +129,13 @@ def test_bad_rows_are_named_by_line(tmp_path, text, message):
 
 
 def test_a_text_column_in_a_wide_file_suggests_id_col(tmp_path):
+    """A text column that names no series (its values never repeat, or no time repeats) is refused, with the
+    flags to say otherwise."""
     with pytest.raises(DataError, match="column 'shop' is not numeric; .* give --id-col shop"):
-        read_series(write(tmp_path, "date,shop,qty\n2020-01,x,1\n2020-02,x,2\n"))
+        read_series(write(tmp_path, "date,shop,qty\n2020-01,x,1\n2020-02,y,2\n"))
+    weekdays = "date,weekday,sales\n" + "".join(f"2020-01-{d:02d},{'MTWTFSS'[d % 7]},{d}\n" for d in range(1, 16))
+    with pytest.raises(DataError, match="column 'weekday' is not numeric"):  # repeats, but no time does
+        read_series(write(tmp_path, weekdays))
 
 
 def test_line_numbers_count_blank_lines_and_ignore_trailing_ones(tmp_path):
@@ -160,3 +170,26 @@ def test_generated_samples_read_cleanly():
     assert (hourly.layout, hourly.freq, len(hourly.series)) == ("wide", "h", 3)
     assert monthly.warnings and hourly.warnings  # the samples have gaps on purpose
     assert all(np.isfinite(s.values).all() for s in monthly.series + hourly.series)
+
+
+def test_long_layout_is_found_from_the_data_whatever_the_names(tmp_path):
+    """A text column whose values repeat names the series, in blocks or interleaved by date."""
+    blocks = "symbol,date,price\nA,2020-01-01,1\nA,2020-01-02,2\nB,2020-01-01,5\nB,2020-01-02,6\n"
+    interleaved = "when,ticker,close\n2020-01-01,A,1\n2020-01-01,B,5\n2020-01-02,A,2\n2020-01-02,B,6\n"
+    for text, roles in (
+        (blocks, {"time": "date", "id": "symbol", "value": "price"}),
+        (interleaved, {"time": "when", "id": "ticker", "value": "close"}),
+    ):
+        data = read_series(write(tmp_path, text))
+        assert data.layout == "long" and data.columns == roles
+        assert {s.id: s.values.tolist() for s in data.series} == {"A": [1, 2], "B": [5, 6]}
+
+
+def test_month_and_day_order_is_read_strictly_not_guessed(tmp_path):
+    """01/02/2020 is month first unless another cell (13/02/2020) is only readable day first."""
+    month_first = read_series(write(tmp_path, rows(["01/02/2020", "01/03/2020", "01/04/2020"], [1, 2, 3])))
+    assert month_first.freq == "D" and month_first.time_format == "%m/%d/%Y"
+    day_first = rows(["11/02/2020", "12/02/2020", "13/02/2020"], [1, 2, 3])
+    data = read_series(write(tmp_path, day_first))
+    assert data.freq == "D" and data.time_format == "%d/%m/%Y"
+    assert series_times(data.series[0], data.freq)[0] == pd.Timestamp("2020-02-11")

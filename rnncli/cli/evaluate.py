@@ -13,19 +13,28 @@ from rnncli.cli.options import (
     FORECASTING,
     OUTPUT,
     SCORING,
+    AllowOverlap,
     BacktestStep,
     Beam,
+    Decimal,
     EvalSource,
     EvalTarget,
+    Freq,
+    IdCol,
     ImplOverride,
     LabelCol,
     LengthPenalty,
     MaxLenRatio,
+    Missing,
+    SeriesStrict,
     TagCol,
     TagField,
     Task,
     TextCol,
+    Thousands,
+    TimeCol,
     Unknown,
+    ValueCol,
     options_besides,
 )
 from rnncli.tasks.requests import EvalRequest
@@ -70,6 +79,15 @@ def evaluate(
             help="Forecasting models: write every backtest window's forecasts as CSV.", rich_help_panel=FORECASTING
         ),
     ] = None,
+    allow_overlap: AllowOverlap = False,
+    time_col: TimeCol = None,
+    value_col: ValueCol = None,
+    id_col: IdCol = None,
+    freq: Freq = None,
+    missing: Missing = None,
+    decimal: Decimal = None,
+    thousands: Thousands = None,
+    strict: SeriesStrict = None,
     tag_col: TagCol = None,
     tag_field: TagField = None,
     beam: Beam = None,
@@ -85,7 +103,7 @@ def evaluate(
 
     Example: rnn eval runs/tinyworld held_out.txt --json
 
-    Example: rnn eval runs/monthly sample_data/monthly.csv --backtest 3
+    Example: rnn eval runs/held sample_data/monthly.csv --backtest 3 (a forecaster kept from rnn forecast --backtest 3 --out runs/held)
 
     Example: rnn eval runs/pairs sample_data/pairs_test.tsv (a translator: BLEU and chrF beside copying the source)
 

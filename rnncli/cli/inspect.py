@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,21 +12,29 @@ from rnncli.cli.options import (
     GRAD_FLOW,
     OUTPUT,
     AttentionText,
+    Decimal,
+    Freq,
     GradFlowData,
     GradFlowImpl,
     GradFlowSeed,
+    IdCol,
     Json,
+    Missing,
     StepsBack,
     Task,
+    Thousands,
+    TimeCol,
     UntrainedCell,
     UntrainedEmbedSize,
     UntrainedHiddenSize,
     UntrainedNumLayers,
+    ValueCol,
     Windows,
     options_besides,
 )
 
 OWN_OPTIONS = ("paths", "as_json", "plot", "top", "task", "grad_flow", "attention")
+READING = ("time_col", "value_col", "id_col", "freq", "missing", "decimal", "thousands")  # a CSV of series
 
 
 @user_errors
@@ -71,6 +79,13 @@ def inspect(
     hidden_size: UntrainedHiddenSize = None,
     num_layers: UntrainedNumLayers = None,
     embed_size: UntrainedEmbedSize = None,
+    time_col: TimeCol = None,
+    value_col: ValueCol = None,
+    id_col: IdCol = None,
+    freq: Freq = None,
+    missing: Missing = None,
+    decimal: Decimal = None,
+    thousands: Thousands = None,
 ) -> None:
     """Explain what a checkpoint, a run or a data file holds, or how far back a model's gradients reach.
 
@@ -91,7 +106,13 @@ def inspect(
         request = GradFlowRequest.from_options(options_besides(ctx, *OWN_OPTIONS), paths=paths)
         write_grad_flow(measure_gradient_flow(request), as_json=as_json, plot=plot)
         return
-    request = InspectRequest(
-        paths or [], task=task, top=top, attention=attention, grad_flow_options=options_besides(ctx, *OWN_OPTIONS)
-    )
+    request = InspectRequest(paths or [], task=task, top=top, attention=attention, **_other_options(ctx))
     write_inspection(inspect_paths(request), as_json=as_json, plot=plot)
+
+
+def _other_options(ctx: typer.Context) -> dict[str, dict[str, Any]]:
+    """The options --grad-flow reads (refused without it), and those that say how to read a CSV of series."""
+    return {
+        "grad_flow_options": options_besides(ctx, *OWN_OPTIONS, *READING),
+        "reading": {name: ctx.params[name] for name in READING},
+    }

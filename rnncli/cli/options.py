@@ -51,13 +51,27 @@ Quantiles = Annotated[
     str | None, typer.Option(help="Quantiles to forecast [default: 0.1,0.5,0.9].", rich_help_panel=FORECASTING)
 ]
 Season = Annotated[
-    int | None,
-    typer.Option(help="Seasonal period in steps [default: detected by autocorrelation].", rich_help_panel=FORECASTING),
+    str | None,
+    typer.Option(
+        help="Seasonal period in steps, or several (24,168): all are model features, seasonal naive uses the first "
+        "[default: the calendar's period when the data shows it, else the autocorrelation peak].",
+        rich_help_panel=FORECASTING,
+    ),
+]
+AllowOverlap = Annotated[
+    bool,
+    typer.Option(
+        "--allow-overlap",
+        help="Backtest a model on windows it was trained on (refused by default): warned, and marked in the JSON.",
+        rich_help_panel=FORECASTING,
+    ),
 ]
 Scaling = Annotated[
     str | None,
     typer.Option(
-        help="standard, or log for positive multiplicative data [default: standard].", rich_help_panel=FORECASTING
+        help="standard; log for positive multiplicative data; log1p (log(1 + x)) for counts with zeros "
+        "[default: standard].",
+        rich_help_panel=FORECASTING,
     ),
 ]
 Ensemble = Annotated[
@@ -85,7 +99,29 @@ IdCol = Annotated[
 Missing = Annotated[
     str | None,
     typer.Option(
-        help="interpolate gaps and empty cells (with a warning) or error [default: interpolate].",
+        help="interpolate gaps, empty cells and NA markers (with a warning) or error [default: interpolate].",
+        rich_help_panel=FORECASTING,
+    ),
+]
+Decimal = Annotated[
+    str | None,
+    typer.Option(
+        help="The decimal mark of the CSV's numbers: . or , [default: detected per column].",
+        rich_help_panel=FORECASTING,
+    ),
+]
+Thousands = Annotated[
+    str | None,
+    typer.Option(
+        help="The thousands separator: . , ' space or none [default: detected per column; 1.090 in a ; file is 1090].",
+        rich_help_panel=FORECASTING,
+    ),
+]
+SeriesStrict = Annotated[
+    bool | None,
+    typer.Option(
+        "--strict",
+        help="A series too short for the model is an error instead of left out with a warning.",
         rich_help_panel=FORECASTING,
     ),
 ]
@@ -117,7 +153,10 @@ LabelCol = Annotated[
 ValFile = Annotated[
     str | None,
     typer.Option(
-        "--val", help="Validation examples from this file instead of --val-frac.", rich_help_panel=CLASSIFICATION
+        "--val",
+        help="Validation text or examples from this file instead of the last --val-frac of DATA (language models, "
+        "classifiers, taggers).",
+        rich_help_panel=TRAINING,
     ),
 ]
 Pool = Annotated[
@@ -150,7 +189,12 @@ ClassWeight = Annotated[
 ]
 Strict = Annotated[
     bool | None,
-    typer.Option("--strict", help="An empty text is an error instead of skipped.", rich_help_panel=CLASSIFICATION),
+    typer.Option(
+        "--strict",
+        help="Classifiers: an empty text is an error instead of skipped. Forecasters: a series too short for the "
+        "model is an error instead of left out.",
+        rich_help_panel=RUN,
+    ),
 ]
 TopK = Annotated[
     int | None,

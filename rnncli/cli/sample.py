@@ -54,8 +54,20 @@ def sample(
             help="Beam search with N beams for the likeliest continuation; 0 samples.", rich_help_panel=DECODING
         ),
     ] = 0,
+    length_penalty: Annotated[
+        float | None,
+        typer.Option(
+            help="Beam search: a hypothesis that a --stop string ends ranks by its log-probability divided by "
+            "length ** this (0: off).  [default: 1.0]",
+            rich_help_panel=DECODING,
+        ),
+    ] = None,
     prime: Annotated[str, typer.Option(help="Text to start from (fed through the model once, not printed).")] = "",
     prime_file: Annotated[str | None, typer.Option(help="Read the prompt from a file, or - for stdin.")] = None,
+    prompts: Annotated[
+        str | None,
+        typer.Option(help="A file of prompts, one per line (- for stdin): --num samples of each, in order."),
+    ] = None,
     include_prime: Annotated[
         bool, typer.Option("--include-prime", help="Print the prompt before each sample.", rich_help_panel=OUTPUT)
     ] = False,
@@ -74,6 +86,16 @@ def sample(
     ] = "text",
     seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same text.")] = None,
     unknown: Unknown = None,
+    no_unk: Annotated[
+        bool | None,
+        typer.Option(
+            "--no-unk/--allow-unk",
+            help="Never generate the unknown token, or let the model choose it. [default: --no-unk for a word "
+            "model, whose <unk> stands for every rare word; --allow-unk else, as a character model never saw its own]",
+            show_default=False,
+            rich_help_panel=DECODING,
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     impl: ImplOverride = None,
     quiet: Quiet = False,

@@ -20,6 +20,7 @@ from rnncli.cli.options import (
     Bidirectional,
     ClassWeight,
     Crf,
+    Decimal,
     Ensemble,
     Freq,
     Horizon,
@@ -39,6 +40,7 @@ from rnncli.cli.options import (
     TagField,
     Task,
     TextCol,
+    Thousands,
     TimeCol,
     ValFile,
     ValueCol,
@@ -154,6 +156,14 @@ def train(
             rich_help_panel=TRAINING,
         ),
     ] = None,
+    sample_every: Annotated[
+        int | None,
+        typer.Option(
+            help="Language models: print a sample of the model's text on stderr every N validations "
+            "(not with --quiet).",
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
     val_frac: Annotated[
         float | None,
         typer.Option(
@@ -239,6 +249,8 @@ def train(
     value_col: ValueCol = None,
     id_col: IdCol = None,
     missing: Missing = None,
+    decimal: Decimal = None,
+    thousands: Thousands = None,
     text_col: TextCol = None,
     label_col: LabelCol = None,
     val: ValFile = None,
@@ -300,6 +312,16 @@ def train(
         Path | None,
         typer.Option("--resume", help="Continue the run in this folder exactly where it stopped.", rich_help_panel=RUN),
     ] = None,
+    init_from: Annotated[
+        str | None,
+        typer.Option(
+            "--init-from",
+            metavar="RUN",
+            help="Language models: fine-tune, starting a new run from RUN's weights, model and tokenizer "
+            "(a fresh optimizer and step count).",
+            rich_help_panel=RUN,
+        ),
+    ] = None,
     out: Annotated[
         str | None, typer.Option(help="Run folder [default: runs/ and the name of DATA].", rich_help_panel=RUN)
     ] = None,
@@ -315,6 +337,8 @@ def train(
     Example: rnn train sample_data/tinyworld.txt --cell lstm --steps 2000
 
     Example: rnn train src/ --glob '*.py' --tokenizer bpe --vocab-size 2000
+
+    Example: rnn train more.txt --init-from runs/tinyworld --lr 5e-4 --steps 300
 
     Example: rnn train sample_data/monthly.csv --horizon 12
 

@@ -11,9 +11,7 @@ before any tensor is allocated from them.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,9 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 import rnncli
-from rnncli.core.errors import CheckpointError, RuntimeFailure
+from rnncli.core import run_journal
+from rnncli.core.errors import CheckpointError
+from rnncli.core.files import atomic_write_bytes as atomic_write_bytes  # where callers look for it
 from rnncli.core.safetensors_header import MAX_HEADER_BYTES as MAX_HEADER_BYTES  # where callers look for it
 from rnncli.core.safetensors_header import read_header, read_json_document
 
@@ -35,46 +35,6 @@ LAST_FILE = "last.safetensors"
 
 MAX_METADATA_CHARS = 32 * 1024 * 1024  # our JSON document inside it
 MAX_PARAMETERS = 2_000_000_000
-
-
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so that a crash leaves the old file or the new one.
-
-    The bytes go to a temporary file in the same folder, are fsynced, and the
-    temporary file is renamed over the target (atomic on POSIX and Windows).
-    """
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise RuntimeFailure(f"{path.parent}: cannot write a checkpoint here ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise RuntimeFailure(
-                f"{path}: could not write ({exc.strerror or exc}); the previous checkpoint is untouched"
-            ) from None
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def encode_checkpoint(model: torch.nn.Module, meta: dict[str, Any]) -> bytes:
@@ -97,8 +57,9 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         for name in (MODEL_FILE, LAST_FILE):
-            if (path / name).is_file():
-                return path / name
+            found = run_journal.current(path, name)  # a save a killed process committed but did not finish
+            if found is not None and found.is_file():
+                return found
         raise CheckpointError(f"{path}: no {MODEL_FILE} in this folder; give a run folder or a .safetensors file")
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint; give a run folder or a .safetensors file")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any
 
 import torch
@@ -61,4 +62,20 @@ def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
         raise UsageError(
             f"--precision fp16 needs a CUDA device (this run is on {device.type}); use --precision bf16 or fp32"
         )
+    if precision == "bf16" and device.type == "cpu" and not _cpu_runs_bf16_recurrence():
+        raise UsageError(
+            "--precision bf16: this CPU cannot run PyTorch's recurrent layers in bfloat16 "
+            "(its oneDNN kernels need AVX-512 bf16 support); use --precision fp32"
+        )
     return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+@functools.cache
+def _cpu_runs_bf16_recurrence() -> bool:
+    """Whether a one-step LSTM runs under CPU bf16 autocast here (it fails on CPUs without AVX-512 bf16)."""
+    try:
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            torch.nn.LSTM(2, 2)(torch.zeros(1, 1, 2))
+    except RuntimeError:
+        return False
+    return True

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from safetensors.torch import save as safetensors_bytes
 
-from rnncli.core.checkpoint import atomic_write_bytes, read_tensors
+from rnncli.core.checkpoint import read_tensors
 from rnncli.core.distributed import Distributed
 from rnncli.core.errors import CheckpointError, UsageError
 from rnncli.core.safetensors_header import read_header, read_json_document
@@ -181,11 +181,10 @@ def restore_train_state(
 # --- the file ----------------------------------------------------------------
 
 
-def save_train_state(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Write the state atomically (temporary file, fsync, rename)."""
+def encode_train_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> bytes:
+    """The bytes of a state file: the tensors, and the JSON document as its metadata."""
     metadata = {"format": STATE_FORMAT, "format_version": STATE_VERSION, "state": json.dumps(meta, sort_keys=True)}
-    payload = safetensors_bytes({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
-    atomic_write_bytes(Path(path), payload)
+    return safetensors_bytes({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
 
 
 def read_state_meta(path: Path) -> dict[str, Any]:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from rnncli.core.errors import UsageError
 
+# Folders this process was told to overwrite (--force); the run writer replaces their old run at its first save.
+_FORCED: set[Path] = set()
+
 
 def default_run_name(data: str) -> str:
     """``runs/<data stem>``; stdin becomes ``runs/stdin``."""
@@ -29,10 +32,10 @@ def choose_run_dir(out: str | None, data: str, *, force: bool, root: Path = Path
                 f"--out {out}: a run already exists there; use --force to overwrite it, "
                 "--resume to continue it, or choose another --out"
             )
-        return path, None
+        return _claimed(path, force), None
     base = root / default_run_name(data)
     if not _is_used(base) or force:
-        return base, None
+        return _claimed(base, force), None
     n = 2
     while _is_used(base.with_name(f"{base.name}-{n}")):
         n += 1
@@ -42,3 +45,14 @@ def choose_run_dir(out: str | None, data: str, *, force: bool, root: Path = Path
 
 def _is_used(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
+
+
+def _claimed(path: Path, force: bool) -> Path:
+    if force:
+        _FORCED.add(path.resolve())
+    return path
+
+
+def may_replace(folder: Path) -> bool:
+    """Whether this process was given --force for ``folder``: its old run may be replaced."""
+    return Path(folder).resolve() in _FORCED

@@ -285,6 +285,10 @@ def coerce(value: Any, type_name: Any, where: str) -> Any:
         if optional:
             return None
         raise UsageError(f"{where} must not be empty")
+    if name.startswith("int | str"):  # a number or a list of them as text (--season 24,168)
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise UsageError(f"{where} must be a whole number or text such as 24,168, got {value!r}")
+        return value
     if name.startswith("int"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise UsageError(f"{where} must be a whole number, got {value!r}")

@@ -104,6 +104,7 @@ class Trainer:
         self.rollback = Rollback(self.model, self.optimizer, task, self.precision, last_file=self.out_dir / LAST_FILE)
         self.history = History()
         self.last: StepResult | None = None  # this session's latest step
+        self.resumed = False  # set by ``restore``: the folder holds this run's own earlier saves
 
     def fit(self) -> History:
         """Train until a budget is spent, validation stops improving, or a signal arrives."""
@@ -152,7 +153,7 @@ class Trainer:
                 f"the run has already trained {self.history.step} steps; "
                 f"give a larger --steps (the run's total) to continue it"
             )
-        self.writer.open(self.config)
+        self.writer.open(self.config, resuming=self.resumed)
         self.history.stop_reason = None
         self.on_event(TrainEvent("start", self.history.step, self.budget.total))
         self.rollback.remember(self.history)
@@ -241,14 +242,7 @@ class Trainer:
         scale = self.task.text_scale
         improved = self.history.record_score(score, scale.bits_per_char(score) if scale else None)
         record = self._metrics_record(val_loss)
-        saved = self.writer.save(
-            self.model,
-            self._meta(),
-            self._capture_state(),
-            step=self.history.step,
-            best_step=self.history.best_step,
-            improved=improved,
-        )
+        saved = self._save(self._capture_state(), improved=improved, record=record)
         self.writer.log(record)
         self.on_event(
             TrainEvent(
@@ -293,15 +287,21 @@ class Trainer:
         self.history.stop_reason = "interrupted"
         state = self._capture_state()  # a collective: every rank takes part
         if self.history.step > 0:
-            self.writer.save(
-                self.model,
-                self._meta(),
-                state,
-                step=self.history.step,
-                best_step=self.history.best_step,
-                improved=False,
-            )
+            self._save(state, improved=False, record=None)
         raise TrainingInterrupted(f"interrupted at step {self.history.step}", step=self.history.step)
+
+    def _save(self, state: TrainState, *, improved: bool, record: dict[str, Any] | None) -> list[str]:
+        """One save of the run folder (a transaction: see core/run_writer.py)."""
+        history = self.history
+        return self.writer.save(
+            self.model,
+            self._meta(),
+            state,
+            step=history.step,
+            best_step=history.best_step,
+            improved=improved,
+            record=record,
+        )
 
     # --- resume state ---------------------------------------------------------------
 
@@ -325,6 +325,7 @@ class Trainer:
             self.task.load_state_dict(task_state, self.device)
             self.precision.load_state_dict(state.meta.get("scaler"))
             self.history = History.from_dict(state.meta["history"])
+            self.resumed = True
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise CheckpointError(
                 f"{self.out_dir / STATE_FILE}: the training state does not fit this "

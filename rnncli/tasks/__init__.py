@@ -139,10 +139,12 @@ def recorded_task(path: str) -> str:
 def _state_task(folder: Path) -> str:
     """A run folder with resume state but no checkpoint beside it (or only metrics.jsonl)."""
     from rnncli.core.resume_state import STATE_FILE, read_state_meta
+    from rnncli.core.run_journal import current
 
-    if not (folder / STATE_FILE).is_file():
+    state = current(folder, STATE_FILE)
+    if state is None or not state.is_file():
         return DEFAULT_TASK
-    return (read_state_meta(folder / STATE_FILE).get("checkpoint") or {}).get("task") or DEFAULT_TASK
+    return (read_state_meta(state).get("checkpoint") or {}).get("task") or DEFAULT_TASK
 
 
 def _known(name: Any, path: str) -> str:

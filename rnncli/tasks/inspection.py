@@ -7,12 +7,14 @@ each task's report module. Every result is JSON-able; the CLI draws it.
 
 from __future__ import annotations
 
+import io
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rnncli.core.errors import UsageError
-from rnncli.tasks import check_options, detect
+from rnncli.tasks import all_tasks, check_options, detect
 from rnncli.tasks.requests import Summary, given
 from rnncli.tasks.training_curve import finite_number
 
@@ -32,6 +34,7 @@ class InspectRequest:
     top: int | None = None
     attention: str | None = None  # a sentence for a translation run to translate, showing its attention
     grad_flow_options: dict[str, Any] = field(default_factory=dict)  # refused here: they need --grad-flow
+    reading: dict[str, Any] = field(default_factory=dict)  # how to read a data file (--time-col...; None: not given)
 
     def check(self) -> None:
         flags = given(self.grad_flow_options)
@@ -59,9 +62,14 @@ def inspect_paths(request: InspectRequest) -> Summary:
     if len(request.paths) == 2:
         a, b = (_run_summary(path, request.task) for path in request.paths)
         return Summary(compare_checkpoints(a, b), data=(a, b))
-    detection = detect(request.paths[0], task=request.task)
+    task = request.task or (_stdin_task() if request.paths == ["-"] else None)
+    detection = detect(request.paths[0], task=task)
     questions = given({name: getattr(request, name) for name in RUN_QUESTIONS})
-    check_options(detection, "inspect", {"top": request.top, **questions})
+    reading = given(request.reading)
+    check_options(detection, "inspect", {"top": request.top, **questions, **reading})
+    if reading and detection.run:
+        flag = "--" + next(iter(reading)).replace("_", "-")
+        raise UsageError(f"{flag} says how to read a data file; {request.paths[0]} is a run: leave it out")
     if questions and not (detection.run and detection.task.inspect_run is not None):
         flag = "--" + next(iter(questions)).replace("_", "-")
         raise UsageError(f"{flag} asks a trained run: give a {detection.task.name} run folder or checkpoint")
@@ -69,8 +77,39 @@ def inspect_paths(request: InspectRequest) -> Summary:
         if questions:
             return detection.task.inspect_run(request.paths[0], questions)
         return Summary(detection.task.summarise_run(request.paths[0]))
-    with detection.guess_explained({"top": request.top}):
+    with detection.guess_explained({"top": request.top, **reading}):
+        if reading:  # only a task that takes them gets here (check_options)
+            return detection.task.summarise_data(request.paths[0], request.top, **reading)
         return detection.task.summarise_data(request.paths[0], request.top)
+
+
+SNIFF_BYTES = 65_536
+
+
+def _stdin_task() -> str | None:
+    """The task whose data stdin starts with (a CSV of series), or None (text); stdin is left to be read whole."""
+    head = sys.stdin.buffer.read(SNIFF_BYTES)
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(_Replayed(head, sys.stdin.buffer)), encoding="utf-8")
+    text = head.decode("utf-8", errors="replace")
+    if len(head) == SNIFF_BYTES:
+        text = text[: text.rfind("\n") + 1]  # whole lines only
+    return next((spec.name for spec in all_tasks() if spec.claims_text is not None and spec.claims_text(text)), None)
+
+
+class _Replayed(io.RawIOBase):
+    """A stream that gives back the bytes already read, then the rest of the original."""
+
+    def __init__(self, head: bytes, rest: Any):
+        self.head, self.rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.head[: len(buffer)] if self.head else self.rest.read1(len(buffer))
+        self.head = self.head[len(chunk) :]
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
 
 
 def inspect_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -59,6 +59,8 @@ class TaskSpec:
     # inspect's questions to a run beyond its summary (translate: --attention TEXT), given as {option: value}
     inspect_run: Callable[[str, dict[str, Any]], Summary] | None = None
     instead_of_predict: str = ""  # what to use where a task has no predict ("rnn sample RUN")
+    # whether the start of a nameless input (stdin) is this task's data: a CSV of series for inspect -
+    claims_text: Callable[[str], bool] | None = None
 
     def takes(self, command: str, option: str) -> bool:
         return option in self.options.get(command, frozenset())

@@ -10,6 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rnncli.core.run_journal import current
+
 METRICS_FILE = "metrics.jsonl"
 # A validation loss this much (relative) above its best counts as "rising", not noise.
 RISE_TOLERANCE = 0.01
@@ -18,7 +20,12 @@ RISE_TOLERANCE = 0.01
 def curve_beside(checkpoint: Path) -> dict[str, Any] | None:
     """The curve of the run folder a checkpoint file sits in; None for a file with no metrics beside it."""
     run_dir = checkpoint.parent
-    return training_curve(run_dir) if (run_dir / METRICS_FILE).is_file() else None
+    return training_curve(run_dir) if _metrics_file(run_dir).is_file() else None
+
+
+def _metrics_file(run_dir: Path) -> Path:
+    """metrics.jsonl as the run's last committed save left it (see core/run_journal.py)."""
+    return current(Path(run_dir), METRICS_FILE) or Path(run_dir) / "nothing" / METRICS_FILE
 
 
 def read_metrics(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
@@ -30,7 +37,7 @@ def read_metrics(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
     by_step: dict[int, dict[str, Any]] = {}
     skipped = 0
     try:
-        lines = (Path(run_dir) / METRICS_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = _metrics_file(run_dir).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return [], 0
     for line in lines:

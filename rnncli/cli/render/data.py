@@ -83,11 +83,16 @@ def print_series_summary(summary: dict[str, Any], console: Console | None = None
     for entry in summary["series"]:
         for line in _holes(entry):
             console.print(Text(line, style="yellow"))
+    for note in summary.get("notes", []):
+        console.print(Text(f"! {note}", style="yellow"))
 
 
 def _series_facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
     season, span = summary["season"], summary["time_range"]
     shape = " (id, time, value rows)" if summary["layout"] == "long" else " (a time column and one column per series)"
+    roles = summary.get("columns") or {}
+    if roles.get("id"):
+        shape = f" (series in {roles['id']!r}, times in {roles['time']!r}, values in {roles['value']!r})"
     holes = summary["missing_cells"] + summary["gaps"]
     return [
         ("series file", summary["source"]),

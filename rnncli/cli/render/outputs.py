@@ -80,7 +80,7 @@ def write_backtest_table(result: dict[str, Any]) -> None:
         f"backtest: {result['series']} series x {result['windows']} window(s) of {result['horizon']} steps "
         f"(lookback {result['lookback']}, season {result['season']}"
         + (f", origins {result['step']} apart" if result.get("step", result["horizon"]) != result["horizon"] else "")
-        + ")",
+        + (f"; model: its {result['point_forecast']} forecast)" if result.get("point_forecast") else ")"),
         f"{'method':<16}{'MASE':>9}{'sMAPE':>9}{'MAPE':>9}{'CRPS':>9}",
     ]
     for name, m in result["metrics"].items():

@@ -154,7 +154,8 @@ def save_series_plot(data, path: Path) -> None:
 
 
 def save_forecast_plot(data, records: list[dict[str, Any]], *, path: str, history: int | None = None) -> None:
-    """The recent history (filled points marked), the point forecast and the widest interval, one panel per series."""
+    """The recent history (filled points marked), the point forecast (the median, the column that backtests
+    score) and the widest interval, one panel per series."""
     from rnncli.tasks.forecast.series import time_grid
 
     plt = require_matplotlib(path)
@@ -167,7 +168,7 @@ def save_forecast_plot(data, records: list[dict[str, Any]], *, path: str, histor
         times = time_grid(series.start, steps + len(rows), data.freq)
         _history(ax, series, times[:steps], _shown_points(history, len(rows), steps))
         future = times[steps:]
-        ax.plot(future, [r[point] for r in rows], color="tab:blue", label=f"forecast ({point})")
+        ax.plot(future, [r[point] for r in rows], color="tab:blue", label=f"{point} (point forecast)")
         if low is not None:
             lows, highs = [r[low] for r in rows], [r[high] for r in rows]
             ax.fill_between(future, lows, highs, color="tab:blue", alpha=0.25, label=band)
@@ -194,7 +195,7 @@ def save_backtest_plot(data, rows: list[dict[str, Any]], *, path: str, history: 
         for k, cutoff in enumerate(dict.fromkeys(r["cutoff"] for r in mine)):
             window = [r for r in mine if r["cutoff"] == cutoff]
             x = times[[where[r["timestamp"]] for r in window]]
-            ax.plot(x, [r["model"] for r in window], color="tab:blue", label="model" if k == 0 else None)
+            ax.plot(x, [r["model"] for r in window], color="tab:blue", label="model (median)" if k == 0 else None)
             ax.plot(
                 x,
                 [r["seasonal_naive"] for r in window],
@@ -232,8 +233,9 @@ def _history(ax, series, times, points: int) -> None:
 
 
 def _point_column(record: dict[str, Any]) -> str:
-    """The point forecast's column: the median quantile when written, else ``mean``."""
-    return "q0.5" if "q0.5" in record else "mean"
+    """The point forecast's column: ``median`` (what rnn forecast writes and backtests score); ``q0.5`` or
+    ``mean`` in a table written before the median had its own column."""
+    return next((name for name in ("median", "q0.5", "mean") if name in record), "median")
 
 
 def _band_columns(record: dict[str, Any], prefix: str = "") -> tuple[str | None, str | None, str]:

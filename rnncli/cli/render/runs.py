@@ -146,6 +146,13 @@ def print_forecast_summary(summary: dict[str, Any], console: Console | None = No
         print_curve(summary["curve"], console=console)
 
 
+def _seasons(season: Any, extra: Any) -> str:
+    """``12 steps``, ``24, 168 steps`` (the first is the one seasonal naive uses), or ``none``."""
+    if not isinstance(season, int) or season <= 1:
+        return "none"
+    return ", ".join(str(m) for m in [season, *(extra if isinstance(extra, list) else [])]) + " steps"
+
+
 def _forecaster_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     model, series = summary["model"], summary["series"]
     season = model.get("season")
@@ -162,7 +169,7 @@ def _forecaster_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("quantiles", ", ".join(str(q) for q in model.get("quantiles") or [])),
         ("intervals", _calibration_line(summary.get("calibration"))),
         ("frequency", str(series.get("frequency_name"))),
-        ("season", f"{season} steps" if isinstance(season, int) and season > 1 else "none"),
+        ("season", _seasons(season, model.get("extra_seasons"))),
         ("scaling", str(model.get("scaling"))),
         ("series", _forecast_series_line(series)),
         *_forecaster_training_rows(summary),

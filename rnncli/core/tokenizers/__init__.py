@@ -35,6 +35,7 @@ __all__ = [
     "encode_known",
     "tokenizer_from_dict",
     "train_tokenizer",
+    "unseen_characters",
 ]
 
 # What to do with text outside a tokenizer's vocabulary: refuse it naming the
@@ -118,3 +119,17 @@ def encode_known(tokenizer: Tokenizer, text: str, *, policy: str | None = None, 
     if missing and policy == "skip":
         ids = [i for i in ids if i != tokenizer.unknown_id]
     return ids
+
+
+def unseen_characters(tokenizer: Tokenizer, chunks: Chunks) -> list[str]:
+    """The characters of a text (read chunk by chunk) that a character tokenizer lacks; none for other kinds.
+
+    A word model reads an unseen word as its unknown token, and bytes and BPE cover every text, but a
+    character model can learn nothing about a character that is not in its vocabulary.
+    """
+    if tokenizer.kind != "char":
+        return []
+    missing: set[str] = set()
+    for chunk in chunks():
+        missing.update(tokenizer.unknown(chunk))
+    return sorted(missing)

@@ -10,6 +10,9 @@ from __future__ import annotations
 from rnncli.tasks.forecast.options import option_types
 from rnncli.tasks.spec import TaskSpec, entry
 
+# How eval and inspect read a CSV of series, as train and forecast do (inspect forecasts nothing: no --strict).
+READING = frozenset({"time_col", "value_col", "id_col", "freq", "missing", "decimal", "thousands"})
+
 TASK = TaskSpec(
     name="forecast",
     label="forecasting",
@@ -17,8 +20,8 @@ TASK = TaskSpec(
     suffixes=(".csv", ".tsv"),
     options={
         "train": frozenset(option_types()),
-        "eval": frozenset({"backtest", "step", "backtest_out"}),
-        "inspect": frozenset(),
+        "eval": READING | {"backtest", "step", "backtest_out", "strict", "allow_overlap"},
+        "inspect": READING,
     },
     option_notes={
         "seq_len": "the context is --lookback",
@@ -32,4 +35,5 @@ TASK = TaskSpec(
     summarise_run=entry("rnncli.tasks.forecast.report", "summarise_run"),
     summarise_data=entry("rnncli.tasks.forecast.report", "summarise_series"),
     instead_of_predict="rnn forecast DATA --model {run} forecasts a CSV",
+    claims_text=entry("rnncli.tasks.forecast.series", "looks_like_series"),
 )

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from rnncli.core.errors import DataError
 from rnncli.tasks.forecast.baselines import baselines
-from rnncli.tasks.forecast.config import median_index
+from rnncli.tasks.forecast.config import point_forecast
 from rnncli.tasks.forecast.forecaster import Forecaster, predict_windows
 from rnncli.tasks.forecast.model import step_index
 from rnncli.tasks.forecast.series import SeriesSet, format_time, time_grid
@@ -113,11 +114,12 @@ def run_backtest(forecaster: Forecaster, data: SeriesSet, *, windows: int, step:
             starts.append(first + origin - L)
             cases.append((index, origin))
     quantiles = predict_windows(forecaster, np.stack(contexts), np.array(starts))  # (N, H, Q)
+    points = point_forecast(quantiles, config.quantiles)  # (N, H): the median, as rnn forecast writes it
     scored = _Scored(data, config)
-    for (index, origin), q in zip(cases, quantiles, strict=True):
-        scored.add(index, origin, q)
+    for (index, origin), q, point in zip(cases, quantiles, points, strict=True):
+        scored.add(index, origin, q, point)
     document = _summarise(data, forecaster, scored, windows=windows, step=step or H)
-    document["overlaps_training"] = _overlaps_training(forecaster, data, span=span)
+    document["overlaps_training"] = _overlaps(forecaster, data, windows=windows, step=step)
     return Backtest(document=document, rows=scored.rows)
 
 
@@ -136,19 +138,18 @@ class _Scored:
 
     def __init__(self, data: SeriesSet, config):
         self.data, self.config = data, config
-        self.point = median_index(config.quantiles)
         self.pairs = interval_pairs(config.quantiles)
         self.metrics: dict[int, dict[str, list[dict[str, float]]]] = {}
         self.coverage: dict[int, dict[float, list[float]]] = {}
         self.rows: list[dict[str, Any]] = []
         self.times = {}
 
-    def add(self, index: int, origin: int, q: np.ndarray) -> None:
+    def add(self, index: int, origin: int, q: np.ndarray, point: np.ndarray) -> None:
         H, m, levels = self.config.horizon, self.config.season, self.config.quantiles
         values = self.data.series[index].values
         history, actual = values[:origin], values[origin : origin + H]
         scale = mase_scale(history, m)
-        forecasts = {"model": q[:, self.point], **baselines(history, horizon=H, season=m)}
+        forecasts = {"model": point, **baselines(history, horizon=H, season=m)}
         rows = self.metrics.setdefault(index, {name: [] for name in METHODS})
         for name, predicted in forecasts.items():
             spread = q if name == "model" else np.repeat(predicted[:, None], len(levels), axis=1)
@@ -211,7 +212,7 @@ def _summarise(data: SeriesSet, forecaster: Forecaster, scored: _Scored, *, wind
         "horizon": config.horizon,
         "lookback": config.lookback,
         "season": config.season,
-        "point_forecast": f"q{config.quantiles[scored.point]:g}",
+        "point_forecast": "median",  # the column rnn forecast writes as the point forecast, scored here
         "calibrated": bool(forecaster.meta.get("calibration")),
         "metrics": metrics,
         "coverage": covered,
@@ -222,9 +223,39 @@ def _summarise(data: SeriesSet, forecaster: Forecaster, scored: _Scored, *, wind
     }
 
 
-def _overlaps_training(forecaster: Forecaster, data: SeriesSet, *, span: int) -> bool:
-    """True when a backtest window lies inside the history the model was trained on."""
+def _overlaps(forecaster: Forecaster, data: SeriesSet, *, windows: int, step: int | None) -> bool | None:
+    reasons = training_overlap(forecaster, data, windows=windows, step=step)
+    return None if reasons is None else bool(reasons)
+
+
+def training_overlap(
+    forecaster: Forecaster, data: SeriesSet, *, windows: int, step: int | None = None
+) -> list[str] | None:
+    """Why the backtest windows overlap the model's training data, one line per series ([]: they do not).
+
+    Decided by time, not by the file's name: a series the model was trained
+    on overlaps when its first window starts at or before the last timestamp
+    the model saw of it (the checkpoint records it). None: the checkpoint
+    does not say, so overlap cannot be checked.
+    """
     info = forecaster.meta["series"]
-    trained = dict(zip(info["ids"], info["length"], strict=True))
-    same_source = info.get("source") == data.source
-    return same_source and any(s.id in trained and trained[s.id] > len(s.values) - span for s in data.series)
+    try:
+        trained = {sid: _stamp(last, data.freq) for sid, last in zip(info["ids"], info["last_time"], strict=True)}
+    except (KeyError, TypeError, ValueError):
+        return None
+    reasons = []
+    for series in data.series:
+        first = len(series.values) - backtest_span(forecaster.config.horizon, windows, step)
+        if series.id not in trained or first < 0:
+            continue
+        start = time_grid(series.start, first + 1, data.freq)[first]
+        if _stamp(start, data.freq) <= trained[series.id]:
+            reasons.append(
+                f"series {series.id!r}: the first backtest window starts at {format_time(start, data.time_format)} "
+                f"but the model was trained on it up to {format_time(trained[series.id], data.time_format)}"
+            )
+    return reasons
+
+
+def _stamp(value, freq: str):
+    return int(value) if freq.startswith("step:") else pd.Timestamp(value)

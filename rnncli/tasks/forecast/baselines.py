@@ -70,16 +70,19 @@ def _point(history: np.ndarray, *, method: str, horizon: int, season: int) -> np
 
 
 def baseline_forecast(
-    data: SeriesSet, *, method: str, horizon: int, season: int, quantiles: list[float]
+    data: SeriesSet, *, method: str, horizon: int, season: int, quantiles: list[float], nonnegative: bool = False
 ) -> list[dict[str, Any]]:
-    """One record per series and future step, as the model's forecasts are written: id, timestamp, mean, quantiles."""
+    """One record per series and future step, as the model's forecasts are written: id, timestamp, median
+    (the point forecast: the normal's centre), quantiles; with ``nonnegative`` all kept at 0 or above."""
     records = []
+    floor = 0.0 if nonnegative else -np.inf
     for series in data.series:
         q = baseline_quantiles(series.values, method=method, horizon=horizon, season=season, quantiles=quantiles)
-        point = _point(series.values, method=method, horizon=horizon, season=season)
+        q = np.maximum(q, floor)
+        point = np.maximum(_point(series.values, method=method, horizon=horizon, season=season), floor)
         future = time_grid(series.start, len(series.values) + horizon, data.freq)[len(series.values) :]
         for step, stamp in enumerate(future):
-            record = {"id": series.id, "timestamp": format_time(stamp, data.time_format), "mean": float(point[step])}
+            record = {"id": series.id, "timestamp": format_time(stamp, data.time_format), "median": float(point[step])}
             record.update({f"q{level:g}": float(q[step, j]) for j, level in enumerate(quantiles)})
             records.append(record)
     return records

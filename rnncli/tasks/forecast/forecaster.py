@@ -22,11 +22,11 @@ from rnncli.core.resume_state import TrainState
 from rnncli.core.settings import TrainConfig
 from rnncli.core.training import History, Trainer, TrainEvent
 from rnncli.tasks.forecast.calibration import apply_calibration, check_calibration
+from rnncli.tasks.forecast.config import point_forecast
 from rnncli.tasks.forecast.model import (
     ForecastConfig,
     ForecastModel,
     apply_scaling,
-    detect_season,
     model_inputs,
     step_index,
     undo_scaling,
@@ -35,7 +35,6 @@ from rnncli.tasks.forecast.series import Series, SeriesSet, describe_freq, forma
 from rnncli.tasks.forecast.task import ForecastTask
 
 TASK_FORECAST = "forecast"
-SEASON_CANDIDATES = {"h": 24, "D": 7, "B": 5, "W": 52, "M": 12, "Q": 4, "Y": 1}  # 1: not searched
 # The budget of `rnn forecast` without --model (also the defaults of `rnn train` on a CSV).
 FORECAST_TRAIN_DEFAULTS = dict(steps=1000, batch_size=64, lr=3e-3, eval_every=50, patience=6, seq_len=1)
 
@@ -52,35 +51,24 @@ def forecast_train_config(overrides: dict[str, Any]) -> TrainConfig:
     return cfg
 
 
-def choose_season(data: SeriesSet, season: int | None) -> int:
-    """--season, else autocorrelation over lags up to a few natural periods of the frequency."""
-    if season is not None:
-        return season
-    base = "".join(ch for ch in data.freq.split("-")[0] if ch.isalpha()).rstrip("SE") or "step"
-    natural = SEASON_CANDIDATES.get(base, 24)
-    shortest = min(len(s.values) for s in data.series)
-    max_lag = min(max(2 * natural, 2), shortest // 3)
-    if natural == 1 or max_lag < 2:
-        return 1
-    return detect_season([s.values for s in data.series], max_lag=max_lag)
-
-
 WEEK_OF_HOURS = 168
 
 
 def choose_lookback(config: ForecastConfig, data: SeriesSet, lookback: int | None) -> int:
     """--lookback, else two seasons or two horizons, whichever is longer (N-BEATS used 2-7 horizons).
 
-    Hourly data usually has a weekly cycle besides the daily one: the
-    lookback then covers a week when every series is long enough for it.
+    Hourly data usually has a weekly cycle besides the daily one, and
+    ``--season 24,168`` names a longer season: the lookback then covers the
+    longest of them when every series is long enough for it.
     """
     if lookback:
         return lookback
     chosen = max(2 * config.horizon, 2 * config.season, 8)
     hourly = data.freq in ("h", "1h", "H")
     shortest = min(len(s.values) for s in data.series)
-    if hourly and chosen < WEEK_OF_HOURS and shortest >= 2 * WEEK_OF_HOURS + 2 * config.horizon:
-        return WEEK_OF_HOURS
+    for longer in sorted({*config.extra_seasons, *([WEEK_OF_HOURS] if hourly else [])}, reverse=True):
+        if chosen < longer and shortest >= 2 * longer + 2 * config.horizon:
+            return longer
     return chosen
 
 
@@ -99,16 +87,31 @@ def check_lengths(data: SeriesSet, config: ForecastConfig, *, extra: int = 0, wh
 
 def choose_scaling(data: SeriesSet, scaling: str | None) -> str:
     if scaling == "log" and any((s.values <= 0).any() for s in data.series):
-        raise UsageError("--scaling log needs positive values; some series hold zeros or negatives")
+        zeros_only = all((s.values >= 0).all() for s in data.series)
+        hint = "; --scaling log1p takes log(1 + x), which handles zeros" if zeros_only else ""
+        raise UsageError(f"--scaling log needs positive values; some series hold zeros or negatives{hint}")
+    if scaling == "log1p" and any((s.values < 0).any() for s in data.series):
+        raise UsageError("--scaling log1p needs values of 0 or more; some series hold negatives")
     return scaling or "standard"
 
 
-def series_meta(data: SeriesSet, config: ForecastConfig) -> dict[str, Any]:
-    """What forecasting needs without the file: ids, last times and the last context of each series."""
+def never_negative(data: SeriesSet) -> bool:
+    """True when no series of the training history goes below 0 (counts, sales): forecasts are then clipped at 0."""
+    return all((s.values >= 0).all() for s in data.series)
+
+
+def series_meta(data: SeriesSet, config: ForecastConfig, held_out: int = 0) -> dict[str, Any]:
+    """What forecasting needs without the file: ids, last times and the last context of each series.
+
+    ``last_time`` is the last training timestamp of each series (what backtests check overlap against);
+    ``held_out`` the points a backtest cut from the end of each series of the file before training.
+    """
     return {
+        "held_out": held_out,
         "freq": data.freq,
         "time_format": data.time_format,
         "layout": data.layout,
+        "columns": data.columns,  # the roles of the CSV's columns (time, id, value), used again on new files
         "source": data.source,
         "ids": [s.id for s in data.series],
         "last_time": [_stamp_to_json(time_grid(s.start, len(s.values), data.freq)[-1]) for s in data.series],
@@ -130,6 +133,7 @@ def train_forecaster(
     on_event: Callable[[TrainEvent], None] | None = None,
     command: list[str] | None = None,
     resume: TrainState | None = None,
+    held_out: int = 0,
 ) -> History:
     """Train a global forecaster on every series of ``data`` and write its run folder.
 
@@ -150,7 +154,7 @@ def train_forecaster(
     meta = {
         "task": TASK_FORECAST,
         **settings,
-        "series": series_meta(data, config),
+        "series": series_meta(data, config, held_out),
         "versions": versions(),
         "command": command if command is not None else sys.argv,
     }
@@ -195,6 +199,7 @@ class Forecaster:
             time_format=info.get("time_format"),
             source=str(self.path),
             layout=info.get("layout", "wide"),
+            columns=info.get("columns") or {},  # runs saved before the roles were kept have none
         )
 
 
@@ -254,20 +259,24 @@ def validate_forecaster_layout(path: Path, meta: dict[str, Any]) -> ForecastConf
 def predict_windows(
     forecaster: Forecaster, contexts: np.ndarray, starts: np.ndarray, *, calibrated: bool = True
 ) -> np.ndarray:
-    """Quantiles in original units for context windows (N, L) whose first points sit at ``starts``
-    (widened by the checkpoint's calibration, when it has one and ``calibrated``)."""
+    """Quantiles in original units for context windows (N, L) whose first points sit at ``starts``:
+    widened by the checkpoint's calibration (when it has one), then kept at 0 or above for data that never
+    went negative. ``calibrated=False``: the model's raw quantiles, neither widened nor clipped."""
     config = forecaster.config
     values = torch.as_tensor(apply_scaling(contexts, config.scaling), dtype=torch.float32)
     positions = torch.as_tensor(starts, dtype=torch.long).unsqueeze(1) + torch.arange(config.lookback)
-    x, loc, scale = model_inputs(values, positions, config.season)
+    x, loc, scale = model_inputs(values, positions, config.seasons)
     scaled = forecaster.model.predict(x)  # (N, H, Q)
     out = scaled * scale.unsqueeze(-1) + loc.unsqueeze(-1)
-    quantiles = undo_scaling(out.double().numpy(), config.scaling)
-    return apply_calibration(quantiles, forecaster.meta.get("calibration") if calibrated else None, config.quantiles)
+    values = undo_scaling(out.double().numpy(), config.scaling)
+    if not calibrated:
+        return values  # the model's own quantiles: what the calibration is fitted on
+    values = apply_calibration(values, forecaster.meta.get("calibration"), config.quantiles)
+    return np.maximum(values, 0.0) if config.nonnegative else values  # calibrated first, then kept at 0 or above
 
 
 def forecast(forecaster: Forecaster, data: SeriesSet | None = None) -> list[dict[str, Any]]:
-    """One record per series and future step: id, timestamp, mean and the quantiles."""
+    """One record per series and future step: id, timestamp, the median (the point forecast) and the quantiles."""
     data = data or forecaster.remembered()
     config = forecaster.config
     if data.freq != forecaster.meta["series"]["freq"]:
@@ -283,11 +292,12 @@ def forecast(forecaster: Forecaster, data: SeriesSet | None = None) -> list[dict
     contexts = np.stack([s.values[-config.lookback :] for s in data.series])
     starts = np.array([step_index(s.start, data.freq) + len(s.values) - config.lookback for s in data.series])
     quantiles = predict_windows(forecaster, contexts, starts)  # (S, H, Q)
+    points = point_forecast(quantiles, config.quantiles)  # (S, H): the median, what backtests score
     records = []
-    for series, q in zip(data.series, quantiles, strict=False):
+    for series, q, point in zip(data.series, quantiles, points, strict=False):
         future = time_grid(series.start, len(series.values) + config.horizon, data.freq)[len(series.values) :]
         for step, stamp in enumerate(future):
-            record = {"id": series.id, "timestamp": format_time(stamp, data.time_format), "mean": float(q[step].mean())}
+            record = {"id": series.id, "timestamp": format_time(stamp, data.time_format), "median": float(point[step])}
             record.update({f"q{_label(level)}": float(q[step, j]) for j, level in enumerate(config.quantiles)})
             records.append(record)
     return records

@@ -83,14 +83,18 @@ def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: torch.Tens
 
 
 def apply_scaling(values: np.ndarray, scaling: str) -> np.ndarray:
-    """The series as the model reads it: its log for ``--scaling log`` (each window is standardised
-    later, by ``model_inputs``)."""
-    return np.log(values) if scaling == "log" else values
+    """The series as the model reads it: its log for ``--scaling log``, log(1 + x) for ``log1p`` (counts with
+    zeros); each window is standardised later, by ``model_inputs``."""
+    if scaling == "log":
+        return np.log(values)
+    return np.log1p(values) if scaling == "log1p" else values
 
 
 def undo_scaling(values: np.ndarray, scaling: str) -> np.ndarray:
     """``apply_scaling`` undone, without overflow."""
-    return np.exp(np.clip(values, -700, 700)) if scaling == "log" else values
+    if scaling == "log":
+        return np.exp(np.clip(values, -700, 700))
+    return np.expm1(np.clip(values, -700, 700)) if scaling == "log1p" else values
 
 
 def context_stats(context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,11 +113,12 @@ def season_features(positions: torch.Tensor, season: int) -> torch.Tensor:
     return torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1)
 
 
-def model_inputs(context: torch.Tensor, positions: torch.Tensor, season: int):
-    """Scaled inputs (B, L, F) and the (loc, scale) that undo the scaling."""
+def model_inputs(context: torch.Tensor, positions: torch.Tensor, seasons: list[int]):
+    """Scaled inputs (B, L, F) and the (loc, scale) that undo the scaling; F = 1 + 2 per season."""
     loc, scale = context_stats(context)
     scaled = (context - loc) / scale  # (B, L)
-    return torch.cat([scaled.unsqueeze(-1), season_features(positions, season)], dim=-1), loc, scale
+    features = [season_features(positions, season) for season in seasons]
+    return torch.cat([scaled.unsqueeze(-1), *features], dim=-1), loc, scale
 
 
 def step_index(start, freq: str) -> int:
@@ -138,31 +143,3 @@ def step_index(start, freq: str) -> int:
     if nanos:
         return int(stamp.as_unit("ns").value // nanos)
     return 0
-
-
-def detect_season(arrays: list[np.ndarray], *, max_lag: int) -> int:
-    """The seasonal period by autocorrelation of the differenced series (1 if none stands out).
-
-    A peak must stand clear of what noise gives (about 1/sqrt(n)) to count.
-    Lags that are whole multiples of a better period are not preferred: the
-    shortest lag whose autocorrelation is within 90% of the best wins.
-    """
-    scores = np.zeros(max_lag + 1)
-    weight = 0.0
-    for values in arrays:
-        diffs = np.diff(values)
-        if len(diffs) < 2 * max_lag or diffs.std() == 0:
-            continue
-        centred = diffs - diffs.mean()
-        denom = float(np.dot(centred, centred))
-        for lag in range(2, max_lag + 1):
-            scores[lag] += len(diffs) * float(np.dot(centred[:-lag], centred[lag:])) / denom
-        weight += len(diffs)
-    if weight == 0:
-        return 1
-    scores /= weight
-    best = float(scores.max())
-    # Noise alone gives autocorrelations of about 1/sqrt(n): demand a clear peak above that.
-    if best < max(0.3, 3.5 / np.sqrt(weight / max(len(arrays), 1))):
-        return 1
-    return int(next(lag for lag in range(2, max_lag + 1) if scores[lag] >= 0.9 * best))

@@ -14,7 +14,14 @@ from typing import Any
 
 from rnncli.core.errors import UsageError
 from rnncli.core.settings import ChosenOptions, TrainConfig, train_option_types
-from rnncli.tasks.forecast.config import ForecastConfig, level_quantiles, parse_levels, parse_quantiles
+from rnncli.tasks.forecast.config import (
+    ForecastConfig,
+    level_quantiles,
+    parse_levels,
+    parse_quantiles,
+    parse_seasons,
+    with_median,
+)
 
 
 @dataclass
@@ -26,6 +33,9 @@ class SeriesOptions:
     id_col: str | None = None
     freq: str | None = None
     missing: str = "interpolate"
+    decimal: str | None = None  # None: detected per column
+    thousands: str | None = None
+    strict: bool = False  # a series too short for the model is an error, not left out
 
 
 @dataclass
@@ -36,7 +46,7 @@ class ForecastOptions:
     lookback: int | None = None
     quantiles: str | None = None
     level: str | None = None  # central intervals in percent (80,95): their bounds are quantiles too
-    season: int | None = None
+    season: int | str | None = None  # 12, or several seasons: 24,168
     scaling: str | None = None
     ensemble: int | None = None
     cell: str | None = None
@@ -77,16 +87,23 @@ class ForecastSettings:
                 setattr(config, name, getattr(self.model, name))
         with self.chosen.blaming_the_file():
             config.quantiles = self.quantiles(config.quantiles)
+            if self.model.season is not None:
+                config.season, *config.extra_seasons = parse_seasons(self.model.season)
             config.validate()
         return config
 
     def quantiles(self, default: list[float]) -> list[float]:
-        """--quantiles and the bounds of every --level (with the median); the default without either."""
+        """--quantiles and the bounds of every --level, always with the median (the point forecast);
+        the default without either."""
         given = parse_quantiles(self.model.quantiles) if self.model.quantiles is not None else []
         levels = parse_levels(self.model.level) if self.model.level is not None else []
-        if not levels:
-            return given or default
-        return sorted({*given, *level_quantiles(levels)})
+        if not given and not levels:
+            return default
+        return with_median([*given, *level_quantiles(levels)])
+
+    def seasons(self) -> list[int] | None:
+        """--season as a list (the primary season first), or None: detect it from the data."""
+        return None if self.model.season is None else parse_seasons(self.model.season)
 
     def train_config(self, defaults: dict[str, Any]) -> TrainConfig:
         """The trainer's settings: forecasting's defaults, then the options."""
@@ -101,7 +118,15 @@ class ForecastSettings:
         config, cfg = ForecastConfig(**saved["model"]), TrainConfig(**saved["train"])
         values = dict(self.chosen.values)
         if isinstance(values.get("quantiles"), str):
-            values["quantiles"] = parse_quantiles(values["quantiles"])  # compared with the saved list
+            values["quantiles"] = with_median(parse_quantiles(values["quantiles"]))  # compared with the saved list
+        if values.get("season") is not None and parse_seasons(values.pop("season")) != config.seasons:
+            shown = ",".join(str(m) for m in config.seasons)
+            raise self.chosen.blamed(
+                UsageError(
+                    f"--season cannot change when resuming (this run was trained with {shown}); "
+                    "leave it out, or start a new run with --out"
+                )
+            )
         dataclasses.replace(self.chosen, values=values).apply(config, cfg, resuming=True)
         with self.chosen.blaming_the_file():
             cfg.validate()

@@ -9,16 +9,16 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnncli.core.errors import UsageError
 from rnncli.tasks.forecast.config import level_bounds, parse_levels, parse_quantiles
 from rnncli.tasks.forecast.options import ForecastSettings, SeriesOptions
-from rnncli.tasks.forecast.runs import load_series, train_series
-from rnncli.tasks.forecast.series import SeriesSet
-from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter
+from rnncli.tasks.forecast.runs import leave_out_short, load_series, train_series
+from rnncli.tasks.forecast.series import SeriesSet, format_time
+from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter, given
 
 if TYPE_CHECKING:
     from rnncli.tasks.forecast.backtest import Backtest
@@ -55,6 +55,8 @@ class ForecastResult:
 def run_forecast(request: ForecastRequest, reporter: Reporter) -> ForecastResult:
     """Train (or load), then forecast every series, or backtest on the last horizons."""
     check_backtest_options(request.backtest, request.step)
+    if request.options.get("allow_overlap") and request.backtest is None:
+        raise UsageError("--allow-overlap is for --backtest with --model: it lets a backtest score training data")
     if request.model is None and request.data is None:
         raise UsageError("give a CSV file (or - for stdin) to train on, or --model CKPT")
     settings = ForecastSettings.resolve(request.options)
@@ -62,14 +64,23 @@ def run_forecast(request: ForecastRequest, reporter: Reporter) -> ForecastResult
         return baseline_result(request, settings, reporter)
     forecaster, series = _forecaster_and_series(request, settings, reporter)
     names = IntervalNames.chosen(settings, forecaster.config.quantiles, forecaster.path)
+    strict = settings.series.strict
     if request.backtest is not None:
         if series is None:
             raise UsageError("--backtest needs the CSV file to compare the forecasts with")
-        done = backtest_report(forecaster, series, request.backtest, reporter, step=request.step)
+        allow = bool(request.options.get("allow_overlap"))  # windows the model was trained on: warned, marked
+        done = backtest_report(
+            forecaster, series, request.backtest, reporter, step=request.step, allow_overlap=allow, strict=strict
+        )
         rows = [names.rename(row, prefix="model-") for row in done.rows]
         return ForecastResult(backtest=done.document, windows=rows, history=series, quantiles=names.quantiles)
+    if series is None:
+        _say_where_the_history_ends(forecaster, reporter)
     from rnncli.tasks.forecast.forecaster import forecast  # torch: only once the flags and the CSV are good
 
+    if series is not None:
+        need, why = forecaster.config.lookback, "points of context the model reads"
+        series = leave_out_short(series, need, strict=strict, reporter=reporter, why=why)
     return ForecastResult(
         records=[names.rename(record) for record in forecast(forecaster, series)],
         history=series or forecaster.remembered(),
@@ -121,7 +132,7 @@ class IntervalNames:
 def baseline_result(request: ForecastRequest, settings: ForecastSettings, reporter: Reporter) -> ForecastResult:
     """``rnn forecast FILE --baseline NAME``: the baseline's forecasts in the model's format, nothing trained."""
     from rnncli.tasks.forecast.baselines import baseline_forecast, check_baseline
-    from rnncli.tasks.forecast.forecaster import choose_season
+    from rnncli.tasks.forecast.seasons import choose_seasons
 
     method = check_baseline(request.baseline)
     if request.model is not None or request.backtest is not None:
@@ -131,11 +142,20 @@ def baseline_result(request: ForecastRequest, settings: ForecastSettings, report
         raise UsageError("--baseline needs a CSV file (or - for stdin) to forecast")
     config = settings.checked_config()
     series = load_series(request.data, settings.series, reporter)
-    season = choose_season(series, settings.model.season)
-    reporter.info(f"{request.baseline} forecasts (season {season}, normal intervals from its residuals); no model")
+    season = (settings.seasons() or choose_seasons([s.values for s in series.series], series.freq))[0]
+    nonnegative = all((s.values >= 0).all() for s in series.series)
+    kept = "; kept at 0 or above, as the history is" if nonnegative else ""
+    reporter.info(
+        f"{request.baseline} forecasts (season {season}, normal intervals from its residuals{kept}); no model"
+    )
     names = IntervalNames.chosen(settings, config.quantiles)
     records = baseline_forecast(
-        series, method=method, horizon=config.horizon, season=season, quantiles=config.quantiles
+        series,
+        method=method,
+        horizon=config.horizon,
+        season=season,
+        quantiles=config.quantiles,
+        nonnegative=nonnegative,
     )
     return ForecastResult(records=[names.rename(r) for r in records], history=series, quantiles=config.quantiles)
 
@@ -147,8 +167,9 @@ def _forecaster_and_series(
         from rnncli.tasks.forecast.forecaster import load_forecaster
 
         forecaster = load_forecaster(request.model)
-        saved_freq = forecaster.meta["series"]["freq"]
-        series = load_series(request.data, settings.series, reporter, freq=saved_freq) if request.data else None
+        check_model_options(forecaster, request)
+        saved = forecaster.meta["series"]
+        series = load_series(request.data, settings.series, reporter, model=saved) if request.data else None
         return forecaster, series
     settings.checked_config()  # before the CSV is read: a bad flag is reported first
     series = load_series(request.data, settings.series, reporter)
@@ -166,6 +187,12 @@ def _forecaster_and_series(
             command=request.command,
             reporter=reporter,
             kept=request.out is not None,
+            held_out=holdout,
+        )
+    if holdout and request.out is not None:
+        reporter.info(
+            f"{request.out} was trained without the last {holdout} points of each series: "
+            "rnn forecast --model with it forecasts from that cut-off unless given the file"
         )
     return forecaster, series
 
@@ -199,25 +226,117 @@ def check_backtest_options(windows: int | None, step: int | None) -> None:
 
 
 def backtest_report(
-    forecaster: Forecaster, series: SeriesSet, windows: int, reporter: Reporter, *, step: int | None = None
+    forecaster: Forecaster,
+    series: SeriesSet,
+    windows: int,
+    reporter: Reporter,
+    *,
+    step: int | None = None,
+    allow_overlap: bool = False,
+    strict: bool = False,
 ) -> Backtest:
-    """A rolling-origin backtest against the baselines, with a warning when it scores the training data
-    or when an interval's coverage is far from what it promises."""
-    from rnncli.tasks.forecast.backtest import COVERAGE_TOLERANCE, run_backtest
+    """A rolling-origin backtest against the baselines, refused when it would score the training data,
+    with a warning when an interval's coverage is far from what it promises.
 
+    Overlap is decided by time: a window overlaps when it starts at or before
+    the last timestamp the model was trained on for that series (whatever the
+    file is called, a copy, or stdin). ``allow_overlap`` scores anyway, warned
+    and marked in the document. Series too short for the backtest are left out
+    with a warning (refused with ``strict``).
+    """
+    from rnncli.tasks.forecast.backtest import backtest_span, run_backtest
+
+    config = forecaster.config
+    need = config.lookback + backtest_span(config.horizon, windows, step) + max(config.season, 1)  # as run_backtest
+    why = f"a backtest of {windows} window(s) needs (lookback + the windows' span + one season)"
+    series = leave_out_short(series, need, strict=strict, reporter=reporter, why=why)
+    _check_overlap(forecaster, series, windows, reporter, step=step, allow_overlap=allow_overlap)
     result = run_backtest(forecaster, series, windows=windows, step=step)
-    document = result.document
-    if document["overlaps_training"]:
+    _warn_coverage(result.document, reporter)
+    return result
+
+
+def _check_overlap(
+    forecaster: Forecaster,
+    series: SeriesSet,
+    windows: int,
+    reporter: Reporter,
+    *,
+    step: int | None,
+    allow_overlap: bool,
+) -> None:
+    """Refuse (or with ``allow_overlap`` warn about) backtest windows the model was trained on."""
+    from rnncli.tasks.forecast.backtest import training_overlap
+
+    overlap = training_overlap(forecaster, series, windows=windows, step=step)
+    if overlap is None:
         reporter.warn(
-            "the model was trained on some of these windows; the figures are optimistic "
-            "(rnn forecast FILE --backtest N trains without them)"
+            f"{forecaster.path} does not record where its training data ended: whether these windows "
+            "were part of it cannot be checked"
         )
+    elif overlap and not allow_overlap:
+        raise UsageError(
+            f"{series.source}: {overlap[0]}, so the model was trained on the windows it would be scored on "
+            f"and the figures would flatter it; backtest a model trained without them "
+            f"(rnn forecast FILE --horizon {forecaster.config.horizon} --backtest {windows}"
+            f"{f' --step {step}' if step else ''}), "
+            "or give --allow-overlap to score it anyway (marked in the output)"
+        )
+    elif overlap:
+        reporter.warn(f"{overlap[0]}: the model was trained on these windows; the figures are optimistic")
+
+
+def _warn_coverage(document: dict[str, Any], reporter: Reporter) -> None:
+    from rnncli.tasks.forecast.backtest import COVERAGE_TOLERANCE
+
     for nominal in document["coverage_off"]:
         reporter.warn(
             f"the {float(nominal):.0%} interval covered {document['coverage'][nominal]:.1%} of the backtest's points, "
             f"more than {COVERAGE_TOLERANCE:.0%} from nominal: do not trust its width on this data"
         )
-    return result
+
+
+def _say_where_the_history_ends(forecaster: Forecaster, reporter: Reporter) -> None:
+    """A run kept from a backtest remembers the series up to the backtest's cut-off, not the file's end."""
+    info = forecaster.meta["series"]
+    if info.get("held_out"):
+        last = info["last_time"][0]
+        last = format_time(int(last) if info["freq"].startswith("step:") else last, info.get("time_format"))
+        reporter.warn(
+            f"{forecaster.path} was trained for a backtest without the last {info['held_out']} points of each "
+            f"series of {info.get('source')}: its data ends at {last}, before the file's end, and "
+            "the forecast starts there; give the file to forecast from its end: rnn forecast --model RUN FILE"
+        )
+
+
+# Options that shape or train a model: with --model they cannot change anything, so they are refused.
+TRAINING_ONLY = ("steps", "time", "lr", "seed", "device", "epochs", "batch_size", "patience", "eval_every")
+
+
+def check_model_options(forecaster: Forecaster, request: ForecastRequest) -> None:
+    """Refuse the options a trained model cannot honour (a different horizon, quantiles, season...)."""
+    from rnncli.tasks.forecast.config import parse_quantiles, parse_seasons, with_median
+
+    config = forecaster.config
+    parse = {"quantiles": lambda v: with_median(parse_quantiles(v)), "season": parse_seasons}
+    saved = {**config.to_dict(), "season": config.seasons}
+    for name, value in given(request.options).items():
+        flag = "--" + name.replace("_", "-")
+        if name in TRAINING_ONLY:
+            raise UsageError(f"{flag} is for training; --model {request.model} is already trained: leave {flag} out")
+        if name in saved and parse.get(name, lambda v: v)(value) != saved[name]:
+            shown = ",".join(f"{v:g}" for v in saved[name]) if isinstance(saved[name], list) else saved[name]
+            raise UsageError(
+                f"{flag} {value}: --model {request.model} was trained with {flag} {shown} and cannot change it; "
+                f"leave {flag} out, or train a model with it (rnn forecast FILE {flag} {value} ...)"
+            )
+    if request.out is not None:
+        raise UsageError(f"--out keeps a model trained here; --model {request.model} is already trained")
+
+
+def series_options(options: dict[str, Any]) -> SeriesOptions:
+    """How to read the CSV, from a command's options (those not given keep their defaults)."""
+    return SeriesOptions(**{f.name: options[f.name] for f in fields(SeriesOptions) if options.get(f.name) is not None})
 
 
 def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
@@ -228,6 +347,16 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     windows = DEFAULT_BACKTEST_WINDOWS if windows is None else windows
     check_backtest_options(windows, request.options.get("step"))
     forecaster = load_forecaster(request.checkpoint)
-    series = load_series(request.data, SeriesOptions(), reporter, freq=forecaster.meta["series"]["freq"])
-    done = backtest_report(forecaster, series, windows, reporter, step=request.options.get("step"))
+    options = series_options(request.options)
+    series = load_series(request.data, options, reporter, model=forecaster.meta["series"])
+    allow = bool(request.options.get("allow_overlap"))
+    done = backtest_report(
+        forecaster,
+        series,
+        windows,
+        reporter,
+        step=request.options.get("step"),
+        allow_overlap=allow,
+        strict=options.strict,
+    )
     return Evaluation("backtest", document=done.document, records=done.rows)  # the rows: --backtest-out

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from rnncli.core.errors import CheckpointError
+from rnncli.tasks.forecast.seasons import choose_seasons
 from rnncli.tasks.forecast.series import SeriesSet, describe_freq, format_time, read_series, series_times
 from rnncli.tasks.requests import Summary
 from rnncli.tasks.training_curve import curve_beside
@@ -24,9 +25,12 @@ SHOWN_TIMES = 5  # missing timestamps listed per series
 SHOWN_SERIES = 10  # series ids listed for a forecasting checkpoint
 
 
-def summarise_series(source: str, top: int | None = None) -> Summary:
-    """``rnn inspect`` on a CSV of series (``top`` is the language model's; a forecast never gets it)."""
-    summary, data = inspect_series(source)
+def summarise_series(source: str, top: int | None = None, **reading: Any) -> Summary:
+    """``rnn inspect`` on a CSV of series (``top`` is the language model's; a forecast never gets it).
+
+    ``reading`` holds the options that say how to read the CSV (time_col, decimal...), as train takes them.
+    """
+    summary, data = inspect_series(source, **reading)
     return Summary(summary, data=data)
 
 
@@ -44,15 +48,13 @@ def summarise_run(path: str | Path) -> dict[str, Any]:
     return summary
 
 
-def inspect_series(source: str) -> tuple[dict[str, Any], SeriesSet]:
+def inspect_series(source: str, **reading: Any) -> tuple[dict[str, Any], SeriesSet]:
     """Read a CSV of series (gaps filled as training would) and summarise it; also return the series."""
-    data = read_series(source)
+    data = read_series(source, **reading)
     return series_summary(data), data
 
 
 def series_summary(data: SeriesSet) -> dict[str, Any]:
-    from rnncli.tasks.forecast.forecaster import choose_season  # torch is only imported when a CSV is inspected
-
     entries = [_series_entry(s, data) for s in data.series]
     starts = [e["start"] for e in entries]
     ends = [e["end"] for e in entries]
@@ -62,11 +64,13 @@ def series_summary(data: SeriesSet) -> dict[str, Any]:
         "kind": "series",
         "source": data.source,
         "layout": data.layout,
+        "columns": data.columns,
+        "notes": data.notes,
         "num_series": len(entries),
         "total_points": sum(e["length"] for e in entries),
         "frequency": data.freq,
         "frequency_name": describe_freq(data.freq),
-        "season": choose_season(data, None),
+        "season": choose_seasons([s.values for s in data.series], data.freq)[0],
         "time_range": {"start": starts[int(np.argmin(firsts))], "end": ends[int(np.argmax(lasts))]},
         "missing_cells": sum(e["missing_cells"]["count"] for e in entries),
         "gaps": sum(e["gaps"]["count"] for e in entries),
@@ -129,6 +133,7 @@ def forecast_checkpoint_summary(path: Path, meta: dict[str, Any], tensors: dict[
             "count": len(ids),
             "source": info.get("source"),
             "layout": info.get("layout"),
+            "columns": info.get("columns"),  # None for runs saved before the roles were kept
             "frequency": freq,
             "frequency_name": describe_freq(freq) if isinstance(freq, str) else None,
             "ids": ids[:SHOWN_SERIES],

@@ -6,13 +6,15 @@ both report through the command's ``Reporter`` and never print.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rnncli.core.errors import UsageError
-from rnncli.tasks.forecast.config import ForecastConfig
+from rnncli.tasks.forecast.config import ForecastConfig, parse_quantiles
 from rnncli.tasks.forecast.options import ForecastSettings, SeriesOptions
-from rnncli.tasks.forecast.series import SeriesSet, describe_freq, read_series
+from rnncli.tasks.forecast.seasons import choose_seasons, natural_seasons
+from rnncli.tasks.forecast.series import SeriesSet, describe_freq, describe_roles, read_series
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
 
@@ -51,7 +53,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     config, cfg = settings.resumed(saved.meta)
     info = saved.meta["series"]
     data = _one_file(saved.inputs(request.data, [info.get("source")], what="CSV"))
-    series = load_series(data, settings.series, reporter, freq=info["freq"])
+    series = load_series(data, settings.series, reporter, model=info)
     same = [s.id for s in series.series] == info["ids"] and [len(s.values) for s in series.series] == info["length"]
     if not same:
         raise UsageError(
@@ -83,20 +85,33 @@ def train_series(
     command: list[str],
     reporter: Reporter,
     kept: bool = True,
+    held_out: int = 0,
 ) -> tuple[Forecaster, History]:
-    """Train with the shared trainer; return the best weights (early stopping) and the history."""
+    """Train with the shared trainer; return the best weights (early stopping) and the history.
+
+    ``held_out``: the points cut from the end of every series for a backtest (recorded in the run).
+    """
     from rnncli.tasks.forecast.forecaster import (
         FORECAST_TRAIN_DEFAULTS,
         check_lengths,
         train_forecaster,
     )
 
+    config = build_config(series, settings, Reporter())  # a first look, to know which series are long enough
+    need = config.lookback + 2 * config.horizon
+    series = leave_out_short(series, need, strict=settings.series.strict, reporter=reporter, why=TRAIN_NEEDS)
     config = build_config(series, settings, reporter)
     check_lengths(series, config)
     cfg = settings.train_config(FORECAST_TRAIN_DEFAULTS)
     with interrupts_explained(out_dir, kept=kept):
         history = train_forecaster(
-            series, config, cfg, out_dir=out_dir, on_event=reporter.events(THROUGHPUT_UNIT), command=command
+            series,
+            config,
+            cfg,
+            out_dir=out_dir,
+            on_event=reporter.events(THROUGHPUT_UNIT),
+            command=command,
+            held_out=held_out,
         )
     reporter.info(
         f"{STOP_REASONS.get(history.stop_reason or '', '')}best validation pinball loss "
@@ -133,48 +148,91 @@ def calibrate_run(out_dir: Path, series: SeriesSet, reporter: Reporter) -> Forec
     return forecaster
 
 
+TRAIN_NEEDS = "a training window and the held-out validation horizon need (lookback + 2 x horizon)"
+
+
+def leave_out_short(data: SeriesSet, need: int, *, strict: bool, reporter: Reporter, why: str) -> SeriesSet:
+    """The series without those shorter than ``need`` points, each named in a warning.
+
+    With --strict, or when every series is too short, nothing is left out: the caller's own check
+    then refuses the file, naming the first short series.
+    """
+    short = [s for s in data.series if len(s.values) < need]
+    if not short or strict or len(short) == len(data.series):
+        return data
+    for series in short:
+        reporter.warn(
+            f"{data.source}: series {series.id!r} has {len(series.values)} points, fewer than the {need} {why}; "
+            "left out (--strict refuses the file instead)"
+        )
+    return replace(data, series=[s for s in data.series if len(s.values) >= need])
+
+
 def build_config(series: SeriesSet, settings: ForecastSettings, reporter: Reporter) -> ForecastConfig:
     """The options, and what the data decides: the season, the lookback and the scaling."""
-    from rnncli.tasks.forecast.forecaster import choose_lookback, choose_scaling, choose_season
+    from rnncli.tasks.forecast.forecaster import choose_lookback, choose_scaling, never_negative
 
     options = settings.model
     config = settings.checked_config()
-    config.season = choose_season(series, options.season)
+    seasons = settings.seasons() or choose_seasons([s.values for s in series.series], series.freq)
+    config.season, *config.extra_seasons = seasons
     config.lookback = choose_lookback(config, series, options.lookback)
     config.scaling = choose_scaling(series, options.scaling)
+    config.nonnegative = never_negative(series)
     with settings.chosen.blaming_the_file():
         config.validate()
-    how = (
-        "given"
-        if options.season is not None
-        else "detected by autocorrelation"
-        if config.season > 1
-        else "none detected"
-    )
-    reporter.info(
-        f"season {config.season} ({how}), lookback {config.lookback}, horizon {config.horizon}, "
-        f"quantiles {','.join(f'{q:g}' for q in config.quantiles)}, scaling {config.scaling}"
-    )
+    _describe(config, options, series.freq, reporter)
     return config
 
 
-def load_series(data: str, options: SeriesOptions, reporter: Reporter, *, freq: str | None = None) -> SeriesSet:
-    """Read the CSV, report what was found, and warn about every filled gap."""
+def _describe(config: ForecastConfig, options, freq: str, reporter: Reporter) -> None:
+    """What was chosen, and why: the season given or detected, the quantiles (0.5 always among them)."""
+    if options.season is not None:
+        how = "given"
+    elif config.season in natural_seasons(freq):
+        how = "the calendar's period, seen in the data"
+    else:
+        how = "the autocorrelation peak" if config.season > 1 else "none detected"
+    shown = ",".join(str(m) for m in config.seasons)
+    asked = parse_quantiles(options.quantiles) if options.quantiles is not None else config.quantiles
+    added = "" if 0.5 in asked else " (0.5 added: the median is the point forecast)"
+    reporter.info(
+        f"season {shown} ({how}), lookback {config.lookback}, horizon {config.horizon}, "
+        f"quantiles {','.join(f'{q:g}' for q in config.quantiles)}{added}, scaling {config.scaling}"
+        + (", forecasts kept at 0 or above (no series goes below 0)" if config.nonnegative else "")
+    )
+
+
+def load_series(
+    data: str, options: SeriesOptions, reporter: Reporter, *, model: dict[str, Any] | None = None
+) -> SeriesSet:
+    """Read the CSV, report what was found (and how), and warn about every filled gap.
+
+    ``model`` is the series section of a trained model's checkpoint: the file must have its frequency,
+    and the column roles it remembers are used where the flags say nothing.
+    """
+    model = model or {}
     series = read_series(
         data,
         time_col=options.time_col,
         value_col=options.value_col,
         id_col=options.id_col,
-        freq=options.freq or freq,
+        freq=options.freq,
         missing=options.missing,
+        decimal=options.decimal,
+        thousands=options.thousands,
+        model_freq=model.get("freq"),
+        remembered=model.get("columns"),
     )
+    for note in series.notes:
+        reporter.info(note)
     for note in series.warnings:
         reporter.warn(note)
     lengths = [len(s.values) for s in series.series]
     span = f"{min(lengths)}" if min(lengths) == max(lengths) else f"{min(lengths)} to {max(lengths)}"
     reporter.info(
-        f"{series.source}: {len(lengths)} series ({series.layout} layout), {span} points each, "
-        f"{describe_freq(series.freq)}"
+        f"{series.source}: {len(lengths)} series ({series.layout} layout: {describe_roles(series.columns)}), "
+        f"{span} points each, {describe_freq(series.freq)}"
     )
     return series
 

@@ -21,6 +21,16 @@ import numpy as np
 import pandas as pd
 
 from rnncli.core.errors import DataError, NotThisKindOfData
+from rnncli.tasks.forecast.numbers import (
+    MISSING_MARKERS,
+    given_convention,
+    is_missing,
+    normalise_numbers,
+    usual_decimal,
+)
+from rnncli.tasks.forecast.times import format_time, parse_times, parse_with_format
+
+__all__ = ["format_time", "read_series", "series_times", "time_grid", "Series", "SeriesSet"]
 
 TIME_NAMES = (
     "ds",
@@ -40,27 +50,6 @@ TIME_NAMES = (
 )
 ID_NAMES = ("unique_id", "id", "series", "series_id", "item_id", "key", "name")
 VALUE_NAMES = ("y", "value", "values", "target", "sales", "demand")
-# Explicit formats tried in order; the first that reads every cell wins (ISO is the fallback).
-TIME_FORMATS = (
-    "%Y-%m-%d",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m",
-    "%Y/%m/%d %H:%M",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d",
-    "%Y/%m",
-    "%b-%d-%Y",
-    "%d-%b-%Y",
-    "%b %d %Y",
-    "%Y%m%d",
-    "%Y%m%d%H",
-    "%d.%m.%Y",
-    "%m/%d/%Y",
-    "%Y-Q%q",
-)
 MISSING_POLICIES = ("interpolate", "error")
 FREQ_NAMES = {
     "h": "hourly",
@@ -97,6 +86,8 @@ class SeriesSet:
     source: str
     layout: str  # "wide" or "long"
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the file was read (thousands separators...)
+    columns: dict[str, str | None] = field(default_factory=dict)  # roles: time, id, value (long files)
 
     @property
     def is_integer_index(self) -> bool:
@@ -155,8 +146,7 @@ def read_table(source: str) -> pd.DataFrame:
     frame = frame[frame.apply(lambda col: col.str.strip() != "").any(axis=1)]  # blank lines are no rows
     if len(frame) == 0:
         raise DataError(f"{source}: has a header but no rows; add one row per time stamp below the header")
-    if sep == ";":
-        frame = frame.apply(lambda col: col.str.replace(DECIMAL_COMMA, r"\1.\2", regex=True))
+    frame.attrs["sep"] = sep
     return frame
 
 
@@ -196,7 +186,6 @@ def _first_long_row(raw: str, sep: str) -> int | None:
 
 
 SEPARATORS = (",", ";", "\t")
-DECIMAL_COMMA = r"^\s*([+-]?\d*),(\d+)\s*$"  # 3,75 in a semicolon file (the European convention)
 
 
 def detect_separator(raw: str) -> str:
@@ -205,6 +194,31 @@ def detect_separator(raw: str) -> str:
     counts = {sep: header.count(sep) for sep in SEPARATORS}
     best = max(SEPARATORS, key=lambda sep: counts[sep])  # ties keep the earlier (comma)
     return best if counts[best] > 0 else ","
+
+
+SNIFFED_ROWS = 20
+
+
+def looks_like_series(head: str) -> bool:
+    """Whether the start of a nameless input (stdin) is a CSV of series: a header with a separator, rows of
+    as many cells, and a column of numbers."""
+    lines = [line for line in head.lstrip("\ufeff").splitlines()[: SNIFFED_ROWS + 1] if line.strip()]
+    if len(lines) < 3:
+        return False
+    sep = detect_separator(lines[0])
+    try:
+        rows = list(csv.reader(lines, delimiter=sep))
+    except csv.Error:
+        return False
+    width = len(rows[0])
+    if width < 2 or any(len(row) != width for row in rows[1:]):
+        return False
+    columns = [[row[i].strip() for row in rows[1:]] for i in range(width)]
+    return any(all(_number_like(cell) for cell in column) for column in columns)
+
+
+def _number_like(cell: str) -> bool:
+    return cell.lower() in MISSING_MARKERS or bool(re.fullmatch(r"[+-]?[\d.,]*\d", cell))
 
 
 def _read_file(source: str) -> str:
@@ -224,17 +238,35 @@ def read_series(
     id_col: str | None = None,
     freq: str | None = None,
     missing: str = "interpolate",
+    decimal: str | None = None,
+    thousands: str | None = None,
+    model_freq: str | None = None,
+    remembered: dict[str, str | None] | None = None,
 ) -> SeriesSet:
-    """Read a wide or long CSV into regular series, filling (or refusing) gaps."""
+    """Read a wide or long CSV into regular series, filling (or refusing) gaps.
+
+    ``model_freq`` and ``remembered`` (frequency, column roles) come from the model the series are for.
+    """
     if missing not in MISSING_POLICIES:
         raise DataError(f"--missing: unknown value '{missing}' (choose one of: {', '.join(MISSING_POLICIES)})")
+    given_convention(decimal, thousands)  # a bad flag is reported before the file is read
     frame = read_table(source)
-    layout = detect_layout(frame, source, time_col=time_col, value_col=value_col, id_col=id_col)
+    sep = frame.attrs.get("sep", ",")
+    convention = given_convention(decimal, thousands, custom=usual_decimal(sep))
+    frame, notes = normalise_numbers(frame, sep=sep, given=convention, source=source)
+    known = {role: name for role, name in (remembered or {}).items() if name in frame.columns}
+    layout = detect_layout(
+        frame,
+        source,
+        time_col=time_col or known.get("time"),
+        value_col=value_col or known.get("value"),
+        id_col=id_col or known.get("id"),
+    )
     times, time_format = parse_times(frame, layout.time_col, source)
     groups = _group_rows(frame, layout, times, source)
-    freq = freq or infer_freq([t for t, _, _ in groups.values()], source)
-    _check_freq(freq, source)
-    result = SeriesSet(series=[], freq=freq, time_format=time_format, source=source, layout=layout.kind)
+    freq = _series_freq([t for t, _, _ in groups.values()], freq, model_freq, source)
+    result = SeriesSet(series=[], freq=freq, time_format=time_format, source=source, layout=layout.kind, notes=notes)
+    result.columns = layout.roles()
     for sid, (stamps, cells, lines) in groups.items():
         values = _numbers(cells, lines, source, column=layout.value_cols[sid])
         stamps, values, lines = _trim_blank_ends(stamps, values, lines, source=source, sid=sid)
@@ -242,9 +274,34 @@ def read_series(
             sid, stamps, values, lines, freq=freq, source=source, missing=missing, time_format=time_format
         )
         result.series.append(series)
-        if note:
-            result.warnings.append(note)
+        result.warnings.extend([note] if note else [])
     return result
+
+
+def _series_freq(stamp_lists, freq: str | None, model_freq: str | None, source: str) -> str:
+    """--freq, else the inferred frequency; refused when it is not the model's."""
+    if freq is None:
+        try:
+            freq = infer_freq(stamp_lists, source)
+        except DataError:
+            if model_freq is None:
+                raise
+            freq = model_freq  # a row or two per series: the model's grid
+    _check_freq(freq, source)
+    if model_freq is not None and not same_freq(freq, model_freq):
+        raise DataError(
+            f"{source}: the data is {describe_freq(freq)} but the model was trained on "
+            f"{describe_freq(model_freq)} data; give data of the model's frequency, or train a model on this file"
+        )
+    return model_freq or freq  # the model's spelling of the same grid (W-SUN for W)
+
+
+def same_freq(a: str, b: str) -> bool:
+    """Two aliases of one grid (W and W-SUN, H and h)."""
+    if a.startswith("step:") or b.startswith("step:"):
+        return a == b
+    offset = pd.tseries.frequencies.to_offset
+    return offset(a) == offset(b)
 
 
 @dataclass
@@ -254,24 +311,42 @@ class Layout:
     id_col: str | None
     value_cols: dict[str, str]  # series id -> the column holding its values
 
+    def roles(self) -> dict[str, str | None]:
+        """The columns' roles, as a checkpoint remembers them (value: the value column of a long file)."""
+        value = next(iter(self.value_cols.values()), None) if self.kind == "long" else None
+        return {"time": self.time_col, "id": self.id_col, "value": value}
+
+
+def describe_roles(roles: dict[str, str | None]) -> str:
+    """``series in 'symbol', times in 'date', values in 'price'`` (a long file), or the time column of a wide one."""
+    time = f"times in {roles['time']!r}" if roles.get("time") else "no time column (rows numbered)"
+    if roles.get("id"):
+        return f"series in {roles['id']!r}, {time}, values in {roles['value']!r}"
+    return time
+
 
 def detect_layout(
     frame: pd.DataFrame, source: str, *, time_col: str | None, value_col: str | None, id_col: str | None
 ) -> Layout:
-    """Wide or long, from the header (or the flags)."""
+    """Wide or long, from the flags, the header's names, or the data (a text column whose values repeat)."""
     columns = list(frame.columns)
     for flag, name in (("--time-col", time_col), ("--value-col", value_col), ("--id-col", id_col)):
         if name is not None and name not in columns:
             raise DataError(f"{source}: {flag} {name!r} is not a column (columns: {', '.join(columns)})")
-    time_col = time_col or _guess_time_col(frame)
-    rest = [c for c in columns if c != time_col]
+    time_col = time_col or _guess_time_col(frame, skip=(id_col, value_col))
+    rest = [c for c in columns if c not in (time_col, value_col)]
     if id_col is None:
-        id_col = next((c for c in rest if c.lower() in ID_NAMES), None)
+        id_col = next((c for c in rest if c.lower() in ID_NAMES), None) or _guess_id_col(frame, rest, time_col)
         if id_col is None and value_col is not None:
-            id_col = next((c for c in rest if c != value_col and not _mostly_numeric(frame[c])), None)
+            id_col = next((c for c in rest if not _mostly_numeric(frame[c])), None)
     if id_col is not None:
         return _long_layout(frame, source, time_col=time_col, id_col=id_col, value_col=value_col)
-    values = [value_col] if value_col is not None else rest
+    return _wide_layout(frame, source, time_col=time_col, values=[value_col] if value_col else rest)
+
+
+def _wide_layout(frame: pd.DataFrame, source: str, *, time_col: str | None, values: list[str]) -> Layout:
+    """A time column and one numeric column per series."""
+    columns = list(frame.columns)
     if not values:
         raise DataError(f"{source}: no value column; a series file needs at least one numeric column")
     if not any(_mostly_numeric(frame[c]) for c in values):
@@ -280,7 +355,7 @@ def detect_layout(
             "a time column and at least one column of numbers"
         )
     for column in values:
-        if not _mostly_numeric(frame[column]) and frame[column].str.strip().ne("").any():
+        if not _mostly_numeric(frame[column]) and (~is_missing(frame[column])).any():
             raise DataError(
                 f"{source}: column {column!r} is not numeric; if it names the series (a long file), "
                 f"give --id-col {column}, or --time-col {column} if it holds the times"
@@ -291,105 +366,68 @@ def detect_layout(
 def _long_layout(
     frame: pd.DataFrame, source: str, *, time_col: str | None, id_col: str, value_col: str | None
 ) -> Layout:
-    """Rows of (id, time, value): the value column named by the flag, by its name, or the only one left."""
+    """Rows of (id, time, value): the value column named by the flag, by its name, or the only numeric one left."""
     columns = list(frame.columns)
     values = [c for c in columns if c not in (time_col, id_col)]
-    if not values:
+    numeric = [c for c in values if _mostly_numeric(frame[c])]
+    if not values or (value_col is None and not numeric):
         raise NotThisKindOfData(
             f"{source}: no numeric column (columns: {', '.join(columns)}); a series file needs "
             "a column of numbers besides the time and the series id"
         )
     value_col = value_col or next((c for c in values if c.lower() in VALUE_NAMES), None)
     if value_col is None:
-        if len(values) != 1:
+        if len(numeric) != 1:
             raise DataError(
                 f"{source}: long layout (id column {id_col!r}) with several value columns "
-                f"({', '.join(values)}); say which with --value-col"
+                f"({', '.join(numeric)}); say which with --value-col"
             )
-        value_col = values[0]
+        value_col = numeric[0]
     ids = list(dict.fromkeys(frame[id_col].astype(str)))
     return Layout("long", time_col, id_col, {sid: value_col for sid in ids})
 
 
-def _guess_time_col(frame: pd.DataFrame) -> str | None:
-    """A column named like a time, else a first column of dates; None means an integer index."""
-    named = [c for c in frame.columns if c.lower() in TIME_NAMES]
+def _guess_time_col(frame: pd.DataFrame, skip: tuple[str | None, ...] = ()) -> str | None:
+    """A column named like a time, else the first text column of dates; None means an integer index."""
+    named = [c for c in frame.columns if c.lower() in TIME_NAMES and c not in skip]
     if named:
         return named[0]
-    first = frame.columns[0]
-    if len(frame.columns) > 1 and not _mostly_numeric(frame[first]) and _parse_with_format(frame[first])[0] is not None:
-        return first
+    if len(frame.columns) < 2:
+        return None
+    for column in frame.columns:
+        readable = column not in skip and not _mostly_numeric(frame[column])
+        if readable and parse_with_format(frame[column])[0] is not None:
+            return column
     return None
 
 
+def _guess_id_col(frame: pd.DataFrame, candidates: list[str], time_col: str | None) -> str | None:
+    """A text column, filled in every row, whose values repeat (in blocks, preferably): the series ids.
+
+    Several series share times, so with more than one id some time must repeat: a weekday column beside
+    unique dates is a label of a wide file, not the ids of seven weekly series.
+    """
+    times_repeat = time_col is None or frame[time_col].str.strip().duplicated().any()
+    texts = [
+        c
+        for c in candidates
+        if not _mostly_numeric(frame[c])
+        and not is_missing(frame[c]).any()
+        and frame[c].nunique() < len(frame)
+        and (times_repeat or frame[c].nunique() == 1)
+    ]
+    if not texts:
+        return None
+    blocks = [c for c in texts if (frame[c] != frame[c].shift()).sum() == frame[c].nunique()]
+    return (blocks or texts)[0]
+
+
 def _mostly_numeric(column: pd.Series) -> bool:
-    cells = column[column.str.strip() != ""]
+    cells = column[~is_missing(column)]
     return len(cells) > 0 and pd.to_numeric(cells, errors="coerce").notna().mean() > 0.5
 
 
-# --- time ---------------------------------------------------------------------------
-
-
-def parse_times(frame: pd.DataFrame, time_col: str | None, source: str):
-    """Timestamps (or integers for an index) per row, and the format they were written in."""
-    if time_col is None:
-        return None, None
-    cells = frame[time_col].str.strip()
-    blank = cells.index[cells == ""]
-    if len(blank):
-        raise DataError(f"{source}: line {blank[0]}, column {time_col!r}: empty time; every row needs one")
-    is_int = cells.str.fullmatch(r"-?\d+").all()
-    if is_int and not cells.str.fullmatch(r"\d{8}|\d{10}").all():
-        numbers = cells.astype(np.int64)
-        if (
-            cells.str.fullmatch(r"\d{4}").all()
-            and numbers.between(1000, 2999).all()
-            and numbers.nunique() > 1
-            and _year_like(time_col)
-        ):
-            return pd.to_datetime(cells, format="%Y"), "%Y"
-        return numbers.to_numpy(), None
-    parsed, fmt = _parse_with_format(cells)
-    if parsed is None:
-        bad = _first_unparseable(cells)
-        raise DataError(
-            f"{source}: line {cells.index[bad]}, column {time_col!r}: cannot read {cells.iloc[bad]!r} as a "
-            "date or time; use ISO dates (2020-01-31), or --time-col to pick another column"
-        )
-    return parsed, fmt
-
-
-def _year_like(name: str) -> bool:
-    """Four-digit integers are years unless the column says it is an index (t, index)."""
-    return name.lower() not in ("t", "index", "step")
-
-
-def _parse_with_format(cells: pd.Series):
-    cells = cells.str.strip()
-    if len(cells) == 0 or cells.str.fullmatch(r"-?\d{1,7}(\.\d*)?").all():
-        return None, None
-    for fmt in TIME_FORMATS:
-        try:
-            if fmt == "%Y-Q%q":
-                return pd.PeriodIndex(cells, freq="Q").to_timestamp(), None
-            return pd.to_datetime(cells, format=fmt), fmt
-        except (ValueError, TypeError):
-            continue
-    for fmt in ("ISO8601", "mixed"):
-        try:
-            parsed = pd.to_datetime(cells, format=fmt)
-            if getattr(parsed.dt, "tz", None) is not None:
-                parsed = parsed.dt.tz_localize(None)
-            return parsed, None
-        except (ValueError, TypeError):
-            continue
-    return None, None
-
-
-def _first_unparseable(cells: pd.Series) -> int:
-    parsed = pd.to_datetime(cells, format="mixed", errors="coerce")
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    return int(bad[0]) if len(bad) else 0
+# --- rows --------------------------------------------------------------------------
 
 
 def _group_rows(frame: pd.DataFrame, layout: Layout, times, source: str):
@@ -493,8 +531,9 @@ def _check_freq(freq: str, source: str) -> None:
 
 def _numbers(cells: np.ndarray, lines: np.ndarray, source: str, *, column: str) -> np.ndarray:
     text = pd.Series(cells, dtype=str).str.strip()
-    values = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(np.isnan(values) & (text != "").to_numpy() | np.isinf(values))
+    missing = is_missing(text)
+    values = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(np.isnan(values) & ~missing.to_numpy() | np.isinf(values))
     if len(bad):
         i = bad[0]
         raise DataError(f"{source}: line {lines[i]}, column {column!r}: {text.iloc[i]!r} is not a number")
@@ -577,18 +616,6 @@ def _describe_holes(holes: np.ndarray, start, freq: str, time_format: str | None
     shown = [format_time(stamps[i], time_format) for i in holes[:limit]]
     more = f" and {len(holes) - limit} more" if len(holes) > limit else ""
     return "at " + ", ".join(shown) + more
-
-
-def format_time(stamp, time_format: str | None) -> str:
-    """A time stamp written the way the input wrote it (ISO when unknown)."""
-    if isinstance(stamp, (int, np.integer)):
-        return str(int(stamp))
-    stamp = pd.Timestamp(stamp)
-    if time_format is not None:
-        return stamp.strftime(time_format)
-    if stamp == stamp.normalize():
-        return stamp.strftime("%Y-%m-%d")
-    return stamp.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def series_times(series: Series, freq: str):

@@ -80,7 +80,7 @@ class ForecastTask(Task):
 
     def _loss(self, model: nn.Module, context, positions, targets, device: torch.device) -> torch.Tensor:
         """Pinball loss in each window's own scaled units, averaged over the ensemble members."""
-        x, loc, scale = model_inputs(context, positions, self.config.season)
+        x, loc, scale = model_inputs(context, positions, self.config.seasons)
         y = (targets - loc) / scale  # (B, H)
         pred = model(x.to(device))  # (E, B, H, Q)
         return pinball_loss(pred, y.to(device), self.quantiles.to(device))

@@ -16,7 +16,7 @@ TASK = TaskSpec(
     data_hint="a text file",
     suffixes=(),  # the default: text in any file no other task claims
     options={
-        "train": frozenset(run_option_types()),
+        "train": frozenset(run_option_types()) | {"init_from", "sample_every"},
         "eval": frozenset({"per_line", "carry", "unknown", "device", "impl"}),
         "inspect": frozenset({"top"}),
     },

@@ -38,6 +38,7 @@ class TextConfig:
     glob: str | None = None
     encoding: str = "utf-8"
     errors: str = "strict"
+    val: str | None = None  # validation text from this file instead of the last --val-frac of DATA
 
     def validate(self, *, given: set[str] = frozenset()) -> None:
         """Check values; ``given`` (the options the user set) catches options the tokenizer ignores."""
@@ -96,7 +97,17 @@ def resolve_train_settings(overrides: dict[str, Any], config_file: Path | None) 
         dataclasses.replace(run.model, vocab_size=1).validate()  # the real vocabulary comes from the data
         run.train.validate()
         run.text.validate(given=set(chosen.values))
+        use_val_file(run, chosen)
     return run
+
+
+def use_val_file(run: RunConfig, chosen: ChosenOptions) -> None:
+    """``--val FILE`` replaces ``--val-frac``: all of DATA trains, and the run records a fraction of 0."""
+    if run.text.val is None:
+        return
+    if "val_frac" in chosen.values:
+        raise UsageError("give --val FILE or --val-frac, not both: --val holds the validation text apart")
+    run.train.val_frac = 0.0
 
 
 def resolve_resume_settings(saved: RunConfig, overrides: dict[str, Any], config_file: Path | None) -> RunConfig:

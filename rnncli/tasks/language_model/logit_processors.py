@@ -1,8 +1,10 @@
 """How the next token is chosen from the model's logits: settings and logit processors.
 
-The processors run in a fixed order on a (B, V) row of logits: repetition
-penalty, temperature, top-k, top-p (nucleus), min-p. Each one is a no-op at its
-default, so ``--top-p 1.0 --temp 1`` is plain sampling from the model.
+The processors run in a fixed order on a (B, V) row of logits: the unknown
+token banned (``--no-unk``), repetition penalty, temperature, top-k, top-p
+(nucleus), min-p. Each one is a no-op at its default, so ``--top-p 1.0 --temp
+1`` is plain sampling from the model (over its known words, for a word model,
+whose default is ``--no-unk``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ class DecodingSettings:
     min_p: float = 0.0  # 0.0 keeps every token
     repetition_penalty: float = 1.0  # 1.0 leaves the logits alone
     beam: int = 0  # 0 samples; N >= 1 runs beam search with N beams
+    length_penalty: float = 1.0  # beam: an ended hypothesis ranks by log-probability / length ** this
+    no_unk: bool = False  # never choose the unknown token (see ``ban_unknown``)
+    unknown_id: int | None = None  # the model's unknown token, set once the checkpoint is loaded
 
     @property
     def greedy(self) -> bool:
@@ -42,6 +47,7 @@ class DecodingSettings:
             ("--min-p", 0 <= self.min_p < 1, "must be in [0, 1)"),
             ("--repetition-penalty", self.repetition_penalty > 0, "must be more than 0"),
             ("--beam", self.beam >= 0, "must be 0 (off) or more"),
+            ("--length-penalty", 0 <= self.length_penalty <= 10, "must be in [0, 10]"),
         ]
         for name, ok, rule in checks:
             if not ok:
@@ -62,7 +68,10 @@ class DecodingSettings:
             )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings as jsonl records show them (the unknown token's id is the tokenizer's business)."""
+        shown = asdict(self)
+        shown.pop("unknown_id")
+        return shown
 
 
 _FIELD_OF = {
@@ -72,7 +81,15 @@ _FIELD_OF = {
     "--min-p": "min_p",
     "--repetition-penalty": "repetition_penalty",
     "--beam": "beam",
+    "--length-penalty": "length_penalty",
 }
+
+
+def ban_unknown(logits: torch.Tensor, unknown_id: int | None) -> torch.Tensor:
+    """The unknown token made impossible: a word model would otherwise write ``<unk>`` for every rare word."""
+    if unknown_id is None or not 0 <= unknown_id < logits.shape[-1] or logits.shape[-1] == 1:
+        return logits
+    return logits.index_fill(-1, torch.tensor([unknown_id], device=logits.device), float("-inf"))
 
 
 def penalize_repeats(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
@@ -118,6 +135,8 @@ def keep_min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:
 
 def process_logits(logits: torch.Tensor, settings: DecodingSettings, *, seen: torch.Tensor | None) -> torch.Tensor:
     """Apply every processor in order; the result is ready for softmax (or argmax when greedy)."""
+    if settings.no_unk:
+        logits = ban_unknown(logits, settings.unknown_id)
     if seen is not None:
         logits = penalize_repeats(logits, seen, settings.repetition_penalty)
     if settings.greedy:

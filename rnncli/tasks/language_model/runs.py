@@ -6,6 +6,7 @@ training call and report through the command's ``Reporter``.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -16,7 +17,14 @@ from rnncli.core.settings import REFERENCE_ONLY_CELLS
 from rnncli.core.tokenizers import Tokenizer, tokenizer_from_dict
 from rnncli.core.training import History
 from rnncli.tasks.language_model.config import RunConfig, resolve_resume_settings, resolve_train_settings
-from rnncli.tasks.language_model.training import PreparedText, coverage, prepare_text, train_text
+from rnncli.tasks.language_model.fine_tune import StartingPoint, check_covered, fine_tune_settings, load_starting_point
+from rnncli.tasks.language_model.training import (
+    PreparedText,
+    coverage,
+    prepare_text,
+    prepare_validation,
+    train_text,
+)
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
 
@@ -30,22 +38,35 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     reporter = reporter.only_if(dist.is_main)
     if not request.data:
         raise UsageError("missing DATA: give a text file, a folder (or - for stdin), or --resume RUN_FOLDER")
-    run = resolve_train_settings(request.options, request.config)
+    start = load_starting_point(request.options["init_from"]) if request.options.get("init_from") else None
+    if start is not None:
+        run = fine_tune_settings(start, request.options, request.config)
+    else:
+        run = resolve_train_settings(request.options, request.config)
     if run.model.cell in REFERENCE_ONLY_CELLS and request.options.get("impl") is None:
         reporter.info(f"{run.model.cell} has no fused kernel: training with --impl reference")
     out_dir = request.fresh_folder(reporter)
-    prepared = prepare_text(request.data, run.text)
-    return _train(prepared, run, out_dir=out_dir, request=request, reporter=reporter, dist=dist)
+    if start is None:
+        prepared = prepare_text(request.data, run.text)
+    else:
+        prepared = prepare_text(request.data, run.text, tokenizer=start.tokenizer, check=partial(check_covered, start))
+        reporter.info(_fine_tune_note(start))
+    return _train(prepared, run, out_dir=out_dir, request=request, reporter=reporter, dist=dist, start=start)
 
 
 def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> History:
     """``--resume``: the saved settings (budgets may change), the same text and tokenizer, then training."""
+    if request.options.get("init_from"):
+        raise UsageError(
+            "--init-from starts a new run from a trained run's weights and --resume continues a run exactly: "
+            "give one of them"
+        )
     dist = Distributed.from_env()
     reporter = reporter.only_if(dist.is_main)
     run = resolve_resume_settings(_saved_settings(saved), request.options, request.config)
     recorded = saved.meta.get("data", {})
     data = saved.inputs(request.data, recorded.get("inputs") or [recorded.get("source")], what="text")
-    prepared = prepare_text(data, run.text, tokenizer=_saved_tokenizer(saved))
+    prepared = prepare_text(data, run.text, tokenizer=_saved_tokenizer(saved), expect=recorded)
     return _train(prepared, run, out_dir=saved.folder, request=request, reporter=reporter, dist=dist, saved=saved)
 
 
@@ -58,9 +79,13 @@ def _train(
     reporter: Reporter,
     dist: Distributed,
     saved: SavedRun | None = None,
+    start: StartingPoint | None = None,
 ) -> History:
+    val = prepare_validation(run, prepared.tokenizer)
     _report_settings(run, reporter)
     _report_prepared(prepared, reporter)
+    if val is not None:
+        _report_validation(val, reporter)
     try:
         with interrupts_explained(out_dir):
             history = train_text(
@@ -71,11 +96,33 @@ def _train(
                 command=request.command,
                 resume=saved.state if saved else None,
                 dist=dist,
+                start=start,
+                val=val,
+                sample_every=_sample_every(request),
+                on_sample=lambda step, text: reporter.info(f"sample at step {step}:\n{text.rstrip()}"),
             )
     finally:
         dist.stop()
     reporter.info(_closing_note(history, out_dir))
     return history
+
+
+def _sample_every(request: TrainRequest) -> int:
+    every = request.options.get("sample_every")
+    if every is None:
+        return 0
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise UsageError(f"--sample-every must be a whole number of 1 or more (evaluations), got {every!r}")
+    return every
+
+
+def _fine_tune_note(start: StartingPoint) -> str:
+    step = start.record()["step"]
+    at = f" (step {step})" if step is not None else ""
+    return (
+        f"fine-tuning from {start.path}{at}: its weights, model and {start.tokenizer.kind} vocabulary of "
+        f"{start.tokenizer.vocab_size:,}; a fresh optimizer and step count"
+    )
 
 
 def _closing_note(history: History, out_dir: Path) -> str:
@@ -107,6 +154,15 @@ def _report_prepared(prepared: PreparedText, reporter: Reporter) -> None:
         f"{prepared.source}: {stats['num_chars']:,} characters{files}, {stats['num_tokens']:,} "
         f"{tok.kind} tokens{cached}; vocabulary of {tok.vocab_size:,} symbols covering "
         f"{coverage(prepared):.2%} of the tokens"
+    )
+
+
+def _report_validation(val: PreparedText, reporter: Reporter) -> None:
+    unknown = val.stats.get("num_unknown", 0)
+    outside = f", {unknown:,} of them outside the vocabulary (read as <unk>)" if unknown else ""
+    stats = val.stats
+    reporter.info(
+        f"validation text: {val.source}, {stats['num_chars']:,} characters, {stats['num_tokens']:,} tokens{outside}"
     )
 
 

@@ -7,12 +7,13 @@ one record per sample (``--format jsonl``). The command layer writes them.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnncli.core.errors import UsageError
+from rnncli.core.errors import DataError, UsageError
 from rnncli.core.settings import DEVICES
 from rnncli.tasks.language_model.checkpoint import Checkpoint
 from rnncli.tasks.language_model.logit_processors import DecodingSettings
@@ -33,8 +34,10 @@ class SampleRequest:
     min_p: float = 0.0
     repetition_penalty: float = 1.0
     beam: int = 0
+    length_penalty: float | None = None
     prime: str = ""
     prime_file: str | None = None
+    prompts: str | None = None
     include_prime: bool = False
     num: int = 1
     separator: str | None = None
@@ -42,6 +45,7 @@ class SampleRequest:
     output_format: str = "text"
     seed: int | None = None
     unknown: str | None = None
+    no_unk: bool | None = None  # None: ban the unknown token of a word model only
     device: str = "cpu"
     impl: str | None = None
 
@@ -56,9 +60,14 @@ class SampleRequest:
             min_p=self.min_p,
             repetition_penalty=self.repetition_penalty,
             beam=self.beam,
+            length_penalty=1.0 if self.length_penalty is None else self.length_penalty,
+            no_unk=bool(self.no_unk),
         ).validate()
         if self.prime and self.prime_file is not None:
             raise UsageError("give the prompt with --prime or --prime-file, not both")
+        if self.prompts is not None and (self.prime or self.prime_file is not None):
+            given = "--prime" if self.prime else "--prime-file"
+            raise UsageError(f"--prompts gives one prompt per line: leave out {given}")
         return settings
 
     def _check(self) -> None:
@@ -87,6 +96,10 @@ class SampleRequest:
                 f"--device: unknown value '{self.device}' (choose one of: {', '.join(DEVICES)})",
             ),
             (any(s == "" for s in self.stop or []), "--stop needs a non-empty string"),
+            (
+                self.length_penalty is not None and not self.beam,
+                "--length-penalty ranks the hypotheses of beam search: add --beam N",
+            ),
         ]
         for refused, message in refusals:
             if refused:
@@ -94,16 +107,43 @@ class SampleRequest:
 
 
 def sample_output(request: SampleRequest) -> Iterator[str | dict[str, Any]]:
-    """Check, load and sample: yields text pieces, or one record per sample for jsonl."""
+    """Check, load and sample: yields text pieces, or one record per sample for jsonl.
+
+    With ``--prompts`` every prompt is checked against the vocabulary before the first sample is made, then
+    each one is sampled in the order of the file, with the same seeds (so a prompt's samples do not depend
+    on the prompts around it).
+    """
     from rnncli.core.devices import resolve_device
     from rnncli.tasks.language_model.checkpoint import load_checkpoint
-    from rnncli.tasks.language_model.sampling import read_prompt_file
 
     settings = request.decoding()
-    prompt = read_prompt_file(request.prime_file) if request.prime_file is not None else request.prime
+    prompts = _prompts(request)
     ckpt = load_checkpoint(request.checkpoint, device=resolve_device(request.device), impl=request.impl)
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-    yield from SampleJob(ckpt, request, prompt=prompt, settings=settings, seed=seed).output()
+    no_unk = request.no_unk if request.no_unk is not None else ckpt.tokenizer.kind == "word"
+    settings = dataclasses.replace(settings, no_unk=no_unk, unknown_id=ckpt.tokenizer.unknown_id)
+    jobs = [
+        SampleJob(ckpt, request, prompt=prompt, settings=settings, seed=seed, prompt_line=line)
+        for line, prompt in prompts
+    ]
+    for number, job in enumerate(jobs):
+        if number > 0 and not job.jsonl:
+            yield job.separator + "\n"
+        yield from job.output()
+
+
+def _prompts(request: SampleRequest) -> list[tuple[int | None, str]]:
+    """(line number, prompt): the lines of --prompts that hold text, else the one prompt of --prime(-file)."""
+    from rnncli.tasks.language_model.sampling import read_prompt_file
+
+    if request.prompts is None:
+        prompt = read_prompt_file(request.prime_file) if request.prime_file is not None else request.prime
+        return [(None, prompt)]
+    lines = read_prompt_file(request.prompts, flag="--prompts").split("\n")
+    found = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+    if not found:
+        raise DataError(f"--prompts {request.prompts}: no prompts (every line is empty); give one prompt per line")
+    return found
 
 
 class SampleJob:
@@ -114,25 +154,39 @@ class SampleJob:
     and all the samples before it are finished.
     """
 
-    def __init__(self, ckpt: Checkpoint, request: SampleRequest, *, prompt: str, settings: DecodingSettings, seed: int):
+    def __init__(
+        self,
+        ckpt: Checkpoint,
+        request: SampleRequest,
+        *,
+        prompt: str,
+        settings: DecodingSettings,
+        seed: int,
+        prompt_line: int | None = None,
+    ):
         from rnncli.core.tokenizers import encode_known
         from rnncli.tasks.language_model.sampling import SampleText, derived_seeds
 
         self.ckpt, self.tokenizer, self.prompt, self.settings = ckpt, ckpt.tokenizer, prompt, settings
-        self.prime_ids = encode_known(self.tokenizer, prompt, policy=request.unknown, where="the prompt: text")
+        self.prompt_line = prompt_line  # its line in the --prompts file
+        where = f"--prompts {request.prompts} line {prompt_line}" if prompt_line is not None else "the prompt"
+        self.prime_ids = encode_known(self.tokenizer, prompt, policy=request.unknown, where=f"{where}: text")
         self.length, self.include_prime = request.length, request.include_prime
         self.separator, self.jsonl = request.separator or "", request.output_format == "jsonl"
         self.seeds = derived_seeds(seed, request.num)
         self.samples = [SampleText(stops=list(request.stop or [])) for _ in self.seeds]
         # one decoder per sample: a byte or BPE token may end in the middle of a character
         self.decoders = [self.tokenizer.decoder() for _ in self.seeds]
+        # the prompt goes through each decoder first, so prompt and sample decode as one token stream
+        # (a word model puts a space between the prompt's last word and the first new one)
+        self.shown_prompt = _primed(self.decoders, self.prime_ids) if self.include_prime else ""
         self.stream = request.num == 1 and not self.jsonl and not settings.beam
         self.given_out = 0  # samples given out whole, in order
 
     def output(self) -> Iterator[str | dict[str, Any]]:
         start = self.tokenizer.start_id  # generation starts as if after a newline
-        if self.stream and self.include_prime:
-            yield self.prompt
+        if self.stream and self.shown_prompt:
+            yield self.shown_prompt
         if self.settings.beam:
             self._run_beam(start)
         else:
@@ -164,10 +218,16 @@ class SampleJob:
                 return
 
     def _run_beam(self, start: int) -> None:
-        from rnncli.tasks.language_model.sampling import beam_search
+        from rnncli.tasks.language_model.sampling import StopCheck, beam_search
 
+        stops = self.samples[0].stops
         tokens, log_probs = beam_search(
-            self.ckpt.model, self.prime_ids, length=self.length, settings=self.settings, newline_id=start
+            self.ckpt.model,
+            self.prime_ids,
+            length=self.length,
+            settings=self.settings,
+            newline_id=start,
+            stops=StopCheck(self.tokenizer.decode, stops) if stops else None,
         )
         sample = self.samples[0]
         for token, log_prob in zip(tokens, log_probs, strict=True):
@@ -191,7 +251,7 @@ class SampleJob:
             yield ("" if self.stream else self._full_text(index)) + "\n"
 
     def _full_text(self, index: int) -> str:
-        return (self.prompt if self.include_prime else "") + self.samples[index].text
+        return self.shown_prompt + self.samples[index].text
 
     def _record(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
@@ -199,6 +259,7 @@ class SampleJob:
             "index": index,
             "text": self._full_text(index),
             "prime": self.prompt,
+            **({"prompt_line": self.prompt_line} if self.prompt_line is not None else {}),
             "num_tokens": sample.num_tokens,
             "log_prob": sample.log_prob,
             "stopped_by": sample.stopped_by,
@@ -206,6 +267,12 @@ class SampleJob:
             "length": self.length,
             **self.settings.to_dict(),
         }
+
+
+def _primed(decoders: list, prime_ids: list[int]) -> str:
+    """Feed the prompt's ids to every decoder; the prompt's text as they decode it."""
+    shown = ["".join(decoder.feed(token) for token in prime_ids) for decoder in decoders]
+    return shown[0]
 
 
 def _decode_token(decoder, sample, token: int, log_prob: float) -> str:

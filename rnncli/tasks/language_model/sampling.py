@@ -14,7 +14,7 @@ same text as a single sample run with ``--seed seed+i``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +37,7 @@ def start_ids(prime_ids: list[int], newline_id: int | None) -> list[int]:
     return [newline_id if newline_id is not None else 0, *prime_ids]
 
 
-def read_prompt_file(path: str) -> str:
+def read_prompt_file(path: str, *, flag: str = "--prime-file") -> str:
     """The text of a prompt file, or of stdin for ``-``: UTF-8, used as is but for a BOM and CRLF line endings."""
     import sys
 
@@ -45,13 +45,13 @@ def read_prompt_file(path: str) -> str:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
         return raw.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
     except FileNotFoundError:
-        raise DataError(f"--prime-file {path}: no such file; check the path") from None
+        raise DataError(f"{flag} {path}: no such file; check the path") from None
     except IsADirectoryError:
-        raise DataError(f"--prime-file {path}: is a directory; give a text file") from None
+        raise DataError(f"{flag} {path}: is a directory; give a text file") from None
     except UnicodeDecodeError as exc:
-        raise DataError(f"--prime-file {path}: not valid UTF-8 at byte offset {exc.start}") from None
+        raise DataError(f"{flag} {path}: not valid UTF-8 at byte offset {exc.start}") from None
     except OSError as exc:
-        raise DataError(f"--prime-file {path}: cannot read ({exc.strerror or exc})") from None
+        raise DataError(f"{flag} {path}: cannot read ({exc.strerror or exc})") from None
 
 
 PRIME_CHUNK = 4096  # a longer prompt is read in pieces, state carried, so memory does not grow with it
@@ -113,6 +113,40 @@ def sample_steps(
             logits, layers = stepper.step(tokens, layers)
 
 
+@dataclass
+class StopCheck:
+    """Whether a beam hypothesis has just ended: a stop string in the text that its latest tokens decode to.
+
+    A live hypothesis holds no stop string yet, so a new one must end in the newest token's text; decoding
+    the last few tokens (enough for the longest stop, four bytes a character) is enough to see it.
+    """
+
+    decode: Callable[[list[int]], str]
+    stops: list[str]
+
+    @property
+    def window(self) -> int:
+        return 4 * (max(map(len, self.stops)) + 2)
+
+    def ended(self, tokens: list[int]) -> bool:
+        text = self.decode(tokens[-self.window :])
+        return any(stop in text for stop in self.stops)
+
+
+@dataclass
+class Hypothesis:
+    """A finished (or, at the end, the best live) beam: its tokens and their log-probabilities under the model."""
+
+    score: float  # what beams are ranked by: the (penalised) log-probability over length ** length_penalty
+    tokens: list[int]
+    log_probs: list[float]
+
+
+def normalised(score: float, length: int, alpha: float) -> float:
+    """Length normalisation as in the translator: the summed log-probability over ``length ** alpha``."""
+    return score / max(length, 1) ** alpha if alpha else score
+
+
 def beam_search(
     model: LanguageModel,
     prime_ids: list[int],
@@ -120,40 +154,95 @@ def beam_search(
     length: int,
     settings: DecodingSettings,
     newline_id: int | None = None,
+    stops: StopCheck | None = None,
 ) -> tuple[list[int], list[float]]:
-    """The likeliest continuation of ``length`` tokens found with ``settings.beam`` beams.
+    """The likeliest continuation of at most ``length`` tokens found with ``settings.beam`` beams.
 
-    Every beam carries its own recurrent state; after each step the best
-    ``beam`` (beam, token) extensions are kept and the states are reordered to
-    follow them. Beams are ranked by the summed log-probability of the
-    (repetition-penalised, if asked) distribution. Returns the tokens and each
-    token's log-probability under the model itself.
+    Every beam carries its own recurrent state; after each step the best ``beam`` (beam, token) extensions
+    are kept and the states are reordered to follow them. Beams are ranked by the summed log-probability of
+    the (repetition-penalised, unknown-banned, if asked) distribution. A hypothesis in which a stop string
+    appears ends there and waits with its score divided by ``length ** settings.length_penalty``; the search
+    ends when ``beam`` hypotheses have ended or after ``length`` tokens, and the best ended or live one wins.
+    Returns the tokens and each token's log-probability under the model itself.
     """
-    width = settings.beam
     with torch.inference_mode():
         model.eval()
-        logits, state = _prime(model, prime_ids, newline_id, 1)
-        stepper = make_stepper(model)
-        layers = stepper.split_state(state)
-        device = logits.device
-        scores = torch.zeros(1, device=device, dtype=torch.float64)  # (K,), K grows to `width`
-        history = torch.empty(1, 0, dtype=torch.long, device=device)  # (K, t)
-        model_lp = torch.empty(1, 0, dtype=torch.float64, device=device)  # (K, t)
-        penalize = settings.repetition_penalty != 1.0
-        seen = _seen_mask(prime_ids, batch=1, vocab=logits.shape[-1], device=device) if penalize else None
+        search = _BeamSearch(model, prime_ids, settings=settings, newline_id=newline_id, stops=stops)
         for _ in range(length):
-            raw = logits.log_softmax(dim=-1).double()  # (K, V)
-            ranked = raw if seen is None else process_logits(logits, settings, seen=seen).log_softmax(-1).double()
-            total = (scores.unsqueeze(1) + ranked).flatten()  # (K * V,)
-            scores, flat = total.topk(min(width, total.numel()))
-            beams, tokens = flat // raw.shape[1], flat % raw.shape[1]
-            model_lp = torch.cat([model_lp[beams], raw[beams, tokens].unsqueeze(1)], dim=1)
-            history = torch.cat([history[beams], tokens.unsqueeze(1)], dim=1)
-            if seen is not None:
-                seen = seen[beams].scatter_(1, tokens.unsqueeze(1), True)
-            layers = stepper.select_rows(layers, beams)
-            logits, layers = stepper.step(tokens, layers)
-        return history[0].tolist(), model_lp[0].tolist()
+            if not search.advance():
+                break
+        best = search.best()
+        return best.tokens, best.log_probs
+
+
+class _BeamSearch:
+    """The live beams (scores, tokens, model log-probabilities, states) and the hypotheses that have ended."""
+
+    def __init__(self, model, prime_ids, *, settings: DecodingSettings, newline_id, stops: StopCheck | None):
+        self.settings, self.stops = settings, stops
+        self.logits, state = _prime(model, prime_ids, newline_id, 1)
+        self.stepper = make_stepper(model)
+        self.layers = self.stepper.split_state(state)
+        device = self.logits.device
+        self.scores = torch.zeros(1, device=device, dtype=torch.float64)  # (K,), K grows to `beam`
+        self.history = torch.empty(1, 0, dtype=torch.long, device=device)  # (K, t)
+        self.model_lp = torch.empty(1, 0, dtype=torch.float64, device=device)  # (K, t)
+        penalize = settings.repetition_penalty != 1.0
+        self.seen = _seen_mask(prime_ids, batch=1, vocab=self.logits.shape[-1], device=device) if penalize else None
+        self.ended: list[Hypothesis] = []
+
+    def advance(self) -> bool:
+        """One token more for every live beam; False when the search is over."""
+        raw = self.logits.log_softmax(dim=-1).double()  # (K, V)
+        ranked = process_logits(self.logits, self.settings, seen=self.seen).log_softmax(-1).double()
+        total = (self.scores.unsqueeze(1) + ranked).flatten()  # (K * V,)
+        # twice the beams: those that end leave the others enough to go on with
+        top, flat = total.topk(min(2 * self.settings.beam, total.numel()))
+        beams, tokens = flat // raw.shape[1], flat % raw.shape[1]
+        live = self._sort_out(top, beams, tokens, raw)
+        if not live or len(self.ended) >= self.settings.beam:
+            return False
+        keep = torch.tensor(live, device=flat.device)
+        beams, tokens = beams[keep], tokens[keep]
+        self.scores = top[keep]
+        self.model_lp = torch.cat([self.model_lp[beams], raw[beams, tokens].unsqueeze(1)], dim=1)
+        self.history = torch.cat([self.history[beams], tokens.unsqueeze(1)], dim=1)
+        if self.seen is not None:
+            self.seen = self.seen[beams].scatter_(1, tokens.unsqueeze(1), True)
+        self.layers = self.stepper.select_rows(self.layers, beams)
+        self.logits, self.layers = self.stepper.step(tokens, self.layers)
+        return True
+
+    def _sort_out(self, top, beams, tokens, raw) -> list[int]:
+        """The candidates that go on (at most ``beam``); those a stop string ends are set aside as ended."""
+        live: list[int] = []
+        for i, (score, beam, token) in enumerate(zip(top.tolist(), beams.tolist(), tokens.tolist(), strict=True)):
+            if score == float("-inf") or len(live) == self.settings.beam:
+                break
+            path = [*self.history[beam].tolist(), token]
+            if self.stops is None or not self.stops.ended(path):
+                live.append(i)
+            elif len(self.ended) < self.settings.beam:
+                log_probs = [*self.model_lp[beam].tolist(), float(raw[beam, token])]
+                self.ended.append(Hypothesis(normalised(score, len(path), self._alpha), path, log_probs))
+        return live
+
+    @property
+    def _alpha(self) -> float:
+        return self.settings.length_penalty
+
+    def best(self) -> Hypothesis:
+        """The best ended hypothesis once ``beam`` have ended; else the best of those and the live ones."""
+        if len(self.ended) >= self.settings.beam:
+            return max(self.ended, key=lambda h: h.score)
+        length = self.history.shape[1]
+        live = [
+            Hypothesis(normalised(float(score), length, self._alpha), tokens, log_probs)
+            for score, tokens, log_probs in zip(
+                self.scores.tolist(), self.history.tolist(), self.model_lp.tolist(), strict=True
+            )
+        ]
+        return max(self.ended + live, key=lambda h: h.score)
 
 
 @dataclass

@@ -42,6 +42,7 @@ class LanguageModelTask(Task):
         chars_per_token: float = 1.0,
         bytes_per_token: float = 1.0,
         source: str = "data",
+        val_source: str | None = None,
         rank: int = 0,
         world_size: int = 1,
     ):
@@ -55,7 +56,7 @@ class LanguageModelTask(Task):
             share = batch_size // world_size
             self.train.streams = self.train.streams[rank * share : (rank + 1) * share]
         self.val = (
-            WindowStream.for_validation(val_ids, batch_size=batch_size, seq_len=seq_len, source=source)
+            WindowStream.for_validation(val_ids, batch_size=batch_size, seq_len=seq_len, source=source, own=val_source)
             if len(val_ids) > 0
             else None
         )

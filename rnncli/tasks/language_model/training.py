@@ -8,10 +8,11 @@ through a callback; nothing here prints.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -20,7 +21,8 @@ from rnncli.core.devices import resolve_device
 from rnncli.core.distributed import Distributed
 from rnncli.core.errors import DataError, UsageError
 from rnncli.core.resume_state import TrainState
-from rnncli.core.tokenizers import Tokenizer, TokenizerSettings, train_tokenizer
+from rnncli.core.tokenizers import Tokenizer, TokenizerSettings, train_tokenizer, unseen_characters
+from rnncli.core.tokenizers.char import describe_unknown
 from rnncli.core.training import History, Trainer, TrainEvent
 from rnncli.tasks.language_model.config import RunConfig, TextConfig
 from rnncli.tasks.language_model.data.sources import Inputs, TextReader, find_inputs
@@ -28,6 +30,10 @@ from rnncli.tasks.language_model.data.token_cache import TokenCache, cache_key
 from rnncli.tasks.language_model.data.windows import split_train_val
 from rnncli.tasks.language_model.model import build_model
 from rnncli.tasks.language_model.task import LanguageModelTask
+from rnncli.tasks.language_model.training_samples import SamplesWhileTraining
+
+if TYPE_CHECKING:
+    from rnncli.tasks.language_model.fine_tune import StartingPoint
 
 TASK_LM = "language-model"
 
@@ -51,11 +57,16 @@ def prepare_text(
     *,
     tokenizer: Tokenizer | None = None,
     cache: TokenCache | None = None,
+    expect: dict[str, Any] | None = None,
+    check: Callable[[Callable[[], Iterable[str]], str], None] | None = None,
 ) -> PreparedText:
     """Read a corpus and tokenise it once, in chunks, into a token file (reused when it exists).
 
-    With ``tokenizer`` (a resumed run's own) the text is encoded with it
-    instead of fitting a new one.
+    With ``tokenizer`` (a resumed or fine-tuned run's own) the text is encoded
+    with it instead of fitting a new one. With ``expect`` (a resumed run's data
+    record) files of another size or hash are refused before anything is
+    tokenised; ``check`` sees the text first (its chunks, and the name of the
+    source) and may refuse it.
     """
     text = text or TextConfig()
     read, settings = text.read_settings(), text.tokenizer_settings()
@@ -63,7 +74,13 @@ def prepare_text(
     inputs = find_inputs([data] if isinstance(data, str) else list(data), read, spool_dir=cache.root.parent)
     try:
         reader = TextReader(inputs, read)
+        if expect is not None:
+            _check_size(inputs, expect)
+        if check is not None:
+            check(reader.chunks, inputs.source)
         fingerprint = reader.fingerprint()
+        if expect is not None and fingerprint != expect.get("sha256"):
+            raise _not_the_same_data(inputs.source, expect)
         key = cache_key(
             {
                 "sha256": fingerprint,
@@ -124,45 +141,44 @@ def train_text(
     command: list[str] | None = None,
     resume: TrainState | None = None,
     dist: Distributed | None = None,
+    start: StartingPoint | None = None,
+    val: PreparedText | None = None,
+    sample_every: int = 0,
+    on_sample: Callable[[int, str], None] | None = None,
 ) -> History:
     """Train a character language model on a prepared corpus and write its run folder.
 
     With ``resume`` (a run's saved state) training continues exactly where it
-    stopped; with ``dist`` this process is one rank of several.
+    stopped; with ``start`` (--init-from) a new run starts from a trained
+    run's weights; ``val`` (--val FILE) is validation text of its own, else the
+    last ``val_frac`` of the corpus is; ``on_sample`` gets (step, text) of a
+    sample after every ``sample_every``-th validation; with ``dist`` this
+    process is one rank of several.
     """
     dist = dist or Distributed()
     device = dist.start(resolve_device(run.train.device))
     torch.manual_seed(run.train.seed)
     run.model.vocab_size = prepared.tokenizer.vocab_size
     run.model.validate()
-    train_ids, val_ids = split_train_val(prepared.ids, run.train.val_frac)
     if resume is not None:
-        _check_same_data(resume, prepared)
-    stats = prepared.stats
-    meta: dict[str, Any] = {
-        "task": TASK_LM,
-        "tokenizer": prepared.tokenizer.to_dict(),
-        "data": {"source": prepared.source, "inputs": prepared.given, **stats},
-        "versions": versions(),
-        "command": command if command is not None else sys.argv,
-    }
-    task = LanguageModelTask(
-        train_ids,
-        val_ids,
-        batch_size=run.train.batch_size,
-        seq_len=run.train.seq_len,
-        eval_batches=run.train.eval_batches,
-        source=prepared.source,
-        chars_per_token=stats["num_chars"] / stats["num_tokens"],
-        bytes_per_token=stats.get("num_utf8_bytes", stats["num_bytes"]) / stats["num_tokens"],
-        rank=dist.rank,
-        world_size=dist.world_size,
-    )
+        _check_same_data(resume, prepared, val)
+    task = _language_model_task(prepared, val, run, dist)
     config = run.to_dict()
-    meta.update(config)
+    meta = {**_run_meta(prepared, val, command=command, start=start), **config}
     model = build_model(run.model)
+    if start is not None:
+        model.load_state_dict(start.weights)
     if dist.rank > 0:
         torch.manual_seed(run.train.seed + dist.rank)  # its own dropout masks; weights come from rank 0
+    if sample_every and on_sample is not None:
+        on_event = SamplesWhileTraining(
+            on_event,
+            model=model,
+            tokenizer=prepared.tokenizer,
+            every=sample_every,
+            seed=run.train.seed,
+            report=on_sample,
+        )
     trainer = Trainer(
         model, task, run.train, out_dir=out_dir, meta=meta, config=config, device=device, on_event=on_event, dist=dist
     )
@@ -171,11 +187,86 @@ def train_text(
     return trainer.fit()
 
 
-def _check_same_data(resume: TrainState, prepared: PreparedText) -> None:
+def _language_model_task(
+    prepared: PreparedText, val: PreparedText | None, run: RunConfig, dist: Distributed
+) -> LanguageModelTask:
+    """The windows to train and validate on; bits per character are counted on the validation text's own."""
+    if val is None:
+        train_ids, val_ids = split_train_val(prepared.ids, run.train.val_frac)
+    else:
+        train_ids, val_ids = prepared.ids, val.ids
+    stats = (val or prepared).stats
+    return LanguageModelTask(
+        train_ids,
+        val_ids,
+        batch_size=run.train.batch_size,
+        seq_len=run.train.seq_len,
+        eval_batches=run.train.eval_batches,
+        source=prepared.source,
+        val_source=val.source if val is not None else None,
+        chars_per_token=stats["num_chars"] / stats["num_tokens"],
+        bytes_per_token=stats.get("num_utf8_bytes", stats["num_bytes"]) / stats["num_tokens"],
+        rank=dist.rank,
+        world_size=dist.world_size,
+    )
+
+
+def _run_meta(
+    prepared: PreparedText, val: PreparedText | None, *, command: list[str] | None, start: StartingPoint | None
+) -> dict[str, Any]:
+    """What every checkpoint of the run records besides its settings and history."""
+    data: dict[str, Any] = {"source": prepared.source, "inputs": prepared.given, **prepared.stats}
+    if val is not None:
+        data["val"] = {"source": val.source, **val.stats}
+    return {
+        "task": TASK_LM,
+        "tokenizer": prepared.tokenizer.to_dict(),
+        "data": data,
+        "versions": versions(),
+        "command": command if command is not None else sys.argv,
+        **({"init_from": start.record()} if start is not None else {}),
+    }
+
+
+def prepare_validation(run: RunConfig, tokenizer: Tokenizer) -> PreparedText | None:
+    """``--val FILE`` read with the training text's settings and encoded with its tokenizer (None without it).
+
+    As ``rnn eval`` does by default, a character model refuses characters it never saw, naming them; a word
+    model reads unseen words as the unknown token.
+    """
+    if run.text.val is None:
+        return None
+    return prepare_text(run.text.val, run.text, tokenizer=tokenizer, check=partial(_refuse_unseen, tokenizer))
+
+
+def _refuse_unseen(tokenizer: Tokenizer, chunks: Callable[[], Iterable[str]], source: str) -> None:
+    missing = unseen_characters(tokenizer, chunks)
+    if missing:
+        raise DataError(
+            f"--val {source}: characters the training text lacks, which the model cannot learn: "
+            f"{describe_unknown(missing)}; remove them from the validation file, or add text with them to DATA"
+        )
+
+
+def _check_same_data(resume: TrainState, prepared: PreparedText, val: PreparedText | None) -> None:
     saved = resume.meta.get("checkpoint", {}).get("data", {})
     if saved.get("sha256") != prepared.stats["sha256"]:
-        raise UsageError(
-            f"{prepared.source}: not the text this run was trained on "
-            f"({saved.get('source', '?')}, sha256 {str(saved.get('sha256'))[:12]}...); "
-            "resume with the same data"
-        )
+        raise _not_the_same_data(prepared.source, saved)
+    saved_val = saved.get("val") or {}
+    if val is not None and saved_val.get("sha256") != val.stats["sha256"]:
+        raise UsageError(f"--val {val.source}: not the validation text this run was trained with; give the same file")
+
+
+def _check_size(inputs: Inputs, expect: dict[str, Any]) -> None:
+    """The cheapest check first: the files' total size against the recorded one."""
+    recorded = expect.get("num_bytes")
+    if type(recorded) is int and sum(p.stat().st_size for p in inputs.files) != recorded:
+        raise _not_the_same_data(inputs.source, expect)
+
+
+def _not_the_same_data(source: str, saved: dict[str, Any]) -> UsageError:
+    return UsageError(
+        f"{source}: not the text this run was trained on "
+        f"({saved.get('source', '?')}, sha256 {str(saved.get('sha256'))[:12]}...); "
+        "resume with the same data"
+    )

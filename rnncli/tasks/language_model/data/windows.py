@@ -41,10 +41,13 @@ class WindowStream:
         self.position = 0
 
     @classmethod
-    def for_validation(cls, ids: torch.Tensor, *, batch_size: int, seq_len: int, source: str):
-        """As many streams as the (smaller) validation text can fill, at most ``batch_size``."""
+    def for_validation(cls, ids: torch.Tensor, *, batch_size: int, seq_len: int, source: str, own: str | None = None):
+        """As many streams as the (smaller) validation text can fill, at most ``batch_size``.
+
+        ``own`` names a validation file of its own (--val); else the text is the last part of ``source``.
+        """
         streams = max(1, min(batch_size, len(ids) // (seq_len + 1)))
-        return cls(ids, batch_size=streams, seq_len=seq_len, source=f"{source} (validation part)")
+        return cls(ids, batch_size=streams, seq_len=seq_len, source=own or f"{source} (validation part)")
 
     @property
     def tokens_per_window(self) -> int:
