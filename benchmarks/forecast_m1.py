@@ -70,7 +70,8 @@ def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
 
 def run_rnn(args: list[str]) -> tuple[dict, float, str]:
     """`rnn forecast ARGS`: its rows per series id, the seconds it took and what it said on stderr."""
-    command = [sys.executable, "-m", "rnncli", "forecast", *args, "--device", "cpu"]
+    device = [] if "--model" in args else ["--device", "cpu"]  # a trained model takes no training options
+    command = [sys.executable, "-m", "rnncli", "forecast", *args, *device]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     began = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env)
