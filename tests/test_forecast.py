@@ -205,7 +205,8 @@ def test_baselines_and_mase_by_hand():
 def test_backtest_reports_every_method_and_coverage(trained, monthly_csv):
     result = backtest(load_forecaster(trained), read_series(str(monthly_csv)), windows=2)
     assert set(result["metrics"]) == {"model", "naive", "seasonal_naive", "drift"}
-    assert set(result["metrics"]["model"]) == {"mae", "rmse", "smape", "mase"}
+    assert set(result["metrics"]["model"]) == {"smape", "mape", "mase", "pinball", "crps"}  # scale-free averages
+    assert {"mae", "rmse"} <= set(result["per_series"][0]["metrics"]["model"])  # in units: per series only
     assert 0 <= result["coverage"]["0.8"] <= 1
     assert result["overlaps_training"]  # trained on this very file
     assert result["mase_vs_seasonal_naive"] == pytest.approx(

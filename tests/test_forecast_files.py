@@ -160,7 +160,8 @@ def test_a_long_file_with_its_own_names_is_read_and_its_roles_kept(monthly_run, 
     frame.to_csv(newer, index=False)
     forecast = rows(ok(rnn("forecast", "--model", run, newer, "--quiet")).stdout)
     assert {r["id"] for r in forecast} == {"AAPL", "MSFT"} and forecast[0]["timestamp"] == "2014-01"
-    ok(rnn("eval", run, newer, "--backtest", "1", "--json"))
+    # the run was trained on the whole file: its last window is training data (refused without --allow-overlap)
+    ok(rnn("eval", run, newer, "--backtest", "1", "--json", "--allow-overlap"))
 
 
 @pytest.mark.slow
@@ -175,8 +176,8 @@ def test_eval_and_inspect_take_the_column_flags(monthly_run, tmp_path):
     flags = ["--id-col", "ticker", "--time-col", "day", "--value-col", "close"]
     summary = json.loads(ok(rnn("inspect", renamed, "--json", *flags)).stdout)
     assert summary["columns"] == {"time": "day", "id": "ticker", "value": "close"}
-    backtest = json.loads(ok(rnn("eval", run, renamed, "--backtest", "1", "--json", *flags)).stdout)
-    assert backtest["series"] == 2
+    backtest = json.loads(ok(rnn("eval", run, renamed, "--backtest", "1", "--json", "--allow-overlap", *flags)).stdout)
+    assert backtest["series"] == 2 and backtest["overlaps_training"] is True  # trained on the whole file
     refused(rnn("inspect", run, "--id-col", "x"), "--id-col says how to read a data file")
 
 

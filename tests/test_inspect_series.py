@@ -41,6 +41,7 @@ FORECAST_KEYS = {
     "parameters",
     "total_parameters",
     "series",
+    "calibration",
     "train",
     "history",
     "versions",

@@ -14,6 +14,7 @@ from rnncli.cli.options import (
     OUTPUT,
     SCORING,
     AllowOverlap,
+    BacktestStep,
     Beam,
     Decimal,
     EvalSource,
@@ -75,6 +76,13 @@ def evaluate(
             help="Forecasting models: backtest windows (horizons) per series. [default: 3]", rich_help_panel=FORECASTING
         ),
     ] = None,
+    step: BacktestStep = None,
+    backtest_out: Annotated[
+        str | None,
+        typer.Option(
+            help="Forecasting models: write every backtest window's forecasts as CSV.", rich_help_panel=FORECASTING
+        ),
+    ] = None,
     allow_overlap: AllowOverlap = False,
     time_col: TimeCol = None,
     value_col: ValueCol = None,
@@ -111,4 +119,4 @@ def evaluate(
         checkpoint, data, task=task, options=options_besides(ctx, "checkpoint", "data", "task", "as_json")
     )
     evaluation = tasks.evaluate(request, console.reporter())
-    write_evaluation(evaluation, as_json=as_json)
+    write_evaluation(evaluation, as_json=as_json, backtest_out=backtest_out)

@@ -14,11 +14,13 @@ from rnncli.cli.options import (
     OUTPUT,
     TRAINING,
     AllowOverlap,
+    BacktestStep,
     Decimal,
     Ensemble,
     Freq,
     Horizon,
     IdCol,
+    Level,
     Lookback,
     Missing,
     Quantiles,
@@ -33,7 +35,8 @@ from rnncli.cli.options import (
 )
 from rnncli.cli.progress import TrainProgress
 
-REQUEST_OPTIONS = ("data", "model", "out", "backtest", "output_format", "plot", "as_json", "quiet")
+REQUEST_OPTIONS = ("data", "model", "out", "backtest", "step", "baseline", "quiet")
+OUTPUT_OPTIONS = ("output_format", "plot", "as_json", "backtest_out", "plot_history")
 
 
 @user_errors
@@ -68,12 +71,35 @@ def forecast(
             rich_help_panel=OUTPUT,
         ),
     ] = None,
+    step: BacktestStep = None,
+    backtest_out: Annotated[
+        str | None,
+        typer.Option(
+            help="With --backtest: write every window's forecasts as CSV (id,timestamp,cutoff,y,model,baselines...).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="With --backtest: print one JSON document.", rich_help_panel=OUTPUT)
     ] = False,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Forecast with seasonal-naive, naive or drift instead of a model (nothing is trained).",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    plot_history: Annotated[
+        int | None,
+        typer.Option(
+            help="With --plot: history points drawn before the forecast [default: four horizons, at least 48].",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
     allow_overlap: AllowOverlap = False,
     lookback: Lookback = None,
     quantiles: Quantiles = None,
+    level: Level = None,
     season: Season = None,
     scaling: Scaling = None,
     ensemble: Ensemble = None,
@@ -125,19 +151,21 @@ def forecast(
 
     Example: rnn forecast sample_data/monthly.csv --horizon 12 > forecast.csv
     """
-    from rnncli.cli.render.outputs import check_forecast_output, write_forecast
-    from rnncli.tasks.forecast.predict import ForecastRequest, run_forecast
+    from rnncli.cli.render.outputs import ForecastOutput, check_forecast_output, write_forecast
+    from rnncli.tasks.forecast.predict import run_forecast
 
     console.set_quiet(quiet)
-    check_forecast_output(output_format, plot)
-    request = ForecastRequest(
-        data=data,
-        model=model,
-        out=out,
-        backtest=backtest,
-        command=["rnn", *sys.argv[1:]],
-        options=options_besides(ctx, *REQUEST_OPTIONS),
-    )
+    output = ForecastOutput(**{name: ctx.params[name] for name in OUTPUT_OPTIONS})
+    check_forecast_output(output, backtest=backtest is not None)
     with TrainProgress(console.stderr) as progress:
-        result = run_forecast(request, progress.reporter())
-    write_forecast(result, output_format=output_format, plot=plot, as_json=as_json)
+        result = run_forecast(forecast_request(ctx), progress.reporter())
+    write_forecast(result, output)
+
+
+def forecast_request(ctx: typer.Context):
+    """The library's request from the command's options: what to read, train or load, and the model's options."""
+    from rnncli.tasks.forecast.predict import ForecastRequest
+
+    given = {name: ctx.params[name] for name in REQUEST_OPTIONS if name != "quiet"}
+    options = options_besides(ctx, *REQUEST_OPTIONS, *OUTPUT_OPTIONS)
+    return ForecastRequest(**given, command=["rnn", *sys.argv[1:]], options=options)

@@ -141,6 +141,21 @@ SeriesStrict = Annotated[
         rich_help_panel=FORECASTING,
     ),
 ]
+Level = Annotated[
+    str | None,
+    typer.Option(
+        help="Central intervals in percent, e.g. 80,95: columns lo-80,hi-80,lo-95,hi-95 (the model forecasts their bounds).",
+        rich_help_panel=FORECASTING,
+    ),
+]
+BacktestStep = Annotated[
+    int | None,
+    typer.Option(
+        "--step",
+        help="With --backtest: steps between the windows' origins [default: the horizon].",
+        rich_help_panel=FORECASTING,
+    ),
+]
 
 # Classification: `rnn train DATA --task classify` reads labelled examples.
 TextCol = Annotated[

@@ -10,6 +10,7 @@ import json
 import re
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ import typer
 
 from rnncli.cli import console
 from rnncli.core.documents import escape_controls
-from rnncli.core.errors import UsageError
+from rnncli.core.errors import RuntimeFailure, UsageError
 from rnncli.tasks.requests import Evaluation, Summary
 
 if TYPE_CHECKING:
@@ -36,11 +37,14 @@ def write_sample(pieces: Iterable[str | dict[str, Any]]) -> None:
         console.write_flushed(sys.stdout, piece if isinstance(piece, str) else json.dumps(piece) + "\n")
 
 
-def write_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
+def write_evaluation(evaluation: Evaluation, *, as_json: bool, backtest_out: str | None = None) -> None:
     if evaluation.kind == "lines":
         for record in evaluation.records:
             console.write_flushed(sys.stdout, json.dumps(record, ensure_ascii=False) + "\n")
     elif evaluation.kind == "backtest":
+        if backtest_out is not None:
+            write_rows_file(list(evaluation.records), backtest_out)
+            console.info(f"wrote {backtest_out}")
         write_backtest(evaluation.document, as_json=as_json)
     elif evaluation.kind == "report" and not as_json:
         typer.echo(evaluation.report)
@@ -76,17 +80,24 @@ def write_backtest(result: dict[str, Any], *, as_json: bool) -> None:
     write_backtest_table(result)
 
 
+SHOWN_SERIES = 20  # series listed in the backtest's text table (--json has them all)
+
+
 def write_backtest_table(result: dict[str, Any]) -> None:
     lines = [
         f"backtest: {result['series']} series x {result['windows']} window(s) of {result['horizon']} steps "
         f"(lookback {result['lookback']}, season {result['season']}"
+        + (f", origins {result['step']} apart" if result.get("step", result["horizon"]) != result["horizon"] else "")
         + (f"; model: its {result['point_forecast']} forecast)" if result.get("point_forecast") else ")"),
-        f"{'method':<16}{'MAE':>12}{'RMSE':>12}{'sMAPE':>9}{'MASE':>9}",
+        f"{'method':<16}{'MASE':>9}{'sMAPE':>9}{'MAPE':>9}{'CRPS':>9}",
     ]
     for name, m in result["metrics"].items():
-        lines.append(f"{name:<16}{m['mae']:>12.4g}{m['rmse']:>12.4g}{m['smape']:>9.2f}{m['mase']:>9.3f}")
+        cells = [m.get(k) for k in ("mase", "smape", "mape", "crps")]
+        lines.append(f"{name:<16}" + "".join(f"{v:>9.3f}" if v is not None else f"{'-':>9}" for v in cells))
+    lines.append("(averages over series; CRPS from the quantiles, scaled like MASE; MAE and RMSE per series: --json)")
     for nominal, share in result["coverage"].items():
         lines.append(f"coverage of the {float(nominal):.0%} interval: {share:.1%}")
+    lines += _per_series_lines(result.get("per_series", []))
     lines.append(f"model MASE / seasonal naive MASE: {result['mase_vs_seasonal_naive']:.3f}")
     if not result["beats_seasonal_naive"]:
         lines.append(
@@ -96,27 +107,89 @@ def write_backtest_table(result: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def check_forecast_output(output_format: str, plot: str | None) -> None:
-    """What ``rnn forecast`` will write, checked before any training: a known --format, a usable --plot."""
+def _per_series_lines(per_series: list[dict[str, Any]]) -> list[str]:
+    """Each series' model and seasonal naive MASE and its interval coverage (the first few)."""
+    if len(per_series) < 2:
+        return []
+    nominals = list(per_series[0]["coverage"])
+    head = f"{'series':<20}{'MASE':>9}{'s.naive':>9}" + "".join(f"{float(n):>8.0%}" for n in nominals)
+    lines = [head]
+    for entry in per_series[:SHOWN_SERIES]:
+        model, naive = entry["metrics"]["model"]["mase"], entry["metrics"]["seasonal_naive"]["mase"]
+        cells = f"{_num(model):>9}{_num(naive):>9}" + "".join(f"{entry['coverage'][n]:>8.0%}" for n in nominals)
+        lines.append(f"{entry['id'][:19]:<20}{cells}")
+    if len(per_series) > SHOWN_SERIES:
+        lines.append(f"... and {len(per_series) - SHOWN_SERIES} more series (--json lists them all)")
+    return lines
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@dataclass
+class ForecastOutput:
+    """What ``rnn forecast`` writes besides its result, as the options say."""
+
+    output_format: str = "csv"
+    plot: str | None = None
+    as_json: bool = False
+    backtest_out: str | None = None
+    plot_history: int | None = None
+
+
+def check_forecast_output(output: ForecastOutput, *, backtest: bool) -> None:
+    """What ``rnn forecast`` will write, checked before any training: a known --format, a usable --plot,
+    and the options that only a backtest has."""
     from rnncli.cli.render.plots import require_matplotlib
 
-    if output_format not in FORECAST_FORMATS:
-        raise UsageError(f"--format: unknown value '{output_format}' (choose one of: {', '.join(FORECAST_FORMATS)})")
-    if plot is not None:
-        require_matplotlib(plot)
+    if output.output_format not in FORECAST_FORMATS:
+        raise UsageError(
+            f"--format: unknown value '{output.output_format}' (choose one of: {', '.join(FORECAST_FORMATS)})"
+        )
+    if not backtest and output.as_json:
+        raise UsageError("--json goes with --backtest N (the backtest's figures); a forecast as JSON: --format jsonl")
+    if not backtest and output.backtest_out is not None:
+        raise UsageError("--backtest-out goes with --backtest N: it writes the backtest windows' forecasts")
+    if output.plot_history is not None and output.plot_history < 1:
+        raise UsageError(f"--plot-history must be 1 or more points, got {output.plot_history}")
+    if output.plot is not None:
+        require_matplotlib(output.plot)
 
 
-def write_forecast(result: ForecastResult, *, output_format: str, plot: str | None, as_json: bool) -> None:
+def write_forecast(result: ForecastResult, output: ForecastOutput) -> None:
     """A ``ForecastResult``: the backtest, or the forecast records (and their picture with --plot)."""
-    if result.backtest is not None:
-        write_backtest(result.backtest, as_json=as_json)
-        return
-    write_forecast_records(result.records, output_format)
-    if plot is not None:
-        from rnncli.cli.render.plots import save_forecast_plot
+    from rnncli.cli.render import plots
 
-        save_forecast_plot(result.history, result.records, result.quantiles, path=plot)
-        console.info(f"wrote {plot}")
+    if result.backtest is not None:
+        if output.backtest_out is not None:
+            write_rows_file(result.windows, output.backtest_out)
+            console.info(f"wrote {output.backtest_out} ({len(result.windows)} rows)")
+        if output.plot is not None:
+            plots.save_backtest_plot(result.history, result.windows, path=output.plot, history=output.plot_history)
+        write_backtest(result.backtest, as_json=output.as_json)
+    else:
+        write_forecast_records(result.records, output.output_format)
+        if output.plot is not None:
+            plots.save_forecast_plot(result.history, result.records, path=output.plot, history=output.plot_history)
+    if output.plot is not None:
+        console.info(f"wrote {output.plot}")
+
+
+def write_rows_file(rows: list[dict[str, Any]], path: str) -> None:
+    """Records as a CSV file (floats to 6 significant digits); a file that cannot be written is a runtime failure."""
+    try:
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            _write_csv(rows, handle)
+    except OSError as exc:
+        raise RuntimeFailure(f"--backtest-out {path}: cannot write the file ({exc.strerror or exc})") from None
+
+
+def _write_csv(records: list[dict[str, Any]], out) -> None:
+    writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else spreadsheet_safe(v) for k, v in record.items()})
 
 
 _NUMBER = re.compile(r"[-+]?\d+(\.\d*)?([eE][-+]?\d+)?")
@@ -138,10 +211,7 @@ def write_forecast_records(records: list[dict[str, Any]], output_format: str) ->
         for record in records:
             out.write(json.dumps(record) + "\n")
     else:
-        writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else spreadsheet_safe(v) for k, v in record.items()})
+        _write_csv(records, out)
     out.flush()
 
 
@@ -216,7 +286,8 @@ def _plot_inspection(summary: Summary, plot: Path) -> None:
     if kind == "checkpoint":
         if not document.get("curve"):
             raise UsageError(f"--plot: {document['path']} has no metrics.jsonl beside it, so there is no curve to draw")
-        plots.save_curve_plot([(document["path"], document["curve"])], plot)
+        loss = "pinball loss (scaled units)" if document.get("task") == "forecast" else "loss (nats/token)"
+        plots.save_curve_plot([(document["path"], document["curve"])], plot, loss=loss)
     elif kind == "comparison":
         curves = [
             (f"{label} {_run_name(s)}", s["curve"]) for label, s in zip("AB", summary.data, strict=True) if s["curve"]

@@ -52,12 +52,13 @@ def save_figure(fig, path: str | Path, plt, *, dpi: float | None = None) -> None
         plt.close(fig)
 
 
-def save_curve_plot(curves: list[tuple[str, dict[str, Any]]], path: Path) -> None:
+def save_curve_plot(curves: list[tuple[str, dict[str, Any]]], path: Path, *, loss: str | None = None) -> None:
     """Training curves (best points starred), learning rate and gradient norm, as an image file.
 
     Language models are drawn in bits per character, the measure runs are ranked by (nats per token would
     make a BPE model look far worse than a char model it beats); each run has one colour, its training
-    curve dashed, and a legend names it. A curve of one evaluation is drawn as points, never an empty line.
+    curve dashed, and a legend names it. A curve of one evaluation is drawn as points, never an empty line. ``loss`` labels
+    the loss axis of other curves (a forecaster's is the pinball loss).
     """
     plt = require_matplotlib(path)
     fig, (ax_loss, ax_lr, ax_grad) = plt.subplots(
@@ -81,7 +82,7 @@ def save_curve_plot(curves: list[tuple[str, dict[str, Any]]], path: Path) -> Non
                          markeredgecolor="black", linestyle="none")  # fmt: skip
         ax_lr.plot(steps, [r.get("lr") for r in records], color=colour, **dots)
         ax_grad.plot(steps, [r.get("grad_norm") for r in records], color=colour, **dots)
-    ax_loss.set_ylabel("bits per character" if in_bits else "loss (nats/token)")
+    ax_loss.set_ylabel("bits per character" if in_bits else (loss or "loss (nats/token)"))
     ax_loss.legend()
     ax_lr.set_ylabel("lr")
     ax_grad.set_ylabel("grad norm")
@@ -223,34 +224,107 @@ def save_series_plot(data, path: Path) -> None:
     save_figure(fig, path, plt)
 
 
-def save_forecast_plot(data, records: list[dict[str, Any]], quantiles: list[float], *, path: str) -> None:
-    """History, the point forecast (the median, the column that backtests score) and the widest interval
-    band, one panel per series."""
+def save_forecast_plot(data, records: list[dict[str, Any]], *, path: str, history: int | None = None) -> None:
+    """The recent history (filled points marked), the point forecast (the median, the column that backtests
+    score) and the widest interval, one panel per series."""
     from rnncli.tasks.forecast.series import time_grid
 
     plt = require_matplotlib(path)
     shown = data.series[:MAX_PANELS]
-    fig, axes = plt.subplots(len(shown), 1, figsize=(9, 2.6 * len(shown)), squeeze=False)
-    low, high = f"q{quantiles[0]:g}", f"q{quantiles[-1]:g}"
+    fig, axes = plt.subplots(len(shown), 1, figsize=(10, 2.6 * len(shown)), squeeze=False)
+    point, (low, high, band) = _point_column(records[0]), _band_columns(records[0])
     for ax, series in zip(axes[:, 0], shown, strict=True):
         rows = [r for r in records if r["id"] == series.id]
         steps = len(series.values)
         times = time_grid(series.start, steps + len(rows), data.freq)
-        ax.plot(times[:steps], series.values, color="black", linewidth=1, label="history")
+        _history(ax, series, times[:steps], _shown_points(history, len(rows), steps))
         future = times[steps:]
-        ax.plot(future, [r["median"] for r in rows], color="tab:blue", label="median (point forecast)")
-        band = f"{quantiles[0]:g}-{quantiles[-1]:g}"
-        ax.fill_between(
-            future,
-            [r[low] for r in rows],
-            [r[high] for r in rows],
-            color="tab:blue",
-            alpha=0.25,
-            label=f"{band} quantiles",
-        )
+        ax.plot(future, [r[point] for r in rows], color="tab:blue", label=f"{point} (point forecast)")
+        if low is not None:
+            lows, highs = [r[low] for r in rows], [r[high] for r in rows]
+            ax.fill_between(future, lows, highs, color="tab:blue", alpha=0.25, label=band)
         ax.set_title(series.id, fontsize=9)
-        ax.legend(fontsize=7, loc="upper left")
+    _legend_outside(axes[0, 0])
+    fig.tight_layout()
     save_figure(fig, path, plt, dpi=100)
+
+
+def save_backtest_plot(data, rows: list[dict[str, Any]], *, path: str, history: int | None = None) -> None:
+    """Each backtest window's forecast and interval over what happened, beside seasonal naive, one panel per series."""
+    from rnncli.tasks.forecast.series import format_time, series_times
+
+    plt = require_matplotlib(path)
+    shown = data.series[:MAX_PANELS]
+    fig, axes = plt.subplots(len(shown), 1, figsize=(10, 2.6 * len(shown)), squeeze=False)
+    low, high, band = _band_columns(rows[0], prefix="model-")
+    for ax, series in zip(axes[:, 0], shown, strict=True):
+        times = series_times(series, data.freq)
+        where = {format_time(t, data.time_format): i for i, t in enumerate(times)}
+        mine = [r for r in rows if r["id"] == series.id]
+        first = min(where[r["timestamp"]] for r in mine)
+        _history(ax, series, times, _shown_points(history, len(series.values) - first, len(series.values)))
+        for k, cutoff in enumerate(dict.fromkeys(r["cutoff"] for r in mine)):
+            window = [r for r in mine if r["cutoff"] == cutoff]
+            x = times[[where[r["timestamp"]] for r in window]]
+            ax.plot(x, [r["model"] for r in window], color="tab:blue", label="model (median)" if k == 0 else None)
+            ax.plot(
+                x,
+                [r["seasonal_naive"] for r in window],
+                "--",
+                color="tab:orange",
+                label="seasonal naive" if k == 0 else None,
+            )
+            if low is not None:
+                ax.fill_between(
+                    x,
+                    [r[low] for r in window],
+                    [r[high] for r in window],
+                    color="tab:blue",
+                    alpha=0.2,
+                    label=band if k == 0 else None,
+                )
+        ax.set_title(f"{series.id}: backtest windows", fontsize=9)
+    _legend_outside(axes[0, 0])
+    fig.tight_layout()
+    save_figure(fig, path, plt, dpi=100)
+
+
+def _shown_points(history: int | None, horizon: int, length: int) -> int:
+    """--plot-history, else the last four horizons (at least 48 points): recent enough to see the forecast."""
+    return min(length, history if history is not None else max(4 * horizon, 48))
+
+
+def _history(ax, series, times, points: int) -> None:
+    """The last ``points`` of a series in black, the values filled in for missing ones marked in red."""
+    start = len(series.values) - points
+    ax.plot(times[start:], series.values[start:], color="black", linewidth=1, label="history")
+    filled = [i for i in sorted(series.blank_cells + series.gaps) if i >= start]
+    if filled:
+        ax.plot(times[filled], series.values[filled], "o", ms=3, color="red", label="filled (missing)")
+
+
+def _point_column(record: dict[str, Any]) -> str:
+    """The point forecast's column: ``median`` (what rnn forecast writes and backtests score); ``q0.5`` or
+    ``mean`` in a table written before the median had its own column."""
+    return next((name for name in ("median", "q0.5", "mean") if name in record), "median")
+
+
+def _band_columns(record: dict[str, Any], prefix: str = "") -> tuple[str | None, str | None, str]:
+    """The widest interval in a record: its lower and upper columns and a label (None when there is none)."""
+    levels = [float(k[len(prefix) + 3 :]) for k in record if k.startswith(f"{prefix}lo-")]
+    if levels:
+        widest = f"{max(levels):g}"
+        return f"{prefix}lo-{widest}", f"{prefix}hi-{widest}", f"{widest}% interval"
+    quantiles = sorted(float(k[len(prefix) + 1 :]) for k in record if k.startswith(f"{prefix}q"))
+    if len(quantiles) < 2 or quantiles[0] >= 0.5 or quantiles[-1] <= 0.5:
+        return None, None, ""
+    low, high = quantiles[0], quantiles[-1]
+    return f"{prefix}q{low:g}", f"{prefix}q{high:g}", f"{low:g}-{high:g} quantiles"
+
+
+def _legend_outside(ax) -> None:
+    """The legend to the right of the first panel, off the data."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
 
 
 MAX_CONFUSION_CLASSES = 30  # classes drawn with their counts written in the cells

@@ -174,6 +174,7 @@ def _forecaster_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("parameters", f"{summary['total_parameters']:,}"),
         ("horizon", f"{model.get('horizon')} steps ahead, lookback {model.get('lookback')}"),
         ("quantiles", ", ".join(str(q) for q in model.get("quantiles") or [])),
+        ("intervals", _calibration_line(summary.get("calibration"))),
         ("frequency", str(series.get("frequency_name"))),
         ("season", _seasons(season, model.get("extra_seasons"))),
         ("scaling", str(model.get("scaling"))),
@@ -183,6 +184,13 @@ def _forecaster_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
         *_resume_rows(summary),
     ]
+
+
+def _calibration_line(calibration: dict[str, Any] | None) -> str:
+    if not calibration:
+        return "uncalibrated (the model's own quantiles)"
+    factors = ", ".join(f"{f:.2f}" for f in calibration.get("factors", []))
+    return f"calibrated on {calibration.get('points')} validation points (widths x {factors})"
 
 
 def _forecast_series_line(series: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ TASK = TaskSpec(
     suffixes=(".csv", ".tsv"),
     options={
         "train": frozenset(option_types()),
-        "eval": READING | {"backtest", "strict", "allow_overlap"},
+        "eval": READING | {"backtest", "step", "backtest_out", "strict", "allow_overlap"},
         "inspect": READING,
     },
     option_notes={

@@ -130,3 +130,25 @@ def median_index(quantiles: list[float]) -> int:
     """The position of the quantile nearest 0.5: the point forecast, and the anchor the model's other
     quantiles are offsets from (the first such one on a tie)."""
     return min(range(len(quantiles)), key=lambda i: abs(quantiles[i] - 0.5))
+
+
+def parse_levels(text: str) -> list[float]:
+    """--level 80,95: central interval levels in percent (statsforecast's ``level``), increasing."""
+    try:
+        values = [float(part) for part in text.replace(" ", ",").split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--level: cannot read {text!r}; write e.g. 80,95 (percent)") from None
+    if not values or any(not 0 < v < 100 for v in values):
+        raise UsageError(f"--level: levels are percentages strictly between 0 and 100, got {text!r}; e.g. 80,95")
+    return sorted(set(values))
+
+
+def level_bounds(level: float) -> tuple[float, float]:
+    """The quantiles that bound the central ``level``% interval: 80 -> (0.1, 0.9)."""
+    low = round((100 - level) / 200, 6)
+    return low, round(1 - low, 6)
+
+
+def level_quantiles(levels: list[float]) -> list[float]:
+    """The median and both bounds of every level."""
+    return sorted({0.5, *(q for level in levels for q in level_bounds(level))})

@@ -21,6 +21,7 @@ from rnncli.core.errors import CheckpointError, DataError, UsageError
 from rnncli.core.resume_state import TrainState, command_record
 from rnncli.core.settings import TrainConfig
 from rnncli.core.training import History, Trainer, TrainEvent
+from rnncli.tasks.forecast.calibration import apply_calibration, check_calibration
 from rnncli.tasks.forecast.config import point_forecast
 from rnncli.tasks.forecast.meta_schema import check_forecaster_meta
 from rnncli.tasks.forecast.model import (
@@ -244,6 +245,7 @@ def validate_forecaster_layout(path: Path, meta: dict[str, Any]) -> ForecastConf
     try:
         config = ForecastConfig(**meta["model"])
         config.validate(where=f"{path}: model")
+        check_calibration(meta.get("calibration"), config.quantiles)
     except (KeyError, TypeError, ValueError, UsageError) as exc:
         raise CheckpointError(f"{path}: the forecasting metadata is damaged ({exc})") from None
     check_tensors_match(path, meta, lambda: ForecastModel(config))
@@ -253,8 +255,12 @@ def validate_forecaster_layout(path: Path, meta: dict[str, Any]) -> ForecastConf
 # --- forecasting -----------------------------------------------------------------------
 
 
-def predict_windows(forecaster: Forecaster, contexts: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Quantiles in original units for context windows (N, L) whose first points sit at ``starts``."""
+def predict_windows(
+    forecaster: Forecaster, contexts: np.ndarray, starts: np.ndarray, *, calibrated: bool = True
+) -> np.ndarray:
+    """Quantiles in original units for context windows (N, L) whose first points sit at ``starts``:
+    widened by the checkpoint's calibration (when it has one), then kept at 0 or above for data that never
+    went negative. ``calibrated=False``: the model's raw quantiles, neither widened nor clipped."""
     config = forecaster.config
     values = torch.as_tensor(apply_scaling(contexts, config.scaling), dtype=torch.float32)
     positions = torch.as_tensor(starts, dtype=torch.long).unsqueeze(1) + torch.arange(config.lookback)
@@ -262,7 +268,10 @@ def predict_windows(forecaster: Forecaster, contexts: np.ndarray, starts: np.nda
     scaled = forecaster.model.predict(x)  # (N, H, Q)
     out = scaled * scale.unsqueeze(-1) + loc.unsqueeze(-1)
     values = undo_scaling(out.double().numpy(), config.scaling)
-    return np.maximum(values, 0.0) if config.nonnegative else values
+    if not calibrated:
+        return values  # the model's own quantiles: what the calibration is fitted on
+    values = apply_calibration(values, forecaster.meta.get("calibration"), config.quantiles)
+    return np.maximum(values, 0.0) if config.nonnegative else values  # calibrated first, then kept at 0 or above
 
 
 def forecast(forecaster: Forecaster, data: SeriesSet | None = None) -> list[dict[str, Any]]:

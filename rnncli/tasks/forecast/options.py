@@ -14,7 +14,14 @@ from typing import Any
 
 from rnncli.core.errors import UsageError
 from rnncli.core.settings import ChosenOptions, TrainConfig, train_option_types
-from rnncli.tasks.forecast.config import ForecastConfig, parse_quantiles, parse_seasons, with_median
+from rnncli.tasks.forecast.config import (
+    ForecastConfig,
+    level_quantiles,
+    parse_levels,
+    parse_quantiles,
+    parse_seasons,
+    with_median,
+)
 
 
 @dataclass
@@ -38,6 +45,7 @@ class ForecastOptions:
     horizon: int | None = None
     lookback: int | None = None
     quantiles: str | None = None
+    level: str | None = None  # central intervals in percent (80,95): their bounds are quantiles too
     season: int | str | None = None  # 12, or several seasons: 24,168
     scaling: str | None = None
     ensemble: int | None = None
@@ -78,12 +86,20 @@ class ForecastSettings:
             if getattr(self.model, name) is not None:
                 setattr(config, name, getattr(self.model, name))
         with self.chosen.blaming_the_file():
-            if self.model.quantiles is not None:
-                config.quantiles = with_median(parse_quantiles(self.model.quantiles))
+            config.quantiles = self.quantiles(config.quantiles)
             if self.model.season is not None:
                 config.season, *config.extra_seasons = parse_seasons(self.model.season)
             config.validate()
         return config
+
+    def quantiles(self, default: list[float]) -> list[float]:
+        """--quantiles and the bounds of every --level, always with the median (the point forecast);
+        the default without either."""
+        given = parse_quantiles(self.model.quantiles) if self.model.quantiles is not None else []
+        levels = parse_levels(self.model.level) if self.model.level is not None else []
+        if not given and not levels:
+            return default
+        return with_median([*given, *level_quantiles(levels)])
 
     def seasons(self) -> list[int] | None:
         """--season as a list (the primary season first), or None: detect it from the data."""

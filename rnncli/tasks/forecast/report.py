@@ -140,6 +140,7 @@ def forecast_checkpoint_summary(path: Path, meta: dict[str, Any], tensors: dict[
             "last_time": last[:SHOWN_SERIES],
             "length": length[:SHOWN_SERIES],
         },
+        "calibration": meta.get("calibration"),  # None: written before intervals were calibrated
         "train": meta.get("train"),
         "history": meta.get("history"),
         "versions": meta.get("versions"),

@@ -71,6 +71,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
             command=request.command,
             resume=saved.state,
         )
+    calibrate_run(saved.folder, series, reporter)
     reporter.info(
         f"saved {saved.folder}/ (best validation pinball loss {history.best_val_loss:.4f} "
         f"at step {history.best_step} of {history.step})"
@@ -95,7 +96,6 @@ def train_series(
     from rnncli.tasks.forecast.forecaster import (
         FORECAST_TRAIN_DEFAULTS,
         check_lengths,
-        load_forecaster,
         train_forecaster,
     )
 
@@ -119,7 +119,35 @@ def train_series(
         f"{STOP_REASONS.get(history.stop_reason or '', '')}best validation pinball loss "
         f"{history.best_val_loss:.4f} at step {history.best_step} of {history.step}"
     )
-    return load_forecaster(out_dir), history
+    return calibrate_run(out_dir, series, reporter), history
+
+
+def calibrate_run(out_dir: Path, series: SeriesSet, reporter: Reporter) -> Forecaster:
+    """Calibrate the saved best model's quantiles on its validation windows and store the factors in it."""
+    from rnncli.core.checkpoint import save_checkpoint
+    from rnncli.tasks.forecast.backtest import interval_pairs
+    from rnncli.tasks.forecast.calibration import METHOD, apply_calibration, calibration_factors, validation_windows
+    from rnncli.tasks.forecast.forecaster import load_forecaster, predict_windows
+    from rnncli.tasks.forecast.model import step_index
+
+    forecaster = load_forecaster(out_dir)
+    config = forecaster.config
+    arrays, starts = [s.values for s in series.series], [step_index(s.start, series.freq) for s in series.series]
+    contexts, positions, actual = validation_windows(arrays, starts, lookback=config.lookback, horizon=config.horizon)
+    raw = predict_windows(forecaster, contexts, positions, calibrated=False)
+    factors = calibration_factors(config.quantiles, raw, actual)
+    forecaster.meta["calibration"] = {"method": METHOD, "factors": factors, "points": int(actual.size)}
+    save_checkpoint(forecaster.path, forecaster.model, forecaster.meta)
+    pairs = interval_pairs(config.quantiles)
+    if pairs:
+        low, high, nominal = pairs[0]
+        calibrated = apply_calibration(raw, forecaster.meta["calibration"], config.quantiles)
+        before, after = (float(((actual >= q[..., low]) & (actual <= q[..., high])).mean()) for q in (raw, calibrated))
+        reporter.info(
+            f"intervals calibrated on the validation windows ({actual.size} points): the {nominal:.0%} interval "
+            f"covered {before:.0%} of them before, {after:.0%} after"
+        )
+    return forecaster
 
 
 TRAIN_NEEDS = "a training window and the held-out validation horizon need (lookback + 2 x horizon)"
