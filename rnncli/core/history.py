@@ -49,14 +49,17 @@ class History:
         return True
 
     def record_metric(self, metric: Metric, score: float, bits: float | None) -> bool:
-        """Note a validation metric and the loss beside it; True if the metric is the best so far.
+        """Note a validation metric and the loss beside it; True if this is the best step so far.
 
-        A run that was judged by another measure (an older run resumed) starts its best afresh.
+        The best has the best metric; among equal metrics (a small validation set
+        gives coarse ones, often a perfect 1.0) the lower loss. A run that was
+        judged by another measure (an older run resumed) starts its best afresh.
         """
         if self.metric_name != metric.name:
             self.best_metric = None
         self.metric_name, self.metric_higher_is_better = metric.name, metric.higher_is_better
-        if not metric.better_than(self.best_metric):
+        tie = metric.value == self.best_metric and self.best_val_loss is not None and score < self.best_val_loss
+        if not (metric.better_than(self.best_metric) or tie):
             self.evals_since_best += 1
             return False
         self.best_metric, self.best_val_loss, self.best_val_bpc = metric.value, score, bits

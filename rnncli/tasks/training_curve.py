@@ -75,12 +75,12 @@ def training_curve(run_dir: Path) -> dict[str, Any] | None:
 def best_record(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The best evaluation: by the task's metric where the records carry one (``val_metric``), else the lowest loss.
 
-    As the trainer judges: the first of equal scores wins.
+    As the trainer judges (core/history.py): among equal metrics the lower loss, and the first of equals.
     """
     judged = [r for r in records if finite_number(r.get("val_metric")) is not None]
     if judged:
         sign = -1.0 if judged[-1].get("metric_goal", "max") == "max" else 1.0
-        return min(judged, key=lambda r: sign * r["val_metric"])
+        return min(judged, key=lambda r: (sign * r["val_metric"], finite_number(r.get("val_loss")) or math.inf))
     scored = [r for r in records if finite_number(r.get("val_loss")) is not None]
     return min(scored, key=lambda r: r["val_loss"]) if scored else None
 
