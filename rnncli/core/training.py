@@ -82,9 +82,13 @@ def metric_fields(metric: Metric | None) -> dict[str, Any]:
     """The metric's fields of a metrics.jsonl record: none without a metric."""
     if metric is None:
         return {}
-    extra = {f"val_{name}": value for name, value in metric.extra.items()}
+
+    def finite(value: float) -> float | None:
+        return value if math.isfinite(value) else None  # JSON has no NaN
+
+    extra = {f"val_{name}": finite(value) for name, value in metric.extra.items()}
     goal = "max" if metric.higher_is_better else "min"
-    return {"val_metric": metric.value, "metric_name": metric.name, "metric_goal": goal, **extra}
+    return {"val_metric": finite(metric.value), "metric_name": metric.name, "metric_goal": goal, **extra}
 
 
 class Trainer:
