@@ -140,7 +140,10 @@ def train(
     ] = None,
     patience: Annotated[
         int | None,
-        typer.Option(help="Stop after N evaluations without a better validation loss.", rich_help_panel=TRAINING),
+        typer.Option(
+            help="Stop after N evaluations without a better validation score (the loss, or the task's metric).",
+            rich_help_panel=TRAINING,
+        ),
     ] = None,
     eval_every: Annotated[
         int | None,
