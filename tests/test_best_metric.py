@@ -38,7 +38,7 @@ def test_the_best_checkpoint_follows_the_metric_where_it_and_the_loss_disagree(r
     assert (tmp_path / "run" / "step-00000020.safetensors").is_file()  # --keep 1 still keeps the best
     records = _records(tmp_path / "run")
     assert [r["val_metric"] for r in records] == [0.5, 0.9, 0.7, 0.8, 0.6]
-    assert {(r["metric_name"], r["metric_goal"]) for r in records} == {("score", "max")}
+    assert {(r["metric_name"], r["metric_goal"], r["best_by"]) for r in records} == {("score", "max", "metric")}
     assert training_curve(tmp_path / "run")["best"]["step"] == 20
 
 
@@ -80,3 +80,22 @@ def test_a_non_finite_metric_falls_back_to_the_loss(repetitive_file, tmp_path, m
     )  # fmt: skip
     assert history.best_step == 20 and history.metric_name is None
     assert [r["val_metric"] for r in _records(tmp_path / "r")] == [None, None]  # JSON null, not NaN
+
+
+def test_best_by_loss_keeps_the_lowest_loss_and_still_records_the_metric(repetitive_file, tmp_path, monkeypatch):
+    _script(monkeypatch, [1.0, 0.9, 0.8, 0.7, 0.6], [0.5, 0.9, 0.7, 0.8, 0.6])
+    run = tiny_run_config(steps=50, eval_every=10, best_by="loss")
+    history = train_text(prepare_text(str(repetitive_file)), run, out_dir=tmp_path / "run", command=["test"])
+    assert history.best_step == 50 and history.metric_name is None
+    assert read_meta(tmp_path / "run" / "model.safetensors")["history"]["step"] == 50
+    assert [r["val_metric"] for r in _records(tmp_path / "run")] == [0.5, 0.9, 0.7, 0.8, 0.6]
+    assert training_curve(tmp_path / "run")["best"]["step"] == 50
+
+
+def test_an_unknown_best_by_is_refused_in_one_line(repetitive_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from rnncli.cli import app
+
+    result = CliRunner().invoke(app, ["train", str(repetitive_file), "--out", str(tmp_path / "r"), "--best-by", "f1"])
+    assert result.exit_code == 2 and "--best-by: unknown value 'f1' (choose one of: metric, loss)" in result.stderr

@@ -145,6 +145,17 @@ def train(
             rich_help_panel=TRAINING,
         ),
     ] = None,
+    best_by: Annotated[
+        str | None,
+        typer.Option(
+            help=with_default(
+                "metric (the task's own: macro F1, entity F1, chrF) or loss: what picks the best checkpoint "
+                "and counts --patience. Tasks without a metric use the loss.",
+                "best_by",
+            ),
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
     eval_every: Annotated[
         int | None,
         typer.Option(help=with_default("Validate and save every N steps.", "eval_every"), rich_help_panel=TRAINING),

@@ -78,8 +78,8 @@ def task_metric(task: Task, model: nn.Module, device: torch.device) -> Metric | 
         return hook(model, device) if hook is not None else None
 
 
-def metric_fields(metric: Metric | None) -> dict[str, Any]:
-    """The metric's fields of a metrics.jsonl record: none without a metric."""
+def metric_fields(metric: Metric | None, *, best_by: str = "metric") -> dict[str, Any]:
+    """The metric's fields of a metrics.jsonl record (``best_by``: what judged the run); none without a metric."""
     if metric is None:
         return {}
 
@@ -88,7 +88,8 @@ def metric_fields(metric: Metric | None) -> dict[str, Any]:
 
     extra = {f"val_{name}": finite(value) for name, value in metric.extra.items()}
     goal = "max" if metric.higher_is_better else "min"
-    return {"val_metric": finite(metric.value), "metric_name": metric.name, "metric_goal": goal, **extra}
+    judged = {"metric_name": metric.name, "metric_goal": goal, "best_by": best_by}
+    return {"val_metric": finite(metric.value), **judged, **extra}
 
 
 class Trainer:
@@ -299,7 +300,7 @@ class Trainer:
         score = val_loss if val_loss is not None else self.history.train_loss
         scale = self.task.text_scale
         bits = scale.bits_per_char(score) if scale else None
-        if metric is not None and math.isfinite(metric.value):
+        if metric is not None and math.isfinite(metric.value) and self.cfg.best_by == "metric":
             return self.history.record_metric(metric, score, bits)
         return self.history.record_score(score, bits)
 
@@ -316,7 +317,7 @@ class Trainer:
             "train_loss": history.train_loss,
             "val_loss": val_loss,
             **bits,
-            **metric_fields(metric),
+            **metric_fields(metric, best_by=self.cfg.best_by),
             "lr": self.optimizer.param_groups[0]["lr"],
             "grad_norm": self.last.grad_norm if self.last else None,
             "tokens_per_s": history.tokens_per_s,

@@ -78,7 +78,7 @@ def best_record(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     As the trainer judges (core/history.py): among equal metrics the lower loss, and the first of equals.
     """
     judged = [r for r in records if finite_number(r.get("val_metric")) is not None]
-    if judged:
+    if judged and judged[-1].get("best_by", "metric") == "metric":
         sign = -1.0 if judged[-1].get("metric_goal", "max") == "max" else 1.0
         return min(judged, key=lambda r: (sign * r["val_metric"], finite_number(r.get("val_loss")) or math.inf))
     scored = [r for r in records if finite_number(r.get("val_loss")) is not None]
