@@ -337,3 +337,19 @@ def test_eval_and_predict_take_the_columns_their_errors_advise(tmp_path, trained
     predicted = run("predict", run_dir, odd, "--text-col", "words")
     assert predicted.exit_code == 0, predicted.output
     assert len(predicted.stdout.splitlines()) == 4
+
+
+def test_the_best_checkpoint_is_the_step_of_the_best_macro_f1(trained):
+    from best_metric_checks import check_best_by_metric
+
+    run_dir, _, result = trained
+    best = check_best_by_metric(run_dir, "macro F1")
+    assert f"best validation macro F1 {best['val_metric']:.4f}" in result.stderr
+    shown = run("inspect", run_dir)
+    assert f"macro F1 {best['val_metric']:.4f} at step {best['step']}" in " ".join(shown.stdout.split())
+
+
+def test_a_multi_label_run_is_judged_by_micro_f1_at_its_threshold(multi_trained):
+    from best_metric_checks import check_best_by_metric
+
+    check_best_by_metric(multi_trained[0], "micro F1")

@@ -370,3 +370,12 @@ def test_conllu_the_parser_rejects_is_one_line_with_the_file_and_line(tmp_path):
     short.write_text(short.read_text(encoding="utf-8").replace("\tthe\tthe\tDET\tDT\t_\t0\tdep\t_\t_", "\tthe\tDET"))
     result = run("train", short, "--out", tmp_path / "r2")
     assert result.exit_code == 2 and "short.conllu:2: 3 tab-separated columns, CoNLL-U has 10" in result.stderr
+
+
+def test_the_best_checkpoint_is_the_step_of_the_best_entity_f1(tag_run):
+    from best_metric_checks import check_best_by_metric
+
+    out, result = tag_run
+    best = check_best_by_metric(out, "entity F1")
+    assert f"best validation entity F1 {best['val_metric']:.4f}" in result.stderr
+    assert '"metric_name": "entity F1"' in run("inspect", out).stdout

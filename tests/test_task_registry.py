@@ -238,7 +238,15 @@ def test_a_resumed_forecaster_takes_every_resumable_option_it_has():
         "model": {"horizon": 6, "lookback": 12, "season": 12, "hidden_size": 8},
         "train": {"steps": 20, "lr": 0.003, "patience": 6, "keep": 0, "eval_every": 50},
     }
-    changes = {"steps": 40, "patience": 2, "keep": 1, "eval_every": 10, "time": "10m", "device": "cpu"}
+    changes = {
+        "steps": 40,
+        "patience": 2,
+        "keep": 1,
+        "eval_every": 10,
+        "time": "10m",
+        "device": "cpu",
+        "best_by": "loss",
+    }
     assert set(changes) == set(RESUMABLE_OPTIONS) & set(option_types()) - {"epochs", "precision", "tensorboard"}
     config, cfg = ForecastSettings.resolve({**changes, "quantiles": "0.1,0.5,0.9"}).resumed(saved)
     assert all(getattr(cfg, name) == value for name, value in changes.items())

@@ -339,3 +339,13 @@ def test_train_reports_vocabulary_coverage(tmp_path):
     line = next(x for x in result.stderr.splitlines() if "vocabulary coverage" in x)
     assert "target 100.0% (0 unknown)" in line and "training pairs: source 66.7% (36 unknown)" in line
     assert "held-out pairs: source 66.7% (4 unknown)" in line  # 1 unseen word of 3 per source
+
+
+def test_the_best_checkpoint_is_the_step_of_the_best_chrf_with_bleu_beside_it(dates_run):
+    from best_metric_checks import check_best_by_metric
+
+    best = check_best_by_metric(dates_run, "chrF")
+    records = [json.loads(line) for line in (dates_run / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["val_chrf"] == r["val_metric"] and 0 <= r["val_bleu"] <= 100 for r in records)
+    assert best["val_metric"] > 50  # greedy translations of the validation pairs, scored as rnn eval scores them
+    assert '"metric_name": "chrF"' in run("inspect", dates_run).stdout

@@ -65,6 +65,8 @@ class TrainProgress:
             return
         if event.kind == "eval":
             self.val_text = f"val {event.val_loss:.4f}" if event.val_loss is not None else "val -"
+            if event.metric is not None:
+                self.val_text += f" {event.metric.name} {event.metric.value:.4g}"
             if not self.live:
                 bpc = f" bpc {event.val_bpc:.3f}" if event.val_bpc is not None else ""
                 total = event.total_steps if event.total_steps is not None else "?"

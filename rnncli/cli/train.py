@@ -149,7 +149,21 @@ def train(
     ] = None,
     patience: Annotated[
         int | None,
-        typer.Option(help="Stop after N evaluations without a better validation loss.", rich_help_panel=TRAINING),
+        typer.Option(
+            help="Stop after N evaluations without a better validation score (the loss, or the task's metric).",
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
+    best_by: Annotated[
+        str | None,
+        typer.Option(
+            help=with_default(
+                "metric (the task's own: macro F1, entity F1, chrF) or loss: what picks the best checkpoint "
+                "and counts --patience. Tasks without a metric use the loss.",
+                "best_by",
+            ),
+            rich_help_panel=TRAINING,
+        ),
     ] = None,
     eval_every: Annotated[
         int | None,

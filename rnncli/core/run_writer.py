@@ -133,6 +133,8 @@ class RunWriter:
         for key in BOARD_SCALARS:
             if record[key] is not None:
                 self.board.add_scalar(key, record[key], record["step"])
+        if record.get("val_metric") is not None:  # a task's own metric, under its name
+            self.board.add_scalar(f"val_metric/{record['metric_name']}", record["val_metric"], record["step"])
         self.board.flush()
 
     def _pruned(self, step: int, best_step: int | None) -> list[str]:

@@ -29,6 +29,7 @@ MIN_CELLS = ("mingru", "minlstm")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine")
+BEST_BY = ("metric", "loss")  # what picks the best checkpoint: the task's own metric where it has one, or the loss
 # Options that may change when a run of any task is resumed: budgets and bookkeeping.
 # The rest (model shape, windows, optimiser, seed, data split) would make the
 # resumed run a different run, so ``--resume`` refuses to change them.
@@ -39,6 +40,7 @@ RESUMABLE_OPTIONS = (
     "eval_every",
     "eval_batches",
     "patience",
+    "best_by",
     "keep",
     "device",
     "precision",
@@ -97,6 +99,7 @@ class TrainConfig:
     lr_schedule: str = "constant"
     warmup: int = 0
     patience: int | None = None
+    best_by: str = "metric"
     keep: int = 0
     precision: str = "fp32"
     tensorboard: bool = False
@@ -135,6 +138,7 @@ class TrainConfig:
         check_int(self.warmup, 0, 10**12, "--warmup")
         if self.patience is not None:
             check_int(self.patience, 1, 10**9, "--patience")
+        check_choice(self.best_by, BEST_BY, "--best-by")
         check_int(self.keep, 0, 10**6, "--keep")
         check_choice(self.precision, PRECISIONS, "--precision")
 

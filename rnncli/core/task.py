@@ -7,7 +7,7 @@ asks a task for anything the protocol does not name.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
@@ -32,6 +32,27 @@ class TextScale:
 
     def bits_per_byte(self, loss_nats: float) -> float:
         return loss_nats / self.bytes_per_item / LN2
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A task's own validation figure (macro F1, entity F1, chrF, ...): what picks the best checkpoint.
+
+    ``name`` is what a person reads ("macro F1"); ``extra`` holds figures
+    measured beside it (chrF's BLEU), recorded in metrics.jsonl but never
+    compared.
+    """
+
+    name: str
+    value: float
+    higher_is_better: bool = True
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def better_than(self, best: float | None) -> bool:
+        """Strictly better than ``best`` (None: nothing yet, so better)."""
+        if best is None:
+            return True
+        return self.value > best if self.higher_is_better else self.value < best
 
 
 class Task(Protocol):
@@ -74,6 +95,14 @@ class Task(Protocol):
 
         The default reads the whole validation data: a task whose held-out
         set is small enough to read whole keeps it so.
+        """
+        return None
+
+    def validation_metric(self, model: nn.Module, device: torch.device) -> Metric | None:
+        """The task's own figure on held-out data, called right after ``validation_loss`` (eval mode).
+
+        A task that has one is judged by it: the best checkpoint and patience
+        follow it instead of the loss. The default (None) keeps the loss.
         """
         return None
 

@@ -33,7 +33,7 @@ from rnncli.core.run_writer import RunWriter
 from rnncli.core.schedule import learning_rate
 from rnncli.core.settings import TrainConfig
 from rnncli.core.stop_signals import Stop, StopSignals
-from rnncli.core.task import Task
+from rnncli.core.task import Metric, Task
 
 __all__ = ["History", "StopSignals", "Task", "TrainEvent", "Trainer", "TrainingInterrupted"]
 
@@ -63,12 +63,34 @@ class TrainEvent:
     grad_norm: float | None = None
     saved: list[str] = field(default_factory=list)
     note: str | None = None
+    metric: Metric | None = None  # the task's own validation figure, where it has one
 
 
 @dataclass
 class StepResult:
     loss: float  # the mean over every process
     grad_norm: float  # before clipping
+
+
+def task_metric(task: Task, model: nn.Module, device: torch.device) -> Metric | None:
+    """The task's validation metric; None for a task without one (or one written before the hook)."""
+    hook = getattr(task, "validation_metric", None)
+    with torch.no_grad():
+        return hook(model, device) if hook is not None else None
+
+
+def metric_fields(metric: Metric | None, *, best_by: str = "metric") -> dict[str, Any]:
+    """The metric's fields of a metrics.jsonl record (``best_by``: what judged the run); none without a metric."""
+    if metric is None:
+        return {}
+
+    def finite(value: float) -> float | None:
+        return value if math.isfinite(value) else None  # JSON has no NaN
+
+    extra = {f"val_{name}": finite(value) for name, value in metric.extra.items()}
+    goal = "max" if metric.higher_is_better else "min"
+    judged = {"metric_name": metric.name, "metric_goal": goal, "best_by": best_by}
+    return {"val_metric": finite(metric.value), **judged, **extra}
 
 
 class Trainer:
@@ -262,29 +284,25 @@ class Trainer:
         instead and return False."""
         started = clocks.now()
         self.history.tokens_per_s, self.history.elapsed_s = speed.per_second(), self.clock.elapsed_s()
-        self.model.eval()
         self._limit_validation()
-        with self.precision.autocast():
-            val_loss = self.task.validation_loss(self.model, self.device)
-        finite = (val_loss is None or math.isfinite(val_loss)) and all(
-            bool(torch.isfinite(p).all()) for p in self.model.parameters()
-        )
-        if self.dist.any(not finite):
+        measured = self._measure()
+        if measured is None:
             self._roll_back(speed)
             return False
-        score = val_loss if val_loss is not None else self.history.train_loss
-        scale = self.task.text_scale
-        improved = self.history.record_score(score, scale.bits_per_char(score) if scale else None)
-        record = self._metrics_record(val_loss)
+        val_loss, metric = measured
+        improved = self._judge(val_loss, metric)
+        record = self._metrics_record(val_loss, metric)
         saved = self._save(self._capture_state(), improved=improved, record=record)
         self.writer.log(record)
-        self._report_eval(record, val_loss, saved)
+        self._report_eval(record, val_loss, saved, metric)
         self.rollback.remember(self.history)
         self.clock.closing_s = clocks.now() - started
         speed.restart()
         return True
 
-    def _report_eval(self, record: dict[str, Any], val_loss: float | None, saved: list[str]) -> None:
+    def _report_eval(
+        self, record: dict[str, Any], val_loss: float | None, saved: list[str], metric: Metric | None
+    ) -> None:
         self.on_event(
             TrainEvent(
                 "eval",
@@ -297,6 +315,7 @@ class Trainer:
                 lr=record["lr"],
                 grad_norm=record["grad_norm"],
                 saved=saved,
+                metric=metric,
             )
         )
 
@@ -307,8 +326,33 @@ class Trainer:
         if allowance is not None and not self.dist.active:
             self.task.limit_validation(allowance)
 
-    def _metrics_record(self, val_loss: float | None) -> dict[str, Any]:
-        """One line of metrics.jsonl; ``val_bpb`` only for a task over text."""
+    def _measure(self) -> tuple[float | None, Metric | None] | None:
+        """The validation loss and the task's own metric; None if the model has gone non-finite."""
+        self.model.eval()
+        with self.precision.autocast():
+            val_loss = self.task.validation_loss(self.model, self.device)
+            finite = val_loss is None or math.isfinite(val_loss)
+            metric = task_metric(self.task, self.model, self.device) if finite else None
+        finite = finite and all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+        if self.dist.any(not finite):
+            return None
+        return val_loss, metric
+
+    def _judge(self, val_loss: float | None, metric: Metric | None) -> bool:
+        """Record the validation in the history; True if this step is the best so far.
+
+        The task's metric judges where it has one; otherwise the loss (the
+        validation loss, or the training loss without validation data).
+        """
+        score = val_loss if val_loss is not None else self.history.train_loss
+        scale = self.task.text_scale
+        bits = scale.bits_per_char(score) if scale else None
+        if metric is not None and math.isfinite(metric.value) and self.cfg.best_by == "metric":
+            return self.history.record_metric(metric, score, bits)
+        return self.history.record_score(score, bits)
+
+    def _metrics_record(self, val_loss: float | None, metric: Metric | None = None) -> dict[str, Any]:
+        """One line of metrics.jsonl; ``val_bpb`` only for a task over text, ``val_metric`` only with a metric."""
         history, scale = self.history, self.task.text_scale
         measured = val_loss is not None and scale is not None
         bits: dict[str, float | None] = {"val_bpc": scale.bits_per_char(val_loss) if measured else None}
@@ -321,6 +365,7 @@ class Trainer:
             "train_loss": history.train_loss,
             "val_loss": val_loss,
             **bits,
+            **metric_fields(metric, best_by=self.cfg.best_by),
             "lr": self.optimizer.param_groups[0]["lr"],
             "grad_norm": self.last.grad_norm if self.last else None,
             "tokens_per_s": history.tokens_per_s,

@@ -73,8 +73,7 @@ def training_curve(run_dir: Path) -> dict[str, Any] | None:
     records, skipped = read_metrics(run_dir)
     if not records:
         return None
-    scored = [r for r in records if finite_number(r.get("val_loss")) is not None]
-    best = min(scored, key=lambda r: r["val_loss"]) if scored else None
+    best = best_record(records)
     last = records[-1]
     return {
         "file": str(Path(run_dir) / METRICS_FILE),
@@ -84,6 +83,27 @@ def training_curve(run_dir: Path) -> dict[str, Any] | None:
         "last": _point(last),
         "verdict": overfitting_verdict(records),
     }
+
+
+def best_record(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The best evaluation: by the task's metric where the records carry one (``val_metric``), else the lowest loss.
+
+    As the trainer judges (core/history.py): among equal metrics the lower loss, and the first of equals.
+    """
+    judged = [r for r in records if finite_number(r.get("val_metric")) is not None]
+    if judged and judged[-1].get("best_by", "metric") == "metric":
+        sign = -1.0 if judged[-1].get("metric_goal", "max") == "max" else 1.0
+        return min(judged, key=lambda r: (sign * r["val_metric"], finite_number(r.get("val_loss")) or math.inf))
+    scored = [r for r in records if finite_number(r.get("val_loss")) is not None]
+    return min(scored, key=lambda r: r["val_loss"]) if scored else None
+
+
+def best_words(history: Any) -> str:
+    """The best validation in words: the task's metric with the loss beside it, or the loss alone."""
+    loss = f"loss {history.best_val_loss:.4f}" if history.best_val_loss is not None else "no loss"
+    if history.metric_name is None or history.best_metric is None:
+        return f"best validation {loss}"
+    return f"best validation {history.metric_name} {history.best_metric:.4f} ({loss})"
 
 
 def _point(record: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -97,6 +117,11 @@ def _point(record: dict[str, Any] | None) -> dict[str, Any] | None:
         "val_loss": val,
         "val_bpc": finite_number(record.get("val_bpc")),
         "gap": gap,
+        **(
+            {"val_metric": record["val_metric"], "metric_name": record.get("metric_name")}
+            if "val_metric" in record
+            else {}
+        ),
     }
 
 

@@ -267,8 +267,6 @@ def _classifier_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     )
     classes = ", ".join(f"{c} ({counts[c]})" if c in counts else c for c in summary["classes"][:12])
     more = f" and {len(summary['classes']) - 12} more" if len(summary["classes"]) > 12 else ""
-    loss = history.get("best_val_loss")
-    best = f"loss {loss:.4f} at step {history.get('best_step')}" if isinstance(loss, float | int) else "-"
     return [
         ("checkpoint", summary["path"]),
         ("task", f"classify ({kind})"),
@@ -283,11 +281,22 @@ def _classifier_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("tokenizer", f"{tok['kind']}, {tok['vocab_size']} symbols"),
         ("data", f"{data.get('examples', '?')} examples from {data.get('source')} ({data.get('layout')})"),
         ("trained", f"{history.get('step', 0):,} steps, {history.get('elapsed_s', 0):.0f} s"),
-        ("best validation", best),
+        ("best validation", _best_judged(history)),
         *_score_rows(summary.get("validation")),
         ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
         *_resume_rows(summary),
     ]
+
+
+def _best_judged(history: dict[str, Any]) -> str:
+    """The best step by the task's own metric where the run recorded one, else by the loss."""
+    loss, metric, name = history.get("best_val_loss"), history.get("best_metric"), history.get("metric_name")
+    if not isinstance(loss, float | int):
+        return "-"
+    at = f"at step {history.get('best_step')}"
+    if isinstance(metric, float | int) and name:
+        return f"{name} {metric:.4f} {at} (loss {loss:.4f}; the checkpoint is chosen by {name})"
+    return f"loss {loss:.4f} {at}"
 
 
 def _score_rows(validation: dict[str, Any] | None) -> list[tuple[str, str]]:

@@ -35,6 +35,7 @@ from rnncli.tasks.classify.scoring import compare_on, probabilities, verdict_lin
 from rnncli.tasks.classify.task import ClassifyTask, Encoded
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
+from rnncli.tasks.training_curve import best_words
 
 THROUGHPUT_UNIT = "examples/s"
 STOP_REASONS = {"time": "the --time budget is spent; ", "patience": "validation stopped improving; "}
@@ -159,7 +160,7 @@ def _closing_note(out_dir: Path, prepared: Prepared, data: DataOptions, history:
         classes=prepared.classes,
     )
     stop = STOP_REASONS.get(history.stop_reason or "", "")
-    best = f"best validation loss {history.best_val_loss:.4f}" if prepared.val is not None else "best training loss"
+    best = best_words(history) if prepared.val is not None else "best training loss"
     reporter.info(f"{stop}{best} at step {history.best_step} of {history.step}")
     if prepared.val is None:
         reporter.info(f"saved {out_dir}/ (no validation split to score the baselines on); try: rnn eval {out_dir} TEST")

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rnncli.core.task import Task
+from rnncli.core.task import Metric, Task
 
 POOL_BATCHES = 50  # batches sorted by length together
 
@@ -110,17 +110,28 @@ class ClassifyTask(Task):
     @torch.no_grad()
     def validation_loss(self, model: nn.Module, device: torch.device) -> float | None:
         """Mean cross-entropy on the validation split; accuracy and macro F1 are kept in ``last_validation``."""
+        self.last_validation = {}
         if self.val is None or len(self.val) == 0:
             return None
         probs = predict_probabilities(model, self.val, device, batch_size=max(self.batch_size, 64))
-        from rnncli.tasks.classify.metrics import multi_label_scores, scores
+        from rnncli.tasks.classify.metrics import choose_threshold, multi_label_scores, scores
 
         if self.multi_label:
-            self.last_validation = multi_label_scores(self.val.targets.numpy() > 0.5, probs.numpy() >= 0.5)
+            gold = self.val.targets.numpy() > 0.5
+            threshold = choose_threshold(gold, probs.numpy())  # as the finished run chooses its own
+            self.last_validation = {**multi_label_scores(gold, probs.numpy() >= threshold), "threshold": threshold}
             return F.binary_cross_entropy(probs.clamp(1e-7, 1 - 1e-7), self.val.targets).item()
         loss = F.nll_loss(torch.log(probs.clamp_min(1e-12)), self.val.targets).item()
         self.last_validation = scores(self.val.targets.tolist(), probs.argmax(1).tolist(), probs.shape[1])
         return loss
+
+    def validation_metric(self, model: nn.Module, device: torch.device) -> Metric | None:
+        """Macro F1 of the validation just run (multi-label: micro F1 at the threshold chosen on it)."""
+        if not self.last_validation:
+            return None
+        if self.multi_label:
+            return Metric("micro F1", self.last_validation["micro_f1"])
+        return Metric("macro F1", self.last_validation["macro_f1"])
 
 
 def predict_probabilities(model: nn.Module, data: Encoded, device: torch.device, *, batch_size: int) -> torch.Tensor:

@@ -18,6 +18,7 @@ from rnncli.tasks.tag.config import TagConfig, Vocab
 from rnncli.tasks.tag.corpus import Corpus, Sentence, read_corpus
 from rnncli.tasks.tag.metrics import MostFrequentTag, headline, scores
 from rnncli.tasks.tag.options import READ_KEYS, ReadOptions, TagSettings
+from rnncli.tasks.training_curve import best_words
 
 TASK_TAG = "tag"
 THROUGHPUT_UNIT = "tok/s"
@@ -89,6 +90,7 @@ def fit_and_report(train_part, val_part, meta, *, out_dir: Path, request: TrainR
     finally:
         dist.stop()
     if dist.is_main:
+        reporter.info(f"{best_words(history)} at step {history.best_step} of {history.step}")
         report_against_baseline(out_dir, val_part, reporter)
     return history
 

@@ -8,10 +8,11 @@ import torch
 from torch import nn
 
 from rnncli.core.distributed import Distributed
-from rnncli.core.task import Task
+from rnncli.core.task import Metric, Task
 from rnncli.tasks.tag.batches import length_batches, rows_of, to_device
 from rnncli.tasks.tag.config import Vocab
 from rnncli.tasks.tag.corpus import Sentence
+from rnncli.tasks.tag.metrics import headline, scores
 
 
 class TagTask(Task):
@@ -21,6 +22,8 @@ class TagTask(Task):
                  dist: Distributed | None = None):  # fmt: skip
         self.batches = length_batches(train, batch_size, vocab)
         self.val_batches = length_batches(val, batch_size, vocab)
+        self.val_gold = [s.tags for s in sorted(val, key=lambda s: len(s.tokens))]  # the order of val_batches
+        self.vocab = vocab
         self.tokens = sum(len(s.tokens) for s in train)
         self.generator = torch.Generator().manual_seed(seed)
         self.dist = dist or Distributed()
@@ -58,6 +61,18 @@ class TagTask(Task):
             total += float(model.loss(to_device(batch, device))) * n
             tokens += n
         return total / tokens
+
+    @torch.no_grad()
+    def validation_metric(self, model: nn.Module, device: torch.device) -> Metric | None:
+        """Entity F1 (micro, CoNLL's) for BIO/BIOES tags, else token accuracy, of decoded validation sentences."""
+        if not self.val_batches:
+            return None
+        predicted = []
+        for batch in self.val_batches:
+            paths, _ = model.decode(to_device(batch, device))
+            predicted.extend([self.vocab.tags[j] for j in path] for path in paths)
+        name, value = headline(scores(self.val_gold, predicted, self.vocab.scheme))
+        return Metric(name, value)
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state()}

@@ -10,6 +10,8 @@ from rnncli.tasks.requests import Summary
 from rnncli.tasks.training_curve import curve_beside
 from rnncli.tasks.translate.pairs import read_pairs
 
+HISTORY_KEYS = ("step", "best_step", "best_val_loss", "best_metric", "metric_name", "tokens_seen", "elapsed_s")
+
 
 def summarise_run(path: str | Path) -> dict[str, Any]:
     """A translation run folder or checkpoint, from its metadata and tensor table (weights unread)."""
@@ -32,7 +34,7 @@ def summarise_run(path: str | Path) -> dict[str, Any]:
         "target_tokenizer": None if target is None else {"kind": target.kind, "vocab_size": target.vocab_size},
         "data": {k: v for k, v in (meta.get("data") or {}).items() if k != "fingerprint"},
         "total_parameters": sum(numel(tuple(t["shape"])) for name, t in tensors.items() if name not in tied),
-        "history": {k: history.get(k) for k in ("step", "best_step", "best_val_loss", "tokens_seen", "elapsed_s")},
+        "history": {k: history.get(k) for k in HISTORY_KEYS},
         "curve": curve_beside(file),
         "versions": meta.get("versions"),
     }

@@ -78,7 +78,7 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     config.vocab_size = split.tokenizer.vocab_size
     config.target_vocab_size = 0 if split.target_tokenizer is None else split.target_tokenizer.vocab_size
     history = fit(split, config, cfg, settings.data, files, out_dir=out_dir, request=request, reporter=reporter)
-    closing_note(out_dir, split, reporter)
+    closing_note(out_dir, split, history, reporter)
     return history
 
 
@@ -96,7 +96,7 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     history = fit(
         split, config, cfg, options, files, out_dir=saved.folder, request=request, reporter=reporter, resume=saved
     )
-    closing_note(saved.folder, split, reporter)
+    closing_note(saved.folder, split, history, reporter)
     return history
 
 
@@ -223,11 +223,13 @@ def fit(
     from rnncli.core.resume_state import command_record
     from rnncli.core.training import Trainer
     from rnncli.tasks.translate.model import Translator
-    from rnncli.tasks.translate.task import TranslateTask
+    from rnncli.tasks.translate.task import References, TranslateTask
 
     torch.manual_seed(cfg.seed)
     train_rows, val_rows = split.rows(split.train), split.rows(split.val)
-    task = TranslateTask(train_rows, val_rows, config, batch_size=cfg.batch_size, seed=cfg.seed)
+    targets = [split.pairs.targets[i] for i in split.val if split.encoded[i] is not None]  # as val_rows
+    references = References(targets, (split.target_tokenizer or split.tokenizer).decode)
+    task = TranslateTask(train_rows, val_rows, config, batch_size=cfg.batch_size, seed=cfg.seed, references=references)
     settings = {"model": config.to_dict(), "train": dataclasses.asdict(cfg), "data_options": options.to_dict()}
     data = {"inputs": files, "fingerprint": split.pairs.fingerprint(), "pairs": len(split.pairs)}
     meta = {
@@ -255,8 +257,11 @@ def fit(
         return trainer.fit()
 
 
-def closing_note(out_dir: Path, split: Split, reporter: Reporter) -> None:
-    """The best model's BLEU and chrF on the held-out pairs, beside copying the source."""
+def closing_note(out_dir: Path, split: Split, history: History, reporter: Reporter) -> None:
+    """The best step, and the best model's BLEU and chrF on the held-out pairs, beside copying the source."""
+    from rnncli.tasks.training_curve import best_words
+
+    reporter.info(f"{best_words(history)} at step {history.best_step} of {history.step}")
     from rnncli.tasks.translate.scores import compare, describe
     from rnncli.tasks.translate.translator import Decoding, load_translator, texts, translate
 

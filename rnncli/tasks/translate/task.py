@@ -3,17 +3,30 @@ cross-entropy with label smoothing (Szegedy et al. 2016), padding ignored."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnncli.core.task import Task
+from rnncli.core.task import Metric, Task
 from rnncli.tasks.translate.config import TranslateConfig
 
 Encoded = list[tuple[list[int], list[int]]]  # (source ids, target ids) per pair
 MAX_VALIDATION_PAIRS = 2000  # enough for a steady loss; keeps validation short
+METRIC_PAIRS = 200  # validation pairs translated (greedy) at each evaluation for chrF and BLEU: a bounded cost
+METRIC_BATCH = 64
+METRIC_LEN_RATIO = 2.0  # the output bound of rnn predict's default
+
+
+@dataclass
+class References:
+    """What chrF during training needs beside the ids: each validation pair's target text, and ids -> text."""
+
+    targets: list[str]  # in the order of the validation pairs
+    decode: Callable[[list[int]], str]
 
 
 def pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,8 +61,12 @@ def token_loss(model: nn.Module, tensors, device: torch.device, *, smoothing: fl
 
 
 class TranslateTask(Task):
-    def __init__(self, train: Encoded, val: Encoded, config: TranslateConfig, *, batch_size: int, seed: int):
+    """Teacher-forced training; validation by loss, and by the chrF of greedy translations given ``references``."""
+
+    def __init__(self, train: Encoded, val: Encoded, config: TranslateConfig, *, batch_size: int, seed: int,
+                 references: References | None = None):  # fmt: skip
         self.train, self.val, self.config, self.batch_size = train, val[:MAX_VALIDATION_PAIRS], config, batch_size
+        self.references = references
         self.generator = torch.Generator().manual_seed(seed)
         self.mean_target = sum(len(t) + 1 for _, t in train) / max(1, len(train))
 
@@ -88,3 +105,31 @@ class TranslateTask(Task):
             total += float(token_loss(model, batch_tensors(part, self.config), device, smoothing=0.0, reduction="sum"))
             count += sum(len(t) + 1 for _, t in part)
         return total / count
+
+    def validation_metric(self, model: nn.Module, device: torch.device) -> Metric | None:
+        """chrF (and BLEU beside it) of greedy translations of the first ``METRIC_PAIRS`` validation pairs."""
+        if self.references is None:
+            return None
+        chosen = [(ids, ref) for (ids, _), ref in zip(self.val, self.references.targets, strict=False) if ids]
+        chosen = chosen[:METRIC_PAIRS]
+        if not chosen:
+            return None
+        from rnncli.tasks.translate.scores import corpus_scores
+
+        outputs = greedy_ids(model, [ids for ids, _ in chosen], self.config, device)
+        scored = corpus_scores([self.references.decode(o) for o in outputs], [ref for _, ref in chosen])
+        return Metric("chrF", scored["chrf"], extra={"chrf": scored["chrf"], "bleu": scored["bleu"]})
+
+
+def greedy_ids(model: nn.Module, sources: list[list[int]], config: TranslateConfig, device) -> list[list[int]]:
+    """The greedy output ids of each source, batched by length, in the order given."""
+    from rnncli.tasks.translate.decoding import greedy
+
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    found: dict[int, list[int]] = {}
+    for start in range(0, len(order), METRIC_BATCH):
+        rows = order[start : start + METRIC_BATCH]
+        source, lengths = pad([sources[i] for i in rows], config.source_pad_id)
+        hyps = greedy(model, source.to(device), lengths.to(device), ratio=METRIC_LEN_RATIO)
+        found.update((i, h.tokens) for i, h in zip(rows, hyps, strict=True))
+    return [found[i] for i in range(len(sources))]
