@@ -21,6 +21,7 @@ on the same run:
 
     python benchmarks/min_cells.py                 # the tables of docs/cells.md and docs/performance.md
     python benchmarks/min_cells.py --quick         # a tiny smoke run (the test suite runs it)
+    python benchmarks/min_cells.py --parts quality --corpus kjv.txt   # quality on a real English text
 """
 
 from __future__ import annotations
@@ -106,11 +107,11 @@ def speed_table(windows: list[int], *, hidden: int, batch: int, steps: int) -> N
             )
 
 
-def quality_table(budget: str, *, hidden: int, quick: bool) -> None:
-    prepared = prepare_text(str(CORPUS))
+def quality_table(budget: str, *, hidden: int, quick: bool, corpus: Path = CORPUS) -> None:
+    prepared = prepare_text(str(corpus))
     vocab = prepared.tokenizer.vocab_size
     print(
-        f"\n## quality at equal time: {CORPUS.name}, --time {budget} each, LSTM {hidden} units, equal parameter count"
+        f"\n## quality at equal time: {corpus.name}, --time {budget} each, LSTM {hidden} units, equal parameter count"
     )
     print("| cell | hidden | parameters | steps | best validation bpc |\n|---|---|---|---|---|")
     for cell in CELLS:
@@ -189,6 +190,7 @@ def main() -> None:
     parser.add_argument("--time", default=None, help="each cell's training budget for quality [default: 60s]")
     parser.add_argument("--quality-hidden", type=int, default=None, help="the LSTM's units for quality [default: 128]")
     parser.add_argument("--parts", default="speed,quality,sampling")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="the text of the quality table [default: bundled]")
     parser.add_argument("--threads", type=int, default=1, help="torch threads [default: 1]")
     parser.add_argument("--quick", action="store_true", help="a tiny model, short windows and budgets")
     args = parser.parse_args()
@@ -203,7 +205,8 @@ def main() -> None:
         speed_table(windows, hidden=hidden, batch=args.batch, steps=args.steps or (1 if args.quick else 3))
     if "quality" in parts:
         quality_hidden = args.quality_hidden or (16 if args.quick else 128)
-        quality_table(args.time or ("2s" if args.quick else "60s"), hidden=quality_hidden, quick=args.quick)
+        budget = args.time or ("2s" if args.quick else "60s")
+        quality_table(budget, hidden=quality_hidden, quick=args.quick, corpus=args.corpus)
     if "sampling" in parts:
         batches, length = ([1], 10) if args.quick else ([1, 16], 500)
         sampling_table(hidden=hidden, batches=batches, length=length, rounds=1 if args.quick else 5)
