@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rnncli.core.errors import RuntimeFailure
 from rnncli.core.files import atomic_write_bytes, fsync_dir
+from rnncli.core.run_lock import writer_alive
 
 JOURNAL = ".journal.json"
 STAGED = ".txn."
@@ -75,11 +76,15 @@ def commit(folder: Path, replace: list[str], delete: list[str]) -> None:
 
 
 def current(folder: Path, name: str) -> Path | None:
-    """Where ``name`` of a run folder is now: its staged file while a committed save is unfinished,
-    None when that save removes it, else the file itself (which may not exist)."""
+    """Where ``name`` of a run folder is now: its staged file while a committed save that a killed process
+    left is unfinished, None when that save removes it, else the file itself (which may not exist).
+
+    While a live writer is finishing a save, its staged files are being renamed away: a reader then takes
+    the files as they are (each is whole; the writer finishes the save in a moment).
+    """
     folder = Path(folder)
     journal = read_journal(folder)
-    if journal is not None:
+    if journal is not None and writer_alive(folder) is None:
         if name in journal.replace and (folder / (STAGED + name)).is_file():
             return folder / (STAGED + name)
         if name in journal.delete:

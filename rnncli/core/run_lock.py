@@ -40,10 +40,7 @@ class RunLock:
             except OSError:
                 holder = _holder(fd)
                 os.close(fd)
-                raise UsageError(
-                    f"{folder}: another rnn process{holder} is writing this run; wait for it to end, "
-                    "or choose another --out"
-                ) from None
+                raise busy(folder, holder) from None
             if _same_file(fd, path):  # not a file the previous holder removed as we opened it
                 break
             os.close(fd)
@@ -56,6 +53,32 @@ class RunLock:
             self.path.unlink(missing_ok=True)  # before unlocking, so a waiting opener sees a new file
             os.close(self._fd)
             self._fd = None
+
+
+def busy(folder: Path, holder: str) -> UsageError:
+    return UsageError(
+        f"{folder}: another rnn process{holder} is writing this run; wait for it to end, or choose another --out"
+    )
+
+
+def writer_alive(folder: Path) -> int | None:
+    """The PID of a live process writing ``folder`` (from its lock file), or None; takes no lock.
+
+    A lock file left by a killed process names a PID that is gone (or, rarely, reused by another process).
+    """
+    try:
+        text = (Path(folder) / LOCK_FILE).read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    if not text.isdigit() or len(text) > 9:
+        return None
+    try:
+        os.kill(int(text), 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, but another user's
+        pass
+    return int(text)
 
 
 def _open(path: Path) -> int:

@@ -71,12 +71,16 @@ def open_saved_run(request: TrainRequest) -> SavedRun:
     """The folder of ``--resume`` checked and its resume state read (and validated)."""
     from rnncli.core.resume_state import STATE_FILE, load_train_state
     from rnncli.core.run_journal import current
+    from rnncli.core.run_lock import busy, writer_alive
 
     if request.out is not None or request.force:
         raise UsageError("--resume continues the run in its own folder; leave out --out and --force")
     folder = Path(request.resume)
     if not folder.is_dir():
         raise UsageError(f"--resume {folder}: not a run folder; give the folder that holds {STATE_FILE}")
+    writer = writer_alive(folder)
+    if writer is not None:  # its state changes under us: refused before it is read (training takes the lock)
+        raise busy(folder, f" (PID {writer})")
     return SavedRun(folder=folder, state=load_train_state(current(folder, STATE_FILE) or folder / STATE_FILE))
 
 
