@@ -126,7 +126,7 @@ def is_run(path: str) -> bool:
         return False
     p = Path(path)
     if p.is_dir():
-        return any((p / name).is_file() for name in RUN_FILES)
+        return any(_holds(p, name) for name in RUN_FILES)
     return p.suffix.lower() == ".safetensors" or _looks_like_safetensors(p)
 
 
@@ -135,9 +135,17 @@ def recorded_task(path: str) -> str:
     from rnncli.core.checkpoint import read_meta, resolve_checkpoint_path
 
     p = Path(path)
-    if p.is_dir() and not any((p / name).is_file() for name in CHECKPOINT_FILES):
+    if p.is_dir() and not any(_holds(p, name) for name in CHECKPOINT_FILES):
         return _state_task(p)
     return read_meta(resolve_checkpoint_path(p)).get("task") or DEFAULT_TASK
+
+
+def _holds(folder: Path, name: str) -> bool:
+    """The run folder holds ``name``, as its last committed save left it (core/run_journal.py)."""
+    from rnncli.core.run_journal import current
+
+    found = current(folder, name)
+    return found is not None and found.is_file()
 
 
 def _state_task(folder: Path) -> str:
