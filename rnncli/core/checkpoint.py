@@ -59,8 +59,8 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         for name in (MODEL_FILE, LAST_FILE):
-            found = run_journal.current(path, name)  # a save a killed process committed but did not finish
-            if found is not None and found.is_file():
+            found = run_journal.existing(path, name)  # a save a killed process committed but did not finish
+            if found is not None:
                 return found
         raise CheckpointError(f"{path}: no {MODEL_FILE} in this folder; give a run folder or a .safetensors file")
     if not path.exists():

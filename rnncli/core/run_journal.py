@@ -92,6 +92,12 @@ def current(folder: Path, name: str) -> Path | None:
     return folder / name
 
 
+def existing(folder: Path, name: str) -> Path | None:
+    """``current``'s answer when that file exists, else None."""
+    found = current(folder, name)
+    return found if found is not None and found.is_file() else None
+
+
 def recover(folder: Path) -> None:
     """Finish a committed save that a killed process left, and clear what an uncommitted one staged."""
     folder = Path(folder)

@@ -142,19 +142,18 @@ def recorded_task(path: str) -> str:
 
 def _holds(folder: Path, name: str) -> bool:
     """The run folder holds ``name``, as its last committed save left it (core/run_journal.py)."""
-    from rnncli.core.run_journal import current
+    from rnncli.core.run_journal import existing
 
-    found = current(folder, name)
-    return found is not None and found.is_file()
+    return existing(folder, name) is not None
 
 
 def _state_task(folder: Path) -> str:
     """A run folder with resume state but no checkpoint beside it (or only metrics.jsonl)."""
     from rnncli.core.resume_state import STATE_FILE, read_state_meta
-    from rnncli.core.run_journal import current
+    from rnncli.core.run_journal import existing
 
-    state = current(folder, STATE_FILE)
-    if state is None or not state.is_file():
+    state = existing(folder, STATE_FILE)
+    if state is None:
         return DEFAULT_TASK
     return (read_state_meta(state).get("checkpoint") or {}).get("task") or DEFAULT_TASK
 

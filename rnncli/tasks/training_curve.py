@@ -11,7 +11,7 @@ from typing import Any
 
 from rnncli.core.documents import check_regular_file, load_json, validate
 from rnncli.core.errors import DataError, RnnError
-from rnncli.core.run_journal import current
+from rnncli.core.run_journal import existing
 from rnncli.core.schemas import MetricsLineDoc
 
 METRICS_FILE = "metrics.jsonl"
@@ -24,12 +24,7 @@ RISE_TOLERANCE = 0.01
 def curve_beside(checkpoint: Path) -> dict[str, Any] | None:
     """The curve of the run folder a checkpoint file sits in; None for a file with no metrics beside it."""
     run_dir = checkpoint.parent
-    return training_curve(run_dir) if _metrics_file(run_dir).is_file() else None
-
-
-def _metrics_file(run_dir: Path) -> Path:
-    """metrics.jsonl as the run's last committed save left it (see core/run_journal.py)."""
-    return current(Path(run_dir), METRICS_FILE) or Path(run_dir) / "nothing" / METRICS_FILE
+    return training_curve(run_dir) if existing(run_dir, METRICS_FILE) is not None else None
 
 
 def read_metrics(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
@@ -40,7 +35,9 @@ def read_metrics(run_dir: Path) -> tuple[list[dict[str, Any]], int]:
     """
     by_step: dict[int, dict[str, Any]] = {}
     skipped = 0
-    path = _metrics_file(run_dir)
+    path = existing(Path(run_dir), METRICS_FILE)  # as the run's last committed save left it
+    if path is None:
+        return [], 0
     try:
         check_regular_file(path)
         with open(path, encoding="utf-8", errors="replace") as handle:
