@@ -148,15 +148,21 @@ def test_padding_never_changes_a_prediction(cell, pool):
     torch.testing.assert_close(alone[0], together[0], atol=1e-5, rtol=1e-5)
 
 
-def test_fused_and_reference_cells_give_the_same_probabilities():
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn-relu"])
+def test_fused_and_reference_cells_give_the_same_probabilities_and_gradients(cell):
+    """The fused path runs both directions as one bidirectional call on the CPU; it must be the same model."""
     torch.manual_seed(0)
-    fused = Classifier(ClassifierConfig(cell="lstm", vocab_size=20, num_classes=2, embed_size=8, hidden_size=8)).eval()
-    reference = Classifier(
-        ClassifierConfig(cell="lstm", impl="reference", vocab_size=20, num_classes=2, embed_size=8, hidden_size=8)
-    ).eval()
+    sizes = dict(cell=cell, vocab_size=20, num_classes=2, embed_size=8, hidden_size=8, num_layers=2, dropout=0.0)
+    fused = Classifier(ClassifierConfig(**sizes))
+    reference = Classifier(ClassifierConfig(impl="reference", **sizes))
     reference.load_state_dict(fused.state_dict())
     ids, lengths = torch.tensor([[1, 2, 3, 4], [5, 6, 0, 0]]), torch.tensor([4, 2])
-    torch.testing.assert_close(fused(ids, lengths), reference(ids, lengths), atol=1e-5, rtol=1e-5)
+    outputs = [model(ids, lengths) for model in (fused, reference)]
+    torch.testing.assert_close(*outputs, atol=1e-5, rtol=1e-5)
+    for output in outputs:
+        output.square().sum().backward()
+    for (name, a), b in zip(fused.named_parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-5, rtol=1e-4, msg=name)
 
 
 # --- reading data ---------------------------------------------------------------------

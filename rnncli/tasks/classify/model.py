@@ -7,12 +7,19 @@ reference cells run over the padded batch, which gives the same values at the
 real positions because padding only ever comes after them. The backward
 direction reads each sequence reversed within its own length. So padding costs
 no accuracy: an example gets the same probabilities alone and in a batch.
+
+On the CPU a fused layer's two directions run as one bidirectional call of
+PyTorch's module (the two modules' own weights lent to a weightless twin), which
+saves a pass over the batch; the parameters, and so the checkpoints, stay the same.
 """
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
+from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnncli.core.layers import build_recurrent
@@ -45,8 +52,11 @@ class Classifier(nn.Module):
         mask = steps < lengths.to(ids.device).unsqueeze(1)  # (B, T)
         x = self.dropout(self.embedding(ids))  # (B, T, E)
         for k, directions in enumerate(self.layers):
-            outs = [self._run(rnn, x, lengths, reverse=d == 1) for d, rnn in enumerate(directions)]
-            x = torch.cat(outs, dim=-1)  # (B, T, D*H)
+            if self._fuse_directions(directions, x):
+                x = self._run_both(directions, x, lengths)  # (B, T, 2*H)
+            else:
+                outs = [self._run(rnn, x, lengths, reverse=d == 1) for d, rnn in enumerate(directions)]
+                x = torch.cat(outs, dim=-1)  # (B, T, D*H)
             if k < len(self.layers) - 1:
                 x = self.dropout(x)
         pooled = self._pool(x, mask, lengths)  # (B, D*H)
@@ -65,6 +75,20 @@ class Classifier(nn.Module):
             keep = torch.arange(x.shape[1], device=x.device).unsqueeze(0) < lengths.to(x.device).unsqueeze(1)
             out = out * keep.unsqueeze(-1)
         return reverse_within(out, lengths) if reverse else out
+
+    def _fuse_directions(self, directions: nn.ModuleList, x: torch.Tensor) -> bool:
+        """Both directions of a fused LSTM/GRU/RNN layer on the CPU (on a GPU the twin's weights would
+        not be one contiguous block for cuDNN, so there the two calls stay)."""
+        return len(directions) == 2 and x.device.type == "cpu" and isinstance(directions[0], nn.RNNBase)
+
+    def _run_both(self, directions: nn.ModuleList, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        forward, backward = directions
+        weights = dict(forward.named_parameters())
+        weights.update({f"{name}_reverse": w for name, w in backward.named_parameters()})
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = functional_call(bidirectional_twin(forward), weights, (packed,))
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return out
 
     def _pool(self, x: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         pool, H = self.config.pool, self.config.hidden_size
@@ -86,6 +110,20 @@ class Classifier(nn.Module):
     @torch.inference_mode()
     def probabilities(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.activate(self(ids, lengths))
+
+
+def bidirectional_twin(module: nn.RNNBase) -> nn.RNNBase:
+    """A bidirectional module of ``module``'s kind and sizes with no storage (on the meta device)."""
+    nonlinearity = module.nonlinearity if isinstance(module, nn.RNN) else None
+    return _twin(type(module), module.input_size, module.hidden_size, nonlinearity)
+
+
+@functools.cache
+def _twin(kind: type, input_size: int, hidden_size: int, nonlinearity: str | None) -> nn.RNNBase:
+    options = dict(batch_first=True, bidirectional=True, device="meta")
+    if nonlinearity is not None:
+        options["nonlinearity"] = nonlinearity
+    return kind(input_size, hidden_size, **options)
 
 
 def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
