@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from rnncli.cli import app
 from rnncli.tasks.classify.config import ClassifierConfig
-from rnncli.tasks.classify.data import ReadOptions, read_examples, stratified_split
+from rnncli.core.labelled import ReadOptions, read_examples, stratified_split
 from rnncli.tasks.classify.model import Classifier
 
 TINY = ["--hidden-size", "24", "--embed-size", "16", "--batch-size", "16", "--device", "cpu"]
@@ -192,7 +192,7 @@ def test_folder_per_class_fasttext_and_jsonl(tmp_path):
 
 
 def test_stratified_split_keeps_each_class_share():
-    from rnncli.tasks.classify.data import Examples
+    from rnncli.core.labelled import Examples
 
     examples = Examples(["t"] * 100, ["a"] * 80 + ["b"] * 20, "x")
     _, val = stratified_split(examples, 0.1, seed=1)

@@ -7,7 +7,7 @@ from typing import Any
 
 from rnncli.core.errors import DataError
 from rnncli.core.tokenizers import Tokenizer, encode_known, train_tokenizer
-from rnncli.tasks.classify.data import (
+from rnncli.core.labelled import (
     Examples,
     ReadOptions,
     check_classes,

@@ -141,7 +141,7 @@ def _numel(shape: list[int]) -> int:
 
 def summarise_data(path: str, top: int | None = None) -> Summary:
     """A labelled file or folder: layout, columns, examples per class, lengths."""
-    from rnncli.tasks.classify.data import ReadOptions, describe, read_examples
+    from rnncli.core.labelled import ReadOptions, describe, read_examples
 
     examples = read_examples(path, ReadOptions())
     counts = examples.counts()

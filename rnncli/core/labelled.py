@@ -1,6 +1,7 @@
 """Labelled examples from CSV, TSV, JSONL, a folder with one subfolder per class, or fastText ``__label__`` lines.
 
-Nothing here imports torch or prints: readers return ``Examples`` and notes
+Shared by the classifier and the conditional language model (``--condition-col``), so neither task
+imports the other. Nothing here imports torch or prints: readers return ``Examples`` and notes
 (warnings) for the command to show; a flaw in the file is one ``DataError``
 that names the file, the line or field, and what to do.
 """
