@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from rnncli.core.errors import UsageError
+from rnncli.core.labelled import LABEL_SEP, Examples, ReadOptions, label_set, read_examples
 from rnncli.tasks.classify.baseline import BagOfWords
 from rnncli.tasks.classify.checkpoint import ClassifierRun, load_classifier
-from rnncli.core.labelled import LABEL_SEP, Examples, ReadOptions, label_set, read_examples
 from rnncli.tasks.classify.metrics import calibration, multi_label_scores, named, scores
 from rnncli.tasks.classify.prepare import encode, multi_hot
 from rnncli.tasks.classify.task import Encoded, predict_probabilities
