@@ -52,7 +52,7 @@ class ConditionalData:
 
 def read_labelled(path: str, text: TextConfig) -> Examples:
     """The examples of ``path``, one label each; several labels on one example are refused."""
-    examples = read_examples(path, ReadOptions(text_col=text.text_col, label_col=text.condition_col))
+    examples = read_examples(path, ReadOptions(text_col=text.text_col, label_col=text.condition_col or None))
     several = next((i for i, label in enumerate(examples.labels) if LABEL_SEP in label), None)
     if several is not None:
         where = f"line {examples.lines[several]}" if examples.lines else f"example {several + 1}"

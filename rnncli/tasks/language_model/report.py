@@ -79,6 +79,7 @@ def _summary(
         "versions": meta.get("versions"),
         "command": meta.get("command"),
         "resume_commands": meta.get("resume_commands") or [],
+        "condition": meta.get("condition"),  # a conditional model's column, labels and end-of-text id
     }
 
 
