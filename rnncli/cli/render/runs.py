@@ -272,9 +272,9 @@ def _classifier_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     model, data = summary["model"], summary.get("data") or {}
     history, tok = summary.get("history") or {}, summary["tokenizer"]
     counts = data.get("counts") or {}
-    kind = (
-        f"multi-label, threshold {summary.get('threshold') or 0.5:.2f}" if summary.get("multi_label") else "one label"
-    )
+    each = summary.get("thresholds") or {}
+    thresholds = ", ".join(f"{name} {value:.2f}" for name, value in list(each.items())[:12])
+    kind = f"multi-label, thresholds {thresholds}" if summary.get("multi_label") else "one label"
     classes = ", ".join(f"{c} ({counts[c]})" if c in counts else c for c in summary["classes"][:12])
     more = f" and {len(summary['classes']) - 12} more" if len(summary["classes"]) > 12 else ""
     return [
