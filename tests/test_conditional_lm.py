@@ -178,4 +178,4 @@ def test_one_label_and_several_labels_are_refused(tmp_path):
 
 def test_condition_on_a_plain_language_model_is_refused(trained_run):
     result = run("sample", trained_run, "--condition", "low")
-    assert result.exit_code == 2 and "trained without --condition-col" in result.stderr
+    assert result.exit_code == 2 and "trained on plain text, without labels" in result.stderr

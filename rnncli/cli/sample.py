@@ -103,7 +103,7 @@ def sample(
     condition: Annotated[
         str | None,
         typer.Option(
-            help="A conditional model (trained with --condition-col): the label to generate for, or all for "
+            help="A conditional model (trained on a labelled file): the label to generate for, or all for "
             "--num samples of every label, label by label (--format jsonl records each one's label).",
         ),
     ] = None,

@@ -24,6 +24,7 @@ from rnncli.tasks.language_model.conditional import ConditionalData, prepare_con
 from rnncli.tasks.language_model.conditional_task import ConditionalTask
 from rnncli.tasks.language_model.config import RunConfig
 from rnncli.tasks.language_model.model import build_model
+from rnncli.tasks.language_model.run_lines import THROUGHPUT_UNIT, closing_note, report_settings
 from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
 
@@ -88,8 +89,6 @@ def _train(
     dist: Distributed,
     saved: SavedRun | None = None,
 ) -> History:
-    from rnncli.tasks.language_model.runs import THROUGHPUT_UNIT, closing_note, report_settings
-
     report_settings(run, reporter)
     for line in describe(data):
         reporter.info(line)

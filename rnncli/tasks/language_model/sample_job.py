@@ -170,7 +170,7 @@ def chosen_conditions(request: SampleRequest, ckpt: Checkpoint) -> list[str | No
     if not ckpt.conditional:
         if request.condition is not None:
             raise UsageError(
-                f"--condition: {request.checkpoint} was trained without --condition-col; leave out --condition"
+                f"--condition: {request.checkpoint} was trained on plain text, without labels; leave out --condition"
             )
         return [None]
     shown = ", ".join(ckpt.labels[:20]) + (f" and {len(ckpt.labels) - 20} more" if len(ckpt.labels) > 20 else "")
