@@ -117,6 +117,12 @@ def test_eval_scores_the_labelled_file_given_the_label(trained, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert 0 < report["bpc"] < 3  # far below the log2(13) bits of a uniform guess over the symbols
+    swapped = tmp_path / "swapped.csv"
+    swapped.write_text(test.read_text().replace(",low", ",LOW").replace(",high", ",low").replace(",LOW", ",high"))
+    wrong = json.loads(run("eval", folder / "run", swapped, "--json").stdout)
+    assert wrong["bpc"] > report["bpc"] + 0.1  # the text is likelier under its own label
+    shown = run("eval", folder / "run", test)
+    assert shown.exit_code == 0 and "bits/character" in shown.stdout
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("text,mood\nabba cab,low\nxyz,medium\n", encoding="utf-8")
     result = run("eval", folder / "run", unknown)

@@ -75,13 +75,14 @@ def _prime(
     """
     device = model.head.weight.device
     prefix = torch.tensor([start_ids(prime_ids, newline_id)], device=device)  # (1, P)
-    if condition is not None:
-        state = model.init_state(batch, device, torch.tensor(condition, device=device))
+    labels = torch.tensor(condition, device=device) if condition is not None else None
+    if labels is not None:
+        state = model.init_state(batch, device, labels)
         prefix = prefix.expand(batch, -1)
     else:
         state = model.init_state(1, device)
     for start in range(0, prefix.shape[1], PRIME_CHUNK):
-        logits, state = model(prefix[:, start : start + PRIME_CHUNK], state)
+        logits, state = model(prefix[:, start : start + PRIME_CHUNK], state, condition=labels)
     logits = logits[:, -1].expand(batch, -1).contiguous()  # (B, V)
     return logits, tuple(t.expand(-1, batch, -1).contiguous() for t in state)
 
@@ -114,7 +115,7 @@ def sample_steps(
     with torch.inference_mode():
         model.eval()
         logits, state = _prime(model, prime_ids, newline_id, batch, condition)
-        stepper = make_stepper(model)
+        stepper = make_stepper(model, torch.tensor(condition, device=device) if condition is not None else None)
         layers = stepper.split_state(state)
         randomness = None if settings.greedy else RowRandomness(seeds, device=device)
         penalize = settings.repetition_penalty != 1.0

@@ -76,6 +76,7 @@ def evaluate_labelled(ckpt: Checkpoint, data: str | list[str], options: dict[str
         "tokenizer": ckpt.tokenizer.kind,
         "examples": len(seqs.ids),
         "tokens": tokens,
+        "unknown_tokens": sum(i == ckpt.tokenizer.unknown_id for seq in seqs.ids for i in seq),
         "chars": seqs.num_chars,
         "bytes": seqs.num_bytes,
         "loss": loss,
