@@ -185,3 +185,17 @@ def test_one_label_and_several_labels_are_refused(tmp_path):
 def test_condition_on_a_plain_language_model_is_refused(trained_run):
     result = run("sample", trained_run, "--condition", "low")
     assert result.exit_code == 2 and "trained on plain text, without labels" in result.stderr
+
+
+def test_a_word_model_keeps_the_texts_words_apart(trained, tmp_path):
+    from rnncli.tasks.language_model.checkpoint import load_checkpoint
+
+    _, data, _ = trained
+    out = tmp_path / "words"
+    args = ("train", data, "--task", "lm", "--condition-col", "mood", "--tokenizer", "word", "--out", out)
+    assert run(*args, "--steps", "2", *TINY).exit_code == 0
+    tokenizer = load_checkpoint(out).tokenizer
+    words = {tokenizer.decode([i]) for i in range(tokenizer.vocab_size)}
+    assert words - {"<unk>"} == {
+        w for ws in WORDS.values() for w in ws
+    }  # no "abbaxyz": one text's end, the next's start

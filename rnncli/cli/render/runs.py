@@ -78,7 +78,8 @@ def _condition_rows(condition: dict[str, Any] | None) -> list[tuple[str, str]]:
         return []
     labels = [str(label) for label in condition.get("labels") or []]
     shown = ", ".join(labels[:30]) + (f" and {len(labels) - 30} more" if len(labels) > 30 else "")
-    return [("condition", f"{len(labels)} labels from column {condition.get('column')!r}: {shown}")]
+    column = f" from column {condition['column']!r}" if condition.get("column") else ""
+    return [("condition", f"{len(labels)} labels{column}: {shown}")]
 
 
 def _implementation(impl: dict[str, Any]) -> str:

@@ -52,7 +52,9 @@ class ConditionalData:
 
 def read_labelled(path: str, text: TextConfig) -> Examples:
     """The examples of ``path``, one label each; several labels on one example are refused."""
-    examples = read_examples(path, ReadOptions(text_col=text.text_col, label_col=text.condition_col or None))
+    examples = read_examples(
+        path, ReadOptions(text_col=text.text_col, label_col=text.condition_col or None, label_flag="--condition-col")
+    )
     several = next((i for i, label in enumerate(examples.labels) if LABEL_SEP in label), None)
     if several is not None:
         where = f"line {examples.lines[several]}" if examples.lines else f"example {several + 1}"
@@ -89,7 +91,8 @@ def prepare_conditional(
     labels = labels if labels is not None else found
     if len(labels) < 2:
         raise DataError(f"{path}: every example has the label {labels[0]!r}; a condition needs two labels or more")
-    tokenizer = tokenizer or train_tokenizer(text.tokenizer_settings(), lambda: iter(examples.texts))
+    # the tokenizer reads chunks as one stream: a space keeps one text's last word from joining the next's first
+    tokenizer = tokenizer or train_tokenizer(text.tokenizer_settings(), lambda: (f"{t} " for t in examples.texts))
     val_examples = read_labelled(text.val, text) if text.val else None
     train_index, val_index = (
         (list(range(len(examples.texts))), []) if val_examples else stratified_split(examples, val_frac, seed)
