@@ -7,14 +7,16 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
 
 from rnncli.cli import app
+from rnncli.core.labelled import ReadOptions, read_examples, stratified_split
 from rnncli.tasks.classify.config import ClassifierConfig
-from rnncli.tasks.classify.data import ReadOptions, read_examples, stratified_split
 from rnncli.tasks.classify.model import Classifier
+from tests.conftest import rewrite_checkpoint
 
 TINY = ["--hidden-size", "24", "--embed-size", "16", "--batch-size", "16", "--device", "cpu"]
 COLOURS = ["red", "green", "blue"]
@@ -198,7 +200,7 @@ def test_folder_per_class_fasttext_and_jsonl(tmp_path):
 
 
 def test_stratified_split_keeps_each_class_share():
-    from rnncli.tasks.classify.data import Examples
+    from rnncli.core.labelled import Examples
 
     examples = Examples(["t"] * 100, ["a"] * 80 + ["b"] * 20, "x")
     _, val = stratified_split(examples, 0.1, seed=1)
@@ -299,14 +301,14 @@ def test_two_labels_train_a_multi_label_model_that_learns(multi_trained):
     scored = run("eval", run_dir, test, "--json")
     assert scored.exit_code == 0, scored.output
     model = json.loads(scored.stdout)["model"]
-    assert model["multi_label"] and 0 < model["threshold"] < 1
+    assert model["multi_label"] and all(0 < t < 1 for t in model["thresholds"])
     assert model["micro_f1"] > 0.9 and model["subset_accuracy"] > 0.8
     majority = json.loads(scored.stdout)["baselines"]["per-label majority"]
     assert model["subset_accuracy"] > majority["accuracy"] + 0.3
     report = run("eval", run_dir, test)
     assert "subset accuracy" in report.stdout and "micro f1" in report.stdout
     shown = run("inspect", run_dir)
-    assert "multi-label, threshold" in shown.stdout
+    assert "multi-label, thresholds blue" in shown.stdout
 
 
 def test_multi_label_predict_prints_every_label_above_the_threshold(multi_trained):
@@ -318,6 +320,46 @@ def test_multi_label_predict_prints_every_label_above_the_threshold(multi_traine
     assert second.split("\t")[0::2] == ["green"]
     lines = run("predict", run_dir, "-", "--format", "jsonl", input="a red hat\n")
     assert [x["label"] for x in json.loads(lines.stdout)["labels"]] == ["red"]
+
+
+def test_a_label_whose_best_threshold_differs_gets_its_own():
+    from rnncli.tasks.classify.metrics import choose_threshold, choose_thresholds
+
+    rng = np.random.default_rng(0)
+    gold = rng.random((200, 2)) < 0.5
+    # label 0 is under-confident (positives near 0.3, negatives near 0.1); label 1 over-confident (0.9 and 0.6)
+    probs = np.where(gold, [0.3, 0.9], [0.1, 0.6]) + rng.normal(0, 0.02, gold.shape)
+    low, high = choose_thresholds(gold, probs)
+    assert 0.1 < low <= 0.3 and 0.6 < high <= 0.9
+    shared = choose_threshold(gold, probs)
+    assert not (0.1 < shared <= 0.3 and 0.6 < shared <= 0.9)  # no one threshold serves both
+
+
+def test_predict_uses_each_labels_threshold_and_old_runs_with_one_still_load(multi_trained, tmp_path):
+    run_dir, test, _ = multi_trained
+    saved = json.loads(safe_open_meta(run_dir / "model.safetensors"))
+    assert len(saved["thresholds"]) == len(saved["classes"])
+    strict = tmp_path / "strict.safetensors"
+    blue = saved["classes"].index("blue")
+    rewrite_checkpoint(run_dir / "model.safetensors", strict, meta=lambda m: m["thresholds"].__setitem__(blue, 0.999))
+    result = run("predict", strict, "-", input="the red box sat blue\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split("\t")[0::2] == ["red"]  # blue's probability is below its own threshold now
+    old = tmp_path / "old.safetensors"
+    rewrite_checkpoint(run_dir / "model.safetensors", old, meta=lambda m: m.pop("thresholds"))
+    result = run("predict", old, "-", input="the red box sat blue\n")
+    assert result.exit_code == 0, result.output
+    assert sorted(result.stdout.split("\t")[0::2]) == ["blue", "red"]
+    assert run("eval", old, test).exit_code == 0
+    shown = run("inspect", old)
+    assert f"thresholds blue {saved['threshold']:.2f}" in shown.stdout
+
+
+def safe_open_meta(path: Path) -> str:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return handle.metadata()["rnncli"]
 
 
 def test_a_semicolon_label_cell_and_a_jsonl_list_read_as_several_labels(tmp_path):

@@ -275,6 +275,18 @@ for _name, _needles in BAD_CHECKPOINTS.items():
     if _name not in INSPECT_SKIPS:
         CASES.append((f"ckpt-{_name}-inspect", ["inspect", _file], 2, _needles))
 CASES.append(("ckpt-folder-without-model-sample", ["sample", "{bad}/emptydir"], 2, ("emptydir",)))
+# generation from a label (--condition-col): {cond} is a tiny conditional run with the labels high and low
+_COND = ["--task", "lm", "--condition-col", "mood", *TINY]
+CASES += [
+    ("cond-no-condition", ["sample", "{cond}"], 2, ("give --condition LABEL (one of: high, low)", "--condition all")),
+    ("cond-unknown-label", ["sample", "{cond}", "--condition", "medium"], 2, ("'medium': not among", "high, low")),
+    ("cond-beam", ["sample", "{cond}", "--condition", "low", "--beam", "2"], 2, ("--beam is not built",)),
+    ("cond-plain-model", ["sample", "{ckpt}", "--condition", "low"], 2, ("trained on plain text, without labels",)),
+    ("cond-eval-unknown-label", ["eval", "{cond}", "{bad}/moods_medium.csv"], 2, ("'medium' not among", "high, low")),
+    ("cond-one-label", ["train", "{bad}/moods_one.csv", *_COND], 2, ("moods_one.csv", "two labels or more")),
+    ("cond-several-labels", ["train", "{bad}/moods_several.csv", *_COND], 2, ("line 2: several labels",)),
+    ("cond-text-col-alone", ["train", "{data}", "--text-col", "review", *TINY], 2, ("add --condition-col",)),
+]
 
 
 def make_bad_checkpoints(good: Path, bad: Path) -> None:
@@ -317,6 +329,10 @@ def make_bad_text(bad: Path) -> None:
     (bad / "wrong_type.yaml").write_text("hidden_size: big\n")
     (bad / "invalid.yaml").write_text("hidden_size: 8\n  seq_len: [1,\n")
     (bad / "list.yaml").write_text("- hidden_size\n- 8\n")
+    (bad / "moods.csv").write_text("text,mood\n" + "abba cab,low\nxyz zyx,high\n" * 8)
+    (bad / "moods_medium.csv").write_text("text,mood\nabba,low\nxyz,medium\n")
+    (bad / "moods_one.csv").write_text("text,mood\nabba,low\ncab,low\n")
+    (bad / "moods_several.csv").write_text("text,mood\nabba,low;high\ncab,low\nxyz,high\n")
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess:
@@ -348,7 +364,21 @@ def places(trained_run, tmp_path_factory) -> dict[str, str]:
     make_bad_text(bad)
     make_bad_checkpoints(trained_run / "model.safetensors", bad)
     make_hostile_files(trained_run, make_forecaster(bad), bad)
-    return {"data": str(data), "ckpt": str(trained_run), "bad": str(bad), "run": str(run)}
+    cond = make_conditional(bad)
+    return {"data": str(data), "ckpt": str(trained_run), "bad": str(bad), "run": str(run), "cond": str(cond)}
+
+
+def make_conditional(bad: Path) -> Path:
+    """A tiny conditional language model on ``moods.csv`` (labels high and low), trained in this process."""
+    from typer.testing import CliRunner
+
+    from rnncli.cli import app
+
+    out = bad / "cond_run"
+    argv = ["train", str(bad / "moods.csv"), "--task", "lm", "--condition-col", "mood", *TINY, "--out", str(out)]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -417,7 +447,7 @@ def test_no_message_advises_a_flag_its_command_lacks(argvs, results):
 
 
 # docs/errors.md shows every case as it ran here: the temporary paths under these names, TINY as $TINY.
-SHOWN_AS = {"data": "corpus.txt", "ckpt": "runs/tiny", "bad": "bad", "run": "runs/existing"}
+SHOWN_AS = {"data": "corpus.txt", "ckpt": "runs/tiny", "bad": "bad", "run": "runs/existing", "cond": "runs/moods"}
 GROUPS = {
     "text": "Text data",
     "prime": "Text data",
@@ -429,6 +459,7 @@ GROUPS = {
     "state": "Resume state",
     "file": "Special files",
     "res": "Resources",
+    "cond": "Generation from a label",
 }
 
 

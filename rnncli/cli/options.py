@@ -166,6 +166,14 @@ LabelCol = Annotated[
     str | None,
     typer.Option(help="The label column [default: from the header].", rich_help_panel=CLASSIFICATION),
 ]
+ConditionCol = Annotated[
+    str | None,
+    typer.Option(
+        help="Language models: train a generator conditioned on this label column of a labelled file (CSV, TSV, "
+        "JSONL; any value for a folder per class or fastText lines); sample it with rnn sample --condition.",
+        rich_help_panel=TEXT,
+    ),
+]
 ValFile = Annotated[
     str | None,
     typer.Option(

@@ -100,6 +100,13 @@ def sample(
     errors: TextErrors = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
     impl: ImplOverride = None,
+    condition: Annotated[
+        str | None,
+        typer.Option(
+            help="A conditional model (trained on a labelled file): the label to generate for, or all for "
+            "--num samples of every label, label by label (--format jsonl records each one's label).",
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Generate text from a trained model, streamed to stdout.

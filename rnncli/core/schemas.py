@@ -101,3 +101,17 @@ class MetricsLineDoc(_Strict):
     """One line of ``metrics.jsonl``: a step and numbers (NaN is allowed: a diverged step is recorded)."""
 
     step: Count
+
+
+Label = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class ConditionDoc(_Strict):
+    """A conditional language model's ``condition`` section: the label column, the labels and end-of-text's id.
+
+    The labels' order is their rows of the label embedding, so they must be distinct.
+    """
+
+    column: Annotated[str, Field(max_length=1000)] | None = None
+    labels: Annotated[list[Label], Field(min_length=2, max_length=100_000)]
+    end_id: Annotated[int, Field(ge=1, le=2**31)]

@@ -50,8 +50,12 @@ RUN_FILES = (*CHECKPOINT_FILES, "last.state.safetensors", "metrics.jsonl")
 PAIRED_INPUTS = {"source", "target"}  # eval options that stand in for DATA (a translator's two aligned files)
 
 
+ALIASES = {"lm": "language-model"}  # short names --task also takes
+
+
 def get_task(name: str) -> TaskSpec:
-    """The spec of the task called ``name`` (as --task spells it)."""
+    """The spec of the task called ``name`` (as --task spells it, or its short name: lm)."""
+    name = ALIASES.get(name, name)
     if name not in TASKS:
         raise UsageError(f"--task: unknown value '{name}' (choose one of: {', '.join(TASKS)})")
     return importlib.import_module(TASKS[name]).TASK

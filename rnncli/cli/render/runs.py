@@ -58,6 +58,7 @@ def _checkpoint_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
             f"{history.get('elapsed_s', 0):.0f} s{_went_on(summary, steps)}",
         ),
         ("best validation", _best(history)),
+        *_condition_rows(summary.get("condition")),
         ("settings", _settings_line(train)),
         ("data", f"{data.get('source')} ({data.get('num_chars', 0):,} chars) sha256 {str(data.get('sha256'))[:16]}"),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
@@ -69,6 +70,16 @@ def _checkpoint_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("verdict", verdict["message"]))
     rows.extend(_curve_notes(summary, steps))
     return rows
+
+
+def _condition_rows(condition: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """A conditional language model's labels (rnn sample --condition takes one of them)."""
+    if not condition:
+        return []
+    labels = [str(label) for label in condition.get("labels") or []]
+    shown = ", ".join(labels[:30]) + (f" and {len(labels) - 30} more" if len(labels) > 30 else "")
+    column = f" from column {condition['column']!r}" if condition.get("column") else ""
+    return [("condition", f"{len(labels)} labels{column}: {shown}")]
 
 
 def _implementation(impl: dict[str, Any]) -> str:
@@ -262,9 +273,9 @@ def _classifier_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     model, data = summary["model"], summary.get("data") or {}
     history, tok = summary.get("history") or {}, summary["tokenizer"]
     counts = data.get("counts") or {}
-    kind = (
-        f"multi-label, threshold {summary.get('threshold') or 0.5:.2f}" if summary.get("multi_label") else "one label"
-    )
+    each = summary.get("thresholds") or {}
+    thresholds = ", ".join(f"{name} {value:.2f}" for name, value in list(each.items())[:12])
+    kind = f"multi-label, thresholds {thresholds}" if summary.get("multi_label") else "one label"
     classes = ", ".join(f"{c} ({counts[c]})" if c in counts else c for c in summary["classes"][:12])
     more = f" and {len(summary['classes']) - 12} more" if len(summary["classes"]) > 12 else ""
     return [

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
@@ -56,8 +57,14 @@ class ClassifierRun:
 
     @property
     def threshold(self) -> float:
-        """A multi-label model's decision threshold (chosen on validation data; 0.5 without one)."""
+        """A multi-label model's shared decision threshold (chosen on validation data; 0.5 without one)."""
         return float(self.meta.get("threshold", DEFAULT_THRESHOLD))
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        """Each label's decision threshold; a run from before per-label thresholds uses its one for all."""
+        each = self.meta.get("thresholds")
+        return np.asarray(each if each is not None else [self.threshold] * len(self.classes), dtype=np.float64)
 
     @property
     def max_len(self) -> int:
@@ -95,13 +102,26 @@ def validate_classifier(path: Path, meta: dict[str, Any]) -> tuple[ClassifierCon
         tokenizer = tokenizer_from_dict(meta["tokenizer"])
         if tokenizer.vocab_size != config.vocab_size:
             raise ValueError("the tokenizer's vocabulary does not match the model")
-        threshold = meta.get("threshold", DEFAULT_THRESHOLD)
-        if isinstance(threshold, bool) or not isinstance(threshold, float | int) or not 0 < threshold < 1:
-            raise ValueError(f"threshold {threshold!r} is not between 0 and 1")
+        _check_thresholds(meta, len(classes))
     except (KeyError, TypeError, ValueError, UsageError, CheckpointError) as exc:
         raise CheckpointError(f"{path}: the classifier's metadata is damaged ({exc})") from None
     check_tensors_match(path, meta, lambda: Classifier(config))
     return config, classes, tokenizer
+
+
+def _check_thresholds(meta: dict[str, Any], num_classes: int) -> None:
+    """The shared threshold and the per-label ones (runs before them have none) lie strictly between 0 and 1."""
+    each = meta.get("thresholds")
+    if each is not None and (not isinstance(each, list) or len(each) != num_classes):
+        raise ValueError(f"thresholds: {num_classes} expected, one per class")
+    for threshold in [meta.get("threshold", DEFAULT_THRESHOLD), *(each or [])]:
+        if isinstance(threshold, bool) or not isinstance(threshold, float | int) or not 0 < threshold < 1:
+            raise ValueError(f"threshold {threshold!r} is not between 0 and 1")
+
+
+def thresholds_text(run: ClassifierRun) -> str:
+    """``funny 0.35, sad 0.50``: each label's decision threshold, for people."""
+    return ", ".join(f"{name} {value:.2f}" for name, value in zip(run.classes, run.thresholds, strict=True))
 
 
 def save_baselines(path: Path, baselines: list[BagOfWords], *, majority: torch.Tensor, classes: list[str]) -> None:

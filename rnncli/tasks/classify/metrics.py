@@ -105,3 +105,26 @@ def choose_threshold(gold: np.ndarray, probabilities: np.ndarray) -> float:
     """The decision threshold (one for every label) with the best micro F1; ties go to the one nearest 0.5."""
     ranked = sorted(THRESHOLDS, key=lambda t: abs(t - 0.5))
     return max(ranked, key=lambda t: multi_label_scores(gold, probabilities >= t)["micro_f1"])
+
+
+def choose_thresholds(gold: np.ndarray, probabilities: np.ndarray) -> list[float]:
+    """One decision threshold per label: the one with that label's best F1 on ``gold`` (N, C).
+
+    Ties go to the threshold nearest the shared one (``choose_threshold``), which a label without a
+    positive example in ``gold`` keeps: its F1 says nothing there.
+    """
+    shared = choose_threshold(gold, probabilities)
+    ranked = sorted(THRESHOLDS, key=lambda t: abs(t - shared))
+    chosen = []
+    for column in range(gold.shape[1]):
+        truth, probs = gold[:, column], probabilities[:, column]
+        if not truth.any():
+            chosen.append(shared)
+            continue
+        chosen.append(max(ranked, key=lambda t, truth=truth, probs=probs: _f1(truth, probs >= t)))
+    return chosen
+
+
+def _f1(truth: np.ndarray, predicted: np.ndarray) -> float:
+    both = int((truth & predicted).sum())
+    return 2 * both / max(int(truth.sum()) + int(predicted.sum()), 1)

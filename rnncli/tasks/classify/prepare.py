@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnncli.core.errors import DataError
-from rnncli.core.tokenizers import Tokenizer, encode_known, train_tokenizer
-from rnncli.tasks.classify.data import (
+from rnncli.core.labelled import (
     Examples,
     ReadOptions,
     check_classes,
@@ -16,6 +15,7 @@ from rnncli.tasks.classify.data import (
     read_examples,
     stratified_split,
 )
+from rnncli.core.tokenizers import Tokenizer, encode_known, train_tokenizer
 from rnncli.tasks.classify.options import DataOptions
 from rnncli.tasks.requests import Reporter
 

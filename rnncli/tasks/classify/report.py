@@ -57,7 +57,8 @@ def multi_label_report(document: dict[str, Any]) -> str:
     lines += [*per_class_lines(model, width), ""]
     lines.append(f"subset accuracy {model['subset_accuracy']:.3f} (every label of an example right)")
     lines.append(f"micro f1 {model['micro_f1']:.3f}   macro f1 {model['macro_f1']:.3f}")
-    lines.append(f"hamming loss {model['hamming_loss']:.4f}; decision threshold {model['threshold']:.2f}")
+    each = ", ".join(f"{c} {t:.2f}" for c, t in zip(model["classes"], model["thresholds"], strict=True))
+    lines.append(f"hamming loss {model['hamming_loss']:.4f}; decision thresholds {each}")
     lines += ["", f"{'baseline':<50}{'subset acc':>11}{'macro f1':>10}"]
     lines.append(f"{'the model':<50}{model['accuracy']:>11.3f}{model['macro_f1']:>10.3f}")
     for name, result in document["baselines"].items():
@@ -97,6 +98,7 @@ def summarise_run(path: str) -> dict[str, Any]:
         "classes": classes,
         "multi_label": config.multi_label,
         "threshold": meta.get("threshold") if config.multi_label else None,
+        "thresholds": _thresholds(meta, classes) if config.multi_label else None,
         "model": config.to_dict(),
         "train": meta.get("train"),
         "data_options": meta.get("data_options"),
@@ -132,6 +134,12 @@ def _validation(saved: Any, classes: list[str]) -> dict[str, Any] | None:
     return saved
 
 
+def _thresholds(meta: dict[str, Any], classes: list[str]) -> dict[str, float]:
+    """Each label's decision threshold (validated); one shared by all in a run from before per-label ones."""
+    each = meta.get("thresholds") or [meta.get("threshold", 0.5)] * len(classes)
+    return dict(zip(classes, each, strict=True))
+
+
 def _numel(shape: list[int]) -> int:
     n = 1
     for d in shape:
@@ -141,7 +149,7 @@ def _numel(shape: list[int]) -> int:
 
 def summarise_data(path: str, top: int | None = None) -> Summary:
     """A labelled file or folder: layout, columns, examples per class, lengths."""
-    from rnncli.tasks.classify.data import ReadOptions, describe, read_examples
+    from rnncli.core.labelled import ReadOptions, describe, read_examples
 
     examples = read_examples(path, ReadOptions())
     counts = examples.counts()

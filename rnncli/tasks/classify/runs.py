@@ -17,8 +17,14 @@ import torch
 from rnncli.core.errors import UsageError
 from rnncli.core.training import History, Trainer
 from rnncli.tasks.classify.baseline import class_shares, fit_bag_of_words
-from rnncli.tasks.classify.checkpoint import TASK_NAME, ClassifierRun, load_classifier, save_baselines
-from rnncli.tasks.classify.metrics import choose_threshold
+from rnncli.tasks.classify.checkpoint import (
+    TASK_NAME,
+    ClassifierRun,
+    load_classifier,
+    save_baselines,
+    thresholds_text,
+)
+from rnncli.tasks.classify.metrics import choose_threshold, choose_thresholds
 from rnncli.tasks.classify.model import Classifier
 from rnncli.tasks.classify.options import ClassifySettings, DataOptions
 from rnncli.tasks.classify.prepare import (
@@ -168,8 +174,12 @@ def _closing_note(out_dir: Path, prepared: Prepared, data: DataOptions, history:
     run = load_classifier(out_dir)
     if prepared.multi_label:
         gold = np.asarray(multi_hot(prepared.val.labels, run.classes)) > 0.5
-        run.meta["threshold"] = choose_threshold(gold, probabilities(run, prepared.val.texts))
-        reporter.info(f"decision threshold {run.threshold:.2f} (the best micro F1 on the validation split), saved")
+        probs = probabilities(run, prepared.val.texts)
+        run.meta["threshold"] = choose_threshold(gold, probs)  # what runs from before per-label thresholds read
+        run.meta["thresholds"] = choose_thresholds(gold, probs)
+        reporter.info(
+            f"decision thresholds {thresholds_text(run)} (each label's best F1 on the validation split), saved"
+        )
     table = compare_on(run, prepared.val, baselines=run.baselines)
     record_validation(run, table)
     for line in verdict_lines(table, what="validation"):

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from rnncli.core.errors import UsageError
+from rnncli.core.labelled import LABEL_SEP, Examples, ReadOptions, label_set, read_examples
 from rnncli.tasks.classify.baseline import BagOfWords
 from rnncli.tasks.classify.checkpoint import ClassifierRun, load_classifier
-from rnncli.tasks.classify.data import LABEL_SEP, Examples, ReadOptions, label_set, read_examples
 from rnncli.tasks.classify.metrics import calibration, multi_label_scores, named, scores
 from rnncli.tasks.classify.prepare import encode, multi_hot
 from rnncli.tasks.classify.task import Encoded, predict_probabilities
@@ -61,10 +61,11 @@ def compare_on(
 def _compare_multi_label(
     run: ClassifierRun, examples: Examples, *, baselines: list[BagOfWords], device: torch.device | None
 ) -> dict[str, Any]:
-    """Multi-label: subset accuracy, micro and macro F1 at the run's threshold; baselines at their own."""
+    """Multi-label: subset accuracy, micro and macro F1 at the run's per-label thresholds; baselines at 0.5."""
     gold = np.asarray(multi_hot(examples.labels, run.classes)) > 0.5
     probs = probabilities(run, examples.texts, device)
-    model = {**named(multi_label_scores(gold, probs >= run.threshold), run.classes), "threshold": run.threshold}
+    thresholds = run.thresholds.tolist()
+    model = {**named(multi_label_scores(gold, probs >= run.thresholds), run.classes), "thresholds": thresholds}
     table: dict[str, Any] = {"model": model, "baselines": {}}
     if run.majority is not None:  # each label predicted where most training examples have it
         frequent = np.broadcast_to(run.majority.numpy() > 0.5, gold.shape)
@@ -184,7 +185,7 @@ def _per_line(run: ClassifierRun, examples: Examples, table: dict[str, Any]) -> 
 
 def _per_line_multi_label(run: ClassifierRun, examples: Examples, table: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for text, gold, probs in zip(examples.texts, table["gold"], table["probabilities"], strict=True):
-        predicted = probs >= run.threshold
+        predicted = probs >= run.thresholds
         yield {
             "text": text,
             "gold": [run.classes[i] for i in np.flatnonzero(gold)],
@@ -256,9 +257,9 @@ def _format(run: ClassifierRun, texts: list[str], probs: np.ndarray, top_k: int,
 
 
 def _format_multi_label(run: ClassifierRun, texts: list[str], probs: np.ndarray, output_format: str) -> Iterator[str]:
-    """Every label at or above the run's threshold, most probable first (an empty line where none is)."""
+    """Every label at or above its threshold, most probable first (an empty line where none is)."""
     for text, row in zip(texts, probs, strict=True):
-        order = [i for i in np.argsort(-row, kind="stable") if row[i] >= run.threshold]
+        order = [i for i in np.argsort(-row, kind="stable") if row[i] >= run.thresholds[i]]
         if output_format == "jsonl":
             labels = [{"label": run.classes[i], "probability": round(float(row[i]), 6)} for i in order]
             yield json.dumps({"text": text, "labels": labels}, ensure_ascii=False)

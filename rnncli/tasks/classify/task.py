@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -114,12 +115,13 @@ class ClassifyTask(Task):
         if self.val is None or len(self.val) == 0:
             return None
         probs = predict_probabilities(model, self.val, device, batch_size=max(self.batch_size, 64))
-        from rnncli.tasks.classify.metrics import choose_threshold, multi_label_scores, scores
+        from rnncli.tasks.classify.metrics import choose_thresholds, multi_label_scores, scores
 
         if self.multi_label:
             gold = self.val.targets.numpy() > 0.5
-            threshold = choose_threshold(gold, probs.numpy())  # as the finished run chooses its own
-            self.last_validation = {**multi_label_scores(gold, probs.numpy() >= threshold), "threshold": threshold}
+            thresholds = choose_thresholds(gold, probs.numpy())  # as the finished run chooses its own
+            predicted = probs.numpy() >= np.asarray(thresholds)
+            self.last_validation = {**multi_label_scores(gold, predicted), "thresholds": thresholds}
             return F.binary_cross_entropy(probs.clamp(1e-7, 1 - 1e-7), self.val.targets).item()
         loss = F.nll_loss(torch.log(probs.clamp_min(1e-12)), self.val.targets).item()
         self.last_validation = scores(self.val.targets.tolist(), probs.argmax(1).tolist(), probs.shape[1])

@@ -39,6 +39,8 @@ class TextConfig:
     encoding: str = "utf-8"
     errors: str = "strict"
     val: str | None = None  # validation text from this file instead of the last --val-frac of DATA
+    condition_col: str | None = None  # a labelled file: one sequence per example, started from its label
+    text_col: str | None = None  # with condition_col: the text column [default: from the header]
 
     def validate(self, *, given: set[str] = frozenset()) -> None:
         """Check values; ``given`` (the options the user set) catches options the tokenizer ignores."""
@@ -49,6 +51,10 @@ class TextConfig:
         for option, kind in (("vocab_size", "bpe"), ("min_count", "word"), ("max_vocab", "word")):
             if option in given and self.tokenizer != kind:
                 raise UsageError(f"--{option.replace('_', '-')} applies to --tokenizer {kind}, not {self.tokenizer}")
+        if self.text_col is not None and self.condition_col is None:
+            raise UsageError("--text-col names the text column of a labelled file: add --condition-col LABEL_COLUMN")
+        if self.condition_col is not None and self.glob is not None:
+            raise UsageError("--glob picks text files of a folder; with --condition-col a folder holds one per class")
         self.read_settings().validate()
 
     def read_settings(self):

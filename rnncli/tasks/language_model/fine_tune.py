@@ -64,6 +64,8 @@ def load_starting_point(given: str) -> StartingPoint:
     if task != "language-model":
         raise UsageError(f"--init-from {given}: a {task} run; fine-tuning starts from a language-model run")
     ckpt = load_checkpoint(path)
+    if ckpt.conditional:
+        raise UsageError(f"--init-from {given}: a model conditioned on labels; fine-tuning starts from a plain one")
     text = build_section(TextConfig, ckpt.meta.get("text") or {}, where=f"{path}: text")
     text.val = None  # RUN's validation file belongs to RUN's text
     weights = {name: tensor.detach().clone() for name, tensor in ckpt.model.state_dict().items()}

@@ -79,6 +79,8 @@ def _summary(
         "versions": meta.get("versions"),
         "command": meta.get("command"),
         "resume_commands": meta.get("resume_commands") or [],
+        # a conditional model's column, labels and end-of-text id
+        **({"condition": meta["condition"]} if meta.get("condition") else {}),
     }
 
 

@@ -10,8 +10,6 @@ import math
 from functools import partial
 from pathlib import Path
 
-import yaml
-
 from rnncli.core.clocks import StepBudget
 from rnncli.core.distributed import Distributed
 from rnncli.core.errors import CheckpointError, UsageError
@@ -26,6 +24,7 @@ from rnncli.tasks.language_model.config import (
     resolve_train_settings,
 )
 from rnncli.tasks.language_model.fine_tune import StartingPoint, check_covered, fine_tune_settings, load_starting_point
+from rnncli.tasks.language_model.run_lines import THROUGHPUT_UNIT, closing_note, report_settings
 from rnncli.tasks.language_model.training import (
     PreparedText,
     coverage,
@@ -37,9 +36,6 @@ from rnncli.tasks.requests import Reporter, TrainRequest
 from rnncli.tasks.resuming import SavedRun, interrupts_explained
 from rnncli.tasks.training_curve import passes_text
 
-THROUGHPUT_UNIT = "tok/s"
-STOP_REASONS = {"time": "the --time budget is spent; ", "patience": "no improvement for --patience evaluations; "}
-
 
 def train(request: TrainRequest, reporter: Reporter) -> History:
     """A fresh run: defaults < --config < flags, a new run folder, the corpus tokenised, then training."""
@@ -47,11 +43,17 @@ def train(request: TrainRequest, reporter: Reporter) -> History:
     reporter = reporter.only_if(dist.is_main)
     if not request.data:
         raise UsageError("missing DATA: give a text file, a folder (or - for stdin), or --resume RUN_FOLDER")
+    if request.options.get("init_from") and request.options.get("condition_col"):
+        raise UsageError("--init-from starts from a plain language model: leave it out with --condition-col")
     start = load_starting_point(request.options["init_from"]) if request.options.get("init_from") else None
     if start is not None:
         run = fine_tune_settings(start, request.options, request.config)
     else:
         run = resolve_train_settings(request.options, request.config)
+    if run.text.condition_col is not None:
+        from rnncli.tasks.language_model import conditional_runs
+
+        return conditional_runs.train(request, run, reporter, dist)
     if run.model.cell in REFERENCE_ONLY_CELLS and request.options.get("impl") is None:
         reporter.info(f"{run.model.cell} has no fused kernel: training with --impl reference")
     out_dir = request.fresh_folder(reporter)
@@ -74,6 +76,10 @@ def resume(request: TrainRequest, saved: SavedRun, reporter: Reporter) -> Histor
     dist = Distributed.from_env()
     reporter = reporter.only_if(dist.is_main)
     run = resolve_resume_settings(_saved_settings(saved), request.options, request.config)
+    if saved.meta.get("condition") is not None:
+        from rnncli.tasks.language_model import conditional_runs
+
+        return conditional_runs.resume(request, saved, run, reporter, dist)
     recorded = saved.meta.get("data", {})
     data = saved.inputs(
         request.data,
@@ -97,7 +103,7 @@ def _train(
     start: StartingPoint | None = None,
 ) -> History:
     val = prepare_validation(run, prepared.tokenizer)
-    _report_settings(run, reporter)
+    report_settings(run, reporter)
     _report_prepared(prepared, reporter)
     if val is not None:
         _report_validation(val, reporter)
@@ -123,7 +129,7 @@ def _train(
             )
     finally:
         dist.stop()
-    reporter.info(_closing_note(history, out_dir))
+    reporter.info(closing_note(history, out_dir))
     return history
 
 
@@ -173,34 +179,6 @@ def _fit_to_budget(run: RunConfig, prepared: PreparedText, given: set[str], repo
         train.lr_schedule = choice.lr_schedule
     run.chosen = choice.to_dict()
     reporter.info(choice.describe(train.time))
-
-
-def _closing_note(history: History, out_dir: Path) -> str:
-    why = STOP_REASONS.get(history.stop_reason or "", "")
-    if history.best_val_loss is None:
-        return f"{why}stopped before the first step; nothing saved"
-    return (
-        f"{why}saved {out_dir}/ (best loss {history.best_val_loss:.4f} at step {history.best_step}); "
-        f"try: rnn sample {out_dir} --temp 0.8"
-    )
-
-
-# Text settings that only one tokenizer reads: the others leave them out of the config echo.
-TOKENIZER_ONLY = {"vocab_size": "bpe", "min_count": "word", "max_vocab": "word"}
-
-
-def _report_settings(run: RunConfig, reporter: Reporter) -> None:
-    """The settings that matter for this run: none the tokenizer ignores, none left unset."""
-    shown = run.to_dict()
-    shown["model"].pop("vocab_size")  # measured from the data
-    shown["train"] = {key: value for key, value in shown["train"].items() if value is not None}
-    text = shown["text"]
-    shown["text"] = {
-        key: value
-        for key, value in text.items()
-        if value is not None and TOKENIZER_ONLY.get(key, text["tokenizer"]) == text["tokenizer"]
-    }
-    reporter.info("config:\n  " + yaml.safe_dump(shown, sort_keys=False).rstrip().replace("\n", "\n  "))
 
 
 def _training_tokens(run: RunConfig, prepared: PreparedText) -> int:

@@ -19,6 +19,7 @@ from rnncli.tasks.language_model.checkpoint import Checkpoint
 from rnncli.tasks.language_model.logit_processors import DecodingSettings
 
 OUTPUT_FORMATS = ("text", "jsonl")
+ALL_LABELS = "all"  # --condition all: --num samples of every label, in the model's order
 
 
 @dataclass
@@ -50,6 +51,7 @@ class SampleRequest:
     errors: str | None = None
     device: str = "cpu"
     impl: str | None = None
+    condition: str | None = None  # a conditional model's label, or "all"
 
     def decoding(self) -> DecodingSettings:
         """The checked decoding settings; every contradiction between options is refused first."""
@@ -130,8 +132,9 @@ def sample_output(request: SampleRequest) -> Iterator[str | dict[str, Any]]:
     no_unk = request.no_unk if request.no_unk is not None else ckpt.tokenizer.kind == "word"
     settings = dataclasses.replace(settings, no_unk=no_unk, unknown_id=ckpt.tokenizer.unknown_id)
     jobs = [
-        SampleJob(ckpt, request, prompt=prompt, settings=settings, seed=seed, prompt_line=line)
+        SampleJob(ckpt, request, prompt=prompt, settings=settings, seed=seed, prompt_line=line, condition=label)
         for line, prompt in prompts
+        for label in chosen_conditions(request, ckpt)
     ]
     for number, job in enumerate(jobs):
         if number > 0 and not job.jsonl:
@@ -162,6 +165,29 @@ def _prompts(request: SampleRequest, text: Any) -> list[tuple[int | None, str]]:
     return found
 
 
+def chosen_conditions(request: SampleRequest, ckpt: Checkpoint) -> list[str | None]:
+    """The labels to sample under: the one --condition names, or every one for ``all``; [None] for a plain model."""
+    if not ckpt.conditional:
+        if request.condition is not None:
+            raise UsageError(
+                f"--condition: {request.checkpoint} was trained on plain text, without labels; leave out --condition"
+            )
+        return [None]
+    shown = ", ".join(ckpt.labels[:20]) + (f" and {len(ckpt.labels) - 20} more" if len(ckpt.labels) > 20 else "")
+    if request.condition is None:
+        raise UsageError(
+            f"{request.checkpoint} generates text for a label: give --condition LABEL (one of: {shown}), "
+            f"or --condition {ALL_LABELS} for --num samples of each"
+        )
+    if request.beam:
+        raise UsageError("--beam is not built for a conditional model: sample with --temp, --top-k or --top-p")
+    if request.condition in ckpt.labels:
+        return [request.condition]
+    if request.condition == ALL_LABELS:
+        return list(ckpt.labels)
+    raise UsageError(f"--condition {request.condition!r}: not among the model's labels: {shown}")
+
+
 def check_sampling_fits(request: SampleRequest, ckpt: Checkpoint) -> None:
     """The rows of a batch of samples (or the beams) fit in memory: logits, state and text of each row."""
     from rnncli.core.memory import FLOAT_BYTES, check_fits
@@ -190,12 +216,15 @@ class SampleJob:
         settings: DecodingSettings,
         seed: int,
         prompt_line: int | None = None,
+        condition: str | None = None,
     ):
         from rnncli.core.tokenizers import encode_known
         from rnncli.tasks.language_model.sampling import SampleText, derived_seeds
 
         self.ckpt, self.tokenizer, self.prompt, self.settings = ckpt, ckpt.tokenizer, prompt, settings
         self.prompt_line = prompt_line  # its line in the --prompts file
+        self.condition = condition  # a conditional model's label
+        self.rows = [ckpt.labels.index(condition)] * request.num if condition is not None else None
         where = f"--prompts {request.prompts} line {prompt_line}" if prompt_line is not None else "the prompt"
         self.prime_ids = encode_known(self.tokenizer, prompt, policy=request.unknown, where=f"{where}: text")
         self.length, self.include_prime = request.length, request.include_prime
@@ -211,7 +240,8 @@ class SampleJob:
         self.given_out = 0  # samples given out whole, in order
 
     def output(self) -> Iterator[str | dict[str, Any]]:
-        start = self.tokenizer.start_id  # generation starts as if after a newline
+        # generation starts as if after a newline; a conditional model's text, after end-of-text
+        start = self.ckpt.end_id if self.ckpt.conditional else self.tokenizer.start_id
         if self.stream and self.shown_prompt:
             yield self.shown_prompt
         if self.settings.beam:
@@ -234,10 +264,16 @@ class SampleJob:
             settings=self.settings,
             seeds=self.seeds,
             newline_id=start,
+            condition=self.rows,
         )
+        end = self.ckpt.end_id if self.ckpt.conditional else None
         for tokens, log_probs in steps:
             for sample, decoder, token, log_prob in zip(self.samples, self.decoders, tokens, log_probs, strict=True):
-                if not sample.done:
+                if sample.done:
+                    continue
+                if token == end:
+                    yield from self._streamed(sample.end_of_text(log_prob))
+                else:
                     yield from self._streamed(_decode_token(decoder, sample, token, log_prob))
             yield from self._finished()
             if all(sample.done for sample in self.samples):
@@ -286,6 +322,7 @@ class SampleJob:
             "index": index,
             "text": self._full_text(index),
             "prime": self.prompt,
+            **({"condition": self.condition} if self.condition is not None else {}),
             **({"prompt_line": self.prompt_line} if self.prompt_line is not None else {}),
             "num_tokens": sample.num_tokens,
             "log_prob": sample.log_prob,

@@ -62,18 +62,28 @@ def read_prompt_file(path: str, read: ReadSettings | None = None, *, flag: str =
         ) from None
 
 
+END_OF_TEXT = "<end of text>"  # what a sample ended by a conditional model's end-of-text token records
 PRIME_CHUNK = 4096  # a longer prompt is read in pieces, state carried, so memory does not grow with it
 
 
 def _prime(
-    model: LanguageModel, prime_ids: list[int], newline_id: int | None, batch: int
+    model: LanguageModel, prime_ids: list[int], newline_id: int | None, batch: int, condition: list[int] | None = None
 ) -> tuple[torch.Tensor, State]:
-    """Run the start token and prompt through the fused module; copy the result to ``batch`` rows."""
+    """Run the start token and prompt through the fused module; copy the result to ``batch`` rows.
+
+    With ``condition`` (a conditional model's label index for each row) each row starts from its label's state.
+    """
     device = model.head.weight.device
     prefix = torch.tensor([start_ids(prime_ids, newline_id)], device=device)  # (1, P)
-    state = model.init_state(1, device)
+    labels = torch.tensor(condition, device=device) if condition is not None else None
+    if labels is not None:
+        state = model.init_state(batch, device, labels)
+        prefix = prefix.expand(batch, -1)
+    else:
+        state = model.init_state(1, device)
     for start in range(0, prefix.shape[1], PRIME_CHUNK):
-        logits, state = model(prefix[:, start : start + PRIME_CHUNK], state)
+        chunk = prefix[:, start : start + PRIME_CHUNK]
+        logits, state = model(chunk, state) if labels is None else model(chunk, state, condition=labels)
     logits = logits[:, -1].expand(batch, -1).contiguous()  # (B, V)
     return logits, tuple(t.expand(-1, batch, -1).contiguous() for t in state)
 
@@ -93,19 +103,20 @@ def sample_steps(
     settings: DecodingSettings,
     seeds: list[int],
     newline_id: int | None = None,
+    condition: list[int] | None = None,
 ) -> Iterator[tuple[list[int], list[float]]]:
     """Yield, ``length`` times, the next token of every row and its log-probability under the model.
 
     One row per seed. The log-probability is the model's own (temperature 1,
     no filters), so totals can be compared with ``rnn eval``. Stop iterating
-    early to stop generating.
+    early to stop generating. ``condition``: a conditional model's label index for each row.
     """
     device = model.head.weight.device
     batch = len(seeds)
     with torch.inference_mode():
         model.eval()
-        logits, state = _prime(model, prime_ids, newline_id, batch)
-        stepper = make_stepper(model)
+        logits, state = _prime(model, prime_ids, newline_id, batch, condition)
+        stepper = make_stepper(model, torch.tensor(condition, device=device) if condition is not None else None)
         layers = stepper.split_state(state)
         randomness = None if settings.greedy else RowRandomness(seeds, device=device)
         penalize = settings.repetition_penalty != 1.0
@@ -299,6 +310,15 @@ class SampleText:
             return self._release(pending[:at], held="")
         keep = _longest_stop_prefix_suffix(pending, self.stops)
         return self._release(pending[: len(pending) - keep], held=pending[len(pending) - keep :])
+
+    def end_of_text(self, log_prob: float) -> str:
+        """A conditional model chose end-of-text: the sample stops there, and what was held back is released."""
+        if self.done:
+            return ""
+        self.num_tokens += 1
+        self.log_prob += log_prob
+        self.stopped_by = END_OF_TEXT
+        return self._release(self.held, held="")
 
     def finish(self) -> str:
         """The generation ended without a stop: release what was held back."""

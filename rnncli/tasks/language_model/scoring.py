@@ -37,6 +37,8 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
     ckpt = load_checkpoint(
         request.checkpoint, device=resolve_device(options.get("device") or DEFAULT_DEVICE), impl=options.get("impl")
     )
+    if ckpt.conditional:
+        return Evaluation("text", document=evaluate_labelled(ckpt, request.data, options))
     read = ReadSettings.of_run(ckpt.meta.get("text"), encoding=options.get("encoding"), errors=options.get("errors"))
     if options.get("per_line"):
         records = score_lines(
@@ -44,6 +46,44 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
         )
         return Evaluation("lines", records=records)
     return Evaluation("text", document=evaluate_text(ckpt, request.data, unknown=options.get("unknown"), read=read))
+
+
+def evaluate_labelled(ckpt: Checkpoint, data: str | list[str], options: dict[str, Any]) -> dict[str, Any]:
+    """A conditional model on a labelled file: the loss of each text given its label, end-of-text included."""
+    from rnncli.tasks.language_model.conditional import encode_examples, read_labelled
+    from rnncli.tasks.language_model.conditional_task import IGNORE, batch_tensors, sequence_loss
+    from rnncli.tasks.language_model.config import TextConfig
+
+    refused = [flag for flag in ("per_line", "carry", "encoding", "errors") if options.get(flag)]
+    if refused:
+        flag = "--" + refused[0].replace("_", "-")
+        raise UsageError(f"{flag} is not built for a conditional model: it scores a labelled file, text by label")
+    path = data if isinstance(data, str) else data[0]
+    text = TextConfig(**{key: ckpt.meta.get("text", {}).get(key) for key in ("condition_col", "text_col")})
+    examples = read_labelled(path, text)
+    seqs, _ = encode_examples(ckpt.tokenizer, examples, ckpt.labels, 10**9, policy=options.get("unknown"))
+    total, tokens, device = 0.0, 0, ckpt.model.head.weight.device
+    with torch.inference_mode():
+        for start in range(0, len(seqs.ids), 64):
+            rows = list(range(start, min(start + 64, len(seqs.ids))))
+            x, y, labels = batch_tensors(seqs, rows, ckpt.end_id, device)
+            total += sequence_loss(ckpt.model, x, y, labels, reduction="sum").item()
+            tokens += int((y != IGNORE).sum())
+    loss = total / tokens
+    check_finite_score(loss, ckpt, examples.source)
+    return {
+        "data": examples.source,
+        "tokenizer": ckpt.tokenizer.kind,
+        "examples": len(seqs.ids),
+        "tokens": tokens,
+        "unknown_tokens": sum(i == ckpt.tokenizer.unknown_id for seq in seqs.ids for i in seq),
+        "chars": seqs.num_chars,
+        "bytes": seqs.num_bytes,
+        "loss": loss,
+        "perplexity": perplexity(loss),
+        "bpc": bits_per_char(loss, tokens=tokens, chars=seqs.num_chars),
+        "bpb": bits_per_char(loss, tokens=tokens, chars=seqs.num_bytes),
+    }
 
 
 def evaluate_text(

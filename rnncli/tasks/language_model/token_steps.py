@@ -166,8 +166,29 @@ class MinStepper(FastStepper):
         return torch.addmm(self.head_bias, x, self.head_weight_t), new_state  # (B, V)
 
 
-def make_stepper(model: LanguageModel) -> FastStepper | ModelStepper:
-    """FastStepper for PyTorch's fused modules; the model itself for the reference cells; MinStepper for min cells."""
+class ConditionedStepper(ModelStepper):
+    """A conditional model's steps through its own ``forward``, each row's label added to every input."""
+
+    def __init__(self, model: LanguageModel, condition: torch.Tensor):
+        super().__init__(model)
+        self.condition = condition  # (B,) label indices
+
+    def select_rows(self, state: list[State], rows: torch.Tensor) -> list[State]:
+        self.condition = self.condition.index_select(0, rows)
+        return super().select_rows(state, rows)
+
+    def step(self, tokens: torch.Tensor, state: list[State]) -> tuple[torch.Tensor, list[State]]:
+        logits, new_state = self.model(tokens.unsqueeze(1), state[0], condition=self.condition)  # (B, 1, V)
+        return logits[:, -1], [new_state]
+
+
+def make_stepper(
+    model: LanguageModel, condition: torch.Tensor | None = None
+) -> FastStepper | ModelStepper | ConditionedStepper:
+    """FastStepper for PyTorch's fused modules; the model itself for the reference cells and for a conditional
+    model (``condition``: each row's label); MinStepper for min cells."""
+    if condition is not None:
+        return ConditionedStepper(model, condition)
     if model.config.cell in MIN_CELLS:
         return MinStepper(model)
     return FastStepper(model) if model.config.impl == "fused" else ModelStepper(model)

@@ -1,6 +1,7 @@
 """Labelled examples from CSV, TSV, JSONL, a folder with one subfolder per class, or fastText ``__label__`` lines.
 
-Nothing here imports torch or prints: readers return ``Examples`` and notes
+Shared by the classifier and the conditional language model (``--condition-col``), so neither task
+imports the other. Nothing here imports torch or prints: readers return ``Examples`` and notes
 (warnings) for the command to show; a flaw in the file is one ``DataError``
 that names the file, the line or field, and what to do.
 """
@@ -75,6 +76,7 @@ class ReadOptions:
     text_col: str | None = None
     label_col: str | None = None
     strict: bool = False  # an empty text is an error, not skipped
+    label_flag: str = "--label-col"  # what the command calls the label column's option (--condition-col)
 
 
 def read_examples(path: str, options: ReadOptions, *, labelled: bool = True) -> Examples:
@@ -153,7 +155,7 @@ def choose_columns(
     header: list[str], rows: list, path: str, options: ReadOptions, *, labelled: bool = True
 ) -> tuple[str, str | None]:
     """--text-col and --label-col, else the columns whose names say so, else the only two columns."""
-    for flag, name in (("--text-col", options.text_col), ("--label-col", options.label_col)):
+    for flag, name in (("--text-col", options.text_col), (options.label_flag, options.label_col)):
         if name is not None and name not in header:
             raise UsageError(f"{flag} {name}: {path} has no such column (its columns: {', '.join(header)})")
     text_col = options.text_col or _by_name(header, TEXT_NAMES)
@@ -167,7 +169,7 @@ def choose_columns(
             "(to label text without gold labels: rnn predict RUN FILE)"
         )
     if text_col is None or (labelled and label_col is None):
-        missing = "--text-col" if text_col is None else "--label-col"
+        missing = "--text-col" if text_col is None else options.label_flag
         raise UsageError(
             f"{path}: cannot tell which column is the {'text' if text_col is None else 'label'} "
             f"(columns: {', '.join(header)}); say it with {missing}"
