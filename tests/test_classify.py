@@ -121,6 +121,23 @@ def test_inspect_plot_draws_the_curve_and_confusion_matrix(trained, tmp_path):
     assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_eval_plot_draws_the_confusion_matrix_it_reports(trained, tmp_path, trained_run):
+    pytest.importorskip("matplotlib")
+    from rnncli.cli.render.plots import _evaluation_confusion
+
+    run_dir, test, _ = trained
+    result = run("eval", run_dir, test, "--json", "--plot", tmp_path / "confusion.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    document = json.loads(result.stdout)
+    assert _evaluation_confusion(document) == (document["model"]["classes"], document["model"]["confusion"])
+    tagger = {"confusion": {"O": {"O": 5, "B-PER": 1}, "B-PER": {"B-PER": 2}}}
+    assert _evaluation_confusion(tagger) == (["B-PER", "O"], [[2, 0], [1, 5]])
+    language_model = run("eval", trained_run, test, "--plot", tmp_path / "lm.png")
+    assert language_model.exit_code == 2 and "confusion matrix of a classifier or a tagger" in language_model.stderr
+    assert not (tmp_path / "lm.png").exists()
+
+
 def test_resume_continues_to_the_new_budget(trained, tmp_path):
     _, test, _ = trained
     data = write_csv(tmp_path / "train.csv", toy_rows(100, 3))

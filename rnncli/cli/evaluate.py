@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -55,6 +56,15 @@ def evaluate(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.", rich_help_panel=OUTPUT)] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Classifiers and taggers: also draw this evaluation's confusion matrix (.png, .svg or .pdf). "
+            "Needs matplotlib.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None,
     per_line: Annotated[
         bool,
         typer.Option(
@@ -112,11 +122,18 @@ def evaluate(
     Example: rnn eval runs/pairs sample_data/pairs_test.tsv (a translator: BLEU and chrF beside copying the source)
 
     Example: rnn eval runs/pairs --source test.en --target test.es (two line-aligned files)
+
+    Example: rnn eval runs/reviews test.csv --plot confusion.png (a classifier's confusion matrix on test.csv)
     """
     from rnncli.cli.render.outputs import write_evaluation
+    from rnncli.cli.render.plots import check_plottable, require_matplotlib, save_evaluation_plot
 
-    request = EvalRequest(
-        checkpoint, data, task=task, options=options_besides(ctx, "checkpoint", "data", "task", "as_json")
-    )
-    evaluation = tasks.evaluate(request, console.reporter())
+    if plot is not None:  # checked before the evaluation, not after it
+        require_matplotlib(plot)
+        check_plottable(tasks.detect(checkpoint, task=task).task.name)
+    options = options_besides(ctx, "checkpoint", "data", "task", "as_json", "plot")
+    evaluation = tasks.evaluate(EvalRequest(checkpoint, data, task=task, options=options), console.reporter())
     write_evaluation(evaluation, as_json=as_json, backtest_out=backtest_out)
+    if plot is not None:
+        save_evaluation_plot(evaluation.document, plot)
+        console.info(f"wrote {plot}")

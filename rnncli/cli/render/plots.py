@@ -362,7 +362,44 @@ def _loss_panel(ax, curve: dict[str, Any]) -> None:
     ax.legend()
 
 
-def _confusion_panel(fig, ax, classes: list[str], confusion: list[list[int]]) -> None:
+CONFUSION_TASKS = ("classify", "tag")
+
+
+def check_plottable(task: str, *, drawable: bool = True) -> None:
+    """``rnn eval --plot`` draws a confusion matrix, which only classifiers and taggers have."""
+    if task not in CONFUSION_TASKS or not drawable:
+        raise UsageError(
+            "--plot: rnn eval draws the confusion matrix of a classifier or a tagger (a multi-label classifier has "
+            "none); for a training curve use rnn inspect RUN --plot"
+        )
+
+
+def save_evaluation_plot(document: dict[str, Any] | None, path: Path) -> None:
+    """The confusion matrix of an evaluation: a classifier's (its classes in order) or a tagger's (its tags)."""
+    found = _evaluation_confusion(document or {})
+    check_plottable("classify", drawable=found is not None)
+    plt = require_matplotlib(path)
+    labels, matrix = found
+    side = min(14, 4 + 0.4 * len(labels))
+    fig, ax = plt.subplots(figsize=(side + 1, side))
+    _confusion_panel(fig, ax, labels, matrix, title=f"confusion matrix: {Path(str(document['data'])).name}")
+    save_figure(fig, path, plt)
+
+
+def _evaluation_confusion(document: dict[str, Any]) -> tuple[list[str], list[list[int]]] | None:
+    model = document.get("model")
+    if isinstance(model, dict) and model.get("confusion") and model.get("classes"):
+        return list(model["classes"]), model["confusion"]
+    table = document.get("confusion")
+    if isinstance(table, dict) and table:  # a tagger's {gold: {predicted: count}}
+        tags = sorted(set(table) | {tag for row in table.values() for tag in row})
+        return tags, [[table.get(gold, {}).get(tag, 0) for tag in tags] for gold in tags]
+    return None
+
+
+def _confusion_panel(
+    fig, ax, classes: list[str], confusion: list[list[int]], *, title: str = "validation confusion matrix"
+) -> None:
     image = ax.imshow(confusion, cmap="Blues")
     fig.colorbar(image, ax=ax, shrink=0.8)
     ticks = range(len(classes))
@@ -370,7 +407,7 @@ def _confusion_panel(fig, ax, classes: list[str], confusion: list[list[int]]) ->
     ax.set_yticks(ticks, classes)
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
-    ax.set_title("validation confusion matrix")
+    ax.set_title(title)
     if len(classes) <= MAX_CONFUSION_CLASSES:
         top = max(1, max(max(row) for row in confusion))
         for i, row in enumerate(confusion):
