@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ def train(request: TrainRequest, reporter: Reporter) -> Any:
         reporter.warn(note)
     train_part, val_part = parts(corpus, settings.read, cfg.val_frac, reporter)
     vocab = Vocab.build(train_part, min_count=settings.read.min_count, scheme=corpus.scheme)
+    tokens_per_step = cfg.batch_size * sum(len(s.tokens) for s in train_part) / len(train_part)
+    settings.follow_the_data(cfg, val_tokens=sum(len(s.tokens) for s in val_part), tokens_per_step=tokens_per_step)
     request.announce_folder(reporter)
     config = dataclasses.replace(
         config, vocab_size=len(vocab.words), char_vocab_size=len(vocab.chars), num_tags=len(vocab.tags)
@@ -51,8 +54,9 @@ def train(request: TrainRequest, reporter: Reporter) -> Any:
         "train": dataclasses.asdict(cfg),
         "vocab": vocab.to_dict(),
         "baseline": MostFrequentTag.fit(train_part).to_dict(),
-        "data": {**dataclasses.asdict(settings.read), "source": data, "sentences": len(corpus.sentences),
-                 "tokens": corpus.tokens, "format": corpus.format, "val_sentences": len(val_part)},
+        "data": {**dataclasses.asdict(settings.read), "tag_col": corpus.tag_col or settings.read.tag_col,
+                 "source": data, "sentences": len(corpus.sentences), "tokens": corpus.tokens, "format": corpus.format,
+                 "val_sentences": len(val_part), "tag_counts": dict(Counter(t for s in train_part for t in s.tags))},
     }  # fmt: skip
     return fit_and_report(train_part, val_part, meta, out_dir=out_dir, request=request, reporter=reporter)
 
@@ -163,6 +167,8 @@ def load_corpus(path: str | None, read: ReadOptions, reporter: Reporter) -> Corp
         raise UsageError("missing DATA: give a CoNLL, CoNLL-U or JSONL file of tagged sentences (or - for stdin)")
     corpus = read_corpus(path, tag_col=read.tag_col, tag_field=read.tag_field)
     reporter.info(corpus.describe())
+    for note in corpus.notes:
+        reporter.info(note)
     return corpus
 
 
