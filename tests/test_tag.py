@@ -397,6 +397,11 @@ def test_a_constant_last_column_is_skipped_for_the_tags_and_said(tmp_path):
     assert varying.sentences[0].tags == ["B-ORG", "O"] and varying.tag_col is None and not varying.notes
 
 
+def test_a_line_holding_only_a_byte_order_mark_is_blank():
+    sentences = read_conll("Dubbz\tB-person\n!\tO\n\ufeff\n", "emerging.dev.conll")  # how WNUT-17's dev file ends
+    assert [s.tags for s in sentences] == [["B-person", "O"]]
+
+
 def test_a_time_budget_replaces_the_default_steps_and_a_large_validation_is_spaced_out():
     from rnncli.tasks.tag.options import TagSettings
 
@@ -427,6 +432,9 @@ def test_inspect_draws_a_tagger_as_a_table_and_json_with_the_flag(tag_run):
     assert not text.lstrip().startswith("{")
     document = json.loads(run("inspect", out, "--json").stdout)
     assert document["tag_counts"]["O"] > document["tag_counts"]["B-PER"] > 0
+    data = run("inspect", SAMPLE / "ner.conll")
+    assert "900 sentences, 8,812 tokens" in data.stdout and "BIO scheme" in data.stdout and "B-PER" in data.stdout
+    assert json.loads(run("inspect", SAMPLE / "ner.conll", "--json").stdout)["kind"] == "tagged"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="select() waits on sockets only on Windows")

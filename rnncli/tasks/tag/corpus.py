@@ -150,7 +150,7 @@ def conll_columns(text: str, source: str, *, tag_col: int | None = None) -> tupl
     current: list[list[str]] = []
     width, starts = None, []
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+        line = raw.strip().strip("\ufeff").strip()  # a byte-order mark alone (WNUT-17's dev file ends so) is blank
         if not line or line.startswith("-DOCSTART-") or (line.startswith("#") and not current):
             if current:
                 rows.append(current)
