@@ -5,14 +5,13 @@ runs `rnn train TRAIN --task tag --time BUDGET` with every other option at its d
 then `rnn eval RUN TEST --json`, and prints the held-out entity precision, recall and F1 (micro, exact
 spans, as conlleval scores them; for BIO/BIOES tags) and the token accuracy of the model beside the most
 frequent tag of each word (which rnn fits on the same training sentences). The sets measured in
-docs/tagging.md, and where they come from:
+docs/tagging.md (which says where each comes from), as they were run:
 
     # CoNLL-2003 English NER (token TAG 0 columns: the tag column is found by itself)
     OMP_NUM_THREADS=1 python benchmarks/tag_real.py conll03 conll03_train.txt conll03_test.txt \\
         --val conll03_valid.txt --time 5m
-    # UD English-EWT, parts of speech: train on dev, test on test
-    OMP_NUM_THREADS=1 python benchmarks/tag_real.py ewt-upos en_ewt-ud-dev.conllu en_ewt-ud-test.conllu \\
-        --time 3m --train-args "--tag-field upos"
+    # UD English-EWT, parts of speech (a .conllu file is tagged with upos by default): train on dev, test on test
+    OMP_NUM_THREADS=1 python benchmarks/tag_real.py ewt-upos en_ewt-ud-dev.conllu en_ewt-ud-test.conllu --time 3m
     # WNUT-17 emerging entities (tweets): train on train, test on dev
     OMP_NUM_THREADS=1 python benchmarks/tag_real.py wnut17 wnut17train.conll emerging.dev.conll --time 3m
 """
@@ -77,7 +76,11 @@ def main() -> None:
     parser.add_argument("test", type=Path, help="the held-out tagged file to evaluate on")
     parser.add_argument("--val", type=Path, help="a validation file (default: the last 10%% of TRAIN)")
     parser.add_argument("--time", default="3m", help="rnn train's --time (default 3m)")
-    parser.add_argument("--train-args", default="", help='more rnn train options, e.g. "--crf" or "--tag-field upos"')
+    parser.add_argument(
+        "--train-args",
+        default="",
+        help='more rnn train options, as --train-args="--crf" (with =, as it starts with --)',
+    )
     parser.add_argument("--keep", type=Path, help="write the run here and keep it")
     parser.add_argument("--json", type=Path, help="also append the result as one JSON line to this file")
     args = parser.parse_args()
