@@ -89,7 +89,7 @@ def fit_and_report(train_part, val_part, meta, *, out_dir: Path, request: TrainR
         with interrupts_explained(out_dir):
             history = fit(
                 train_part, val_part, meta, out_dir=out_dir, command=request.command, reporter=reporter,
-                resume=resume, dist=dist,
+                resume=resume, dist=dist, started=request.started,
             )  # fmt: skip
     finally:
         dist.stop()
@@ -99,8 +99,12 @@ def fit_and_report(train_part, val_part, meta, *, out_dir: Path, request: TrainR
     return history
 
 
-def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], reporter: Reporter, resume=None, dist=None):
-    """Build the task and the model from ``meta`` and run the shared trainer (continuing ``resume``)."""
+def fit(
+    train_part, val_part, meta, *, out_dir: Path, command: list[str], reporter: Reporter, resume=None, dist=None,
+    started: float | None = None,
+):  # fmt: skip
+    """Build the task and the model from ``meta`` and run the shared trainer (continuing ``resume``); a --time
+    budget counts from ``started`` (when the command began: reading the data is part of it)."""
     import torch
 
     from rnncli.core.checkpoint import versions
@@ -121,7 +125,7 @@ def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], report
         torch.manual_seed(cfg.seed + dist.rank)  # its own dropout masks; the weights come from rank 0
     trainer = Trainer(
         model, task, cfg, out_dir=out_dir, meta=meta, config=settings, device=device,
-        on_event=reporter.events(THROUGHPUT_UNIT), dist=dist,
+        on_event=reporter.events(THROUGHPUT_UNIT), dist=dist, started=started,
     )  # fmt: skip
     if resume is not None:
         trainer.restore(resume)
