@@ -340,6 +340,8 @@ def test_conllu_trains_through_the_cli_on_the_chosen_field(tmp_path, field, tag)
     result = run("train", data, "--tag-field", field, "--out", out, *args)
     assert result.exit_code == 0, result.output
     assert "plain scheme" in result.stderr and f"{tag} " in result.stderr
+    closing = next(line for line in result.stderr.splitlines() if "most-frequent-tag baseline" in line)
+    assert closing.count("token accuracy") == 2  # the model's and the baseline's, each said once
     evaluated = run("eval", out, data, "--tag-field", field, "--json")
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.stdout)["baseline"]["token_accuracy"] == 1.0  # every word has one tag here
