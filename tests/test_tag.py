@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -339,6 +340,8 @@ def test_conllu_trains_through_the_cli_on_the_chosen_field(tmp_path, field, tag)
     result = run("train", data, "--tag-field", field, "--out", out, *args)
     assert result.exit_code == 0, result.output
     assert "plain scheme" in result.stderr and f"{tag} " in result.stderr
+    closing = next(line for line in result.stderr.splitlines() if "most-frequent-tag baseline" in line)
+    assert closing.count("token accuracy") == 2  # the model's and the baseline's, each said once
     evaluated = run("eval", out, data, "--tag-field", field, "--json")
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.stdout)["baseline"]["token_accuracy"] == 1.0  # every word has one tag here
@@ -378,4 +381,83 @@ def test_the_best_checkpoint_is_the_step_of_the_best_entity_f1(tag_run):
     out, result = tag_run
     best = check_best_by_metric(out, "entity F1")
     assert f"best validation entity F1 {best['val_metric']:.4f}" in result.stderr
-    assert '"metric_name": "entity F1"' in run("inspect", out).stdout
+    assert '"metric_name": "entity F1"' in run("inspect", out, "--json").stdout
+
+
+# --- the tag column, time budgets, inspect and streaming predict ----------------------------------
+
+
+def test_a_constant_last_column_is_skipped_for_the_tags_and_said(tmp_path):
+    rows = "EU B-ORG 0\nrejects O 0\n\nPeter B-PER 0\nBlackburn I-PER 0\n"
+    (tmp_path / "three.txt").write_text(rows, encoding="utf-8")
+    corpus = read_corpus(str(tmp_path / "three.txt"))
+    assert [s.tags for s in corpus.sentences] == [["B-ORG", "O"], ["B-PER", "I-PER"]]
+    assert corpus.tag_col == 2 and "tags read from column 2" in corpus.notes[0]
+    assert read_corpus(str(tmp_path / "three.txt"), tag_col=3).sentences[0].tags == ["0", "0"]
+    (tmp_path / "four.txt").write_text("EU NNP B-NP B-ORG\nrejects VBZ B-VP O\n", encoding="utf-8")
+    varying = read_corpus(str(tmp_path / "four.txt"))  # the last column varies: it holds the tags
+    assert varying.sentences[0].tags == ["B-ORG", "O"] and varying.tag_col is None and not varying.notes
+
+
+def test_a_line_holding_only_a_byte_order_mark_is_blank():
+    sentences = read_conll("Dubbz\tB-person\n!\tO\n\ufeff\n", "emerging.dev.conll")  # how WNUT-17's dev file ends
+    assert [s.tags for s in sentences] == [["B-person", "O"]]
+
+
+def test_a_time_budget_replaces_the_default_steps_and_a_large_validation_is_spaced_out():
+    from rnncli.tasks.tag.options import TagSettings
+
+    assert TagSettings.resolve({}).train_config().steps == 600
+    assert TagSettings.resolve({"time": "5m"}).train_config().steps is None
+    assert TagSettings.resolve({"epochs": 2.0}).train_config().steps is None
+    assert TagSettings.resolve({"time": "5m", "steps": 50}).train_config().steps == 50
+    settings = TagSettings.resolve({})
+    cfg = settings.train_config()
+    settings.follow_the_data(cfg, val_tokens=51_362, tokens_per_step=232.0)
+    assert cfg.eval_every == 700  # 3 x 51,362 validation tokens / 232 tokens a step, in hundreds
+    small = settings.train_config()
+    settings.follow_the_data(small, val_tokens=900, tokens_per_step=150.0)
+    assert small.eval_every == 100
+    chosen = TagSettings.resolve({"eval_every": 10})
+    kept = chosen.train_config()
+    chosen.follow_the_data(kept, val_tokens=51_362, tokens_per_step=232.0)
+    assert kept.eval_every == 10
+
+
+def test_inspect_draws_a_tagger_as_a_table_and_json_with_the_flag(tag_run):
+    out, _ = tag_run
+    shown = run("inspect", out)
+    assert shown.exit_code == 0, shown.output
+    text = shown.stdout
+    assert "tag, BIO scheme, CRF head" in text and "B-PER (" in text and "bidirectional 1 x 32" in text
+    assert "best validation  entity F1" in text and "(entity F1)" in text and "training curve" in text
+    assert not text.lstrip().startswith("{")
+    document = json.loads(run("inspect", out, "--json").stdout)
+    assert document["tag_counts"]["O"] > document["tag_counts"]["B-PER"] > 0
+    data = run("inspect", SAMPLE / "ner.conll")
+    assert "900 sentences, 8,812 tokens" in data.stdout and "BIO scheme" in data.stdout and "B-PER" in data.stdout
+    assert json.loads(run("inspect", SAMPLE / "ner.conll", "--json").stdout)["kind"] == "tagged"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="select() waits on sockets only on Windows")
+def test_predict_answers_each_line_of_a_pipe_before_stdin_is_closed(tag_run):
+    import os
+    import select
+    import subprocess
+
+    out, _ = tag_run
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    command = [sys.executable, "-m", "rnncli", "predict", str(out)]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as p:
+        try:
+            for line in (b"Ada Lovelace moved to London .\n", b"Kyoto\n"):
+                p.stdin.write(line)
+                p.stdin.flush()
+                ready, _, _ = select.select([p.stdout], [], [], 120)
+                assert ready, "no answer while stdin is still open"
+                assert p.stdout.readline().decode().split()[0].startswith(line.split()[0].decode() + "/")
+        finally:
+            p.stdin.close()
+            p.wait(60)
+    assert p.returncode == 0

@@ -29,6 +29,15 @@ def print_curve(
     console.print(_gap_line(curve))
 
 
+def metric_row(records: list[dict[str, Any]], *, width: int = CHART_WIDTH) -> Text | None:
+    """The task's own validation metric (entity F1, macro F1...) at each evaluation; None where none was recorded."""
+    name = next((r["metric_name"] for r in records if r.get("metric_name")), None)
+    if name is None:
+        return None
+    values = [r.get("val_metric") for r in records]
+    return _spark_row("metric", [r["step"] for r in records], values, width=width).append(f" ({name})")
+
+
 def loss_chart(
     records: list[dict[str, Any]], *, best: dict[str, Any] | None, width: int = CHART_WIDTH, height: int = CHART_HEIGHT
 ) -> list[Text]:

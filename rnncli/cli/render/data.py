@@ -135,3 +135,25 @@ def _holes(entry: dict[str, Any]) -> list[str]:
             more = f" and {rest} more" if rest > 0 else ""
             lines.append(f"! {entry['id']}: {where['count']} {label} at {', '.join(where['first'])}{more}")
     return lines
+
+
+def print_tagged_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    """A tagged file: its sentences and tokens, the scheme, and the tags with their counts."""
+    console = result_console(console)
+    rows = [
+        ("file", f"{summary['source']} ({summary['format']})"),
+        (
+            "size",
+            f"{summary['sentences']:,} sentences, {summary['tokens']:,} tokens, longest "
+            f"{summary['longest_sentence']:,}; {summary['distinct_words']:,} distinct words",
+        ),  # fmt: skip
+        ("tags", f"{len(summary['tags'])}, {summary['scheme']} scheme"),
+    ]
+    console.print(facts_table(rows))
+    console.print()
+    table = Table(show_edge=False)
+    for name, justify in (("tag", "left"), ("tokens", "right"), ("share", "right")):
+        table.add_column(name, justify=justify)
+    for tag, count in summary["tags"].items():
+        table.add_row(tag, f"{count:,}", f"{count / max(1, summary['tokens']):.1%}")
+    console.print(table)

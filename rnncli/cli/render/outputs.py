@@ -268,6 +268,8 @@ def _printer(document: dict[str, Any]):
         "text": data.print_text_summary,
         "series": data.print_series_summary,
         "classifier": runs.print_classifier_summary,
+        "checkpoint-tag": runs.print_tagger_summary,
+        "tagged": data.print_tagged_summary,
     }
     return printers.get(kind, write_json)  # a task without its own drawing yet: its JSON
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rnncli.cli.render.curves import print_curve
+from rnncli.cli.render.curves import metric_row, print_curve
 from rnncli.cli.render.tables import facts_table, result_console, table_value
 from rnncli.tasks.training_curve import passes_text
 
@@ -334,6 +334,60 @@ def _confusion_table(classes: list[str], confusion: list[list[int]]) -> Table:
     for name, row in zip(classes, confusion, strict=True):
         table.add_row(name, *(str(n) for n in row))
     return table
+
+
+# --- a tagger run -------------------------------------------------------------------
+
+
+def print_tagger_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    """A tagging run: its tags and scheme, the model, the data, the best validation and the training curve."""
+    console = result_console(console)
+    console.print(facts_table(_tagger_rows(summary)))
+    curve = summary.get("curve")
+    if curve:
+        console.print()
+        print_curve(curve, console=console)
+        metric = metric_row(curve["records"])
+        if metric is not None:
+            console.print(metric)
+
+
+def _tagger_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    model, data = summary["model"], summary.get("data") or {}
+    history, counts = summary.get("history") or {}, summary.get("tag_counts") or {}
+    tags = summary["tags"]
+    listed = ", ".join(f"{t} ({counts[t]:,})" if t in counts else t for t in tags[:15])
+    more = f" and {len(tags) - 15} more" if len(tags) > 15 else ""
+    column = f", tags in column {data['tag_col']}" if data.get("tag_col") else ""
+    field = f", tags from {data['tag_field']}" if data.get("tag_field") else ""
+    return [
+        ("checkpoint", summary["path"]),
+        ("task", f"tag, {summary['scheme']} scheme, {'CRF' if model.get('crf') else 'softmax'} head"),
+        ("tags", f"{len(tags)}: {listed}{more}"),
+        (
+            "model",
+            f"{model['cell']} bidirectional {model['num_layers']} x {model['hidden_size']} per direction, "
+            f"word embedding {model['embed_size']}, characters {model['cell']} 2 x {model['char_hidden_size']}, "
+            f"dropout {model['dropout']}, word dropout {model['word_dropout']}",
+        ),
+        ("parameters", f"{summary['total_parameters']:,}"),
+        (
+            "vocabulary",
+            f"{summary['words']:,} words (--min-count {data.get('min_count', 1)}), "
+            f"{summary['characters']:,} characters",
+        ),  # fmt: skip
+        (
+            "data",
+            f"{data.get('sentences', 0):,} sentences, {data.get('tokens', 0):,} tokens from {data.get('source')} "
+            f"({data.get('format')}{column}{field}); validated on {data.get('val_sentences', 0):,} sentences"
+            + (f" of {data['val']}" if data.get("val") else ""),
+        ),
+        ("trained", f"{history.get('step', 0):,} steps, {history.get('elapsed_s', 0):.0f} s"),
+        ("best validation", _best_judged(history)),
+        ("baseline", f"the most frequent tag of each of {summary['baseline_words']:,} words"),
+        ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
+        *_resume_rows(summary),
+    ]
 
 
 # --- a translator's attention ---------------------------------------------------------

@@ -34,6 +34,8 @@ class Corpus:
     source: str
     format: str
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said beside the description (a column chosen for the tags)
+    tag_col: int | None = None  # the CoNLL column the tags came from when it was not the last one by default
 
     @property
     def tokens(self) -> int:
@@ -75,16 +77,23 @@ class Corpus:
 def read_corpus(path: str, *, tag_col: int | None = None, tag_field: str | None = None) -> Corpus:
     """The tagged sentences of ``path`` (``-``: stdin), in the format its suffix or its first line says."""
     text, source = _read_text(path)
-    fmt = choose_format(path, text, tag_field=tag_field)
+    fmt, chosen = choose_format(path, text, tag_field=tag_field), None
     if fmt == "conllu":
         sentences = read_conllu(text, source, tag_field or "upos")
     elif fmt == "jsonl":
         sentences = read_jsonl(text, source)
     else:
-        sentences = read_conll(text, source, tag_col=tag_col)
+        sentences, chosen = conll_columns(text, source, tag_col=tag_col)
     if not sentences:
         raise DataError(f"{source}: no tagged sentences found; give CoNLL columns, CoNLL-U or JSONL")
-    return Corpus(sentences, source, fmt)
+    corpus = Corpus(sentences, source, fmt)
+    if chosen is not None:
+        corpus.tag_col = chosen  # the last column held one value throughout, so an earlier one was read
+        corpus.notes.append(
+            f"{source}: tags read from column {chosen}: the last column holds the same value on every line; "
+            "--tag-col N reads another"
+        )
+    return corpus
 
 
 def choose_format(path: str, text: str, *, tag_field: str | None = None) -> str:
@@ -125,32 +134,56 @@ def check_token(token: str, where: str) -> None:
 
 
 def read_conll(text: str, source: str, *, tag_col: int | None = None) -> list[Sentence]:
-    """Token first, the tag in column ``tag_col`` (1-based; default: the last), a blank line between sentences.
+    """Token first, the tag in column ``tag_col`` (1-based; default: see ``default_tag_col``), a blank line
+    between sentences.
 
     ``-DOCSTART-`` lines are skipped, and so are lines starting with ``#`` between sentences (inside a
     sentence ``#`` is a token).
     """
-    sentences: list[Sentence] = []
-    tokens: list[str] = []
-    tags: list[str] = []
-    width, start = None, 0
+    return conll_columns(text, source, tag_col=tag_col)[0]
+
+
+def conll_columns(text: str, source: str, *, tag_col: int | None = None) -> tuple[list[Sentence], int | None]:
+    """The sentences of a CoNLL column file, and the tag column read when it is not the one asked for (the
+    last by default), else None."""
+    rows: list[list[list[str]]] = []  # sentences of token lines, each line its columns
+    current: list[list[str]] = []
+    width, starts = None, []
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("-DOCSTART-") or (line.startswith("#") and not tokens):
-            if tokens:
-                sentences.append(Sentence(tokens, tags, start))
-                tokens, tags = [], []
+        line = raw.strip().strip("\ufeff").strip()  # a byte-order mark alone (WNUT-17's dev file ends so) is blank
+        if not line or line.startswith("-DOCSTART-") or (line.startswith("#") and not current):
+            if current:
+                rows.append(current)
+                current = []
             continue
         columns = line.split("\t") if "\t" in line else line.split()
         width = width or len(columns)
         _check_columns(columns, width, tag_col, f"{source}:{number}")
-        if not tokens:
-            start = number
-        tokens.append(columns[0].strip())
-        tags.append(columns[(tag_col or len(columns)) - 1].strip())
-    if tokens:
-        sentences.append(Sentence(tokens, tags, start))
-    return sentences
+        if not current:
+            starts.append(number)
+        current.append(columns)
+    if current:
+        rows.append(current)
+    if width is None:
+        return [], None
+    col = tag_col or default_tag_col(rows, width)
+    chosen = None if col == (tag_col or width) else col
+    sentences = [
+        Sentence([c[0].strip() for c in lines], [c[col - 1].strip() for c in lines], start)
+        for lines, start in zip(rows, starts, strict=True)
+    ]
+    return sentences, chosen
+
+
+def default_tag_col(rows: list[list[list[str]]], width: int) -> int:
+    """The last column, unless it holds one value on every line (a constant filler such as the ``0`` some
+    CoNLL-2003 copies add after the tag) and an earlier column beyond the token varies: then the last one that
+    varies."""
+    for col in range(width, 1, -1):
+        values = {line[col - 1] for lines in rows for line in lines}
+        if len(values) > 1:
+            return col
+    return width
 
 
 def _check_columns(columns: list[str], width: int, tag_col: int | None, where: str) -> None:

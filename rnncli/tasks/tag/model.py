@@ -135,10 +135,14 @@ class TaggerModel(nn.Module):
         emissions = self.emissions(batch)
         if loss_over is None:
             return emissions
+        return self.loss_of(emissions, batch) / loss_over
+
+    def loss_of(self, emissions: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The loss summed over the batch's tokens: the CRF's negative log-likelihood, or cross-entropy."""
         mask, tags = batch["mask"], batch["tags"]
         if self.crf is not None:
-            return self.crf.nll(emissions, tags, mask).sum() / loss_over
-        return F.cross_entropy(emissions[mask].float(), tags[mask], reduction="sum") / loss_over
+            return self.crf.nll(emissions, tags, mask).sum()
+        return F.cross_entropy(emissions[mask].float(), tags[mask], reduction="sum")
 
     def emissions(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         words, lengths = batch["words"], batch["lengths"]  # (B, T), (B,)
@@ -161,8 +165,13 @@ class TaggerModel(nn.Module):
     @torch.no_grad()
     def decode(self, batch: dict[str, torch.Tensor]) -> tuple[list[list[int]], torch.Tensor]:
         """The best legal tag sequence of each sentence and its score (log-probabilities summed without a CRF)."""
-        emissions = self.emissions(batch).float()
+        return self.paths_of(self.emissions(batch), batch["mask"])
+
+    @torch.no_grad()
+    def paths_of(self, emissions: torch.Tensor, mask: torch.Tensor) -> tuple[list[list[int]], torch.Tensor]:
+        """``decode`` from emission scores already computed."""
+        emissions = emissions.float()
         if self.crf is not None:
-            return self.crf.decode(emissions, batch["mask"])
+            return self.crf.decode(emissions, mask)
         p = self.penalties
-        return viterbi(emissions.log_softmax(-1), batch["mask"], p.trans, p.start, p.end)
+        return viterbi(emissions.log_softmax(-1), mask, p.trans, p.start, p.end)

@@ -7,6 +7,7 @@ Nothing here imports torch, so a bad flag or config file is reported before the 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ READ_KEYS = ("tag_col", "tag_field", "min_count", "val")
 MODEL_KEYS = ("cell", "impl", "embed_size", "hidden_size", "num_layers", "dropout", "word_dropout", "crf")
 # Tagging trains on whole sentences; a few hundred steps of 16 sentences learn a small corpus.
 TAG_TRAIN_DEFAULTS = dict(steps=600, batch_size=16, lr=3e-3, eval_every=100, seq_len=1, val_frac=0.1)
+VALIDATION_RATIO = 3  # train on at least 3 x the validation tokens between two validations
 
 
 @dataclass
@@ -80,10 +82,20 @@ class TagSettings:
 
     def train_config(self) -> TrainConfig:
         cfg = TrainConfig(**TAG_TRAIN_DEFAULTS)
+        if "time" in self.chosen.values or "epochs" in self.chosen.values:
+            cfg.steps = None  # a time or epoch budget replaces the default steps (--steps still caps it)
         self.chosen.apply(cfg)
         with self.chosen.blaming_the_file():
             cfg.validate()
         return cfg
+
+    def follow_the_data(self, cfg: TrainConfig, *, val_tokens: int, tokens_per_step: float) -> None:
+        """Validate less often when the validation sentences are many (unless --eval-every says): every
+        validation decodes all of them, so between two the model trains on at least ``VALIDATION_RATIO``
+        times their tokens (in whole hundreds of steps), and validation stays a small share of the time."""
+        if "eval_every" not in self.chosen.values and tokens_per_step > 0:
+            steps = math.ceil(VALIDATION_RATIO * val_tokens / tokens_per_step / 100) * 100
+            cfg.eval_every = max(cfg.eval_every, steps)
 
     def resumed(self, saved: dict[str, Any]) -> tuple[TagConfig, TrainConfig]:
         """A saved run's shape and trainer settings, with the changes a resume allows (budgets, bookkeeping)."""

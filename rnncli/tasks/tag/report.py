@@ -32,8 +32,11 @@ def summarise_run(path: str) -> dict[str, Any]:
         "characters": len(vocab.chars) - 2,
         "baseline_words": len(baseline.table),
         "total_parameters": sum(numel(tuple(t["shape"])) for t in tensors.values()),
+        "tag_counts": (meta.get("data") or {}).get("tag_counts"),
         "history": meta.get("history"),
         "curve": curve_beside(file),
+        "command": meta.get("command"),
+        "resume_commands": meta.get("resume_commands") or [],
     }
 
 

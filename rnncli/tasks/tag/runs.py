@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ def train(request: TrainRequest, reporter: Reporter) -> Any:
         reporter.warn(note)
     train_part, val_part = parts(corpus, settings.read, cfg.val_frac, reporter)
     vocab = Vocab.build(train_part, min_count=settings.read.min_count, scheme=corpus.scheme)
+    tokens_per_step = cfg.batch_size * sum(len(s.tokens) for s in train_part) / len(train_part)
+    settings.follow_the_data(cfg, val_tokens=sum(len(s.tokens) for s in val_part), tokens_per_step=tokens_per_step)
     request.announce_folder(reporter)
     config = dataclasses.replace(
         config, vocab_size=len(vocab.words), char_vocab_size=len(vocab.chars), num_tags=len(vocab.tags)
@@ -51,8 +54,9 @@ def train(request: TrainRequest, reporter: Reporter) -> Any:
         "train": dataclasses.asdict(cfg),
         "vocab": vocab.to_dict(),
         "baseline": MostFrequentTag.fit(train_part).to_dict(),
-        "data": {**dataclasses.asdict(settings.read), "source": data, "sentences": len(corpus.sentences),
-                 "tokens": corpus.tokens, "format": corpus.format, "val_sentences": len(val_part)},
+        "data": {**dataclasses.asdict(settings.read), "tag_col": corpus.tag_col or settings.read.tag_col,
+                 "source": data, "sentences": len(corpus.sentences), "tokens": corpus.tokens, "format": corpus.format,
+                 "val_sentences": len(val_part), "tag_counts": dict(Counter(t for s in train_part for t in s.tags))},
     }  # fmt: skip
     return fit_and_report(train_part, val_part, meta, out_dir=out_dir, request=request, reporter=reporter)
 
@@ -85,7 +89,7 @@ def fit_and_report(train_part, val_part, meta, *, out_dir: Path, request: TrainR
         with interrupts_explained(out_dir):
             history = fit(
                 train_part, val_part, meta, out_dir=out_dir, command=request.command, reporter=reporter,
-                resume=resume, dist=dist,
+                resume=resume, dist=dist, started=request.started,
             )  # fmt: skip
     finally:
         dist.stop()
@@ -95,8 +99,12 @@ def fit_and_report(train_part, val_part, meta, *, out_dir: Path, request: TrainR
     return history
 
 
-def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], reporter: Reporter, resume=None, dist=None):
-    """Build the task and the model from ``meta`` and run the shared trainer (continuing ``resume``)."""
+def fit(
+    train_part, val_part, meta, *, out_dir: Path, command: list[str], reporter: Reporter, resume=None, dist=None,
+    started: float | None = None,
+):  # fmt: skip
+    """Build the task and the model from ``meta`` and run the shared trainer (continuing ``resume``); a --time
+    budget counts from ``started`` (when the command began: reading the data is part of it)."""
     import torch
 
     from rnncli.core.checkpoint import versions
@@ -117,7 +125,7 @@ def fit(train_part, val_part, meta, *, out_dir: Path, command: list[str], report
         torch.manual_seed(cfg.seed + dist.rank)  # its own dropout masks; the weights come from rank 0
     trainer = Trainer(
         model, task, cfg, out_dir=out_dir, meta=meta, config=settings, device=device,
-        on_event=reporter.events(THROUGHPUT_UNIT), dist=dist,
+        on_event=reporter.events(THROUGHPUT_UNIT), dist=dist, started=started,
     )  # fmt: skip
     if resume is not None:
         trainer.restore(resume)
@@ -152,9 +160,13 @@ def comparison_line(model: dict[str, Any], base: dict[str, Any], *, where: str) 
     name, ours = headline(model)
     theirs = headline(base)[1]
     verdict = "the model wins" if ours > theirs else "the baseline wins" if theirs > ours else "a tie"
+
+    def also(scores: dict[str, Any]) -> str:  # token accuracy beside entity F1 (not twice when it is the headline)
+        return "" if name == "token accuracy" else f", token accuracy {scores['token_accuracy']:.3f}"
+
     return (
-        f"{where}: model {name} {ours:.3f}, token accuracy {model['token_accuracy']:.3f}; most-frequent-tag "
-        f"baseline {name} {theirs:.3f}, token accuracy {base['token_accuracy']:.3f}: {verdict}"
+        f"{where}: model {name} {ours:.3f}{also(model)}; most-frequent-tag baseline {name} {theirs:.3f}{also(base)}: "
+        f"{verdict}"
     )
 
 
@@ -163,6 +175,8 @@ def load_corpus(path: str | None, read: ReadOptions, reporter: Reporter) -> Corp
         raise UsageError("missing DATA: give a CoNLL, CoNLL-U or JSONL file of tagged sentences (or - for stdin)")
     corpus = read_corpus(path, tag_col=read.tag_col, tag_field=read.tag_field)
     reporter.info(corpus.describe())
+    for note in corpus.notes:
+        reporter.info(note)
     return corpus
 
 

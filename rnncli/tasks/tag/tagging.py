@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -17,7 +20,7 @@ from rnncli.tasks.tag.runs import Tagger, comparison_line, load_tagger
 from rnncli.tasks.tag.schemes import spans
 
 PREDICT_FORMATS = ("text", "conll", "jsonl")
-CHUNK_LINES = 32  # lines tagged together; each chunk is written before the next is read
+CHUNK_LINES = 32  # lines tagged together at most; each chunk is written before the next is read
 WORD = re.compile(r"\w+(?:['’.-]\w+)*|[^\w\s]")  # words (with inner apostrophes, dots, hyphens) and punctuation
 
 
@@ -32,6 +35,8 @@ def evaluate(request: EvalRequest, reporter: Reporter) -> Evaluation:
         tag_field=options.get("tag_field") or read.get("tag_field"),
     )
     reporter.info(corpus.describe())
+    for note in corpus.notes:
+        reporter.info(note)
     unseen = sorted(set(corpus.tag_counts()) - set(tagger.vocab.tags))
     if unseen:
         reporter.warn(f"{corpus.source}: tags the model never saw (always counted wrong): {', '.join(unseen)}")
@@ -100,15 +105,72 @@ def predict(request: PredictRequest, reporter: Reporter) -> Prediction:
     if fmt not in PREDICT_FORMATS:
         raise UsageError(f"--format: unknown value '{fmt}' (choose one of: {', '.join(PREDICT_FORMATS)})")
     tagger = load_tagger(request.checkpoint, device=options.get("device") or "cpu")
-    lines = _input_lines(request.data)
+    chunks = _input_chunks(request.data)
     pretokenized = bool(options.get("pretokenized"))
-    return Prediction(_tagged(tagger, lines, fmt=fmt, pretokenized=pretokenized, source=request.data))
+    return Prediction(_tagged(tagger, chunks, fmt=fmt, pretokenized=pretokenized, source=request.data))
 
 
-def _input_lines(data: str | None) -> Iterator[str]:
-    if data in (None, "-"):
-        yield from (line.rstrip("\r\n") for line in sys.stdin)
+def _input_chunks(data: str | None) -> Iterator[list[str]]:
+    """The input's lines in the groups tagged together: ``CHUNK_LINES`` at a time from a file (or stdin
+    redirected from one); from a pipe or a terminal, whatever whole lines have arrived as soon as no more is
+    waiting, so a program that writes a line and waits for its answer gets it."""
+    if data not in (None, "-"):
+        yield from _batched(_file_lines(data))
         return
+    fd = _stream_fd()
+    if fd is None or stat.S_ISREG(os.fstat(fd).st_mode):
+        yield from _batched(line.rstrip("\r\n") for line in sys.stdin)
+    elif os.name == "nt":  # select() waits on sockets only there: answer line by line
+        yield from ([line.rstrip("\r\n")] for line in sys.stdin)
+    else:
+        yield from _arrivals(fd)
+
+
+def _stream_fd() -> int | None:
+    """stdin's file descriptor, or None when it has none (a test's stand-in)."""
+    try:
+        return sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _arrivals(fd: int) -> Iterator[list[str]]:
+    """Whole lines read from ``fd`` as they come: up to ``CHUNK_LINES`` of them, given as soon as nothing more
+    is waiting to be read (the last line may lack its newline)."""
+    pending, lines, number = bytearray(), [], 0
+    while True:
+        if lines and (len(lines) >= CHUNK_LINES or not select.select([fd], [], [], 0)[0]):
+            ready, lines = lines[:CHUNK_LINES], lines[CHUNK_LINES:]
+            yield [_decoded(raw, number + k) for k, raw in enumerate(ready, start=1)]
+            number += len(ready)
+            continue
+        data = os.read(fd, 1 << 16)
+        if not data:
+            break
+        pending += data
+        if b"\n" in data:
+            *whole, rest = pending.split(b"\n")
+            lines, pending = lines + whole, bytearray(rest)
+    if pending:
+        lines.append(bytes(pending))
+    for k in range(0, len(lines), CHUNK_LINES):
+        yield [_decoded(raw, number + k + i) for i, raw in enumerate(lines[k : k + CHUNK_LINES], start=1)]
+
+
+def _decoded(raw: bytes, number: int) -> str:
+    try:
+        return raw.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"<stdin>:{number}: not UTF-8 text (byte {exc.start}); give UTF-8 text to tag") from None
+
+
+def _batched(lines: Iterable[str]) -> Iterator[list[str]]:
+    lines = iter(lines)
+    while chunk := list(islice(lines, CHUNK_LINES)):
+        yield chunk
+
+
+def _file_lines(data: str) -> Iterator[str]:
     try:
         with open(data, encoding="utf-8") as handle:
             yield from (line.rstrip("\r\n") for line in handle)
@@ -118,9 +180,11 @@ def _input_lines(data: str | None) -> Iterator[str]:
         raise DataError(f"{data}: not UTF-8 text (byte {exc.start}); give UTF-8 text to tag") from None
 
 
-def _tagged(tagger: Tagger, lines: Iterable[str], *, fmt: str, pretokenized: bool, source: str | None) -> Iterator[str]:
-    lines, number = iter(lines), 0
-    while chunk := list(islice(lines, CHUNK_LINES)):
+def _tagged(
+    tagger: Tagger, chunks: Iterable[list[str]], *, fmt: str, pretokenized: bool, source: str | None
+) -> Iterator[str]:
+    number = 0
+    for chunk in chunks:
         tokenised = []
         for line in chunk:
             number += 1

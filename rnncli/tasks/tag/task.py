@@ -27,6 +27,7 @@ class TagTask(Task):
         self.tokens = sum(len(s.tokens) for s in train)
         self.generator = torch.Generator().manual_seed(seed)
         self.dist = dist or Distributed()
+        self.decoded: list[list[str]] = []  # the validation sentences' tags, decoded by validation_loss
 
     @property
     def windows_per_epoch(self) -> int:
@@ -53,25 +54,29 @@ class TagTask(Task):
 
     @torch.no_grad()
     def validation_loss(self, model: nn.Module, device: torch.device) -> float | None:
+        """The loss per validation token; the same pass decodes the sentences for ``validation_metric``."""
         if not self.val_batches:
             return None
-        total, tokens = 0.0, 0
+        total, tokens, self.decoded = 0.0, 0, []
         for batch in self.val_batches:
-            n = int(batch["mask"].sum())
-            total += float(model.loss(to_device(batch, device))) * n
-            tokens += n
+            batch = to_device(batch, device)
+            emissions = model.emissions(batch)
+            total += float(model.loss_of(emissions, batch))
+            tokens += int(batch["mask"].sum())
+            paths, _ = model.paths_of(emissions, batch["mask"])
+            self.decoded.extend([self.vocab.tags[j] for j in path] for path in paths)
         return total / tokens
 
     @torch.no_grad()
     def validation_metric(self, model: nn.Module, device: torch.device) -> Metric | None:
-        """Entity F1 (micro, CoNLL's) for BIO/BIOES tags, else token accuracy, of decoded validation sentences."""
+        """Entity F1 (micro, CoNLL's) for BIO/BIOES tags, else token accuracy, of the sentences
+        ``validation_loss`` just decoded (the trainer calls it right after, on the same weights)."""
         if not self.val_batches:
             return None
-        predicted = []
-        for batch in self.val_batches:
-            paths, _ = model.decode(to_device(batch, device))
-            predicted.extend([self.vocab.tags[j] for j in path] for path in paths)
-        name, value = headline(scores(self.val_gold, predicted, self.vocab.scheme))
+        if len(self.decoded) != len(self.val_gold):  # not called right after validation_loss: decode now
+            self.validation_loss(model, device)
+        name, value = headline(scores(self.val_gold, self.decoded, self.vocab.scheme))
+        self.decoded = []
         return Metric(name, value)
 
     def state_dict(self) -> dict[str, Any]:
