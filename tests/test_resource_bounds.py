@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import REPETITIVE
 
 from rnncli.core.settings import ModelConfig
 from rnncli.tasks.language_model.logit_processors import DecodingSettings
@@ -82,6 +83,75 @@ def test_a_long_prompt_is_read_in_bounded_pieces(tiny_model, monkeypatch):
     with torch.inference_mode():
         logits, _ = tiny_model(torch.tensor([[0, *prime]]), tiny_model.init_state(1, torch.device("cpu")))
     assert tokens[0] == [int(logits[0, -1].argmax())]
+
+
+def _write_lines(path: Path, long_line: str) -> None:
+    path.write_text("the fox\n" + long_line + "\na dog\n", encoding="utf-8")
+
+
+def test_per_line_streams_a_long_line_and_agrees_with_scoring_it_whole(trained_run, tmp_path, monkeypatch):
+    from rnncli.tasks.language_model import scoring
+    from rnncli.tasks.language_model.checkpoint import load_checkpoint
+
+    monkeypatch.setattr(scoring, "PIECE_CHARS", 30_000)  # several pieces, each several windows
+    long_line = REPETITIVE * 16  # about 86,000 characters: beyond LONG_LINE_CHARS, so streamed
+    assert len(long_line) > scoring.LONG_LINE_CHARS
+    _write_lines(tmp_path / "lines.txt", long_line)
+    ckpt = load_checkpoint(str(trained_run))
+    records = list(scoring.score_lines(ckpt, str(tmp_path / "lines.txt")))
+    start = scoring.start_token(ckpt.tokenizer)
+    whole = [ckpt.tokenizer.encode(t) for t in ("the fox", long_line, "a dog")]
+    expected = line_log_probs(ckpt.model, whole, start_id=start)
+    assert [r["tokens"] for r in records] == [len(ids) for ids in whole]
+    assert [r["log_prob"] for r in records] == pytest.approx(expected, rel=1e-6)
+    assert records[1]["text"] == long_line
+
+
+@pytest.mark.parametrize("kind", ["word", "bpe"])
+def test_a_long_line_cut_into_pieces_encodes_as_the_whole_line(kind):
+    from rnncli.core.tokenizer_settings import TokenizerSettings
+    from rnncli.core.tokenizers import train_tokenizer
+    from rnncli.tasks.language_model.scoring import _line_pieces
+
+    text = words_text(20_000, seed=7).replace("fox", "fox,  'twas   ").replace("dog", "dog's\t")
+    tokenizer = train_tokenizer(TokenizerSettings(kind=kind, vocab_size=300), lambda: [text])
+    import rnncli.tasks.language_model.scoring as scoring
+
+    original, scoring.PIECE_CHARS = scoring.PIECE_CHARS, 997
+    try:
+        pieces = list(_line_pieces(tokenizer, text, unknown="unk", where="line"))
+    finally:
+        scoring.PIECE_CHARS = original
+    assert len(pieces) > 10
+    assert [i for piece in pieces for i in piece] == tokenizer.encode(text)
+
+
+def _per_line_peak(ckpt, path: Path) -> int:
+    from rnncli.tasks.language_model.scoring import score_lines
+
+    tracemalloc.start()
+    try:
+        for _ in score_lines(ckpt, str(path)):
+            pass
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_per_line_memory_for_a_long_line_is_its_text_not_its_tokens(trained_run, tmp_path, monkeypatch):
+    """A list of ids costs 8 bytes a token; the streamed line costs its text (held for its record) and a piece."""
+    from rnncli.tasks.language_model import scoring
+    from rnncli.tasks.language_model.checkpoint import load_checkpoint
+
+    monkeypatch.setattr(scoring, "PIECE_CHARS", 1 << 16)
+    ckpt = load_checkpoint(str(trained_run))
+    small, big = tmp_path / "small.txt", tmp_path / "big.txt"
+    _write_lines(small, REPETITIVE * 13)  # about 70 KB: just beyond LONG_LINE_CHARS
+    _write_lines(big, REPETITIVE * 53)  # about 286 KB
+    _per_line_peak(ckpt, small)  # the first call also pays one-time imports and caches
+    grown = _per_line_peak(ckpt, big) - _per_line_peak(ckpt, small)
+    extra = len(REPETITIVE) * 40
+    assert grown < 4 * extra, grown / extra  # read whole and encoded as a list: about 10 bytes a character
 
 
 def _inspect_peak(path: Path) -> int:

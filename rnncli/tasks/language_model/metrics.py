@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 
@@ -12,6 +12,7 @@ TOKENS_PER_GROUP = 2**16  # padded tokens per batch of lines in line_log_probs
 LOGITS_PER_CHUNK = 2**22  # bounds the (B, T, V) logits of one call, whatever the line lengths or streams
 EVAL_STREAMS = 32  # mean_loss reads a long text as this many parallel streams (the training batch's size)
 WARMUP_TOKENS = 128  # tokens before each cut a stream reads without scoring them (a training window's length)
+LONG_WINDOW = 8192  # tokens per forward call when one long line is read alone (batch 1: fewer, longer calls)
 MIN_PART = 8  # a part of the text is at least MIN_PART x WARMUP_TOKENS long: warm-ups cost at most 1/8 more
 
 
@@ -148,6 +149,32 @@ def _padded_line_totals(model, group: list[list[int]], *, start_id: int, chunk: 
         inside = (torch.arange(start, stop).unsqueeze(0) < lengths).to(device)
         totals += picked.masked_fill(~inside, 0.0).double().sum(dim=1)
     return totals.tolist()
+
+
+def streamed_log_prob(
+    model, pieces: Iterable[list[int]], *, start_id: int, window: int = LONG_WINDOW
+) -> tuple[float, int]:
+    """Total log-probability (nats) and count of the tokens of one line given as pieces of ids.
+
+    The line is read from ``start_id`` as one stream at batch 1, the state carried across windows and
+    pieces, so it equals ``line_log_probs`` of the whole line while holding a piece and a window only.
+    """
+    device = model.head.weight.device
+    window = max(1, min(window, LOGITS_PER_CHUNK // model.config.vocab_size))
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    count, last = 0, torch.tensor([start_id], dtype=torch.long)
+    with torch.inference_mode():
+        model.eval()
+        state = model.init_state(1, device)
+        for piece in pieces:
+            ids = torch.as_tensor(piece, dtype=torch.long)
+            for start in range(0, len(ids), window):
+                y = ids[start : start + window]
+                x = torch.cat([last, y[:-1]]).view(1, -1).to(device)
+                logits, state = model(x, state)  # (1, t, V)
+                total += logits[0].log_softmax(-1).gather(1, y.to(device).unsqueeze(1)).double().sum()
+                count, last = count + len(y), y[-1:]
+    return float(total), count
 
 
 def stream_log_probs(model, ids: torch.Tensor, *, chunk: int = 1024) -> torch.Tensor:
