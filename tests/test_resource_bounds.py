@@ -293,3 +293,54 @@ def test_preparing_a_large_corpus_needs_memory_independent_of_its_size(tokenizer
     grew_mb = int(proc.stdout.strip())
     print(f"{tokenizer}: preparing 60 MB grew the process by {grew_mb} MB")
     assert grew_mb < 200, f"preparing 60 MB grew the process by {grew_mb} MB"
+
+
+# --- memory estimates of the other tasks' batches (in process; the training refusals are catalogue rows) ---
+
+
+def _small_models():
+    from rnncli.tasks.classify.config import ClassifierConfig
+    from rnncli.tasks.classify.model import Classifier
+    from rnncli.tasks.tag.config import TagConfig
+    from rnncli.tasks.tag.model import TaggerModel, _no_penalties
+    from rnncli.tasks.translate.config import TranslateConfig
+    from rnncli.tasks.translate.model import Translator
+
+    tag = TagConfig(vocab_size=50, char_vocab_size=30, num_tags=5)
+    return (
+        Classifier(ClassifierConfig(vocab_size=50, num_classes=3)),
+        TaggerModel(tag, _no_penalties(tag.num_tags)),
+        Translator(TranslateConfig(vocab_size=50)),
+    )
+
+
+def test_prediction_batches_and_beams_are_estimated_before_they_run(monkeypatch):
+    from rnncli.core.errors import UsageError
+    from rnncli.tasks.classify.model import check_prediction_fits
+    from rnncli.tasks.tag.model import check_tagging_fits
+    from rnncli.tasks.translate.model import check_decoding_fits
+
+    monkeypatch.setenv("RNN_MAX_MEMORY", "1G")
+    classifier, tagger, translator = _small_models()
+    fine = [
+        lambda: check_prediction_fits(classifier, rows=256, longest=200),
+        lambda: check_tagging_fits(tagger, rows=64, longest=100, training=False),
+        lambda: check_decoding_fits(translator, rows=64, beam=5, source_len=50, steps=101),
+    ]
+    for check in fine:
+        check()  # ordinary sizes pass
+    refused = {
+        "the input: a batch of 256 texts of 1,000,000 tokens needs about": lambda: check_prediction_fits(
+            classifier, rows=256, longest=1_000_000
+        ),
+        "the input: a batch of 64 sentences of 100,000 tokens needs about": lambda: check_tagging_fits(
+            tagger, rows=64, longest=100_000, training=False
+        ),
+        "--beam 1000: 64 sentences of 100 tokens x 1,000 hypotheses needs about": lambda: check_decoding_fits(
+            translator, rows=64, beam=1000, source_len=100, steps=201
+        ),
+    }
+    for message, check in refused.items():
+        with pytest.raises(UsageError, match="RNN_MAX_MEMORY") as caught:
+            check()
+        assert message in caught.value.message

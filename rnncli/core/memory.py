@@ -67,14 +67,19 @@ def parameter_count(build: Callable[[], torch.nn.Module]) -> int:
         return sum(p.numel() for p in build().parameters())
 
 
-def floats_per_token(*, embed: int, hidden: int, layers: int, directions: int = 1, outputs: int = 0) -> int:
-    """Floats one token of a batch keeps for the backward pass of a recurrent model.
+def floats_per_token(
+    *, embed: int, hidden: int, layers: int, directions: int = 1, outputs: int = 0, training: bool = True
+) -> int:
+    """Floats one token of a batch keeps in a pass through a recurrent model.
 
-    Its embedding, each layer's gates (4 wide for an LSTM) and outputs, and an output layer of
-    ``outputs`` values twice (the values and their softmax). A forward pass without gradients keeps
-    less; the estimate stays a ceiling there.
+    Training keeps, for the backward pass, its embedding, each layer's gates (4 wide for an LSTM) and
+    outputs, and an output layer of ``outputs`` values twice (the values and their softmax). Without
+    gradients a layer's gates are dropped once it is done: the embedding, every layer's outputs, one
+    layer's gates and the outputs.
     """
-    return embed + layers * directions * 6 * hidden + 2 * outputs
+    if training:
+        return embed + layers * directions * 6 * hidden + 2 * outputs
+    return embed + (layers + 4) * directions * hidden + outputs
 
 
 def check_model_fits(build: Callable[[], torch.nn.Module], *, flag: str) -> int:

@@ -117,7 +117,7 @@ def check_prediction_fits(model: Classifier, *, rows: int, longest: int) -> None
 
     check_batch_fits(
         sum(p.numel() for p in model.parameters()),
-        floats=rows * longest * _floats_per_token(model.config),
+        floats=rows * longest * _floats_per_token(model.config, training=False),
         flag="the input",
         what=f"a batch of {rows:,} texts of {longest:,} tokens",
         training=False,
@@ -125,9 +125,13 @@ def check_prediction_fits(model: Classifier, *, rows: int, longest: int) -> None
     )
 
 
-def _floats_per_token(config: ClassifierConfig) -> int:
+def _floats_per_token(config: ClassifierConfig, *, training: bool = True) -> int:
     from rnncli.core.memory import floats_per_token
 
     return floats_per_token(
-        embed=config.embed_size, hidden=config.hidden_size, layers=config.num_layers, directions=config.directions
+        embed=config.embed_size,
+        hidden=config.hidden_size,
+        layers=config.num_layers,
+        directions=config.directions,
+        training=training,
     )

@@ -52,9 +52,9 @@ def gradient_norms(
 ) -> list[float]:
     """``norms[k]`` = mean over windows of ``|| d loss_T / d h_{T-k} ||``, for k = 0..steps_back."""
     span = steps_back + 1
+    check_flow_fits(model, steps_back=steps_back, windows=windows)
     if len(ids) < span + 1:
         raise DataError(f"the text has {len(ids)} tokens; --steps-back {steps_back} needs at least {span + 1}")
-    check_flow_fits(model, steps_back=steps_back, windows=windows)
     model = copy.deepcopy(model).to("cpu", torch.float64).eval()
     generator = torch.Generator().manual_seed(seed)
     starts = torch.randint(0, len(ids) - span, (windows,), generator=generator)

@@ -188,6 +188,7 @@ def check_tagging_fits(model_or_config, *, rows: int, longest: int, training: bo
         layers=config.num_layers,
         directions=2,
         outputs=config.num_tags,
+        training=training,
     )
     check_batch_fits(
         params,

@@ -221,7 +221,7 @@ def check_decoding_fits(model: Translator, *, rows: int, beam: int, source_len: 
     per_hypothesis = source_len * 3 * config.hidden_size + 3 * config.total_vocab + steps
     check_batch_fits(
         sum(p.numel() for p in model.parameters()),
-        floats=rows * (beam * per_hypothesis + _pair_floats(config, source_len, 1)),
+        floats=rows * (beam * per_hypothesis + _pair_floats(config, source_len, 1, training=False)),
         flag=f"--beam {beam}" if beam > 1 else "the input",
         what=f"{rows:,} sentences of {source_len:,} tokens x {beam:,} hypotheses",
         training=False,
@@ -229,11 +229,12 @@ def check_decoding_fits(model: Translator, *, rows: int, beam: int, source_len: 
     )
 
 
-def _pair_floats(config: TranslateConfig, source_len: int, target_len: int) -> int:
+def _pair_floats(config: TranslateConfig, source_len: int, target_len: int, *, training: bool = True) -> int:
     """Activations of one pair: the encoder's tokens, and the decoder's with their attention and logits."""
     from rnncli.core.memory import floats_per_token
 
     layers, E, H = config.num_layers, config.embed_size, config.hidden_size
-    encoder = floats_per_token(embed=E, hidden=H, layers=layers)  # two directions of H/2 each
-    decoder = floats_per_token(embed=E + H, hidden=H, layers=layers, outputs=config.total_vocab) + 2 * source_len
+    encoder = floats_per_token(embed=E, hidden=H, layers=layers, training=training)  # two directions of H/2
+    decoder = floats_per_token(embed=E + H, hidden=H, layers=layers, outputs=config.total_vocab, training=training)
+    decoder += 2 * source_len  # the attention's scores and weights
     return source_len * encoder + target_len * decoder
