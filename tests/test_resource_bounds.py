@@ -111,15 +111,20 @@ def test_per_line_streams_a_long_line_and_agrees_with_scoring_it_whole(trained_r
 def test_a_long_line_cut_into_pieces_encodes_as_the_whole_line(kind):
     from rnncli.core.tokenizer_settings import TokenizerSettings
     from rnncli.core.tokenizers import train_tokenizer
-    from rnncli.tasks.language_model.scoring import _line_pieces
+    from rnncli.tasks.language_model.scoring import _pieces
 
-    text = words_text(20_000, seed=7).replace("fox", "fox,  'twas   ").replace("dog", "dog's\t")
+    text = (
+        words_text(20_000, seed=7)
+        .replace("fox", "fox,  'twas   ")
+        .replace("dog", "dog's\t")
+        .replace("lazy", "lazy\n\n ")
+    )
     tokenizer = train_tokenizer(TokenizerSettings(kind=kind, vocab_size=300), lambda: [text])
     import rnncli.tasks.language_model.scoring as scoring
 
     original, scoring.PIECE_CHARS = scoring.PIECE_CHARS, 997
     try:
-        pieces = list(_line_pieces(tokenizer, text, unknown="unk", where="line"))
+        pieces = list(_pieces(tokenizer, text, unknown="unk", where="line"))
     finally:
         scoring.PIECE_CHARS = original
     assert len(pieces) > 10
