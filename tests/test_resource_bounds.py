@@ -72,6 +72,18 @@ def test_a_long_line_is_scored_in_bounded_pieces_and_agrees_with_the_stream(tiny
     assert totals[0] == pytest.approx(line_log_probs(tiny_model, [short[0]], start_id=0)[0], rel=1e-6)
 
 
+def test_a_wide_model_is_scored_in_windows_its_width_bounds(monkeypatch):
+    """Each forward call of eval holds its (rows, window, E) embeddings: a 16,384-wide one gets short windows."""
+    from rnncli.tasks.language_model.metrics import ACTIVATIONS_PER_CHUNK, mean_loss
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(cell="gru", vocab_size=12, embed_size=16_384, hidden_size=4, num_layers=1))
+    widths = _record_widths(model, monkeypatch)
+    mean_loss(model, torch.randint(0, 12, (10_000,), generator=torch.Generator().manual_seed(3)))
+    rows = 9  # 10,000 tokens make 9 parallel streams
+    assert max(widths) <= ACTIVATIONS_PER_CHUNK // (rows * 16_384) < 1024
+
+
 def test_a_long_prompt_is_read_in_bounded_pieces(tiny_model, monkeypatch):
     prime = torch.randint(0, 12, (3 * PRIME_CHUNK + 5,), generator=torch.Generator().manual_seed(2)).tolist()
     settings = DecodingSettings(temperature=0.0).validate()

@@ -72,13 +72,14 @@ def floats_per_token(
 ) -> int:
     """Floats one token of a batch keeps in a pass through a recurrent model.
 
-    Training keeps, for the backward pass, its embedding, each layer's gates (4 wide for an LSTM) and
-    outputs, and an output layer of ``outputs`` values twice (the values and their softmax). Without
+    Training keeps, for the backward pass, its embedding three times (the values, their gradient and the
+    first layer's gradient for its input), each layer's gates (4 wide for an LSTM) and outputs, and an
+    output layer of ``outputs`` values twice (the values and their softmax). Without
     gradients a layer's gates are dropped once it is done: the embedding, every layer's outputs, one
     layer's gates and the outputs.
     """
     if training:
-        return embed + layers * directions * 6 * hidden + 2 * outputs
+        return 3 * embed + layers * directions * 6 * hidden + 2 * outputs
     return embed + (layers + 4) * directions * hidden + outputs
 
 

@@ -10,6 +10,7 @@ import torch
 LN2 = math.log(2.0)
 TOKENS_PER_GROUP = 2**16  # padded tokens per batch of lines in line_log_probs
 LOGITS_PER_CHUNK = 2**22  # bounds the (B, T, V) logits of one call, whatever the line lengths or streams
+ACTIVATIONS_PER_CHUNK = 2**26  # bounds a call's (B, T, E) embeddings and (B, T, 4H) gates: 256 MB of floats
 EVAL_STREAMS = 32  # mean_loss reads a long text as this many parallel streams (the training batch's size)
 WARMUP_TOKENS = 128  # tokens before each cut a stream reads without scoring them (a training window's length)
 LONG_WINDOW = 8192  # tokens per forward call when one long line is read alone (batch 1: fewer, longer calls)
@@ -59,7 +60,7 @@ def scored_sum(model, ids, *, chunk: int, streams: int, warmup: int) -> tuple[fl
     """
     device = model.head.weight.device
     plan = _parallel_plan(len(ids) - 1, streams=streams, warmup=warmup)
-    window = max(1, min(chunk, LOGITS_PER_CHUNK // (len(plan[0]) * model.config.vocab_size)))
+    window = _window(model, rows=len(plan[0]), chunk=chunk)
     total = torch.zeros((), dtype=torch.float64, device=device)
     count = 0
     with torch.inference_mode():
@@ -72,6 +73,13 @@ def scored_sum(model, ids, *, chunk: int, streams: int, warmup: int) -> tuple[fl
             total += losses.masked_fill(~scored, 0.0).double().sum()
             count += int(scored.sum())
     return float(total), count
+
+
+def _window(model, *, rows: int, chunk: int) -> int:
+    """Tokens per row of one forward call: ``chunk``, fewer where the logits or the activations would be big."""
+    config = model.config
+    widest = max(config.embed_size, 4 * config.hidden_size)
+    return max(1, min(chunk, LOGITS_PER_CHUNK // (rows * config.vocab_size), ACTIVATIONS_PER_CHUNK // (rows * widest)))
 
 
 def _parallel_plan(targets: int, *, streams: int, warmup: int):
@@ -150,7 +158,7 @@ def _padded_line_totals(model, group: list[list[int]], *, start_id: int, chunk: 
         x[row, 1 : len(line) + 1] = torch.tensor(line, dtype=torch.long)
     lengths = torch.tensor([len(line) for line in group]).unsqueeze(1)  # (B, 1)
     x = x.to(device)
-    window = max(1, min(chunk, LOGITS_PER_CHUNK // (len(group) * model.config.vocab_size)))
+    window = _window(model, rows=len(group), chunk=chunk)
     state = model.init_state(len(group), device)
     totals = torch.zeros(len(group), dtype=torch.float64, device=device)
     for start in range(0, width - 1, window):
@@ -171,7 +179,7 @@ def streamed_log_prob(
     pieces, so it equals ``line_log_probs`` of the whole line while holding a piece and a window only.
     """
     device = model.head.weight.device
-    window = max(1, min(window, LOGITS_PER_CHUNK // model.config.vocab_size))
+    window = _window(model, rows=1, chunk=window)
     total = torch.zeros((), dtype=torch.float64, device=device)
     count, last = 0, torch.tensor([start_id], dtype=torch.long)
     with torch.inference_mode():
