@@ -241,6 +241,45 @@ STATE_CASES = {
 }
 for _name, _needles in STATE_CASES.items():
     CASES.append((_name, ["train", "--resume", "{bad}/" + _name, "--steps", "152", "--quiet"], 2, (_name, *_needles)))
+_CLASSIFY = [
+    "train",
+    "{samples}/reviews.csv",
+    "--task",
+    "classify",
+    "--steps",
+    "1",
+    "--device",
+    "cpu",
+    "--quiet",
+    "--out",
+    "{bad}/classify-out",
+]
+_TAG = [
+    "train",
+    "{samples}/ner.conll",
+    "--task",
+    "tag",
+    "--steps",
+    "1",
+    "--device",
+    "cpu",
+    "--quiet",
+    "--out",
+    "{bad}/tag-out",
+]
+_TRANSLATE = [
+    "train",
+    "{samples}/pairs.tsv",
+    "--task",
+    "translate",
+    "--steps",
+    "1",
+    "--device",
+    "cpu",
+    "--quiet",
+    "--out",
+    "{bad}/translate-out",
+]
 _YAML_TRAIN = ["train", "{data}", *TINY, "--config"]
 CASES += [
     ("yaml-not-utf8", [*_YAML_TRAIN, "{bad}/latin1.yaml"], 2, ("latin1.yaml", "not valid UTF-8 at byte offset 20")),
@@ -265,6 +304,54 @@ CASES += [
         ("--hidden-size: a model of", "parameters needs about", "RNN_MAX_MEMORY"),
     ),
     ("res-num", ["sample", "{ckpt}", "--num", "1000000000"], 2, ("--num 1000000000", "needs about")),
+    (
+        "res-grad-flow-window",
+        ["inspect", "{ckpt}", "--grad-flow", "--data", "{data}", "--steps-back", "10000", "--windows", "10000"],
+        2,
+        ("--steps-back 10000 --windows 10000: following the gradient", "needs about", "RNN_MAX_MEMORY"),
+    ),
+    (
+        "res-grad-flow-hidden-size",
+        ["grad-flow", "--cell", "lstm", "--hidden-size", "65536"],
+        2,
+        ("--hidden-size: a model of", "needs about"),
+    ),
+    (
+        "res-classify-hidden-size",
+        [*_CLASSIFY, "--hidden-size", "65536"],
+        2,
+        ("--hidden-size: a model of", "needs about"),
+    ),
+    (
+        "res-classify-batch",
+        [*_CLASSIFY, "--batch-size", "100000", "--hidden-size", "8192"],
+        2,
+        ("--hidden-size with --batch-size: training on", "needs about"),
+    ),
+    (
+        "res-tag-hidden-size",
+        [*_TAG, "--hidden-size", "65536"],
+        2,
+        ("--hidden-size: a model of", "needs about"),
+    ),
+    (
+        "res-tag-batch",
+        [*_TAG, "--batch-size", "8192", "--hidden-size", "8192"],
+        2,
+        ("--hidden-size with --batch-size: training on", "needs about"),
+    ),
+    (
+        "res-translate-hidden-size",
+        [*_TRANSLATE, "--hidden-size", "65536"],
+        2,
+        ("--hidden-size: a model of", "needs about"),
+    ),
+    (
+        "res-translate-batch",
+        [*_TRANSLATE, "--batch-size", "100000", "--hidden-size", "4096"],
+        2,
+        ("--hidden-size with --batch-size: training on", "needs about"),
+    ),
     ("res-beam", ["sample", "{ckpt}", "--beam", "1000000"], 2, ("--beam must be 0 (off) to 1000",)),
     ("ckpt-overflowing-weights-eval", ["eval", "{bad}/overflow.safetensors", "{data}"], 2, ("not a finite number",)),
 ]
@@ -365,7 +452,14 @@ def places(trained_run, tmp_path_factory) -> dict[str, str]:
     make_bad_checkpoints(trained_run / "model.safetensors", bad)
     make_hostile_files(trained_run, make_forecaster(bad), bad)
     cond = make_conditional(bad)
-    return {"data": str(data), "ckpt": str(trained_run), "bad": str(bad), "run": str(run), "cond": str(cond)}
+    return {
+        "data": str(data),
+        "ckpt": str(trained_run),
+        "bad": str(bad),
+        "run": str(run),
+        "samples": str(ROOT / "sample_data"),
+        "cond": str(cond),
+    }
 
 
 def make_conditional(bad: Path) -> Path:
@@ -447,7 +541,14 @@ def test_no_message_advises_a_flag_its_command_lacks(argvs, results):
 
 
 # docs/errors.md shows every case as it ran here: the temporary paths under these names, TINY as $TINY.
-SHOWN_AS = {"data": "corpus.txt", "ckpt": "runs/tiny", "bad": "bad", "run": "runs/existing", "cond": "runs/moods"}
+SHOWN_AS = {
+    "data": "corpus.txt",
+    "ckpt": "runs/tiny",
+    "bad": "bad",
+    "run": "runs/existing",
+    "samples": "sample_data",
+    "cond": "runs/moods",
+}
 GROUPS = {
     "text": "Text data",
     "prime": "Text data",

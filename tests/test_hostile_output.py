@@ -101,6 +101,24 @@ def test_sigterm_while_starting_says_so():
     _one_line(result, 143, "terminated (SIGTERM) while starting")
 
 
+def test_the_sigterm_handler_comes_before_any_import_but_pythons_own():
+    """SIGTERM is explained from the first module of rnncli on; before it only Python starts (documented).
+
+    ``-X importtime`` lists each module as its import finishes, so nothing listed before
+    ``rnncli.cli.startup`` (whose import is followed at once by installing the handler) may be a library.
+    """
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "rnncli", "--version"],
+        capture_output=True, text=True, env=ENV, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    names = [line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    before = names[: names.index("rnncli.cli.startup")]
+    libraries = ("torch", "numpy", "typer", "rich", "click", "yaml", "pydantic", "safetensors")
+    assert not [name for name in before if name.split(".")[0] in libraries], before
+    assert [name for name in before if name.startswith("rnncli")] == ["rnncli"]  # the package's __init__ only
+
+
 @pytest.mark.slow  # two short trainings
 def test_a_runs_own_config_yaml_is_a_valid_config(trained_run, forecaster, tmp_path):
     data = tmp_path / "corpus.txt"

@@ -133,3 +133,43 @@ def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     lengths = lengths.to(x.device).unsqueeze(1)  # (B, 1)
     index = torch.where(steps < lengths, lengths - 1 - steps, steps)  # (B, T)
     return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+def check_training_fits(config: ClassifierConfig, *, batch_size: int, longest: int, max_len: int) -> None:
+    """The classifier, its optimizer and a batch of the longest examples fit in memory, before any is built."""
+    from rnncli.core.memory import check_batch_fits, check_model_fits, widest_flag
+
+    flag = widest_flag(embed=config.embed_size, hidden=config.hidden_size)
+    params = check_model_fits(lambda: Classifier(config), flag=flag)
+    check_batch_fits(
+        params,
+        floats=batch_size * longest * _floats_per_token(config),
+        flag=f"{flag} with --batch-size",
+        what=f"training on {batch_size:,} examples of {longest:,} tokens (--max-len {max_len})",
+    )
+
+
+def check_prediction_fits(model: Classifier, *, rows: int, longest: int) -> None:
+    """A batch of ``rows`` texts of ``longest`` tokens fits beside the loaded model (eval and predict)."""
+    from rnncli.core.memory import check_batch_fits
+
+    check_batch_fits(
+        sum(p.numel() for p in model.parameters()),
+        floats=rows * longest * _floats_per_token(model.config, training=False),
+        flag="the input",
+        what=f"a batch of {rows:,} texts of {longest:,} tokens",
+        training=False,
+        advice="shorten the longest texts",
+    )
+
+
+def _floats_per_token(config: ClassifierConfig, *, training: bool = True) -> int:
+    from rnncli.core.memory import floats_per_token
+
+    return floats_per_token(
+        embed=config.embed_size,
+        hidden=config.hidden_size,
+        layers=config.num_layers,
+        directions=config.directions,
+        training=training,
+    )

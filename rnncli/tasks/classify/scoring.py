@@ -20,6 +20,7 @@ from rnncli.core.labelled import LABEL_SEP, Examples, ReadOptions, label_set, re
 from rnncli.tasks.classify.baseline import BagOfWords
 from rnncli.tasks.classify.checkpoint import ClassifierRun, load_classifier
 from rnncli.tasks.classify.metrics import calibration, multi_label_scores, named, scores
+from rnncli.tasks.classify.model import check_prediction_fits
 from rnncli.tasks.classify.prepare import encode, multi_hot
 from rnncli.tasks.classify.task import Encoded, predict_probabilities
 from rnncli.tasks.requests import EvalRequest, Evaluation, Prediction, PredictRequest, Reporter
@@ -32,6 +33,7 @@ def probabilities(run: ClassifierRun, texts: list[str], device: torch.device | N
     """The model's class probabilities (N, C) for ``texts``, batched by length, in the order given."""
     device = device or torch.device("cpu")
     ids, _ = encode(run.tokenizer, texts, run.max_len)
+    check_prediction_fits(run.model, rows=min(len(ids), PREDICT_BATCH), longest=max(map(len, ids), default=1))
     with torch.inference_mode():
         data = Encoded(ids, [0] * len(ids))
         return predict_probabilities(run.model.to(device), data, device, batch_size=PREDICT_BATCH).numpy()

@@ -52,6 +52,7 @@ def gradient_norms(
 ) -> list[float]:
     """``norms[k]`` = mean over windows of ``|| d loss_T / d h_{T-k} ||``, for k = 0..steps_back."""
     span = steps_back + 1
+    check_flow_fits(model, steps_back=steps_back, windows=windows)
     if len(ids) < span + 1:
         raise DataError(f"the text has {len(ids)} tokens; --steps-back {steps_back} needs at least {span + 1}")
     model = copy.deepcopy(model).to("cpu", torch.float64).eval()
@@ -67,6 +68,25 @@ def gradient_norms(
         loss = F.cross_entropy(logits, y, reduction="sum")
         grads = torch.autograd.grad(loss, hs)  # each (L, W, H)
     return [g[-1].norm(dim=-1).mean().item() for g in reversed(grads)]
+
+
+def check_flow_fits(model: LanguageModel, *, steps_back: int, windows: int) -> None:
+    """The float64 copy of the model and the graph of every window's every step fit in memory.
+
+    Each step keeps, per window, its embedding and each layer's gates and states in the graph (float64:
+    twice a float's bytes, hence the doubled counts).
+    """
+    from rnncli.core.memory import check_batch_fits, floats_per_token
+
+    config = model.config
+    per_step = floats_per_token(embed=config.embed_size, hidden=config.hidden_size, layers=config.num_layers)
+    check_batch_fits(
+        2 * sum(p.numel() for p in model.parameters()),
+        floats=2 * windows * (steps_back + 1) * (per_step + 2 * config.num_layers * config.hidden_size),
+        flag=f"--steps-back {steps_back} --windows {windows}",
+        what=f"following the gradient through {windows:,} windows of {steps_back + 1:,} steps",
+        training=False,
+    )
 
 
 def _hidden_states(model: LanguageModel, x: torch.Tensor) -> list[torch.Tensor]:
@@ -160,5 +180,8 @@ def untrained_model(config: ModelConfig, data: str | None, *, seed: int) -> tupl
         ids = torch.randint(0, RANDOM_VOCAB, (RANDOM_TOKENS,), generator=generator)
         source = f"random tokens (uniform over {RANDOM_VOCAB} symbols)"
     config.validate()
+    from rnncli.core.memory import check_model_fits, widest_flag
+
+    check_model_fits(lambda: build_model(config), flag=widest_flag(embed=config.embed_size, hidden=config.hidden_size))
     torch.manual_seed(seed)
     return build_model(config), ids, source

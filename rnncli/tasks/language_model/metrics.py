@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 
 LN2 = math.log(2.0)
 TOKENS_PER_GROUP = 2**16  # padded tokens per batch of lines in line_log_probs
 LOGITS_PER_CHUNK = 2**22  # bounds the (B, T, V) logits of one call, whatever the line lengths or streams
+ACTIVATIONS_PER_CHUNK = 2**26  # bounds a call's (B, T, E) embeddings and (B, T, 4H) gates: 256 MB of floats
 EVAL_STREAMS = 32  # mean_loss reads a long text as this many parallel streams (the training batch's size)
 WARMUP_TOKENS = 128  # tokens before each cut a stream reads without scoring them (a training window's length)
+LONG_WINDOW = 8192  # tokens per forward call when one long line is read alone (batch 1: fewer, longer calls)
 MIN_PART = 8  # a part of the text is at least MIN_PART x WARMUP_TOKENS long: warm-ups cost at most 1/8 more
 
 
@@ -51,46 +53,64 @@ def mean_loss(model, ids, *, chunk: int = 1024, streams: int = EVAL_STREAMS, war
 
 
 def scored_sum(model, ids, *, chunk: int, streams: int, warmup: int) -> tuple[float, int]:
-    """The summed loss (nats) and the number of tokens scored, as ``mean_loss`` reads the text."""
+    """The summed loss (nats) and the number of tokens scored, as ``mean_loss`` reads the text.
+
+    Each window of the parallel layout is cut from ``ids`` when it is read, so a long text costs its ids
+    and one window, not a copy of inputs, targets and mask the size of the text.
+    """
     device = model.head.weight.device
-    x, y, scored = _parallel_layout(ids, streams=streams, warmup=warmup)  # (S, W + P) each
-    window = max(1, min(chunk, LOGITS_PER_CHUNK // (x.shape[0] * model.config.vocab_size)))
-    x, y, scored = x.to(device), y.to(device), scored.to(device)
+    plan = _parallel_plan(len(ids) - 1, streams=streams, warmup=warmup)
+    window = _window(model, rows=len(plan[0]), chunk=chunk)
     total = torch.zeros((), dtype=torch.float64, device=device)
+    count = 0
     with torch.inference_mode():
         model.eval()
-        state = model.init_state(x.shape[0], device)
-        for start in range(0, x.shape[1], window):
-            logits, state = model(x[:, start : start + window], state)  # (S, t, V)
-            losses = torch.nn.functional.cross_entropy(
-                logits.transpose(1, 2), y[:, start : start + window], reduction="none"
-            )  # (S, t)
-            total += losses.masked_fill(~scored[:, start : start + window], 0.0).double().sum()
-    return float(total), int(scored.sum())
+        state = model.init_state(len(plan[0]), device)
+        for start in range(0, plan[3], window):
+            x, y, scored = (t.to(device) for t in _window_of(ids, plan, start, min(window, plan[3] - start)))
+            logits, state = model(x, state)  # (S, t, V)
+            losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (S, t)
+            total += losses.masked_fill(~scored, 0.0).double().sum()
+            count += int(scored.sum())
+    return float(total), count
 
 
-def _parallel_layout(ids: torch.Tensor, *, streams: int, warmup: int):
-    """Inputs, targets and a mask of the scored targets, one row per part of the text: (S, W + P) each.
+def _window(model, *, rows: int, chunk: int) -> int:
+    """Tokens per row of one forward call: ``chunk``, fewer where the logits or the activations would be big."""
+    config = model.config
+    widest = max(config.embed_size, 4 * config.hidden_size)
+    return max(1, min(chunk, LOGITS_PER_CHUNK // (rows * config.vocab_size), ACTIVATIONS_PER_CHUNK // (rows * widest)))
+
+
+def _parallel_plan(targets: int, *, streams: int, warmup: int):
+    """Each part's first input, first scored input and end (S,) each, and the rows' width ``W + P``.
 
     Part ``s`` scores targets ``ids[1 + s*P : 1 + (s+1)*P]``; its row reads the ``W`` tokens before them
     first (none for part 0, whose row is padded at the end instead: padding after a row's tokens cannot
     change the predictions before it).
     """
-    targets = len(ids) - 1
     parts = max(1, min(streams, targets // max(1, MIN_PART * warmup)))
     lead = warmup if parts > 1 else 0
     length = -(-targets // parts)  # P: the tokens each part scores (the last may score fewer)
-    x = torch.zeros(parts, lead + length, dtype=torch.long)
-    y = torch.zeros_like(x)
-    scored = torch.zeros_like(x, dtype=torch.bool)
-    for part in range(parts):
-        first = part * length  # the input index of the part's first scored prediction
-        begin = max(0, first - lead)
-        stop = min(first + length, targets)
-        x[part, : stop - begin] = ids[begin:stop]
-        y[part, : stop - begin] = ids[begin + 1 : stop + 1]
-        scored[part, first - begin : stop - begin] = True
-    return x, y, scored
+    firsts = torch.arange(parts) * length
+    return (firsts - lead).clamp(min=0), firsts, (firsts + length).clamp(max=targets), lead + length
+
+
+def _window_of(ids: torch.Tensor, plan, start: int, width: int):
+    """Inputs, targets and the mask of scored targets of columns ``start:start + width``: (S, width) each."""
+    begins, firsts, stops, _ = plan
+    position = begins.unsqueeze(1) + torch.arange(start, start + width).unsqueeze(0)  # input index in ids
+    inside = position < stops.unsqueeze(1)
+    safe = position.clamp(max=len(ids) - 2)
+    x = ids[safe].long().masked_fill(~inside, 0)
+    y = ids[safe + 1].long().masked_fill(~inside, 0)
+    return x, y, inside & (position >= firsts.unsqueeze(1))
+
+
+def _parallel_layout(ids: torch.Tensor, *, streams: int, warmup: int):
+    """The whole layout at once, (S, W + P) each (``scored_sum`` cuts it window by window instead)."""
+    plan = _parallel_plan(len(ids) - 1, streams=streams, warmup=warmup)
+    return _window_of(ids, plan, 0, plan[3])
 
 
 def line_log_probs(
@@ -138,7 +158,7 @@ def _padded_line_totals(model, group: list[list[int]], *, start_id: int, chunk: 
         x[row, 1 : len(line) + 1] = torch.tensor(line, dtype=torch.long)
     lengths = torch.tensor([len(line) for line in group]).unsqueeze(1)  # (B, 1)
     x = x.to(device)
-    window = max(1, min(chunk, LOGITS_PER_CHUNK // (len(group) * model.config.vocab_size)))
+    window = _window(model, rows=len(group), chunk=chunk)
     state = model.init_state(len(group), device)
     totals = torch.zeros(len(group), dtype=torch.float64, device=device)
     for start in range(0, width - 1, window):
@@ -148,6 +168,32 @@ def _padded_line_totals(model, group: list[list[int]], *, start_id: int, chunk: 
         inside = (torch.arange(start, stop).unsqueeze(0) < lengths).to(device)
         totals += picked.masked_fill(~inside, 0.0).double().sum(dim=1)
     return totals.tolist()
+
+
+def streamed_log_prob(
+    model, pieces: Iterable[list[int]], *, start_id: int, window: int = LONG_WINDOW
+) -> tuple[float, int]:
+    """Total log-probability (nats) and count of the tokens of one line given as pieces of ids.
+
+    The line is read from ``start_id`` as one stream at batch 1, the state carried across windows and
+    pieces, so it equals ``line_log_probs`` of the whole line while holding a piece and a window only.
+    """
+    device = model.head.weight.device
+    window = _window(model, rows=1, chunk=window)
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    count, last = 0, torch.tensor([start_id], dtype=torch.long)
+    with torch.inference_mode():
+        model.eval()
+        state = model.init_state(1, device)
+        for piece in pieces:
+            ids = torch.as_tensor(piece, dtype=torch.long)
+            for start in range(0, len(ids), window):
+                y = ids[start : start + window]
+                x = torch.cat([last, y[:-1]]).view(1, -1).to(device)
+                logits, state = model(x, state)  # (1, t, V)
+                total += logits[0].log_softmax(-1).gather(1, y.to(device).unsqueeze(1)).double().sum()
+                count, last = count + len(y), y[-1:]
+    return float(total), count
 
 
 def stream_log_probs(model, ids: torch.Tensor, *, chunk: int = 1024) -> torch.Tensor:

@@ -6,14 +6,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
 
 from rnncli.core.devices import resolve_device
 from rnncli.core.errors import CheckpointError, DataError, UsageError
 from rnncli.core.tokenizers import encode_known
+from rnncli.core.tokenizers.pieces import split_at_cuts
 from rnncli.tasks.language_model.checkpoint import Checkpoint, load_checkpoint
 from rnncli.tasks.language_model.data.sources import ReadSettings, read_corpus
 from rnncli.tasks.language_model.metrics import (
@@ -23,9 +26,14 @@ from rnncli.tasks.language_model.metrics import (
     mean_loss,
     perplexity,
     stream_log_probs,
+    streamed_log_prob,
 )
 from rnncli.tasks.requests import EvalRequest, Evaluation, Reporter
 
+LONG_LINE_CHARS = 1 << 16  # --per-line reads a longer line alone, streamed in pieces
+PIECE_CHARS = 1 << 20  # characters of a long line encoded at a time
+# No word or BPE token spans the end of a non-space followed by a space: a long line may be cut there.
+SAFE_CUT = re.compile(r"\S(?=\s)")
 DEFAULT_DEVICE = "cpu"  # scoring a small model: the GPU's start-up costs more than it saves
 
 
@@ -96,14 +104,14 @@ def evaluate_text(
     Text left out by ``--unknown skip`` is never scored, so it is reported (``skipped``) and not counted.
     """
     corpus = read_corpus(data, read)
-    encoded = encode_known(ckpt.tokenizer, corpus.text, policy=unknown, where=f"{corpus.source}: text")
+    encoded = _encoded_array(ckpt.tokenizer, corpus.text, unknown=unknown, where=f"{corpus.source}: text")
     if len(encoded) < 2:
         raise DataError(f"{corpus.source}: needs at least two tokens to evaluate")
-    loss = mean_loss(ckpt.model, torch.tensor(encoded, dtype=torch.long))
+    loss = mean_loss(ckpt.model, torch.from_numpy(encoded))
     check_finite_score(loss, ckpt, corpus.source)
     predicted = len(encoded) - 1
     skipped = skipped_text(ckpt.tokenizer, corpus.text, unknown)
-    first_chars, first_bytes = _first_token_span(ckpt.tokenizer, corpus.text, encoded[0])
+    first_chars, first_bytes = _first_token_span(ckpt.tokenizer, corpus.text, int(encoded[0]))
     chars = len(corpus.text) - first_chars - skipped["chars"]
     num_bytes = len(corpus.text.encode("utf-8", "surrogateescape")) - first_bytes - skipped["bytes"]
     return {
@@ -112,13 +120,21 @@ def evaluate_text(
         "tokens": predicted,
         "chars": chars,
         "bytes": num_bytes,
-        "unknown_tokens": sum(1 for i in encoded if i == ckpt.tokenizer.unknown_id),
+        "unknown_tokens": int((encoded == ckpt.tokenizer.unknown_id).sum())
+        if ckpt.tokenizer.unknown_id is not None
+        else 0,
         "skipped": skipped,
         "loss": loss,
         "perplexity": perplexity(loss),
         "bpc": bits_per_char(loss, tokens=predicted, chars=chars),
         "bpb": bits_per_char(loss, tokens=predicted, chars=num_bytes),
     }
+
+
+def _encoded_array(tokenizer, text: str, *, unknown: str | None, where: str) -> np.ndarray:
+    """The ids of ``text`` as one int32 array, encoded piece by piece (4 bytes a token, not a list's 8 and more)."""
+    parts = [np.asarray(ids, dtype=np.int32) for ids in _pieces(tokenizer, text, unknown=unknown, where=where)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 
 def _first_token_span(tokenizer, text: str, first: int) -> tuple[int, int]:
@@ -173,31 +189,72 @@ def score_lines(
     ``rnn sample`` starts. Without ``carry`` every line starts from a fresh
     state; with it the state runs on through the whole file, newlines
     included, so each line is read in the context of the lines before it.
+    A line longer than ``LONG_LINE_CHARS`` is read alone in pieces, so its
+    tokens are never held at once (its text is: the record carries it).
     """
     corpus = read_corpus(data, read)
     lines = corpus.text.split("\n")
     if corpus.text.endswith("\n"):
         lines.pop()
-    encoded = [
-        encode_known(ckpt.tokenizer, line, policy=unknown, where=f"{corpus.source} line {n}: text")
-        for n, line in enumerate(lines, 1)
-    ]
-    start = start_token(ckpt.tokenizer)
-    totals = (
-        _carried_line_totals(ckpt, encoded, start) if carry else line_log_probs(ckpt.model, encoded, start_id=start)
-    )
-    for number, (line, ids, total) in enumerate(zip(lines, encoded, totals, strict=True), 1):
-        check_finite_score(total, ckpt, f"{corpus.source} line {number}")
+    source = corpus.source
+    del corpus  # the lines hold the text from here
+    scored = (_carried_scores if carry else _line_scores)(ckpt, lines, source, unknown)
+    for number, (line, (tokens, total)) in enumerate(zip(lines, scored, strict=True), 1):
+        check_finite_score(total, ckpt, f"{source} line {number}")
         chars = len(line) - skipped_text(ckpt.tokenizer, line, unknown)["chars"]  # the characters scored
         yield {
             "line": number,
             "text": line,
-            "tokens": len(ids),
+            "tokens": tokens,
             "chars": chars,
             "log_prob": total,
             "log_prob_per_char": total / chars if chars else None,
             "bpc": -total / chars / LN2 if chars else None,
         }
+
+
+def _where(source: str, number: int) -> str:
+    return f"{source} line {number}: text"
+
+
+def _line_scores(ckpt: Checkpoint, lines: list[str], source: str, unknown: str | None) -> Iterator[tuple[int, float]]:
+    """(tokens, log-probability) of each line read on its own: short lines batched, long ones streamed."""
+    tokenizer, start = ckpt.tokenizer, start_token(ckpt.tokenizer)
+    short = {
+        n: encode_known(tokenizer, line, policy=unknown, where=_where(source, n + 1))
+        for n, line in enumerate(lines)
+        if len(line) <= LONG_LINE_CHARS
+    }
+    for n, line in enumerate(lines):  # every line is checked before the first record is given
+        if n not in short:
+            for _ in _pieces(tokenizer, line, unknown=unknown, where=_where(source, n + 1)):
+                pass
+    totals = dict(zip(short, line_log_probs(ckpt.model, list(short.values()), start_id=start), strict=True))
+    for n, line in enumerate(lines):
+        if n in short:
+            yield len(short[n]), totals[n]
+        else:
+            pieces = _pieces(tokenizer, line, unknown=unknown, where=_where(source, n + 1))
+            total, count = streamed_log_prob(ckpt.model, pieces, start_id=start)
+            yield count, total
+
+
+def _pieces(tokenizer, line: str, *, unknown: str | None, where: str) -> Iterator[list[int]]:
+    """A long text's ids, piece by piece: cut anywhere for characters and bytes, else where no token spans."""
+    if tokenizer.kind in ("char", "byte"):
+        pieces: Iterable[str] = (line[i : i + PIECE_CHARS] for i in range(0, len(line), PIECE_CHARS))
+    else:
+        pieces = split_at_cuts(line, SAFE_CUT, PIECE_CHARS)
+    for piece in pieces:
+        yield encode_known(tokenizer, piece, policy=unknown, where=where)
+
+
+def _carried_scores(ckpt: Checkpoint, lines: list[str], source: str, unknown: str | None) -> list[tuple[int, float]]:
+    encoded = [
+        encode_known(ckpt.tokenizer, line, policy=unknown, where=_where(source, n)) for n, line in enumerate(lines, 1)
+    ]
+    totals = _carried_line_totals(ckpt, encoded, start_token(ckpt.tokenizer))
+    return [(len(ids), total) for ids, total in zip(encoded, totals, strict=True)]
 
 
 def start_token(tokenizer) -> int:

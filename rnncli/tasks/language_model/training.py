@@ -20,7 +20,7 @@ from rnncli.core.checkpoint import versions
 from rnncli.core.devices import resolve_device
 from rnncli.core.distributed import Distributed
 from rnncli.core.errors import DataError, UsageError
-from rnncli.core.memory import FLOAT_BYTES, TRAINING_COPIES, check_fits, parameter_count
+from rnncli.core.memory import check_batch_fits, check_model_fits, floats_per_token, widest_flag
 from rnncli.core.resume_state import TrainState, command_record
 from rnncli.core.tokenizers import Tokenizer, TokenizerSettings, train_tokenizer, unseen_characters
 from rnncli.core.tokenizers.char import describe_unknown
@@ -275,21 +275,20 @@ def _absolute(prepared: PreparedText) -> list[str]:
 def check_training_fits(run: RunConfig) -> None:
     """The model, its optimizer state and one batch's activations fit in memory, estimated before allocation."""
     model, train = run.model, run.train
-    params = parameter_count(lambda: build_model(model))
-    check_fits(params * FLOAT_BYTES, flag=_widest(model), what=f"a model of {params:,} parameters")
-    # per token: the embedding, each layer's gates (4 wide for an LSTM) and output, and the logits twice
-    per_token = model.embed_size + model.num_layers * 6 * model.hidden_size + 2 * model.vocab_size
-    activations = train.batch_size * train.seq_len * per_token * FLOAT_BYTES
-    estimate = params * FLOAT_BYTES * TRAINING_COPIES + activations
-    check_fits(
-        estimate,
+    params = check_model_fits(lambda: build_model(model), flag=_widest(model))
+    per_token = floats_per_token(
+        embed=model.embed_size, hidden=model.hidden_size, layers=model.num_layers, outputs=model.vocab_size
+    )
+    check_batch_fits(
+        params,
+        floats=train.batch_size * train.seq_len * per_token,
         flag=f"{_widest(model)} with --batch-size {train.batch_size} --seq-len {train.seq_len}",
         what="training",
     )
 
 
 def _widest(model) -> str:
-    return "--embed-size" if model.embed_size > model.hidden_size else "--hidden-size"
+    return widest_flag(embed=model.embed_size, hidden=model.hidden_size)
 
 
 def _check_same_data(resume: TrainState, prepared: PreparedText, val: PreparedText | None) -> None:

@@ -175,3 +175,41 @@ class TaggerModel(nn.Module):
             return self.crf.decode(emissions, mask)
         p = self.penalties
         return viterbi(emissions.log_softmax(-1), mask, p.trans, p.start, p.end)
+
+
+def check_tagging_fits(model_or_config, *, rows: int, longest: int, training: bool, batch_flag: str = "") -> None:
+    """A batch of ``rows`` sentences of ``longest`` tokens fits beside the tagger (and its optimizer when training).
+
+    ``model_or_config`` is a built tagger (eval and predict) or its config (training: checked before it is
+    built, on the meta device).
+    """
+    from rnncli.core.memory import check_batch_fits, check_model_fits, floats_per_token, widest_flag
+
+    config = getattr(model_or_config, "config", model_or_config)
+    flag = widest_flag(embed=config.embed_size, hidden=config.hidden_size)
+    if training:
+        params = check_model_fits(lambda: TaggerModel(config, _no_penalties(config.num_tags)), flag=flag)
+    else:
+        params, flag = sum(p.numel() for p in model_or_config.parameters()), "the input"
+    per_token = floats_per_token(
+        embed=config.embed_size + 2 * config.char_hidden_size,
+        hidden=config.hidden_size,
+        layers=config.num_layers,
+        directions=2,
+        outputs=config.num_tags,
+        training=training,
+    )
+    check_batch_fits(
+        params,
+        floats=rows * longest * per_token,
+        flag=f"{flag}{batch_flag}",
+        what=f"{'training on' if training else 'a batch of'} {rows:,} sentences of {longest:,} tokens",
+        training=training,
+        advice="use a smaller value" if training else "split the longest sentences",
+    )
+
+
+def _no_penalties(num_tags: int) -> Penalties:
+    """Every transition allowed: the shape of a tagger's penalties, for counting its parameters."""
+    ok = torch.ones(num_tags, dtype=torch.bool)
+    return Penalties(torch.ones(num_tags, num_tags, dtype=torch.bool), ok, ok)

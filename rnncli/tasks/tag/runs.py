@@ -112,6 +112,7 @@ def fit(
     from rnncli.core.resume_state import command_record
     from rnncli.core.settings import TrainConfig
     from rnncli.core.training import Trainer
+    from rnncli.tasks.tag.model import check_tagging_fits
     from rnncli.tasks.tag.task import TagTask
 
     cfg, vocab, dist = TrainConfig(**meta["train"]), Vocab.from_dict(meta["vocab"]), dist or Distributed()
@@ -120,6 +121,9 @@ def fit(
     task = TagTask(train_part, val_part, vocab, batch_size=cfg.batch_size, seed=cfg.seed, dist=dist)
     meta = {**meta, "versions": versions(), **command_record(command or sys.argv, resume)}
     settings = {"model": meta["model"], "train": meta["train"], "data": meta["data"]}
+    longest = max((len(s.tokens) for s in train_part), default=1)
+    check_tagging_fits(TagConfig(**meta["model"]), rows=min(cfg.batch_size, len(train_part)), longest=longest,
+                       training=True, batch_flag=" with --batch-size")  # fmt: skip
     model = build_model(TagConfig(**meta["model"]), vocab)
     if dist.rank > 0:
         torch.manual_seed(cfg.seed + dist.rank)  # its own dropout masks; the weights come from rank 0
@@ -238,8 +242,11 @@ class Tagger:
         import torch
 
         from rnncli.tasks.tag.batches import encode_batch, to_device
+        from rnncli.tasks.tag.model import check_tagging_fits
 
         device = next(self.model.parameters()).device
+        longest = max(map(len, token_lists), default=1)
+        check_tagging_fits(self.model, rows=min(batch_size, len(token_lists)), longest=longest, training=False)
         order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
         found: dict[int, tuple[list[str], float]] = {}
         with torch.inference_mode():

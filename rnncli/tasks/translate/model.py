@@ -193,3 +193,48 @@ class Translator(nn.Module):
             out, step, _ = self.step(tokens, step, encoded)
             logits.append(out)
         return torch.stack(logits, dim=1)
+
+
+def check_training_fits(config: TranslateConfig, *, batch_size: int, pairs: list[tuple[list[int], list[int]]]) -> None:
+    """The translator, its optimizer and a batch of the longest ``pairs`` fit in memory, before any is built."""
+    from rnncli.core.memory import check_batch_fits, check_model_fits, widest_flag
+
+    batch_size = min(batch_size, len(pairs))
+    source_len = max((len(s) for s, _ in pairs), default=1)
+    target_len = max((len(t) for _, t in pairs), default=1) + 1  # the end token
+
+    flag = widest_flag(embed=config.embed_size, hidden=config.hidden_size)
+    params = check_model_fits(lambda: Translator(config), flag=flag)
+    check_batch_fits(
+        params,
+        floats=batch_size * _pair_floats(config, source_len, target_len),
+        flag=f"{flag} with --batch-size",
+        what=f"training on {batch_size:,} pairs of {source_len:,} and {target_len:,} tokens",
+    )
+
+
+def check_decoding_fits(model: Translator, *, rows: int, beam: int, source_len: int, steps: int) -> None:
+    """``rows`` sentences x ``beam`` hypotheses (each with its copy of the source's encoding) fit in memory."""
+    from rnncli.core.memory import check_batch_fits
+
+    config = model.config
+    per_hypothesis = source_len * 3 * config.hidden_size + 3 * config.total_vocab + steps
+    check_batch_fits(
+        sum(p.numel() for p in model.parameters()),
+        floats=rows * (beam * per_hypothesis + _pair_floats(config, source_len, 1, training=False)),
+        flag=f"--beam {beam}" if beam > 1 else "the input",
+        what=f"{rows:,} sentences of {source_len:,} tokens x {beam:,} hypotheses",
+        training=False,
+        advice="use a smaller value" if beam > 1 else "split the longest sentences",
+    )
+
+
+def _pair_floats(config: TranslateConfig, source_len: int, target_len: int, *, training: bool = True) -> int:
+    """Activations of one pair: the encoder's tokens, and the decoder's with their attention and logits."""
+    from rnncli.core.memory import floats_per_token
+
+    layers, E, H = config.num_layers, config.embed_size, config.hidden_size
+    encoder = floats_per_token(embed=E, hidden=H, layers=layers, training=training)  # two directions of H/2
+    decoder = floats_per_token(embed=E + H, hidden=H, layers=layers, outputs=config.total_vocab, training=training)
+    decoder += 2 * source_len  # the attention's scores and weights
+    return source_len * encoder + target_len * decoder

@@ -222,7 +222,7 @@ def fit(
     from rnncli.core.devices import resolve_device
     from rnncli.core.resume_state import command_record
     from rnncli.core.training import Trainer
-    from rnncli.tasks.translate.model import Translator
+    from rnncli.tasks.translate.model import Translator, check_training_fits
     from rnncli.tasks.translate.task import References, TranslateTask
 
     torch.manual_seed(cfg.seed)
@@ -230,6 +230,7 @@ def fit(
     targets = [split.pairs.targets[i] for i in split.val if split.encoded[i] is not None]  # as val_rows
     references = References(targets, (split.target_tokenizer or split.tokenizer).decode)
     task = TranslateTask(train_rows, val_rows, config, batch_size=cfg.batch_size, seed=cfg.seed, references=references)
+    check_training_fits(config, batch_size=cfg.batch_size, pairs=train_rows)
     settings = {"model": config.to_dict(), "train": dataclasses.asdict(cfg), "data_options": options.to_dict()}
     data = {"inputs": files, "fingerprint": split.pairs.fingerprint(), "pairs": len(split.pairs)}
     meta = {

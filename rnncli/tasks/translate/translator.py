@@ -13,7 +13,7 @@ from rnncli.core.settings import build_section
 from rnncli.core.tokenizers import Tokenizer, encode_known, tokenizer_from_dict
 from rnncli.tasks.translate.config import TranslateConfig
 from rnncli.tasks.translate.decoding import Hypothesis, beam_search, greedy
-from rnncli.tasks.translate.model import Translator
+from rnncli.tasks.translate.model import Translator, check_decoding_fits
 from rnncli.tasks.translate.task import pad
 
 TASK_NAME = "translate"
@@ -114,6 +114,14 @@ def translate(
     results: list[list[Hypothesis]] = [[Hypothesis([], 0.0)] for _ in sources]
     ids = {i: loaded.encode(s, where=f"{where} line {i + 1}") for i, s in enumerate(sources) if s.strip()}
     order = sorted(ids, key=lambda i: len(ids[i]))  # similar lengths together: less padding
+    longest = max((len(ids[i]) for i in order), default=0)
+    check_decoding_fits(
+        loaded.model,
+        rows=min(len(order), BATCH_SENTENCES),
+        beam=decoding.beam,
+        source_len=longest,
+        steps=int(decoding.max_len_ratio * longest) + 1,
+    )
     device = next(loaded.model.parameters()).device
     for start in range(0, len(order), BATCH_SENTENCES):
         rows = order[start : start + BATCH_SENTENCES]
