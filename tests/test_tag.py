@@ -461,3 +461,12 @@ def test_predict_answers_each_line_of_a_pipe_before_stdin_is_closed(tag_run):
             p.stdin.close()
             p.wait(60)
     assert p.returncode == 0
+
+
+def test_a_word_seen_once_is_the_unknown_word_by_default():
+    from rnncli.tasks.tag.options import TagSettings
+
+    read = TagSettings.resolve({}).read
+    vocab = Vocab.build([Sentence(["a", "a", "b"], ["O", "O", "O"])], min_count=read.min_count, scheme=PLAIN)
+    assert vocab.word_ids(["a", "b"]) == [2, 1]  # b, seen once, is <unk> (id 1); --min-count 1 keeps it
+    assert TagSettings.resolve({"min_count": 1}).read.min_count == 1

@@ -237,7 +237,10 @@ def train(
     min_count: Annotated[
         int | None,
         typer.Option(
-            help=with_default("word: words seen fewer times become the unknown token.", "min_count"),
+            help=with_default(
+                "word tokens, classify and tag: words seen fewer times become the unknown word (classify and tag: 2).",
+                "min_count",
+            ),
             rich_help_panel=TEXT,
         ),
     ] = None,
