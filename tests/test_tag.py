@@ -424,7 +424,21 @@ def test_a_time_budget_replaces_the_default_steps_and_a_large_validation_is_spac
     assert kept.eval_every == 10
 
 
-def test_inspect_draws_a_tagger_as_a_table_and_json_with_the_flag(tag_run):
+def _with_meta(run_dir: Path, target: Path, **changes) -> Path:
+    """A copy of a run's checkpoint with parts of its metadata replaced."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(run_dir / "model.safetensors"), "pt") as handle:
+        meta, tensors = handle.metadata(), {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    doc = json.loads(meta["rnncli"])
+    for key, value in changes.items():
+        doc[key] = {**doc[key], **value}
+    save_file(tensors, str(target), metadata={**meta, "rnncli": json.dumps(doc)})
+    return target
+
+
+def test_inspect_draws_a_tagger_as_a_table_and_json_with_the_flag(tag_run, tmp_path):
     out, _ = tag_run
     shown = run("inspect", out)
     assert shown.exit_code == 0, shown.output
@@ -434,6 +448,9 @@ def test_inspect_draws_a_tagger_as_a_table_and_json_with_the_flag(tag_run):
     assert not text.lstrip().startswith("{")
     document = json.loads(run("inspect", out, "--json").stdout)
     assert document["tag_counts"]["O"] > document["tag_counts"]["B-PER"] > 0
+    damaged = _with_meta(out, tmp_path / "odd.safetensors", data={"tag_counts": {"O": "many"}, "sentences": "x"})
+    odd = run("inspect", damaged)  # a checkpoint is untrusted: odd counts are shown as '?', not a traceback
+    assert odd.exit_code == 0 and "O (?)" in odd.stdout and "? sentences" in odd.stdout, odd.output
     data = run("inspect", SAMPLE / "ner.conll")
     assert "900 sentences, 8,812 tokens" in data.stdout and "BIO scheme" in data.stdout and "B-PER" in data.stdout
     assert json.loads(run("inspect", SAMPLE / "ner.conll", "--json").stdout)["kind"] == "tagged"
