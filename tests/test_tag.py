@@ -424,7 +424,21 @@ def test_a_time_budget_replaces_the_default_steps_and_a_large_validation_is_spac
     assert kept.eval_every == 10
 
 
-def test_inspect_draws_a_tagger_as_a_table_and_json_with_the_flag(tag_run):
+def _with_meta(run_dir: Path, target: Path, **changes) -> Path:
+    """A copy of a run's checkpoint with parts of its metadata replaced."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(run_dir / "model.safetensors"), "pt") as handle:
+        meta, tensors = handle.metadata(), {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    doc = json.loads(meta["rnncli"])
+    for key, value in changes.items():
+        doc[key] = {**doc[key], **value}
+    save_file(tensors, str(target), metadata={**meta, "rnncli": json.dumps(doc)})
+    return target
+
+
+def test_inspect_draws_a_tagger_as_a_table_and_json_with_the_flag(tag_run, tmp_path):
     out, _ = tag_run
     shown = run("inspect", out)
     assert shown.exit_code == 0, shown.output
@@ -434,6 +448,9 @@ def test_inspect_draws_a_tagger_as_a_table_and_json_with_the_flag(tag_run):
     assert not text.lstrip().startswith("{")
     document = json.loads(run("inspect", out, "--json").stdout)
     assert document["tag_counts"]["O"] > document["tag_counts"]["B-PER"] > 0
+    damaged = _with_meta(out, tmp_path / "odd.safetensors", data={"tag_counts": {"O": "many"}, "sentences": "x"})
+    odd = run("inspect", damaged)  # a checkpoint is untrusted: odd counts are shown as '?', not a traceback
+    assert odd.exit_code == 0 and "O (?)" in odd.stdout and "? sentences" in odd.stdout, odd.output
     data = run("inspect", SAMPLE / "ner.conll")
     assert "900 sentences, 8,812 tokens" in data.stdout and "BIO scheme" in data.stdout and "B-PER" in data.stdout
     assert json.loads(run("inspect", SAMPLE / "ner.conll", "--json").stdout)["kind"] == "tagged"
@@ -461,3 +478,12 @@ def test_predict_answers_each_line_of_a_pipe_before_stdin_is_closed(tag_run):
             p.stdin.close()
             p.wait(60)
     assert p.returncode == 0
+
+
+def test_a_word_seen_once_is_the_unknown_word_by_default():
+    from rnncli.tasks.tag.options import TagSettings
+
+    read = TagSettings.resolve({}).read
+    vocab = Vocab.build([Sentence(["a", "a", "b"], ["O", "O", "O"])], min_count=read.min_count, scheme=PLAIN)
+    assert vocab.word_ids(["a", "b"]) == [2, 1]  # b, seen once, is <unk> (id 1); --min-count 1 keeps it
+    assert TagSettings.resolve({"min_count": 1}).read.min_count == 1

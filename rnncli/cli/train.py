@@ -238,7 +238,8 @@ def train(
     min_count: Annotated[
         int | None,
         typer.Option(
-            help=with_default("word: words seen fewer times become the unknown token.", "min_count"),
+            help="word tokens, classify and tag: words seen fewer times become the unknown word "
+            "[default: 1 for a language model, 2 for classify and tag].",
             rich_help_panel=TEXT,
         ),
     ] = None,

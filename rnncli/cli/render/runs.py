@@ -356,7 +356,7 @@ def _tagger_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     model, data = summary["model"], summary.get("data") or {}
     history, counts = summary.get("history") or {}, summary.get("tag_counts") or {}
     tags = summary["tags"]
-    listed = ", ".join(f"{t} ({counts[t]:,})" if t in counts else t for t in tags[:15])
+    listed = ", ".join(f"{t} ({_number(counts[t])})" if t in counts else t for t in tags[:15])
     more = f" and {len(tags) - 15} more" if len(tags) > 15 else ""
     column = f", tags in column {data['tag_col']}" if data.get("tag_col") else ""
     field = f", tags from {data['tag_field']}" if data.get("tag_field") else ""
@@ -367,7 +367,8 @@ def _tagger_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         (
             "model",
             f"{model['cell']} bidirectional {model['num_layers']} x {model['hidden_size']} per direction, "
-            f"word embedding {model['embed_size']}, characters {model['cell']} 2 x {model['char_hidden_size']}, "
+            f"word embedding {model['embed_size']}, "
+            f"characters: {model['cell']} bidirectional 1 x {model['char_hidden_size']}, "
             f"dropout {model['dropout']}, word dropout {model['word_dropout']}",
         ),
         ("parameters", f"{summary['total_parameters']:,}"),
@@ -378,16 +379,23 @@ def _tagger_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ),  # fmt: skip
         (
             "data",
-            f"{data.get('sentences', 0):,} sentences, {data.get('tokens', 0):,} tokens from {data.get('source')} "
-            f"({data.get('format')}{column}{field}); validated on {data.get('val_sentences', 0):,} sentences"
-            + (f" of {data['val']}" if data.get("val") else ""),
+            f"{_number(data.get('sentences'))} sentences, {_number(data.get('tokens'))} tokens from "
+            f"{data.get('source')} ({data.get('format')}{column}{field}); validated on "
+            f"{_number(data.get('val_sentences'))} sentences" + (f" of {data['val']}" if data.get("val") else ""),
         ),
-        ("trained", f"{history.get('step', 0):,} steps, {history.get('elapsed_s', 0):.0f} s"),
+        ("trained", f"{_number(history.get('step'))} steps, {_number(history.get('elapsed_s'))} s"),
         ("best validation", _best_judged(history)),
         ("baseline", f"the most frequent tag of each of {summary['baseline_words']:,} words"),
         ("command", " ".join(str(a) for a in summary.get("command") or []) or "-"),
         *_resume_rows(summary),
     ]
+
+
+def _number(value: Any) -> str:
+    """A count from a checkpoint's metadata (untrusted): with thousands separators, or '?' if not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "?"
+    return f"{value:,.0f}"
 
 
 # --- a translator's attention ---------------------------------------------------------

@@ -29,7 +29,7 @@ class ReadOptions:
 
     tag_col: int | None = None
     tag_field: str | None = None
-    min_count: int = 1
+    min_count: int = 2  # a word seen once is the unknown word: its own embedding would only fit that once
     val: str | None = None  # a file of validation sentences instead of the last --val-frac
 
 
