@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -27,6 +29,7 @@ def _torchrun(*args: str) -> subprocess.CompletedProcess:
 
 
 # two torchrun launches of two processes each: about 20 s on 2 cores
+@pytest.mark.slow  # 12-30 s; the DDP path itself is covered by test_train_cli's two-process test
 def test_two_processes_train_a_tagger_like_one_and_resume(tmp_path):
     data = tmp_path / "ner.conll"
     blocks = (ROOT / "sample_data" / "ner.conll").read_text(encoding="utf-8").split("\n\n")[:120]
