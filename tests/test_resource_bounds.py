@@ -362,3 +362,16 @@ def test_prediction_batches_and_beams_are_estimated_before_they_run(monkeypatch)
         with pytest.raises(UsageError, match="RNN_MAX_MEMORY") as caught:
             check()
         assert message in caught.value.message
+
+
+def test_a_forecasters_size_is_estimated_before_it_is_built(monkeypatch):
+    from rnncli.core.errors import UsageError
+    from rnncli.tasks.forecast.config import ForecastConfig
+    from rnncli.tasks.forecast.model import check_training_fits
+
+    monkeypatch.setenv("RNN_MAX_MEMORY", "8G")
+    check_training_fits(ForecastConfig(lookback=24), batch_size=64)  # the default size fits
+    with pytest.raises(UsageError, match="--hidden-size: a model of .* parameters needs about 80.0 GB"):
+        check_training_fits(ForecastConfig(lookback=24, hidden_size=65536), batch_size=64)
+    with pytest.raises(UsageError, match="--hidden-size with --batch-size: training on 1,000,000 windows"):
+        check_training_fits(ForecastConfig(lookback=24, hidden_size=512), batch_size=1_000_000)

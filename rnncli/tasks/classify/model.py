@@ -135,9 +135,11 @@ def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index.unsqueeze(-1).expand_as(x))
 
 
-def check_training_fits(config: ClassifierConfig, *, batch_size: int, longest: int, max_len: int) -> None:
-    """The classifier, its optimizer and a batch of the longest examples fit in memory, before any is built."""
+def check_training_fits(config: ClassifierConfig, *, batch_size: int, ids: list[list[int]], max_len: int) -> None:
+    """The classifier, its optimizer and a batch of the longest examples (``ids``) fit in memory, before it is built."""
     from rnncli.core.memory import check_batch_fits, check_model_fits, widest_flag
+
+    batch_size, longest = min(batch_size, len(ids)), max(map(len, ids), default=1)
 
     flag = widest_flag(embed=config.embed_size, hidden=config.hidden_size)
     params = check_model_fits(lambda: Classifier(config), flag=flag)

@@ -136,12 +136,7 @@ def _fit(
         **command_record(request.command or sys.argv, state.state if state is not None else None),
     }
     device, events = resolve_device(cfg.device), reporter.events(THROUGHPUT_UNIT)
-    check_training_fits(
-        model_config,
-        batch_size=min(cfg.batch_size, len(train_ids)),
-        longest=max(map(len, train_ids), default=1),
-        max_len=data.max_len,
-    )
+    check_training_fits(model_config, batch_size=cfg.batch_size, ids=train_ids, max_len=data.max_len)
     model = Classifier(model_config)
     trainer = Trainer(model, task, cfg, out_dir=out_dir, meta=meta, config=config, device=device, on_event=events)
     if state is not None:

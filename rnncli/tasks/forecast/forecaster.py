@@ -28,6 +28,7 @@ from rnncli.tasks.forecast.model import (
     ForecastConfig,
     ForecastModel,
     apply_scaling,
+    check_training_fits,
     model_inputs,
     step_index,
     undo_scaling,
@@ -151,6 +152,7 @@ def train_forecaster(
     arrays = [apply_scaling(s.values, config.scaling) for s in data.series]
     starts = [step_index(s.start, data.freq) for s in data.series]
     task = ForecastTask(arrays, starts, config, batch_size=cfg.batch_size, seed=cfg.seed)
+    check_training_fits(config, batch_size=cfg.batch_size)
     settings = {"model": config.to_dict(), "train": dataclasses.asdict(cfg)}
     meta = {
         "task": TASK_FORECAST,

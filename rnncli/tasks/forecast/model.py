@@ -143,3 +143,18 @@ def step_index(start, freq: str) -> int:
     if nanos:
         return int(stamp.as_unit("ns").value // nanos)
     return 0
+
+
+def check_training_fits(config: ForecastConfig, *, batch_size: int) -> None:
+    """The forecaster (every ensemble member), its optimizer and a batch of windows fit in memory."""
+    from rnncli.core.memory import check_batch_fits, check_model_fits, floats_per_token
+
+    params = check_model_fits(lambda: ForecastModel(config), flag="--hidden-size")
+    steps = config.encoder_steps + config.horizon
+    per_step = floats_per_token(embed=config.lookback + 8, hidden=config.hidden_size, layers=config.num_layers)
+    check_batch_fits(
+        params,
+        floats=config.ensemble * batch_size * steps * per_step,
+        flag="--hidden-size with --batch-size",
+        what=f"training on {batch_size:,} windows of {steps:,} steps",
+    )
