@@ -43,6 +43,8 @@ def dates_run(tmp_path_factory) -> Path:
         "200",
         "--eval-every",
         "100",
+        "--tokenizer",
+        "char",  # the dates are learnt fastest digit by digit; the default (bpe) is for real sentences
         *TINY,
     )
     assert result.exit_code == 0, result.stderr
@@ -137,6 +139,24 @@ def test_inspect_summarises_the_run(dates_run):
     result = run("inspect", dates_run, "--json")
     summary = json.loads(result.stdout)
     assert summary["task"] == "translate" and summary["model"]["attention"] == "general"
+    shown = run("inspect", dates_run)
+    assert shown.exit_code == 0, shown.stderr
+    assert "bidirectional encoder 1 x 2 x 32, decoder 1 x 64, general attention" in shown.stdout
+    assert "char, " in shown.stdout and "shared by source and target" in shown.stdout
+    assert "training curve" in shown.stdout and "chrF" in shown.stdout and "BLEU" in shown.stdout
+    assert not shown.stdout.lstrip().startswith("{")  # a table for people; --json gives the document
+
+
+def test_inspect_summarises_a_file_of_pairs(tmp_path):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("a [b] c\ta [b] c\nthe house\tla casa\n\tempty\n", encoding="utf-8")
+    shown = run("inspect", pairs, "--task", "translate")
+    assert shown.exit_code == 0, shown.stderr
+    assert "2 pairs (1 left out: empty source or target)" in shown.stdout
+    assert "1 of 2 pairs (50.0%) have the source as their target" in shown.stdout
+    assert "a [b] c" in shown.stdout  # the text as written, not read as markup
+    document = json.loads(run("inspect", pairs, "--task", "translate", "--json").stdout)
+    assert document["pairs"] == 2 and document["identical"] == 1 and document["source_chars"]["max"] == 9
 
 
 def test_a_damaged_checkpoint_is_refused(dates_run, tmp_path):
@@ -348,4 +368,4 @@ def test_the_best_checkpoint_is_the_step_of_the_best_chrf_with_bleu_beside_it(da
     records = [json.loads(line) for line in (dates_run / "metrics.jsonl").read_text().splitlines()]
     assert all(r["val_chrf"] == r["val_metric"] and 0 <= r["val_bleu"] <= 100 for r in records)
     assert best["val_metric"] > 50  # greedy translations of the validation pairs, scored as rnn eval scores them
-    assert '"metric_name": "chrF"' in run("inspect", dates_run).stdout
+    assert '"metric_name": "chrF"' in run("inspect", dates_run, "--json").stdout

@@ -26,7 +26,7 @@ class DataOptions:
     source: str | None = None
     target: str | None = None
     max_len: int = 100
-    tokenizer: str = "char"
+    tokenizer: str = "bpe"  # byte-level BPE on both sides: real sentences train ~2.5x faster than chars
     vocab_size: int = TokenizerSettings.vocab_size
     min_count: int = TokenizerSettings.min_count
     max_vocab: int = TokenizerSettings.max_vocab
@@ -78,6 +78,8 @@ class TranslateSettings:
     def train_config(self) -> TrainConfig:
         cfg = TrainConfig(**TRAIN_DEFAULTS)
         self.chosen.apply(cfg)
+        if cfg.time is not None and not {"steps", "epochs"} & set(self.chosen.values):
+            cfg.steps = None  # --time alone decides, as --help says: the default step count is not a second budget
         with self.chosen.blaming_the_file():
             cfg.validate()
         return cfg
