@@ -41,6 +41,8 @@ def _model_line(model: dict[str, Any]) -> str:
     layers, width = model["num_layers"], model["hidden_size"]
     attention = "no attention" if model["attention"] == "none" else f"{model['attention']} attention, input feeding"
     tied = ", tied decoder embeddings" if model.get("tie_embeddings") else ""
+    copies = model.get("copy") and model["attention"] != "none" and not model.get("target_vocab_size")
+    attention += ", copying from the source" if copies else ""
     return (
         f"{model['cell']} ({model['impl']}): bidirectional encoder {layers} x 2 x {width // 2}, decoder {layers} x "
         f"{width}, {attention}; embedding {model['embed_size']}{tied}, dropout {model['dropout']}, "

@@ -68,7 +68,7 @@ class TranslateSettings:
     @classmethod
     def resolve(cls, options: dict[str, Any], config_file: Path | None = None) -> TranslateSettings:
         chosen = ChosenOptions.read(options, config_file, types=option_types())
-        model, data = TranslateConfig(), DataOptions()
+        model, data = TranslateConfig(copy=True), DataOptions()  # a new run copies unless told not to
         chosen.apply(model, data)
         with chosen.blaming_the_file():
             model.validate()
