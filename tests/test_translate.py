@@ -43,6 +43,9 @@ def dates_run(tmp_path_factory) -> Path:
         "200",
         "--eval-every",
         "100",
+        "--tokenizer",
+        "char",  # the dates are learnt fastest digit by digit, generated; the defaults (bpe, copying) are
+        "--no-copy",  # for real sentences (test_copying_keeps_beam_one_greedy_and_padding_invariance below)
         *TINY,
     )
     assert result.exit_code == 0, result.stderr
@@ -137,6 +140,25 @@ def test_inspect_summarises_the_run(dates_run):
     result = run("inspect", dates_run, "--json")
     summary = json.loads(result.stdout)
     assert summary["task"] == "translate" and summary["model"]["attention"] == "general"
+    shown = run("inspect", dates_run)
+    assert shown.exit_code == 0, shown.stderr
+    text = " ".join(shown.stdout.split())  # the table wraps long rows
+    assert "bidirectional encoder 1 x 2 x 32, decoder 1 x 64, general attention" in text
+    assert "char, " in text and "shared by source and target" in text and "copying from" not in text
+    assert "training curve" in shown.stdout and "chrF" in shown.stdout and "BLEU" in shown.stdout
+    assert not shown.stdout.lstrip().startswith("{")  # a table for people; --json gives the document
+
+
+def test_inspect_summarises_a_file_of_pairs(tmp_path):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("a [b] c\ta [b] c\nthe house\tla casa\n\tempty\n", encoding="utf-8")
+    shown = run("inspect", pairs, "--task", "translate")
+    assert shown.exit_code == 0, shown.stderr
+    assert "2 pairs (1 left out: empty source or target)" in shown.stdout
+    assert "1 of 2 pairs (50.0%) have the source as their target" in shown.stdout
+    assert "a [b] c" in shown.stdout  # the text as written, not read as markup
+    document = json.loads(run("inspect", pairs, "--task", "translate", "--json").stdout)
+    assert document["pairs"] == 2 and document["identical"] == 1 and document["source_chars"]["max"] == 9
 
 
 def test_a_damaged_checkpoint_is_refused(dates_run, tmp_path):
@@ -200,7 +222,19 @@ def test_long_pairs_are_left_out_with_a_count(tmp_path):
     path = tmp_path / "p.tsv"
     path.write_text("".join(f"{'ab' * (1 + i % 5)}\t{'ba' * (1 + i % 5)}\n" for i in range(40)), encoding="utf-8")
     result = run(
-        "train", path, "--task", "translate", "--out", tmp_path / "run", "--steps", "2", "--max-len", "6", *TINY
+        "train",
+        path,
+        "--task",
+        "translate",
+        "--out",
+        tmp_path / "run",
+        "--steps",
+        "2",
+        "--max-len",
+        "6",
+        "--tokenizer",
+        "char",
+        *TINY,
     )
     assert result.exit_code == 0, result.stderr
     assert "left out 16 pairs longer than --max-len 6" in result.stderr
@@ -348,4 +382,43 @@ def test_the_best_checkpoint_is_the_step_of_the_best_chrf_with_bleu_beside_it(da
     records = [json.loads(line) for line in (dates_run / "metrics.jsonl").read_text().splitlines()]
     assert all(r["val_chrf"] == r["val_metric"] and 0 <= r["val_bleu"] <= 100 for r in records)
     assert best["val_metric"] > 50  # greedy translations of the validation pairs, scored as rnn eval scores them
-    assert '"metric_name": "chrF"' in run("inspect", dates_run).stdout
+    assert '"metric_name": "chrF"' in run("inspect", dates_run, "--json").stdout
+
+
+def test_a_time_budget_alone_is_not_cut_short_by_the_default_steps():
+    from rnncli.tasks.translate.options import TranslateSettings
+
+    assert TranslateSettings.resolve({"time": "30m"}).train_config().steps is None
+    assert TranslateSettings.resolve({"time": "30m", "steps": 50}).train_config().steps == 50
+    assert TranslateSettings.resolve({}).train_config().steps == 1000
+
+
+def test_copying_mixes_a_distribution_and_can_be_turned_off(tmp_path):
+    torch.manual_seed(0)
+    model = Translator(TranslateConfig(vocab_size=12, embed_size=8, hidden_size=16, copy=True)).eval()
+    source, lengths = pad([[3, 4, 5], [6]], model.config.source_pad_id)
+    target_in, _ = pad([[model.config.bos_id, 3], [model.config.bos_id]], model.config.pad_id)
+    log_probs = model(source, lengths, target_in)  # (B, T, V): log-probabilities once it copies
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(2, 2), atol=1e-5)
+    assert model.copy_gate is not None
+    assert Translator(TranslateConfig(vocab_size=12, copy=True, target_vocab_size=9)).copy_gate is None  # 2 vocabs
+    from rnncli.tasks.translate.options import TranslateSettings
+
+    assert TranslateSettings.resolve({}).model.copy and not TranslateConfig().copy  # new runs; runs saved before
+    out = tmp_path / "plain"
+    result = run("train", SAMPLE / "pairs.tsv", "--task", "translate", "--no-copy", "--steps", "1", "--out", out, *TINY)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(run("inspect", out, "--json").stdout)["model"]["copy"] is False
+    assert "copying from the source" not in " ".join(run("inspect", out).stdout.split())
+
+
+def test_copying_keeps_beam_one_greedy_and_padding_invariance():
+    torch.manual_seed(3)
+    model = Translator(TranslateConfig(vocab_size=12, embed_size=8, hidden_size=16, copy=True)).eval()
+    rows = [[3, 4, 5, 6, 7], [6], [8, 9, 3]]
+    source, lengths = pad(rows, model.config.source_pad_id)
+    plain = [h.tokens for h in greedy(model, source, lengths, ratio=2.0)]
+    beamed = beam_search(model, source, lengths, beam=1, n_best=1, length_penalty=1.0, ratio=2.0)
+    assert [b[0].tokens for b in beamed] == plain
+    alone = [greedy(model, *pad([r], model.config.source_pad_id), ratio=2.0)[0].tokens for r in rows]
+    assert alone == plain

@@ -225,7 +225,8 @@ def train(
     tokenizer: Annotated[
         str | None,
         typer.Option(
-            help=with_default("char (code points), byte (UTF-8 bytes), word or bpe (byte-level BPE).", "tokenizer"),
+            help="char (code points), byte (UTF-8 bytes), word or bpe (byte-level BPE). [default: char; "
+            "classify: word; translate: bpe]",
             rich_help_panel=TEXT,
         ),
     ] = None,
@@ -335,6 +336,15 @@ def train(
             "--tie-embeddings",
             help="Translators: tie the decoder's input embedding and output layer (needs --embed-size equal to "
             "--hidden-size).",
+            rich_help_panel=TRANSLATION,
+        ),
+    ] = None,
+    copy: Annotated[
+        bool | None,
+        typer.Option(
+            "--copy/--no-copy",
+            help="Translators: let the decoder copy source tokens through its attention as well as generate "
+            "(with attention and a shared vocabulary). [default: copy]",
             rich_help_panel=TRANSLATION,
         ),
     ] = None,

@@ -257,7 +257,7 @@ def printable(value: Any) -> Any:
 
 
 def _printer(document: dict[str, Any]):
-    from rnncli.cli.render import data, runs
+    from rnncli.cli.render import data, runs, translation
 
     kind = document.get("kind")
     if kind == "checkpoint":
@@ -270,6 +270,8 @@ def _printer(document: dict[str, Any]):
         "classifier": runs.print_classifier_summary,
         "checkpoint-tag": runs.print_tagger_summary,
         "tagged": data.print_tagged_summary,
+        "translation-run": translation.print_translation_run,
+        "pairs": translation.print_pairs_summary,
     }
     return printers.get(kind, write_json)  # a task without its own drawing yet: its JSON
 
@@ -285,7 +287,7 @@ def _plot_inspection(summary: Summary, plot: Path) -> None:
 
     document = summary.document
     kind = document.get("kind")
-    if kind == "checkpoint":
+    if kind in ("checkpoint", "translation-run"):
         if not document.get("curve"):
             raise UsageError(f"--plot: {document['path']} has no metrics.jsonl beside it, so there is no curve to draw")
         loss = "pinball loss (scaled units)" if document.get("task") == "forecast" else "loss (nats/token)"

@@ -33,6 +33,8 @@ class TranslateConfig:
     encoder direction has half of it, so the two halves start the decoder.
     ``tie_embeddings`` makes the decoder's output layer the transpose of its input
     embedding (Press & Wolf 2017), so it needs ``embed_size == hidden_size``.
+    ``copy`` lets the decoder copy source tokens through its attention (See et
+    al. 2017); it needs attention and one vocabulary for both sides (``copies``).
     """
 
     cell: str = "lstm"
@@ -46,6 +48,7 @@ class TranslateConfig:
     label_smoothing: float = 0.1
     target_vocab_size: int = 0
     tie_embeddings: bool = False
+    copy: bool = False  # False in runs saved before it existed; new runs default to True (options.py)
 
     def validate(self, *, where: str | None = None) -> None:
         label = (lambda name: f"--{name.replace('_', '-')}") if where is None else (lambda name: f"{where} {name}")
@@ -70,6 +73,11 @@ class TranslateConfig:
                 f"give --embed-size {self.hidden_size} (got --embed-size {self.embed_size}, "
                 f"--hidden-size {self.hidden_size})"
             )
+
+    @property
+    def copies(self) -> bool:
+        """Whether the model copies: asked for, with attention to copy by and one vocabulary on both sides."""
+        return self.copy and self.attention != "none" and self.shared_vocab
 
     @property
     def shared_vocab(self) -> bool:

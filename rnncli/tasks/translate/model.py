@@ -6,7 +6,11 @@ length by length (reference cells), so padding never changes a state. The two
 final states, side by side, start the decoder. At each target step the decoder
 reads the previous token and its previous attentional vector (input feeding,
 Luong section 3.3), attends over the source (padding masked out) and predicts
-the next token. The model does no I/O.
+the next token. With ``copy`` (one vocabulary on both sides), a gate mixes
+that prediction with the attention weights laid onto the source's own tokens,
+so a token can be copied from the source as well as generated (the pointer-
+generator of See et al. 2017); the model then gives log-probabilities, which
+every consumer's log-softmax leaves unchanged. The model does no I/O.
 """
 
 from __future__ import annotations
@@ -120,10 +124,12 @@ class Encoded:
     keys: torch.Tensor | None  # (B, S, H) or None without attention
     mask: torch.Tensor  # (B, S), True on real tokens
     state: State  # the decoder's first state, each (L, B, H)
+    source: torch.Tensor  # (B, S): the source ids, where copying puts the attention's weight
 
     def select(self, rows: torch.Tensor) -> Encoded:
         keys = None if self.keys is None else self.keys[rows]
-        return Encoded(self.memory[rows], keys, self.mask[rows], tuple(s[:, rows] for s in self.state))
+        state = tuple(s[:, rows] for s in self.state)
+        return Encoded(self.memory[rows], keys, self.mask[rows], state, self.source[rows])
 
 
 @dataclass
@@ -160,6 +166,8 @@ class Translator(nn.Module):
         self.combine = nn.Linear(2 * H, H, bias=False) if feeding else None
         self.drop = nn.Dropout(config.dropout)
         self.out = nn.Linear(H, V)
+        # the gate between generating and copying: from the context, the decoder's state and its input
+        self.copy_gate = nn.Linear(2 * H + E, 1) if config.copies else None
         if config.tie_embeddings:  # one matrix reads and writes the target tokens (E == H, checked)
             self.out.weight = self.target_embed.weight
 
@@ -167,23 +175,35 @@ class Translator(nn.Module):
         """Sources (B, S) padded with the pad id, and their lengths (B,)."""
         memory, state = self.encoder(self.drop(self.source_embed(source)), lengths)
         keys = None if self.attention is None else self.attention.keys(memory)
-        return Encoded(memory, keys, source != self.config.source_pad_id, state)
+        return Encoded(memory, keys, source != self.config.source_pad_id, state, source)
 
     def start(self, encoded: Encoded) -> Step:
         return Step(encoded.state, encoded.memory.new_zeros(encoded.memory.shape[0], self.config.hidden_size))
 
     def step(self, tokens: torch.Tensor, step: Step, encoded: Encoded):
         """Logits (N, V) for the next token after ``tokens`` (N,), the next Step, and attention weights (N, S)."""
-        x = self.drop(self.target_embed(tokens))  # (N, E)
-        if self.attention is not None:
-            x = torch.cat([x, step.feed], dim=1)  # input feeding
+        embedded = self.drop(self.target_embed(tokens))  # (N, E)
+        x = embedded if self.attention is None else torch.cat([embedded, step.feed], dim=1)  # input feeding
         out, hx = self.decoder(x.unsqueeze(1), as_hx(step.state))
         h = out[:, 0]  # (N, H)
         weights = None
         if self.attention is not None:
             context, weights = self.attention(h, encoded.keys, encoded.memory, encoded.mask)
-            h = torch.tanh(self.combine(torch.cat([context, h], dim=1)))  # the attentional vector (N, H)
+            attentional = torch.tanh(self.combine(torch.cat([context, h], dim=1)))  # (N, H)
+            logits = self.out(self.drop(attentional))
+            if self.copy_gate is not None:
+                generate = torch.sigmoid(self.copy_gate(torch.cat([context, h, embedded], dim=1)))  # (N, 1)
+                logits = self.mix(logits, weights, encoded.source, generate)
+            return logits, Step(as_state(hx), attentional), weights
         return self.out(self.drop(h)), Step(as_state(hx), h), weights
+
+    @staticmethod
+    def mix(logits: torch.Tensor, weights: torch.Tensor, source: torch.Tensor, generate: torch.Tensor):
+        """log(g * softmax(logits) + (1 - g) * the attention's weight on each source token's id): (N, V)."""
+        probs = generate.float() * torch.softmax(logits.float(), dim=-1)
+        copied = (1 - generate.float()) * weights.float()  # padding has weight 0, so adds nothing
+        probs = probs.scatter_add(1, source, copied)
+        return torch.log(probs.clamp_min(1e-12))
 
     def forward(self, source: torch.Tensor, lengths: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: logits (B, T, V) for every position of ``target_in`` (start token first)."""

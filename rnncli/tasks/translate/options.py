@@ -26,7 +26,7 @@ class DataOptions:
     source: str | None = None
     target: str | None = None
     max_len: int = 100
-    tokenizer: str = "char"
+    tokenizer: str = "bpe"  # byte-level BPE on both sides: real sentences train ~2.5x faster than chars
     vocab_size: int = TokenizerSettings.vocab_size
     min_count: int = TokenizerSettings.min_count
     max_vocab: int = TokenizerSettings.max_vocab
@@ -68,7 +68,7 @@ class TranslateSettings:
     @classmethod
     def resolve(cls, options: dict[str, Any], config_file: Path | None = None) -> TranslateSettings:
         chosen = ChosenOptions.read(options, config_file, types=option_types())
-        model, data = TranslateConfig(), DataOptions()
+        model, data = TranslateConfig(copy=True), DataOptions()  # a new run copies unless told not to
         chosen.apply(model, data)
         with chosen.blaming_the_file():
             model.validate()
@@ -78,6 +78,8 @@ class TranslateSettings:
     def train_config(self) -> TrainConfig:
         cfg = TrainConfig(**TRAIN_DEFAULTS)
         self.chosen.apply(cfg)
+        if cfg.time is not None and not {"steps", "epochs"} & set(self.chosen.values):
+            cfg.steps = None  # --time alone decides, as --help says: the default step count is not a second budget
         with self.chosen.blaming_the_file():
             cfg.validate()
         return cfg
