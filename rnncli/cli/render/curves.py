@@ -7,10 +7,18 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from rnncli.cli.render.tables import is_finite, result_console, short_number, sparkline
+from rnncli.cli.render.tables import facts_table, is_finite, result_console, short_number, sparkline
 
 CHART_WIDTH, CHART_HEIGHT = 50, 12
 TRAIN_GLYPH, VAL_GLYPH, BEST_GLYPH = "·", "•", "★"
+
+
+def print_facts_and_curve(console: Console, rows: list[tuple[str, str]], curve: dict[str, Any] | None) -> None:
+    """A run's facts as a table, then its training curve when it has one (every run summary starts so)."""
+    console.print(facts_table(rows))
+    if curve:
+        console.print()
+        print_curve(curve, console=console)
 
 
 def print_curve(

@@ -9,18 +9,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rnncli.cli.render.curves import metric_row, print_curve
+from rnncli.cli.render.curves import metric_row, print_facts_and_curve
 from rnncli.cli.render.tables import facts_table, result_console, table_value
 from rnncli.tasks.training_curve import passes_text
 
 
 def print_checkpoint_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     console = result_console(console)
-    console.print(facts_table(_checkpoint_rows(summary)))
-    curve = summary.get("curve")
-    if curve:
-        console.print()
-        print_curve(curve, console=console)
+    print_facts_and_curve(console, _checkpoint_rows(summary), summary.get("curve"))
     table = Table(title="tensors", show_edge=False)
     table.add_column("name")
     table.add_column("parameters", justify="right")
@@ -158,10 +154,7 @@ def print_forecast_summary(summary: dict[str, Any], console: Console | None = No
     verdict = (summary.get("curve") or {}).get("verdict")
     if verdict:
         rows.append(("verdict", verdict["message"]))
-    console.print(facts_table(rows))
-    if summary.get("curve"):
-        console.print()
-        print_curve(summary["curve"], console=console)
+    print_facts_and_curve(console, rows, summary.get("curve"))
 
 
 def _seasons(season: Any, extra: Any) -> str:
@@ -259,10 +252,7 @@ MAX_TABLE_CLASSES = 20  # a wider confusion matrix is left to --json and --plot
 
 def print_classifier_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     console = result_console(console)
-    console.print(facts_table(_classifier_rows(summary)))
-    if summary.get("curve"):
-        console.print()
-        print_curve(summary["curve"], console=console)
+    print_facts_and_curve(console, _classifier_rows(summary), summary.get("curve"))
     validation = summary.get("validation") or {}
     if validation.get("confusion") and len(summary["classes"]) <= MAX_TABLE_CLASSES:
         console.print()
@@ -342,11 +332,9 @@ def _confusion_table(classes: list[str], confusion: list[list[int]]) -> Table:
 def print_tagger_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     """A tagging run: its tags and scheme, the model, the data, the best validation and the training curve."""
     console = result_console(console)
-    console.print(facts_table(_tagger_rows(summary)))
     curve = summary.get("curve")
+    print_facts_and_curve(console, _tagger_rows(summary), curve)
     if curve:
-        console.print()
-        print_curve(curve, console=console)
         metric = metric_row(curve["records"])
         if metric is not None:
             console.print(metric)

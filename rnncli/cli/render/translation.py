@@ -8,16 +8,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rnncli.cli.render.curves import print_curve
+from rnncli.cli.render.curves import print_facts_and_curve
 from rnncli.cli.render.tables import facts_table, result_console
 
 
 def print_translation_run(summary: dict[str, Any], console: Console | None = None) -> None:
     console = result_console(console)
-    console.print(facts_table(_run_rows(summary)))
-    if summary.get("curve"):
-        console.print()
-        print_curve(summary["curve"], console=console)
+    print_facts_and_curve(console, _run_rows(summary), summary.get("curve"))
 
 
 def _run_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
