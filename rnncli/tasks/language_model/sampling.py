@@ -82,7 +82,8 @@ def _prime(
     else:
         state = model.init_state(1, device)
     for start in range(0, prefix.shape[1], PRIME_CHUNK):
-        logits, state = model(prefix[:, start : start + PRIME_CHUNK], state, condition=labels)
+        chunk = prefix[:, start : start + PRIME_CHUNK]
+        logits, state = model(chunk, state) if labels is None else model(chunk, state, condition=labels)
     logits = logits[:, -1].expand(batch, -1).contiguous()  # (B, V)
     return logits, tuple(t.expand(-1, batch, -1).contiguous() for t in state)
 
